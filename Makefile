@@ -1,0 +1,53 @@
+# rlcourse: `make install` then `make test` (that is all CI runs); `make lab` opens the course.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# On machines without CUDA, this CPU build is installed first so pip pulls no CUDA wheels.
+TORCH_SPEC ?= torch==2.13.0
+# pytest workers: notebooks and unit tests run in parallel on the 2 CI cores.
+WORKERS ?= 2
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: install test lab student notebooks lint bench help
+
+help:
+	@echo "make install    create $(VENV) and install rlcourse with its dev and bench extras"
+	@echo "make test       lint + unit tests + doctests + every notebook (both versions, smoke budget)"
+	@echo "make lab        open JupyterLab on notebooks/"
+	@echo "make student    regenerate notebooks/student/ from notebooks/"
+	@echo "make notebooks  re-run the notebooks to refresh their checked outputs, then 'make student'"
+	@echo "make lint       ruff"
+	@echo "make bench      run the benchmarks in bench/ (minutes)"
+
+install:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), f"rlcourse needs Python >= 3.10, $(PYTHON) is {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then \
+		echo "CUDA GPU found: pip installs a CUDA build of torch"; \
+	else \
+		echo "No CUDA GPU: installing $(TORCH_SPEC) (CPU build) first"; \
+		$(PY) -m pip install "$(TORCH_SPEC)"; \
+	fi
+	$(PY) -m pip install -e ".[dev,bench]"
+	@echo "Installed. Next: make test (or make lab)"
+
+test:
+	$(PY) -m ruff check .
+	RLCOURSE_SMOKE=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile \
+		tests rlcourse notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+lab:
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+student:
+	$(PY) -m rlcourse.nbtools student
+
+notebooks:
+	RLCOURSE_SMOKE=1 $(PY) -m rlcourse.nbtools refresh notebooks/*.ipynb
+	$(PY) -m rlcourse.nbtools student
+
+lint:
+	$(PY) -m ruff check .
+
+bench:
+	$(PY) bench/env_throughput.py

@@ -1,0 +1,90 @@
+"""Step budgets: the full size a student trains at, and the smoke size CI runs at.
+
+A notebook cell says ``steps = budget(full=500_000, smoke=2_000)``. Students get the full
+budget; ``make test`` sets ``RLCOURSE_SMOKE=1`` so every notebook runs in seconds.
+
+>>> budget(full=500_000, smoke=2_000, smoke_mode=True)
+2000
+>>> budget(full=500_000, smoke=2_000, smoke_mode=False)
+500000
+"""
+
+from __future__ import annotations
+
+import os
+
+SMOKE_ENV_VAR = "RLCOURSE_SMOKE"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def is_smoke() -> bool:
+    """Whether smoke mode is on, read from the ``RLCOURSE_SMOKE`` environment variable.
+
+    >>> os.environ[SMOKE_ENV_VAR] = "1"; is_smoke()
+    True
+    >>> os.environ[SMOKE_ENV_VAR] = "maybe"; is_smoke()
+    Traceback (most recent call last):
+    ...
+    ValueError: RLCOURSE_SMOKE='maybe' is not understood: use 1/true/yes/on for smoke mode, ...
+    >>> del os.environ[SMOKE_ENV_VAR]
+    """
+    raw = os.environ.get(SMOKE_ENV_VAR, "")
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"{SMOKE_ENV_VAR}={raw!r} is not understood: use 1/true/yes/on for smoke mode, "
+        "0/false/no/off (or unset) for the full budget."
+    )
+
+
+def _check_count(name: str, value: object) -> int:
+    # bool is an int subclass; budget(full=True) is a bug, not a count.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"budget {name}= must be an int, got {value!r} ({type(value).__name__})")
+    if value <= 0:
+        raise ValueError(f"budget {name}= must be positive, got {value}")
+    return value
+
+
+def budget(*, full: int, smoke: int, smoke_mode: bool | None = None) -> int:
+    """Return ``smoke`` in smoke mode, else ``full``.
+
+    Args:
+        full: the budget a student trains with (steps, episodes, ...).
+        smoke: the tiny budget CI uses; must not exceed ``full``.
+        smoke_mode: force a mode; by default read from ``RLCOURSE_SMOKE``.
+
+    >>> budget(full=10, smoke=100, smoke_mode=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: budget smoke=100 is larger than full=10: the smoke budget is the small one.
+    >>> budget(full=-5, smoke=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: budget full= must be positive, got -5
+    """
+    full = _check_count("full", full)
+    smoke = _check_count("smoke", smoke)
+    if smoke > full:
+        raise ValueError(
+            f"budget smoke={smoke} is larger than full={full}: the smoke budget is the small one."
+        )
+    if smoke_mode is None:
+        smoke_mode = is_smoke()
+    return smoke if smoke_mode else full
+
+
+def describe_mode() -> str:
+    """One line for a notebook to print, saying which budget it runs with.
+
+    >>> os.environ[SMOKE_ENV_VAR] = "0"; describe_mode()
+    'Budget: full (set RLCOURSE_SMOKE=1 for a quick smoke run)'
+    >>> del os.environ[SMOKE_ENV_VAR]
+    """
+    if is_smoke():
+        return f"Budget: smoke ({SMOKE_ENV_VAR}=1: tiny step counts, results are not meaningful)"
+    return f"Budget: full (set {SMOKE_ENV_VAR}=1 for a quick smoke run)"

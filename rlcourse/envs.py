@@ -1,0 +1,210 @@
+"""Making environments: ids checked with helpful errors, the Atari wrapper stack.
+
+``make_env`` gives a plain Gymnasium env (CartPole, or a raw ALE game that shows every
+frame); ``make_atari_env`` adds the DQN papers' preprocessing on top.
+
+>>> env = make_atari_env("ALE/MsPacman-v5")
+>>> env.observation_space
+Box(0, 255, (4, 84, 84), uint8)
+>>> env.action_space
+Discrete(9)
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+import ale_py
+import gymnasium as gym
+
+from rlcourse.wrappers import (
+    ClipReward,
+    EpisodicLife,
+    FireReset,
+    FrameStack,
+    MaxAndSkip,
+    NoopReset,
+    ProcessFrame84,
+    ScaledFloatFrame,
+)
+
+# ale-py >= 0.9 no longer registers its games on import: Gymnasium 1.x wants it said.
+gym.register_envs(ale_py)
+# Errors only: the emulator's start-up banner would otherwise land in every notebook cell.
+ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+
+
+class UnknownEnvError(ValueError):
+    """An env id that Gymnasium does not know (raised before ``gym.make`` would)."""
+
+
+def _removed_id_hint(env_id: str) -> str:
+    """Classic tutorials use ids that are gone; say what replaced them."""
+    match = re.fullmatch(r"(?:ALE/)?([A-Za-z]+?)(Deterministic|NoFrameskip)?-v\d+", env_id)
+    if match is None:
+        return ""
+    candidate = f"ALE/{match.group(1)}-v5"
+    if candidate in gym.registry and candidate != env_id:
+        return (
+            f" The classic '{env_id}' id was removed from Gymnasium/ale-py: use "
+            f"'{candidate}' (rlcourse adds frame skipping itself, so frameskip=1 underneath)."
+        )
+    return ""
+
+
+def check_env_id(env_id: str) -> str:
+    """Return ``env_id`` if Gymnasium knows it, else raise an error listing close matches.
+
+    >>> check_env_id("CartPole-v1")
+    'CartPole-v1'
+    >>> check_env_id("ALE/MsPacmn-v5")
+    Traceback (most recent call last):
+    ...
+    rlcourse.envs.UnknownEnvError: Unknown environment id 'ALE/MsPacmn-v5'. Did you mean: ...
+    """
+    if not isinstance(env_id, str):
+        raise TypeError(f"env id must be a str such as 'CartPole-v1', got {env_id!r}")
+    if env_id in gym.registry:
+        return env_id
+    names = list(gym.registry)
+    lowered = {name.lower(): name for name in names}
+    if env_id.lower() in lowered:
+        close = [lowered[env_id.lower()]]
+    else:
+        close = difflib.get_close_matches(env_id, names, n=5, cutoff=0.6)
+        close += difflib.get_close_matches(f"ALE/{env_id}", names, n=3, cutoff=0.8)
+        close = list(dict.fromkeys(close))[:5]
+    suggestion = (
+        "Did you mean: " + ", ".join(repr(name) for name in close) + "?"
+        if close
+        else "See `rlcourse.envs.list_atari_games()` for the ALE games."
+    )
+    raise UnknownEnvError(
+        f"Unknown environment id {env_id!r}. {suggestion}{_removed_id_hint(env_id)}"
+    )
+
+
+def is_atari(env_id: str) -> bool:
+    """Whether ``env_id`` is an ALE game.
+
+    >>> is_atari("ALE/Pong-v5"), is_atari("CartPole-v1")
+    (True, False)
+    """
+    entry_point = gym.spec(check_env_id(env_id)).entry_point
+    return isinstance(entry_point, str) and entry_point.startswith("ale_py")
+
+
+def list_atari_games() -> list[str]:
+    """The ``ALE/<Game>-v5`` ids (pixel observations) that ale-py provides.
+
+    >>> "ALE/KungFuMaster-v5" in list_atari_games()
+    True
+    """
+    return sorted(name for name in gym.registry if name.startswith("ALE/") and "-ram" not in name)
+
+
+def make_env(
+    env_id: str,
+    *,
+    render_mode: str | None = None,
+    repeat_action_probability: float | None = None,
+    frameskip: int | None = None,
+    obs_type: str | None = None,
+    max_episode_steps: int | None = None,
+    **kwargs: Any,
+) -> gym.Env:
+    """Make a Gymnasium env, checking the id first and registering ALE games.
+
+    For ALE games the defaults differ from ``gym.make``'s v5 ones, on purpose and visibly:
+    ``frameskip=1`` (the course's :class:`~rlcourse.wrappers.MaxAndSkip` skips frames) and
+    ``repeat_action_probability=0.0`` (no sticky actions, as in the DQN papers; ale-py's v5
+    default is 0.25, Machado et al. 2018). The ALE-only arguments are refused for other envs.
+
+    >>> make_env("CartPole-v1").observation_space.shape
+    (4,)
+    >>> make_env("ALE/MsPacman-v5").observation_space
+    Box(0, 255, (210, 160, 3), uint8)
+    """
+    check_env_id(env_id)
+    if is_atari(env_id):
+        kwargs.update(
+            frameskip=1 if frameskip is None else frameskip,
+            repeat_action_probability=(
+                0.0 if repeat_action_probability is None else repeat_action_probability
+            ),
+        )
+        if obs_type is not None:
+            kwargs["obs_type"] = obs_type
+    else:
+        ale_only = {
+            "repeat_action_probability": repeat_action_probability,
+            "frameskip": frameskip,
+            "obs_type": obs_type,
+        }
+        given = [name for name, value in ale_only.items() if value is not None]
+        if given:
+            raise TypeError(f"{', '.join(given)} only apply to ALE games, not to {env_id!r}")
+    return gym.make(env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, **kwargs)
+
+
+def make_atari_env(
+    env_id: str,
+    *,
+    frame_skip: int = 4,
+    noop_max: int = 30,
+    episodic_life: bool = True,
+    clip_rewards: bool = True,
+    fire_reset: bool | None = None,
+    screen_size: int = 84,
+    frame_stack: int = 4,
+    scale: bool = False,
+    repeat_action_probability: float = 0.0,
+    render_mode: str | None = None,
+    max_episode_steps: int | None = None,
+    **kwargs: Any,
+) -> gym.Env:
+    """An ALE game with the DQN papers' preprocessing: uint8 ``(frame_stack, 84, 84)`` frames.
+
+    The stack, innermost first: raw game at 1 frame per step (grayscale straight from the
+    ALE) -> :class:`NoopReset` -> :class:`MaxAndSkip` -> :class:`EpisodicLife` ->
+    :class:`FireReset` (games whose action 1 is FIRE) -> :class:`ProcessFrame84` ->
+    :class:`ClipReward` -> :class:`FrameStack` (-> :class:`ScaledFloatFrame` if ``scale``).
+
+    ``episodic_life`` and ``clip_rewards`` are for training; evaluate with both off to see
+    real game scores. ``render_mode="rgb_array"`` renders full-colour frames for videos.
+    A ``frame_stack`` of 1 keeps the single-frame axis: ``(1, 84, 84)``.
+    """
+    check_env_id(env_id)
+    if not is_atari(env_id):
+        raise ValueError(
+            f"{env_id!r} is not an ALE game: make_atari_env is for pixels, use make_env() "
+            f"for it. ALE games look like 'ALE/MsPacman-v5'."
+        )
+    env = make_env(
+        env_id,
+        obs_type="grayscale",
+        frameskip=1,
+        repeat_action_probability=repeat_action_probability,
+        render_mode=render_mode,
+        max_episode_steps=max_episode_steps,
+        **kwargs,
+    )
+    if noop_max > 0:
+        env = NoopReset(env, noop_max=noop_max)
+    if frame_skip > 1:
+        env = MaxAndSkip(env, skip=frame_skip)
+    if episodic_life:
+        env = EpisodicLife(env)
+    if fire_reset is None:
+        fire_reset = env.unwrapped.get_action_meanings()[1:2] == ["FIRE"]
+    if fire_reset:
+        env = FireReset(env)
+    env = ProcessFrame84(env, size=screen_size)
+    if clip_rewards:
+        env = ClipReward(env)
+    env = FrameStack(env, k=frame_stack)
+    if scale:
+        env = ScaledFloatFrame(env)
+    return env

@@ -1,0 +1,148 @@
+"""The machinery behind every ``check_*`` function: run cases, compare, print a verdict.
+
+A check runs the student's code and the reference on the same small cases and prints one
+of three verdicts:
+
+- **passed**: every case matches; the student's code is returned and used from then on;
+- **not attempted yet**: the code still raises ``NotImplementedError``;
+- **wrong**: the first failing case, expected vs got, and a hint.
+
+In the last two the reference is returned instead, so the rest of the notebook still runs.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PASSED = "✅ PASSED"
+NOT_ATTEMPTED = "📝 NOT ATTEMPTED YET"
+WRONG = "❌ WRONG"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One small test case of an exercise."""
+
+    name: str
+    """What the case is about, shown to the student when it fails."""
+    run: Callable[[Any], Any]
+    """Applies an implementation (function or class) to the case; returns what to compare."""
+
+
+def _to_numpy(value: Any) -> Any:
+    if type(value).__module__.startswith("torch"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _short(value: Any) -> str:
+    value = _to_numpy(value)
+    if isinstance(value, np.ndarray) and value.size > 12:
+        return f"array of shape {value.shape}, dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def describe_difference(expected: Any, got: Any, where: str = "") -> str | None:
+    """None if ``got`` matches ``expected``, else a one-line description of the difference.
+
+    Arrays must have the same shape and (for integers) the same values; floats are compared
+    with a relative tolerance of 1e-5. Tuples, lists and dicts are compared item by item.
+
+    >>> describe_difference((1.0, np.zeros(3)), (1.0, np.ones(3)))
+    'at [1]: 3 of 3 values differ, first at (0,): expected 0.0, got 1.0'
+    """
+    expected, got = _to_numpy(expected), _to_numpy(got)
+    label = f"at {where}: " if where else ""
+    if isinstance(expected, np.ndarray) or isinstance(got, np.ndarray):
+        expected_array, got_array = np.asarray(expected), np.asarray(got)
+        if expected_array.shape != got_array.shape:
+            return f"{label}shape {got_array.shape}, expected {expected_array.shape}"
+        if expected_array.dtype.kind in "fc" or got_array.dtype.kind in "fc":
+            same = np.isclose(got_array, expected_array, rtol=1e-5, atol=1e-6, equal_nan=True)
+        else:
+            same = got_array == expected_array
+        if np.all(same):
+            return None
+        first = tuple(int(i) for i in np.argwhere(~same)[0])
+        return (
+            f"{label}{int((~same).sum())} of {same.size} values differ, first at {first}: "
+            f"expected {expected_array[first].item()!r}, got {got_array[first].item()!r}"
+        )
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"{label}expected {len(expected)} items {_short(expected)}, got {_short(got)}"
+        for index, (e, g) in enumerate(zip(expected, got, strict=True)):
+            difference = describe_difference(e, g, f"{where}[{index}]")
+            if difference:
+                return difference
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return f"{label}expected {_short(expected)}, got {_short(got)}"
+        for key in expected:
+            difference = describe_difference(expected[key], got[key], f"{where}[{key!r}]")
+            if difference:
+                return difference
+        return None
+    if isinstance(expected, (bool, np.bool_)):
+        if isinstance(got, (bool, np.bool_)) and bool(got) == bool(expected):
+            return None
+        return f"{label}expected {bool(expected)}, got {_short(got)}"
+    if isinstance(expected, (int, float, np.number)) and isinstance(got, (int, float, np.number)):
+        if math.isclose(float(got), float(expected), rel_tol=1e-5, abs_tol=1e-6):
+            return None
+        return f"{label}expected {float(expected):g}, got {float(got):g}"
+    return None if got == expected else f"{label}expected {_short(expected)}, got {_short(got)}"
+
+
+def _error_line(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    place = f" (line {frames[-1].lineno}: {frames[-1].line})" if frames else ""
+    return f"{type(error).__name__}: {error}{place}"
+
+
+def check_exercise(
+    title: str,
+    student: Any,
+    reference: Any,
+    cases: Sequence[Case],
+    hint: str,
+) -> Any:
+    """Run ``cases`` on ``student`` and ``reference``; print the verdict; return what to use."""
+    using_reference = "Using the reference solution so the rest of the notebook runs."
+    for case in cases:
+        expected = case.run(reference)
+        try:
+            got = None if student is None else case.run(student)
+        except NotImplementedError:
+            print(
+                f"{NOT_ATTEMPTED}: {title}.\n  Fill in the code marked '# YOUR CODE HERE', "
+                f"then re-run that cell and this one. {using_reference}"
+            )
+            return reference
+        except Exception as error:  # a student's bug of any kind: report it, carry on
+            print(
+                f"{WRONG}: {title}, on case '{case.name}': your code raised\n"
+                f"  {_error_line(error)}\n  Hint: {hint}\n  {using_reference}"
+            )
+            return reference
+        if student is None:
+            print(f"{NOT_ATTEMPTED}: {title}. {using_reference}")
+            return reference
+        difference = describe_difference(expected, got)
+        if difference:
+            print(
+                f"{WRONG}: {title}, on case '{case.name}':\n  {difference}\n"
+                f"  expected: {_short(expected)}\n  got:      {_short(got)}\n"
+                f"  Hint: {hint}\n  {using_reference}"
+            )
+            return reference
+    print(f"{PASSED}: {title} ({len(cases)} cases). Your code is used from here on.")
+    return student

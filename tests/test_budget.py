@@ -1,0 +1,41 @@
+import pytest
+
+from rlcourse.budget import SMOKE_ENV_VAR, budget, describe_mode, is_smoke
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("true", True), ("YES", True), ("0", False), ("", False), ("off", False)],
+)
+def test_smoke_mode_from_environment(monkeypatch, value, expected):
+    monkeypatch.setenv(SMOKE_ENV_VAR, value)
+    assert is_smoke() is expected
+    assert budget(full=1000, smoke=10) == (10 if expected else 1000)
+    assert ("smoke" if expected else "full") in describe_mode()
+
+
+def test_unset_means_full_budget(monkeypatch):
+    monkeypatch.delenv(SMOKE_ENV_VAR, raising=False)
+    assert budget(full=1000, smoke=10) == 1000
+
+
+def test_bad_environment_value_says_what_is_accepted(monkeypatch):
+    monkeypatch.setenv(SMOKE_ENV_VAR, "sometimes")
+    with pytest.raises(ValueError, match="'sometimes'.*1/true/yes/on"):
+        budget(full=10, smoke=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"full": 0, "smoke": 0}, ValueError, "full= must be positive, got 0"),
+        ({"full": 10, "smoke": -1}, ValueError, "smoke= must be positive, got -1"),
+        ({"full": 10, "smoke": 20}, ValueError, "smoke=20 is larger than full=10"),
+        ({"full": 10.5, "smoke": 1}, TypeError, r"full= must be an int, got 10.5 \(float\)"),
+        ({"full": True, "smoke": 1}, TypeError, "full= must be an int, got True"),
+        ({"full": "100", "smoke": 1}, TypeError, "got '100'"),
+    ],
+)
+def test_bad_budgets_raise_clear_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        budget(**kwargs, smoke_mode=True)

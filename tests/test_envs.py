@@ -1,0 +1,111 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from rlcourse.envs import (
+    UnknownEnvError,
+    check_env_id,
+    is_atari,
+    list_atari_games,
+    make_atari_env,
+    make_env,
+)
+from rlcourse.wrappers import FireReset
+
+
+def test_make_env_cartpole_uses_the_gymnasium_1_api():
+    env = make_env("CartPole-v1")
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (4,) and isinstance(info, dict)
+    assert len(env.step(0)) == 5
+
+
+def test_make_env_ale_defaults_no_frameskip_no_sticky_actions():
+    env = make_env("ALE/MsPacman-v5")
+    assert env.unwrapped._frameskip == 1
+    # Deterministic: the same actions from the same seed give the same frames.
+    runs = []
+    for _ in range(2):
+        env.reset(seed=3)
+        runs.append([env.step(a % 9)[0] for a in range(50)][-1])
+    assert np.array_equal(*runs)
+
+
+def test_sticky_actions_are_a_visible_argument():
+    env = make_env("ALE/MsPacman-v5", repeat_action_probability=0.25)
+    assert env.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    ("bad_id", "suggestion"),
+    [
+        ("ALE/MsPacmn-v5", "'ALE/MsPacman-v5'"),
+        ("CartPole-v2", "'CartPole-v1'"),
+        ("cartpole-v1", "'CartPole-v1'"),
+        ("MsPacman-v5", "'ALE/MsPacman-v5'"),
+    ],
+)
+def test_unknown_ids_list_close_matches(bad_id, suggestion):
+    with pytest.raises(UnknownEnvError, match=f"Unknown environment id '{bad_id}'.*{suggestion}"):
+        make_env(bad_id)
+
+
+def test_removed_classic_ids_say_what_replaced_them():
+    with pytest.raises(UnknownEnvError, match="removed.*'ALE/KungFuMaster-v5'"):
+        check_env_id("KungFuMasterDeterministic-v0")
+
+
+def test_unknown_env_error_is_a_value_error_and_type_is_checked():
+    assert issubclass(UnknownEnvError, ValueError)
+    with pytest.raises(TypeError, match="env id must be a str"):
+        check_env_id(42)
+
+
+def test_ale_only_arguments_are_refused_for_other_envs():
+    with pytest.raises(TypeError, match="repeat_action_probability only apply to ALE games"):
+        make_env("CartPole-v1", repeat_action_probability=0.25)
+
+
+def test_make_atari_env_refuses_non_atari_ids():
+    with pytest.raises(ValueError, match="'CartPole-v1' is not an ALE game.*make_env"):
+        make_atari_env("CartPole-v1")
+
+
+def test_atari_helpers():
+    assert is_atari("ALE/Breakout-v5") and not is_atari("CartPole-v1")
+    games = list_atari_games()
+    assert "ALE/MsPacman-v5" in games and "ALE/MarioBros-v5" in games
+    assert all(name.startswith("ALE/") and "-ram" not in name for name in games)
+
+
+def _wrapper_types(env: gym.Env) -> list[type]:
+    types = []
+    while isinstance(env, gym.Wrapper):
+        types.append(type(env))
+        env = env.env
+    return types
+
+
+def test_fire_reset_is_added_only_for_games_that_need_it():
+    assert FireReset in _wrapper_types(make_atari_env("ALE/Breakout-v5"))
+    assert FireReset not in _wrapper_types(make_atari_env("ALE/MsPacman-v5"))
+
+
+@pytest.mark.parametrize("game", ["ALE/MsPacman-v5", "ALE/Breakout-v5", "ALE/Pong-v5"])
+def test_make_atari_env_observations_match_the_space(game):
+    env = make_atari_env(game)
+    assert env.observation_space == gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    obs, _ = env.reset(seed=0)
+    assert obs in env.observation_space
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        obs, reward, terminated, truncated, _ = env.step(rng.integers(env.action_space.n))
+        assert obs in env.observation_space
+        assert reward in (-1.0, 0.0, 1.0)
+
+
+def test_make_atari_env_options_change_the_observation():
+    env = make_atari_env("ALE/MsPacman-v5", frame_stack=2, screen_size=64, scale=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (2, 64, 64) and obs.dtype == np.float32 and obs.max() <= 1.0
+    assert obs in env.observation_space
