@@ -1,0 +1,316 @@
+"""Pieces every training loop of the course shares.
+
+Schedules, greedy evaluation, a progress bar, a live plot for notebooks, a CSV log, and
+checkpoints that are written atomically and loaded safely (``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+# --- schedules ---------------------------------------------------------------------------
+
+
+def linear_schedule(start: float, end: float, duration: int, step: int) -> float:
+    """Go linearly from ``start`` to ``end`` over ``duration`` steps, then stay at ``end``.
+
+    >>> [linear_schedule(1.0, 0.1, 10, t) for t in (0, 5, 10, 50)]
+    [1.0, 0.55, 0.1, 0.1]
+    """
+    if duration <= 0 or step >= duration:
+        return end
+    return start + max(step, 0) / duration * (end - start)
+
+
+def ewma(values: Sequence[float], alpha: float = 0.1) -> np.ndarray:
+    """Exponentially weighted moving average, for smoothing noisy curves.
+
+    >>> ewma([0.0, 10.0, 10.0], alpha=0.5).tolist()
+    [0.0, 5.0, 7.5]
+    """
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    smoothed = np.empty(len(values), dtype=np.float64)
+    running = math.nan
+    for i, value in enumerate(values):
+        running = value if i == 0 else alpha * value + (1 - alpha) * running
+        smoothed[i] = running
+    return smoothed
+
+
+# --- evaluation --------------------------------------------------------------------------
+
+
+def evaluate(
+    policy: Callable[[Any], Any],
+    env: gym.Env,
+    episodes: int,
+    seed: int,
+    max_steps: int | None = None,
+) -> np.ndarray:
+    """Returns of ``episodes`` episodes played with ``policy(obs) -> action``.
+
+    Episode ``i`` starts from ``env.reset(seed=seed + i)``: the same seed gives the same
+    evaluation. For a DQN agent pass its greedy policy (``agent.greedy``).
+    """
+    if episodes <= 0:
+        raise ValueError(f"episodes must be positive, got {episodes}")
+    returns = np.zeros(episodes)
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        done, steps = False, 0
+        while not done and (max_steps is None or steps < max_steps):
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            returns[episode] += float(reward)
+            done = terminated or truncated
+            steps += 1
+    return returns
+
+
+# --- logging -----------------------------------------------------------------------------
+
+
+class CSVLogger:
+    """Append rows of metrics to a CSV file (created with a header on first write)."""
+
+    def __init__(self, path: str | os.PathLike, fields: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.fields = list(fields)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with self.path.open() as file:
+                header = next(csv.reader(file), [])
+            if header != self.fields:
+                raise ValueError(
+                    f"{self.path} has columns {header}, this run logs {self.fields}: "
+                    "use another output directory"
+                )
+
+    def write(self, **row: Any) -> None:
+        unknown = set(row) - set(self.fields)
+        if unknown:
+            raise ValueError(f"unknown CSV columns {sorted(unknown)}; known: {self.fields}")
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        with self.path.open("a", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.fields)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: _csv_value(row.get(k)) for k in self.fields})
+
+    def truncate_after(self, step: int, step_field: str = "step") -> None:
+        """Drop rows logged after ``step`` (a resumed run rewrites them)."""
+        if not self.path.exists():
+            return
+        with self.path.open() as file:
+            rows = [row for row in csv.DictReader(file) if float(row[step_field]) <= step]
+        with self.path.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.fields)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+def read_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A CSV log as columns of floats (empty cells become NaN)."""
+    with Path(path).open() as file:
+        rows = list(csv.DictReader(file))
+    if not rows:
+        return {}
+    return {
+        key: np.array([float(row[key]) if row[key] != "" else np.nan for row in rows])
+        for key in rows[0]
+    }
+
+
+class LivePlot:
+    """Curves that redraw in place in a notebook (one output, no flicker), at most every
+    ``every_seconds``. Outside a notebook it draws nothing.
+
+    >>> plot = LivePlot(["episode_return", "loss"])
+    >>> plot.add(100, episode_return=12.0, loss=0.5)
+    >>> plot.data["episode_return"]
+    [(100, 12.0)]
+    """
+
+    def __init__(
+        self, metrics: Sequence[str], every_seconds: float = 2.0, smoothing: float = 0.1
+    ) -> None:
+        self.metrics = list(metrics)
+        self.every_seconds = every_seconds
+        self.smoothing = smoothing
+        self.data: dict[str, list[tuple[int, float]]] = {name: [] for name in self.metrics}
+        self._handle: Any = None
+        self._last_draw = 0.0
+        self._enabled = _in_notebook()
+
+    def add(self, step: int, **values: float | None) -> None:
+        for name, value in values.items():
+            if name in self.data and value is not None and np.isfinite(value):
+                self.data[name].append((step, float(value)))
+        if self._enabled and time.monotonic() - self._last_draw >= self.every_seconds:
+            self.draw()
+
+    def figure(self) -> Any:
+        import matplotlib.pyplot as plt
+
+        figure, axes = plt.subplots(
+            1, len(self.metrics), figsize=(4 * len(self.metrics), 3), squeeze=False
+        )
+        for ax, name in zip(axes[0], self.metrics, strict=True):
+            points = self.data[name]
+            if points:
+                steps, values = zip(*points, strict=True)
+                ax.plot(steps, values, alpha=0.35, color="C0")
+                ax.plot(steps, ewma(values, self.smoothing), color="C0")
+            ax.set_title(name.replace("_", " "))
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+        figure.tight_layout()
+        plt.close(figure)
+        return figure
+
+    def draw(self) -> None:
+        """Redraw now (also called at the end of training for the final picture)."""
+        if not self._enabled:
+            return
+        from IPython.display import display
+
+        figure = self.figure()
+        if self._handle is None:
+            self._handle = display(figure, display_id=True)
+        else:
+            self._handle.update(figure)
+        self._last_draw = time.monotonic()
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def progress_bar(total: int, description: str, enabled: bool = True) -> Any:
+    """A ``tqdm.auto`` bar (a widget in notebooks, text in a terminal) counting steps."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="step", disable=not enabled,
+                dynamic_ncols=True, mininterval=0.5)  # fmt: skip
+
+
+# --- checkpoints -------------------------------------------------------------------------
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, corrupt, or made for something else."""
+
+
+def to_saveable(value: Any) -> Any:
+    """NumPy arrays -> tensors, recursively, so ``weights_only=True`` can load the file."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, dict):
+        return {key: to_saveable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_saveable(item) for item in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` with ``torch.save`` atomically: a temporary file, then a rename.
+
+    A crash mid-write leaves the previous checkpoint intact, never a half-written file.
+    NumPy arrays in ``payload`` are stored as tensors (see :func:`to_saveable`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(to_saveable(payload), temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike, expect: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check what it was made for.
+
+    ``expect`` maps keys to required values, e.g. ``{"algo": "dqn", "env_id": "CartPole-v1"}``;
+    a mismatch raises :class:`CheckpointError` saying what the file holds.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: train one first, or check the path")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged file
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(error).__name__}: {reason}). "
+            "It may be truncated or not a checkpoint at all: delete it and save a new one."
+        ) from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a checkpoint dict")
+    for key, wanted in (expect or {}).items():
+        found = payload.get(key, "<missing>")
+        if found != wanted:
+            raise CheckpointError(
+                f"{path} was saved for {key}={found!r}, but {key}={wanted!r} is needed here"
+            )
+    return payload
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A Generator's state as plain data (128-bit PCG64 words as strings: weights_only-safe)."""
+    return _ints_to_str(rng.bit_generator.state)
+
+
+def set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = _str_to_ints(state)
+
+
+def _ints_to_str(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _ints_to_str(item) for key, item in value.items()}
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _str_to_ints(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _str_to_ints(item) for key, item in value.items()}
+    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else value
+
+
+def iterate_with_progress(items: Iterable[Any], total: int, description: str) -> Iterable[Any]:
+    """Wrap an iterable in a progress bar (for evaluation loops and the like)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, total=total, desc=description, dynamic_ncols=True)
