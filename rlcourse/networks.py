@@ -42,3 +42,87 @@ class MLPQNetwork(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         check_input(obs, (self.obs_dim,), type(self).__name__)
         return self.layers(obs.float())
+
+
+# --- lesson 06: recurrent actor-critic (Kung-Fu Master) ---------------------------------
+
+Memory = tuple[torch.Tensor, torch.Tensor]
+"""An LSTM state ``(h, c)``, each of shape ``[batch, hidden_size]``."""
+
+
+def _conv_out(size: int, kernel: int, stride: int) -> int:
+    return (size - kernel) // stride + 1
+
+
+class RecurrentActorCritic(nn.Module):
+    """Conv x3 -> dense -> ``LSTMCell`` -> (policy logits, state value), one step at a time.
+
+    Observations are uint8 images ``[batch, channels, height, width]`` (scaled to [0, 1]
+    inside the network, so rollouts stay small in memory) or floats already in [0, 1].
+    The LSTM state ``(h, c)`` is passed in and returned: the caller (``EnvPool``, the
+    training loop) decides when a game's memory starts afresh.
+
+    Layer names (``conv0..conv2``, ``dense``, ``lstm``, ``logits``, ``value``) are the ones
+    the notebook's exercise uses, so weights load into either version.
+
+    >>> net = RecurrentActorCritic(obs_shape=(1, 42, 42), n_actions=14)
+    >>> memory = net.initial_memory(batch_size=3)
+    >>> (h, c), logits, value = net(torch.zeros(3, 1, 42, 42, dtype=torch.uint8), memory)
+    >>> tuple(h.shape), tuple(logits.shape), tuple(value.shape)
+    ((3, 128), (3, 14), (3,))
+    """
+
+    def __init__(
+        self,
+        obs_shape: Sequence[int] = (1, 42, 42),
+        n_actions: int = 14,
+        hidden_size: int = 128,
+        channels: int = 32,
+    ) -> None:
+        super().__init__()
+        obs_shape = tuple(int(d) for d in obs_shape)
+        if len(obs_shape) != 3 or min(obs_shape) < 1:
+            raise ValueError(
+                f"obs_shape must be (channels, height, width), e.g. (1, 42, 42), got {obs_shape}"
+            )
+        if n_actions < 1 or hidden_size < 1 or channels < 1:
+            raise ValueError(
+                f"n_actions, hidden_size and channels must be positive, got "
+                f"{n_actions}, {hidden_size}, {channels}"
+            )
+        in_channels, height, width = obs_shape
+        for _ in range(3):
+            height, width = _conv_out(height, 3, 2), _conv_out(width, 3, 2)
+        if height < 1 or width < 1:
+            raise ValueError(f"obs_shape {obs_shape} is too small for three stride-2 3x3 convs")
+        self.obs_shape = obs_shape
+        self.n_actions = int(n_actions)
+        self.hidden_size = int(hidden_size)
+        self.conv0 = nn.Conv2d(in_channels, channels, kernel_size=3, stride=2)
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, stride=2)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, stride=2)
+        self.dense = nn.Linear(channels * height * width, hidden_size)
+        self.lstm = nn.LSTMCell(hidden_size, hidden_size)
+        self.logits = nn.Linear(hidden_size, n_actions)
+        self.value = nn.Linear(hidden_size, 1)
+
+    def initial_memory(self, batch_size: int) -> Memory:
+        """Zeros ``(h, c)`` for ``batch_size`` games: the memory at the start of a game."""
+        weight = self.value.weight
+        zeros = torch.zeros(batch_size, self.hidden_size, dtype=weight.dtype, device=weight.device)
+        return zeros, zeros.clone()
+
+    def forward(
+        self, observation: torch.Tensor, memory: Memory
+    ) -> tuple[Memory, torch.Tensor, torch.Tensor]:
+        """One step: ``(new_memory, logits [batch, n_actions], value [batch])``."""
+        check_input(observation, self.obs_shape, type(self).__name__)
+        x = observation.float()
+        if observation.dtype == torch.uint8:
+            x = x / 255.0
+        x = torch.relu(self.conv0(x))
+        x = torch.relu(self.conv1(x))
+        x = torch.relu(self.conv2(x))
+        x = torch.relu(self.dense(x.flatten(start_dim=1)))
+        h, c = self.lstm(x, memory)
+        return (h, c), self.logits(h), self.value(h).squeeze(-1)
