@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from rlcourse.networks import RecurrentActorCritic
+
+# --- RecurrentActorCritic (lesson 06) ----------------------------------------------------
+
+
+def test_recurrent_actor_critic_shapes_and_layers():
+    net = RecurrentActorCritic(obs_shape=(1, 42, 42), n_actions=14)
+    assert isinstance(net.lstm, torch.nn.LSTMCell) and net.lstm.hidden_size == 128
+    assert [net.conv0.stride, net.conv1.stride, net.conv2.stride] == [(2, 2)] * 3
+    assert net.dense.in_features == 32 * 4 * 4  # 42 -> 20 -> 9 -> 4
+    memory = net.initial_memory(5)
+    assert all(m.shape == (5, 128) and not m.any() for m in memory)
+    (h, c), logits, value = net(torch.zeros(5, 1, 42, 42, dtype=torch.uint8), memory)
+    assert h.shape == c.shape == (5, 128) and logits.shape == (5, 14) and value.shape == (5,)
+
+
+def test_uint8_frames_are_scaled_like_floats_in_unit_range():
+    torch.manual_seed(0)
+    net = RecurrentActorCritic(obs_shape=(2, 16, 16), n_actions=3, hidden_size=8)
+    frames = torch.randint(0, 256, (4, 2, 16, 16), dtype=torch.uint8)
+    memory = net.initial_memory(4)
+    _, logits_u8, value_u8 = net(frames, memory)
+    _, logits_f, value_f = net(frames.float() / 255, memory)
+    assert torch.allclose(logits_u8, logits_f) and torch.allclose(value_u8, value_f)
+
+
+def test_memory_carries_information_between_steps():
+    torch.manual_seed(0)
+    net = RecurrentActorCritic(obs_shape=(1, 16, 16), n_actions=3, hidden_size=8)
+    blank = torch.zeros(1, 1, 16, 16)
+    bright = torch.ones(1, 1, 16, 16)
+    after_blank, _, _ = net(blank, net.initial_memory(1))
+    after_bright, _, _ = net(bright, net.initial_memory(1))
+    # same observation now, different past: different outputs
+    _, logits_a, _ = net(blank, after_blank)
+    _, logits_b, _ = net(blank, after_bright)
+    assert not torch.allclose(logits_a, logits_b)
+
+
+def test_gradients_flow_through_time():
+    torch.manual_seed(0)
+    net = RecurrentActorCritic(obs_shape=(1, 16, 16), n_actions=3, hidden_size=8)
+    first = torch.rand(2, 1, 16, 16, requires_grad=True)
+    memory, _, _ = net(first, net.initial_memory(2))
+    _, _, value = net(torch.rand(2, 1, 16, 16), memory)
+    value.sum().backward()
+    assert first.grad is not None and first.grad.abs().sum() > 0
+
+
+def test_bad_shapes_are_clear_errors():
+    net = RecurrentActorCritic(obs_shape=(1, 42, 42), n_actions=14)
+    with pytest.raises(ValueError, match=r"RecurrentActorCritic was built for inputs of shape"):
+        net(torch.zeros(2, 4, 42, 42), net.initial_memory(2))
+    with pytest.raises(ValueError, match="obs_shape must be"):
+        RecurrentActorCritic(obs_shape=(42, 42), n_actions=14)
+    with pytest.raises(ValueError, match="too small"):
+        RecurrentActorCritic(obs_shape=(1, 8, 8), n_actions=14)
+    with pytest.raises(ValueError, match="must be positive"):
+        RecurrentActorCritic(obs_shape=(1, 42, 42), n_actions=0)
