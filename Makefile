@@ -33,7 +33,7 @@ install:
 
 test:
 	$(PY) -m ruff check .
-	RLCOURSE_SMOKE=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile \
+	RLCOURSE_SMOKE=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile \
 		tests rlcourse notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 lab:

@@ -13,6 +13,7 @@ Discrete(9)
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from typing import Any
 
@@ -128,6 +129,10 @@ def make_env(
     Box(0, 255, (210, 160, 3), uint8)
     """
     check_env_id(env_id)
+    if render_mode == "rgb_array":
+        # pygame-rendered envs (CartPole) render off-screen: no display, no audio device.
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     if is_atari(env_id):
         kwargs.update(
             frameskip=1 if frameskip is None else frameskip,

@@ -109,3 +109,54 @@ class FrameCounterEnv(gym.Env[np.ndarray, int]):
             return None
         gray = self._obs() if len(self.shape) == 2 else self._obs()[..., 0]
         return np.repeat(gray[..., None], 3, axis=-1)
+
+
+class ChainEnv(gym.Env[np.ndarray, int]):
+    """A corridor of ``n_states`` cells: action 1 moves right, 0 left; the right end pays 1.
+
+    Observations are one-hot float32 vectors. Reaching the last cell gives reward 1 and
+    ``terminated``; after ``max_steps`` steps the episode is ``truncated``. The optimal
+    values are known in closed form (:meth:`optimal_q`), so a learner can be checked exactly.
+
+    >>> env = ChainEnv(n_states=4)
+    >>> env.reset(seed=0)[0]
+    array([1., 0., 0., 0.], dtype=float32)
+    >>> [env.step(1)[1:3] for _ in range(3)]
+    [(0.0, False), (0.0, False), (1.0, True)]
+    """
+
+    def __init__(self, n_states: int = 5, max_steps: int = 50) -> None:
+        self.n_states = n_states
+        self.max_steps = max_steps
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (n_states,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.position = 0
+        self.t = 0
+
+    def _obs(self) -> np.ndarray:
+        obs = np.zeros(self.n_states, np.float32)
+        obs[self.position] = 1.0
+        return obs
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.position, self.t = 0, 0
+        return self._obs(), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        self.t += 1
+        move = 1 if int(action) == 1 else -1
+        self.position = min(max(self.position + move, 0), self.n_states - 1)
+        terminated = self.position == self.n_states - 1
+        truncated = not terminated and self.t >= self.max_steps
+        return self._obs(), float(terminated), terminated, truncated, {}
+
+    def optimal_q(self, gamma: float) -> np.ndarray:
+        """``Q*(s, a)`` for the non-terminal cells, shape ``(n_states - 1, 2)``."""
+        value = np.array([gamma ** (self.n_states - 2 - s) for s in range(self.n_states - 1)])
+        q = np.zeros((self.n_states - 1, 2))
+        q[:, 1] = value
+        q[:, 0] = gamma * value[np.maximum(np.arange(self.n_states - 1) - 1, 0)]
+        return q
