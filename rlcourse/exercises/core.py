@@ -49,6 +49,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _scalar(value: Any) -> str:
+    item = value.item() if hasattr(value, "item") else value
+    return f"{item:.6g}" if isinstance(item, float) else repr(item)
+
+
 def describe_difference(expected: Any, got: Any, where: str = "") -> str | None:
     """None if ``got`` matches ``expected``, else a one-line description of the difference.
 
@@ -73,7 +78,7 @@ def describe_difference(expected: Any, got: Any, where: str = "") -> str | None:
         first = tuple(int(i) for i in np.argwhere(~same)[0])
         return (
             f"{label}{int((~same).sum())} of {same.size} values differ, first at {first}: "
-            f"expected {expected_array[first].item()!r}, got {got_array[first].item()!r}"
+            f"expected {_scalar(expected_array[first])}, got {_scalar(got_array[first])}"
         )
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
