@@ -1,0 +1,93 @@
+"""Agent steps per second of the A2C ``EnvPool`` with 1..16 games, against one game in a loop.
+
+    python bench/a2c_throughput.py [--steps 2000] [--rounds 3] [--games 1 2 4 8 16]
+
+Contenders, measured in the same run and interleaved round by round (so a busy moment of
+the shared machine hits all of them), each with the same untrained recurrent agent on
+Kung-Fu Master (42x42 gray frames, LSTM(128)), torch on one thread:
+
+  (a) one game stepped in a Python loop, the agent acting on a batch of one per step
+      (what the classic notebook's single-env loop does);
+  (b) ``EnvPool(agent, make_kungfu_env, n)`` for each n: ``interact`` in 10-step rollouts,
+      one batched forward pass per step for all n games (Gymnasium ``SyncVectorEnv``).
+
+Both sample actions from the policy and carry the LSTM memory. Acting only (no training).
+Printed: agent steps/s (all games together), median of the rounds, and the ratio to (a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from rlcourse.agents.a2c import A2CConfig, EnvPool, RecurrentPolicy
+
+
+def single_loop(agent: torch.nn.Module, config: A2CConfig, steps: int, seed: int) -> float:
+    env = config.make_env()
+    policy = RecurrentPolicy(agent, seed=seed)
+    obs, _ = env.reset(seed=seed)
+    start = time.perf_counter()
+    for _ in range(steps):
+        obs, _, terminated, truncated, _ = env.step(policy(obs))
+        if terminated or truncated:
+            obs, _ = env.reset()
+            policy.reset()
+    rate = steps / (time.perf_counter() - start)
+    env.close()
+    return rate
+
+
+def pool_rate(agent: torch.nn.Module, config: A2CConfig, n: int, steps: int, seed: int) -> float:
+    pool = EnvPool(agent, config.make_env, n, seed=seed)
+    pool.interact(2)  # warm-up: first frames, allocations
+    rollouts = max(1, steps // (10 * n))
+    start = time.perf_counter()
+    for _ in range(rollouts):
+        pool.interact(10)
+    rate = rollouts * 10 * n / (time.perf_counter() - start)
+    pool.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2000, help="agent steps per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--games", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    config = A2CConfig()
+    torch.manual_seed(0)
+    agent = config.make_agent()
+    agent.eval()
+    results: dict[str, list[float]] = {"single game, Python loop": []}
+    results.update({f"EnvPool, {n:2d} games": [] for n in args.games})
+    for round_index in range(args.rounds):
+        results["single game, Python loop"].append(
+            single_loop(agent, config, args.steps, round_index)
+        )
+        for n in args.games:
+            rate = pool_rate(agent, config, n, args.steps, round_index)
+            results[f"EnvPool, {n:2d} games"].append(rate)
+
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    peer = medians["single game, Python loop"]
+    print(
+        f"ALE/KungFuMaster-v5, 42x42, LSTM(128), torch threads={args.threads}: agent steps/s "
+        f"(all games), median of {args.rounds} rounds of ~{args.steps} steps"
+    )
+    for name, value in medians.items():
+        spread = f"{min(results[name]):.0f}..{max(results[name]):.0f}"
+        print(f"  {name:28s} {value:8.0f}   x{value / peer:4.2f}   (range {spread})")
+    best = max(medians, key=medians.get)
+    print(f"fastest: {best.strip()} at x{medians[best] / peer:.2f} the single-game loop")
+
+
+if __name__ == "__main__":
+    main()
