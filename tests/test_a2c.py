@@ -371,3 +371,15 @@ def test_cli_help_documents_every_option(capsys):
     for field in ("--n-games", "--rollout-length", "--entropy-coef", "--learning-rate"):
         assert field in out
     assert "(default: 16)" in out and "Games played in parallel" in out
+
+
+def test_plot_log_writes_a_png(tmp_path):
+    csv = tmp_path / "log.csv"
+    header = ",".join(a2c.LOG_FIELDS)
+    rows = [
+        "60,50,1000,20,500,100,400,2.6,0.1,1.0,0.5",
+        "120,100,2000,20,900,150,800,2.5,0.1,1.0,0.5",
+    ]
+    csv.write_text("\n".join([header, *rows]) + "\n")
+    png = a2c.plot_log(csv, tmp_path / "curve.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
