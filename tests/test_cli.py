@@ -1,0 +1,85 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rlcourse import pretrained
+from rlcourse.agents.dqn import DQNConfig, load_agent
+from rlcourse.cli import build_parser, field_docs, main
+from rlcourse.envs import make_env
+from rlcourse.training import evaluate, read_csv
+from rlcourse.video import read_video
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "dqn", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    docs = field_docs(DQNConfig)
+    for item in dataclasses.fields(DQNConfig):
+        if item.name in ("extra", "seed"):
+            continue
+        assert "--" + item.name.replace("_", "-") in text
+        assert " ".join(docs[item.name].split()[:4]) in text
+    for flag in ("--env", "--total-steps", "--seed", "--out", "--resume", "--eval-every"):
+        assert flag in text
+    for action in build_parser()._actions:
+        for sub in getattr(action, "choices", None) or {}:
+            assert sub in ("train", "watch")
+
+
+def test_train_then_watch(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "dqn", "--env", "CartPole-v1", "--total-steps", "800", "--seed", "1",
+                 "--out", str(out), "--eval-every", "400", "--eval-episodes", "2",
+                 "--learning-starts", "200", "--hidden-sizes", "16", "16"])  # fmt: skip
+    assert code == 0
+    assert {p.name for p in out.iterdir()} >= {"log.csv", "config.json", "final.pt"}
+    log = read_csv(out / "log.csv")
+    assert log["step"].max() == 800 and np.sum(~np.isnan(log["eval_mean"])) == 2
+    agent, payload = load_agent(out / "final.pt")
+    assert agent.config.hidden_sizes == (16, 16) and agent.config.seed == 1
+    assert "rlcourse train dqn" in payload["config"]["extra"]["command"] or payload["config"]
+    video = tmp_path / "v.mp4"
+    assert main(["watch", str(out / "final.pt"), "--video", str(video), "--episodes", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "episode 1: score" in printed
+    frames = read_video(video)
+    assert frames.shape[1:] == (400, 600, 3) and len(frames) >= 9
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "dqn", "--env", "CartPol-v1", "--total-steps", "10", "--out", "X"],
+         "Did you mean: 'CartPole-v1'"),
+        (["train", "dqn", "--env", "CartPole-v1", "--total-steps", "-5", "--out", "X"],
+         "total_steps must be a positive int"),
+        (["train", "dqn", "--env", "CartPole-v1", "--total-steps", "10", "--out", "X",
+          "--gamma", "2"], "gamma must be in"),
+        (["watch", "missing.pt"], "no checkpoint at missing.pt"),
+    ],
+)  # fmt: skip
+def test_bad_input_gives_one_clear_line(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rlcourse: error:") and message in err
+    assert "Traceback" not in err
+
+
+def test_unknown_flags_are_refused_by_argparse(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "dqn", "--env", "CartPole-v1", "--total-steps", "10", "--out", "x",
+              "--learning-rate", "0.1"])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --learning-rate" in capsys.readouterr().err
+
+
+def test_pretrained_cartpole_scores_500():
+    env = make_env("CartPole-v1")
+    agent, payload = load_agent(pretrained.path("dqn_cartpole.pt"), env, device="cpu")
+    scores = evaluate(agent.greedy, env, episodes=10, seed=0)
+    assert scores.tolist() == [500.0] * 10
+    assert payload["env_id"] == "CartPole-v1"
+    assert pretrained.path("dqn_cartpole.pt").stat().st_size < 8_000_000
