@@ -383,3 +383,29 @@ def test_plot_log_writes_a_png(tmp_path):
     csv.write_text("\n".join([header, *rows]) + "\n")
     png = a2c.plot_log(csv, tmp_path / "curve.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pool_with_episodic_life_scores_whole_games():
+    from rlcourse.wrappers import EpisodicLife
+
+    def make():
+        game = FrameCounterEnv(shape=SHAPE[1:], episode_length=100, life_length=2, lives=2)
+        return FrameStack(EpisodicLife(game), k=1)
+
+    pool = EnvPool(toy_agent(), make, 1, seed=0)
+    rollout = pool.interact(3)
+    # life 1: steps 1, 2 (ends the episode); EpisodicLife's reset plays frame 3 itself;
+    # life 2: step 4 ends the game. One game, scored 1 + 2 + 4.
+    assert rollout.terminated[0].tolist() == [False, True, True]
+    assert rollout.rewards[0].tolist() == [1.0, 2.0, 4.0]
+    assert torch.all(pool.memory[0] == 0)
+    assert pool.finished_returns == [7.0] and pool.finished_lengths == [3]
+    pool.close()
+
+
+def test_config_makes_whole_games_for_evaluation_and_lives_for_training():
+    from rlcourse.wrappers import EpisodicLife
+
+    config = A2CConfig(episodic_life=True)
+    assert a2c._has_wrapper(config.make_training_env(), EpisodicLife)
+    assert not a2c._has_wrapper(config.make_env(), EpisodicLife)

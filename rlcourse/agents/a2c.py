@@ -34,7 +34,14 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from rlcourse.envs import make_env
 from rlcourse.networks import Memory, RecurrentActorCritic
 from rlcourse.training import CheckpointError, CSVLogger, load_checkpoint, save_checkpoint
-from rlcourse.wrappers import Crop, FrameStack, MaxAndSkip, NoopReset, ProcessFrame84
+from rlcourse.wrappers import (
+    Crop,
+    EpisodicLife,
+    FrameStack,
+    MaxAndSkip,
+    NoopReset,
+    ProcessFrame84,
+)
 
 ENV_ID = "ALE/KungFuMaster-v5"
 CHECKPOINT_FORMAT = "rlcourse-a2c/1"
@@ -54,6 +61,7 @@ def make_kungfu_env(
     repeat_action_probability: float = 0.0,
     render_mode: str | None = None,
     max_episode_steps: int | None = None,
+    episodic_life: bool = False,
     env_id: str = ENV_ID,
 ) -> gym.Env:
     """Kung-Fu Master as the recurrent agent sees it: uint8 ``(frame_stack, size, size)``.
@@ -63,7 +71,9 @@ def make_kungfu_env(
     ``[60:-30, 15:]`` of the classic notebook: no score bar, no floor) ->
     :class:`~rlcourse.wrappers.ProcessFrame84` at ``size`` -> :class:`FrameStack`
     (``frame_stack=1`` keeps a single-frame channel axis: the LSTM is the memory).
-    Rewards are the game's own (100, 200, ... points); whole games, no life-loss ends.
+    Rewards are the game's own (100, 200, ... points). With ``episodic_life`` (training
+    only) a lost life ends the episode (:class:`~rlcourse.wrappers.EpisodicLife`); without
+    it an episode is a whole game of 4 lives, as evaluation must play it.
 
     >>> env = make_kungfu_env()
     >>> env.observation_space, env.action_space
@@ -81,6 +91,8 @@ def make_kungfu_env(
         env = NoopReset(env, noop_max=noop_max)
     if frame_skip > 1:
         env = MaxAndSkip(env, skip=frame_skip)
+    if episodic_life:
+        env = EpisodicLife(env)
     env = Crop(env, top=60, bottom=30, left=15)
     env = ProcessFrame84(env, size=size)
     return FrameStack(env, k=frame_stack)
@@ -124,6 +136,9 @@ class A2CConfig:
     """Games start after 1..noop_max NOOPs, so no two start alike."""
     repeat_action_probability: float = 0.0
     """Sticky actions (0.25 in Machado et al. 2018); 0 as in the DQN papers."""
+    episodic_life: bool = False
+    """Training only: a lost life ends the episode (no return after it, memory reset).
+    Evaluation always plays whole games."""
     vectorization: str = "sync"
     """``"sync"`` (games stepped in this process) or ``"async"`` (one process per game)."""
     seed: int = 0
@@ -143,7 +158,7 @@ class A2CConfig:
             raise ValueError(f"vectorization must be 'sync' or 'async', got {self.vectorization!r}")
 
     def make_env(self, render_mode: str | None = None) -> gym.Env:
-        """One game with this config's preprocessing."""
+        """One whole game (all lives) with this config's preprocessing: for evaluation."""
         return make_kungfu_env(
             size=self.size,
             frame_stack=self.frame_stack,
@@ -151,6 +166,17 @@ class A2CConfig:
             noop_max=self.noop_max,
             repeat_action_probability=self.repeat_action_probability,
             render_mode=render_mode,
+        )
+
+    def make_training_env(self) -> gym.Env:
+        """One game as the pool plays it in training (lives end episodes if ``episodic_life``)."""
+        return make_kungfu_env(
+            size=self.size,
+            frame_stack=self.frame_stack,
+            frame_skip=self.frame_skip,
+            noop_max=self.noop_max,
+            repeat_action_probability=self.repeat_action_probability,
+            episodic_life=self.episodic_life,
         )
 
     def make_agent(self, n_actions: int = 14) -> RecurrentActorCritic:
@@ -204,6 +230,14 @@ class Rollout(NamedTuple):
     def alive(self) -> np.ndarray:
         """bool ``[B, T]``: the game goes on after this step."""
         return ~(self.terminated | self.truncated)
+
+
+def _has_wrapper(env: gym.Env, wrapper: type) -> bool:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, wrapper):
+            return True
+        env = env.env
+    return False
 
 
 def _as_env_fn(make_env: Callable[[], gym.Env]) -> Callable[[], gym.Env]:
@@ -265,13 +299,21 @@ class EnvPool:
                 f"the games give observations of shape {shape} but the agent was built for "
                 f"{tuple(obs_shape)}: make the agent with the same size/frame_stack"
             )
+        # With EpisodicLife an episode is a life: scores are summed up to the real game over.
+        if isinstance(self.envs, SyncVectorEnv):
+            self._lives_end_episodes = _has_wrapper(self.envs.envs[0], EpisodicLife)
+        else:
+            probe = env_fn()
+            self._lives_end_episodes = _has_wrapper(probe, EpisodicLife)
+            probe.close()
         self.generator = torch.Generator().manual_seed(seed)
         self.observations, _ = self.envs.reset(seed=seed)
         self.memory: Memory = agent.initial_memory(n_parallel_games)
         self.episode_returns = np.zeros(n_parallel_games)
         self.episode_lengths = np.zeros(n_parallel_games, dtype=np.int64)
         self.finished_returns: list[float] = []
-        """Scores of the games finished so far, in order of their end."""
+        """Scores of the games finished so far, in order of their end (whole games, also
+        when lives end the training episodes)."""
         self.finished_lengths: list[int] = []
         """Agent steps of those games."""
         self.total_steps = 0
@@ -309,7 +351,7 @@ class EnvPool:
             if step_truncated.any():
                 truncation_values[:, t] = self._truncation_values(memory, step_truncated, info)
             ended = step_terminated | step_truncated
-            self._count(step_rewards, ended)
+            self._count(step_rewards, ended, self._game_over(ended, step_truncated, info))
             if ended.any():
                 keep = torch.from_numpy(~ended).to(memory[0].dtype).unsqueeze(-1)
                 memory = (memory[0] * keep, memory[1] * keep)
@@ -338,11 +380,19 @@ class EnvPool:
         values[index] = value.numpy()
         return values
 
-    def _count(self, rewards: np.ndarray, ended: np.ndarray) -> None:
+    def _game_over(
+        self, ended: np.ndarray, truncated: np.ndarray, info: dict[str, Any]
+    ) -> np.ndarray:
+        if not self._lives_end_episodes or not ended.any():
+            return ended
+        lives = np.asarray(info["final_info"]["lives"])  # SAME_STEP: the ended step's info
+        return ended & ((lives <= 0) | truncated)
+
+    def _count(self, rewards: np.ndarray, ended: np.ndarray, game_over: np.ndarray) -> None:
         self.episode_returns += rewards
         self.episode_lengths += 1
         self.total_steps += self.n_games
-        for i in np.flatnonzero(ended):
+        for i in np.flatnonzero(game_over):
             self.finished_returns.append(float(self.episode_returns[i]))
             self.finished_lengths.append(int(self.episode_lengths[i]))
             self.episode_returns[i] = 0.0
@@ -669,7 +719,7 @@ def train(
     steps, train_s, wall_offset, best = 0, 0.0, 0.0, -math.inf
     if resume and (out / "last.pt").exists():
         payload = load_checkpoint(out / "last.pt", expect={"format": CHECKPOINT_FORMAT})
-        if payload["config"] != asdict(config):
+        if A2CConfig.from_dict(dict(payload["config"])) != config:
             raise CheckpointError(
                 f"{out / 'last.pt'} was trained with another config {payload['config']}: "
                 "use another --out or the same options"
@@ -683,7 +733,7 @@ def train(
             print(f"resumed from {out / 'last.pt'} at {steps} steps")
     pool = EnvPool(
         agent,
-        config.make_env,
+        config.make_training_env,
         config.n_games,
         seed=config.seed + steps,
         vectorization=config.vectorization,
@@ -806,11 +856,14 @@ def _config_arguments(parser: argparse.ArgumentParser) -> None:
     for field in fields(A2CConfig):
         default = getattr(defaults, field.name)
         doc = (_FIELD_DOCS.get(field.name) or "").replace("%", "%%")
+        option = "--" + field.name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(
+                option, action=argparse.BooleanOptionalAction, default=default, help=doc
+            )
+            continue
         parser.add_argument(
-            "--" + field.name.replace("_", "-"),
-            type=type(default),
-            default=default,
-            help=f"{doc} (default: {default})",
+            option, type=type(default), default=default, help=f"{doc} (default: {default})"
         )
 
 
