@@ -806,9 +806,15 @@ def train(
 
 
 def plot_log(
-    csv_path: str | os.PathLike, png_path: str | os.PathLike, target: float = 10_000
+    csv_paths: str | os.PathLike | Sequence[str | os.PathLike],
+    png_path: str | os.PathLike,
+    labels: Sequence[str] | None = None,
+    target: float = 10_000,
 ) -> Path:
-    """Score vs training minutes and vs agent steps, from a training log, as a PNG."""
+    """Evaluation score vs training minutes and vs agent steps, and the entropy, as a PNG.
+
+    One curve per training log (``log.csv`` of :func:`train`), labelled with ``labels``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -816,34 +822,42 @@ def plot_log(
 
     from rlcourse.training import read_csv
 
-    log = read_csv(csv_path)
-    if not log:
-        raise ValueError(f"{csv_path} has no rows yet")
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, x, label in (
-        (axes[0], log["train_s"] / 60, "training minutes (evaluation excluded)"),
-        (axes[1], log["steps"] / 1e6, "agent steps (millions; x4 emulator frames)"),
+    if isinstance(csv_paths, (str, os.PathLike)):
+        csv_paths = [csv_paths]
+    labels = list(labels) if labels else [Path(p).parent.name for p in csv_paths]
+    if len(labels) != len(csv_paths):
+        raise ValueError(f"{len(csv_paths)} logs but {len(labels)} labels")
+    figure, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for index, (csv_path, label) in enumerate(zip(csv_paths, labels, strict=True)):
+        log = read_csv(csv_path)
+        if not log:
+            raise ValueError(f"{csv_path} has no rows yet")
+        color = f"C{index}"
+        minutes = log["train_s"] / 60
+        for ax, x in ((axes[0], minutes), (axes[1], log["steps"] / 1e6)):
+            low, high = log["eval_score"] - log["eval_std"], log["eval_score"] + log["eval_std"]
+            ax.plot(x, log["eval_score"], marker="o", ms=3, color=color, label=label)
+            ax.fill_between(x, low, high, color=color, alpha=0.15)
+        axes[2].plot(minutes, log["entropy"], color=color, label=label)
+    for ax, xlabel in (
+        (axes[0], "training minutes (evaluations excluded)"),
+        (axes[1], "agent steps, millions (x4 emulator frames)"),
     ):
-        ax.plot(x, log["eval_score"], marker="o", ms=3, label="evaluation (mean of games)")
-        ax.fill_between(
-            x, log["eval_score"] - log["eval_std"], log["eval_score"] + log["eval_std"], alpha=0.2
-        )
-        ax.plot(x, log["train_score"], alpha=0.6, label="training games (last 20)")
-        ax.axhline(target, color="gray", ls="--", lw=1, label=f"target {target:,.0f}")
-        ax.set_xlabel(label)
-        ax.set_ylabel("score")
+        ax.axhline(target, color="gray", ls="--", lw=1)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("evaluation score (mean ± std)")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    axes[2].plot(log["train_s"] / 60, log["entropy"], color="C2")
+    axes[0].legend(fontsize=8, loc="upper left")
     axes[2].axhline(math.log(14), color="gray", ls="--", lw=1, label="uniform: log 14")
     axes[2].set_xlabel("training minutes")
     axes[2].set_ylabel("policy entropy (nats)")
     axes[2].legend(fontsize=8)
     axes[2].grid(alpha=0.3)
-    figure.suptitle("Recurrent A2C on Kung-Fu Master (2 shared CPU cores)")
+    figure.suptitle("Recurrent A2C on Kung-Fu Master, 2 shared CPU cores (dashed: 10,000)")
     figure.tight_layout()
     png_path = Path(png_path)
-    figure.savefig(png_path, dpi=80)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(png_path, dpi=72)
     plt.close(figure)
     return png_path
 
@@ -931,8 +945,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     eval_parser.add_argument("--greedy", action="store_true", help="most likely actions")
 
     plot_parser = commands.add_parser("plot", help="PNG of score vs minutes and steps")
-    plot_parser.add_argument("csv", help="a training log.csv")
-    plot_parser.add_argument("png", help="the PNG to write")
+    plot_parser.add_argument("csv", nargs="+", help="training logs (OUT/log.csv)")
+    plot_parser.add_argument("--png", required=True, help="the PNG to write")
+    plot_parser.add_argument("--labels", nargs="+", help="one label per log (default: dir name)")
 
     export_parser = commands.add_parser("export", help="small fp16 weights-only checkpoint")
     export_parser.add_argument("source", help="a checkpoint, e.g. runs/a2c_kungfu/best.pt")
@@ -962,7 +977,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"max {scores.max():.0f}"
         )
     elif args.command == "plot":
-        print(plot_log(args.csv, args.png))
+        print(plot_log(args.csv, args.png, labels=args.labels))
     elif args.command == "export":
         print(export_checkpoint(args.source, args.target))
 
