@@ -243,46 +243,13 @@ class ReplayBuffer(_Memory):
         )
 
 
-def stack_indices(episode_start: np.ndarray, newest: Any, k: int) -> np.ndarray:
-    """Indices of the ``k`` frames of each stack whose newest frame is at ``newest``.
-
-    ``episode_start[i]`` is True where an episode's first frame is stored. A stack takes
-    the ``k`` frames up to ``newest``, oldest first, but never reaches back past the latest
-    episode start: those slots repeat the start frame instead, which is how
-    :class:`rlcourse.wrappers.FrameStack` pads the first observations of an episode.
-    Indices wrap around the end of ``episode_start`` (a ring). Works for one index or an
-    array of them (the result gets a last axis of length ``k``).
-
-    >>> starts = np.array([True, False, False, True, False, False, False])
-    >>> stack_indices(starts, 5, k=4)      # frames 3, 4, 5 are one episode; 2 is another's
-    array([3, 3, 4, 5])
-    >>> stack_indices(starts, np.array([1, 6]), k=4)
-    array([[0, 0, 0, 1],
-           [3, 4, 5, 6]])
-    """
-    window = _window(newest, k, len(episode_start))
-    return _clamp_to_start(window, np.asarray(episode_start, bool)[window])
-
-
-def _window(newest: Any, k: int, size: int) -> np.ndarray:
-    """Ring indices ``newest - k + 1 .. newest``, on a new last axis."""
-    return (np.asarray(newest)[..., None] + np.arange(1 - k, 1)) % size
-
-
-def _clamp_to_start(window: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Replace the indices of ``window`` before its latest episode start by that start."""
-    k = window.shape[-1]
-    # Column of the latest start in each window (0 when none: the window is one episode).
-    last_start = np.where(starts.any(axis=-1), k - 1 - np.argmax(starts[..., ::-1], axis=-1), 0)
-    columns = np.maximum(np.arange(k), last_start[..., None])
-    return np.take_along_axis(window, columns, axis=-1)
-
-
-# AtariReplayBuffer's per-slot flags, packed in one byte.
-_TERMINATED = np.uint8(1)
-_TRUNCATED = np.uint8(2)
-_EPISODE_START = np.uint8(4)  # this slot holds an episode's first frame
-_TRANSITION = np.uint8(8)  # a transition starts from the stack ending at this slot
+# AtariReplayBuffer keeps one byte of flags per slot: three bits, and in the upper five
+# how many frames back the slot's episode starts, capped at k - 1 (0: an episode start).
+_TERMINATED = 1
+_TRUNCATED = 2
+_TRANSITION = 4  # a transition leaves from the stack ending at this slot
+_BACK_SHIFT = 3
+_MAX_STACK = 1 << (8 - _BACK_SHIFT)  # 32 frames: the look-back must fit in five bits
 _MAX_REJECTION_ROUNDS = 16
 
 
@@ -295,14 +262,17 @@ class AtariReplayBuffer(_Memory):
     transition costs one 84x84 frame (7,056 bytes) plus 6 bytes (action, reward, flags)
     instead of the 56 KB of a ``ReplayBuffer`` holding both stacks.
 
-    An episode fills one slot per transition, plus one for its first frame: ``capacity``
-    counts slots, so a full buffer holds slightly fewer transitions (``len`` says how many).
-    The first observation of an episode is padded by repeating its first frame, as
-    :class:`rlcourse.wrappers.FrameStack` pads it (any padding is kept exactly: an ``obs``
-    that does not continue the previous ``next_obs`` starts a new episode in the buffer, with
-    its own frames). A stack never mixes two episodes, and transitions whose stack would
-    reach past the oldest slot (overwritten frames) are never sampled. ``next_obs`` of the
-    last transition of an episode is stored too, so truncated episodes can bootstrap.
+    Each slot also remembers how many frames back its episode started (capped at ``k - 1``):
+    frame ``c`` of the stack ending at slot ``i`` is ``i - min(k - 1 - c, back[i])``, so the
+    first observations of an episode repeat its first frame, as
+    :class:`rlcourse.wrappers.FrameStack` pads them, and a stack never mixes two episodes.
+    Any padding is kept exactly: an ``obs`` that does not continue the previous ``next_obs``
+    starts a new episode in the buffer, with the frames it shows. Transitions whose stack
+    would reach past the oldest slot (overwritten frames) are never sampled. The
+    ``next_obs`` of an episode's last transition is stored too, so truncated episodes can
+    bootstrap: an episode fills one slot per transition plus one for its first frame.
+    ``capacity`` counts slots, so a full buffer holds slightly fewer transitions than
+    ``capacity`` (``len`` says how many).
 
     Same interface as :class:`ReplayBuffer`: ``add``, ``sample`` (uniform over the stored
     transitions, drawn with ``rng``), ``len``, ``capacity``, ``nbytes``, ``device``. In a
@@ -346,6 +316,8 @@ class AtariReplayBuffer(_Memory):
                 f"(4, 84, 84), got {self.obs_shape}"
             )
         self.k = self.obs_shape[0]
+        if not 1 <= self.k <= _MAX_STACK:
+            raise ValueError(f"stacks of 1 to {_MAX_STACK} frames are supported, got k={self.k}")
         if self.capacity < self.k + 1:
             raise ValueError(
                 f"capacity must be at least k + 1 = {self.k + 1} (a stack and its next frame), "
@@ -364,8 +336,11 @@ class AtariReplayBuffer(_Memory):
         self.actions = np.zeros((self.capacity, *self.action_shape), self._action_store_dtype)
         self.rewards = np.zeros(self.capacity, np.float32)
         self.flags = np.zeros(self.capacity, np.uint8)
+        # How far back each frame of obs, then next_obs's new frame, sits from obs's newest.
+        self._lookback = np.arange(self.k - 1, -2, -1)
         self._last_next_obs = np.zeros(self.obs_shape, self.obs_dtype)
         self._open = False  # whether the next add may continue the last episode
+        self._back = 0  # the look-back of the newest slot
         self._cursor = 0  # the slot the next frame goes to
         self._size = 0  # slots written (frames stored)
         self._transitions = 0  # slots flagged _TRANSITION
@@ -378,21 +353,23 @@ class AtariReplayBuffer(_Memory):
         return self._cursor if self._size == self.capacity else 0
 
     def __len__(self) -> int:
-        # Flagged transitions, less those near the oldest slot whose stack lost frames.
-        near_oldest = (self._oldest + np.arange(min(self.k - 1, self._size))) % self.capacity
-        flagged = near_oldest[(self.flags[near_oldest] & _TRANSITION) != 0]
-        lost = int(np.count_nonzero(~self._windows(flagged)[1])) if flagged.size else 0
+        # Flagged transitions, less those next to the oldest slot whose stack lost frames
+        # (at most k - 1 of them: a plain loop is cheaper than NumPy calls here).
+        oldest, lost = self._oldest, 0
+        for age in range(min(self.k - 1, self._size)):
+            flags = int(self.flags[(oldest + age) % self.capacity])
+            lost += bool(flags & _TRANSITION) and age < flags >> _BACK_SHIFT
         return self._transitions - lost
 
-    def _write_frame(self, frame: np.ndarray, flags: np.uint8) -> int:
+    def _write_frame(self, frame: np.ndarray, episode_start: bool) -> None:
         i = self._cursor
         if self.flags[i] & _TRANSITION:
             self._transitions -= 1  # the oldest transition goes
+        self._back = 0 if episode_start else min(self._back + 1, self.k - 1)
         self.frames[i] = frame
-        self.flags[i] = flags
+        self.flags[i] = self._back << _BACK_SHIFT
         self._cursor = (i + 1) % self.capacity
         self._size = min(self._size + 1, self.capacity)
-        return i
 
     def add(
         self,
@@ -423,70 +400,60 @@ class AtariReplayBuffer(_Memory):
             same_as_first = (obs == obs[0]).reshape(self.k, -1).all(axis=1)
             padding = self.k - 1 if same_as_first.all() else int(np.argmin(same_as_first)) - 1
             for j in range(padding, self.k):
-                self._write_frame(obs[j], _EPISODE_START if j == padding else np.uint8(0))
+                self._write_frame(obs[j], episode_start=j == padding)
         i = (self._cursor - 1) % self.capacity  # the slot of obs's newest frame
         self.actions[i] = action
         self.rewards[i] = reward
-        self.flags[i] |= _TRANSITION
-        if terminated:
-            self.flags[i] |= _TERMINATED
-        if truncated:
-            self.flags[i] |= _TRUNCATED
+        self.flags[i] |= _TRANSITION | (_TERMINATED * bool(terminated))
+        self.flags[i] |= _TRUNCATED * bool(truncated)
         self._transitions += 1
-        self._write_frame(next_obs[-1], np.uint8(0))
+        self._write_frame(next_obs[-1], episode_start=False)
         self._last_next_obs[:] = next_obs
         self._open = not (terminated or truncated)
 
-    def _windows(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Frame slots of ``obs`` + next frame for transitions at ``slots`` ((n, k + 1)), and
-        whether each is whole (its frames all stored, none past the oldest slot)."""
-        # next_obs's frame (slots + 1) is never an episode start: one window serves both.
-        window = _window(slots + 1, self.k + 1, self.capacity)
-        frame_slots = _clamp_to_start(window, (self.flags[window] & _EPISODE_START) != 0)
-        age = (slots - self._oldest) % self.capacity
-        first_age = (frame_slots[:, 0] - self._oldest) % self.capacity
-        return frame_slots, first_age <= age
+    def _draw(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n`` slots drawn uniformly, their flags, and whether each holds a transition
+        whose stack is whole (no frame before the oldest slot)."""
+        age = self.rng.integers(0, self._size, n)  # 0 is the oldest slot
+        slots = (self._oldest + age) % self.capacity
+        flags = self.flags[slots]
+        return slots, flags, ((flags & _TRANSITION) != 0) & (age >= flags >> _BACK_SHIFT)
 
     def _sample_slots(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rejection sampling: uniform over the transitions that can be rebuilt."""
-        slots = np.empty(batch_size, np.int64)
-        frame_slots = np.empty((batch_size, self.k + 1), np.int64)
-        todo = np.arange(batch_size)
+        """Rejection sampling, uniform over the transitions that can be rebuilt: their
+        slots and flags."""
+        slots, flags, ok = self._draw(batch_size)
         for _ in range(_MAX_REJECTION_ROUNDS):
-            candidates = (
-                self._oldest + self.rng.integers(0, self._size, todo.size)
-            ) % self.capacity
-            has_transition = (self.flags[candidates] & _TRANSITION) != 0
-            candidate_frames, whole = self._windows(candidates)
-            ok = has_transition & whole
-            slots[todo[ok]] = candidates[ok]
-            frame_slots[todo[ok]] = candidate_frames[ok]
-            todo = todo[~ok]
-            if todo.size == 0:
-                return slots, frame_slots
+            if ok.all():
+                return slots, flags
+            redo = np.flatnonzero(~ok)
+            slots[redo], flags[redo], ok[redo] = self._draw(redo.size)
         # Few valid slots among many (a tiny buffer of short episodes): list them all.
-        every_slot = np.arange(self.capacity)
-        all_frames, whole = self._windows(every_slot)
-        valid = np.flatnonzero(((self.flags & _TRANSITION) != 0) & whole)
-        pick = valid[self.rng.integers(0, valid.size, todo.size)]
-        slots[todo], frame_slots[todo] = pick, all_frames[pick]
-        return slots, frame_slots
+        age = np.arange(self._size)
+        every = (self._oldest + age) % self.capacity
+        back = self.flags[every] >> _BACK_SHIFT
+        valid = every[((self.flags[every] & _TRANSITION) != 0) & (age >= back)]
+        redo = np.flatnonzero(~ok)
+        slots[redo] = valid[self.rng.integers(0, valid.size, redo.size)]
+        return slots, self.flags[slots]
 
     def sample(self, batch_size: int) -> ReplaySample:
         """``batch_size`` transitions drawn uniformly (with replacement), at most ``len(self)``."""
         _check_batch_size(batch_size, len(self))
-        slots, frame_slots = self._sample_slots(batch_size)
+        slots, flags = self._sample_slots(batch_size)
+        back = (flags >> _BACK_SHIFT)[:, None]
+        # obs's frames, never before the episode start, then next_obs's new frame (slot + 1).
+        frame_slots = (slots[:, None] - np.minimum(self._lookback, back)) % self.capacity
         stacks = self.frames[frame_slots]  # (batch, k + 1, H, W): one gather for both stacks
-        flags = self.flags[slots]
         actions = self.actions[slots].astype(self.action_dtype, copy=False)
+        rewards = self.rewards[slots]
         terminated, truncated = (flags & _TERMINATED) != 0, (flags & _TRUNCATED) != 0
         if self.device is None:
             obs, next_obs = stacks[:, :-1], stacks[:, 1:]
-            return ReplaySample(obs, actions, self.rewards[slots], next_obs, terminated, truncated)
+            return ReplaySample(obs, actions, rewards, next_obs, terminated, truncated)
         import torch
 
         stacks = torch.as_tensor(stacks, device=self.device)  # one transfer for both stacks
-        rewards = self.rewards[slots]
         actions, rewards, terminated, truncated = (
             torch.as_tensor(array, device=self.device)
             for array in (actions, rewards, terminated, truncated)

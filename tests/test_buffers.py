@@ -96,7 +96,7 @@ def test_bad_construction(kwargs, error):
 
 import gymnasium as gym  # noqa: E402
 
-from rlcourse.buffers import AtariReplayBuffer, stack_indices  # noqa: E402
+from rlcourse.buffers import AtariReplayBuffer  # noqa: E402
 from rlcourse.toy_envs import FrameCounterEnv  # noqa: E402
 from rlcourse.wrappers import FrameStack  # noqa: E402
 
@@ -181,8 +181,21 @@ ATARI_CASES = [
 
 @pytest.mark.parametrize("case", ATARI_CASES, ids=[str(c) for c in ATARI_CASES])
 def test_atari_buffer_samples_only_real_transitions(case):
+    _run_case(case, seeds=range(3))
+
+
+def test_atari_buffer_fallback_sampling_is_exact_too(monkeypatch):
+    # When rejection sampling gives up (many invalid slots), valid slots are listed.
+    import rlcourse.buffers
+
+    monkeypatch.setattr(rlcourse.buffers, "_MAX_REJECTION_ROUNDS", 0)
+    for case in ATARI_CASES[1:4] + ATARI_CASES[9:10]:
+        _run_case(case, seeds=[0])
+
+
+def _run_case(case, seeds):
     capacity, k, length, truncate_at, life_length, padding, reset_p, skip_p, steps = case
-    for seed in range(3):
+    for seed in seeds:
         game = FrameCounterEnv(shape=(2, 3), episode_length=length, truncate_at=truncate_at,
                                life_length=life_length)  # fmt: skip
         env = FrameStack(UniqueFrames(game), k=k, padding=padding)
@@ -293,6 +306,7 @@ def test_atari_buffer_bad_use_gives_clear_errors(action, error, message):
         ((1.5,), TypeError, "capacity must be an int, got 1.5"),
         ((4,), ValueError, r"capacity must be at least k \+ 1 = 5 .*got 4"),
         ((10, (84, 84)), ValueError, r"obs_shape must be \(k, \*frame_shape\)"),
+        ((100, (33, 2, 3)), ValueError, "stacks of 1 to 32 frames are supported, got k=33"),
     ],
 )
 def test_atari_buffer_bad_construction(args, error, message):
@@ -317,12 +331,3 @@ def test_available_memory_is_a_positive_number_of_bytes():
     from rlcourse.buffers import available_memory
 
     assert available_memory() > 0
-
-
-def test_stack_indices_pads_episode_starts_and_wraps_around():
-    starts = np.array([False, True, False, False, False, True, False])
-    assert stack_indices(starts, 2, 4).tolist() == [1, 1, 1, 2]
-    assert stack_indices(starts, 4, 4).tolist() == [1, 2, 3, 4]
-    assert stack_indices(starts, 6, 3).tolist() == [5, 5, 6]
-    assert stack_indices(starts, 0, 3).tolist() == [5, 6, 0]  # the ring wraps
-    assert stack_indices(starts, np.array([[2], [6]]), 2).tolist() == [[[1, 2]], [[5, 6]]]

@@ -1,10 +1,10 @@
 """Checks for lesson 02 (replay buffers): a ring buffer's ``add`` and ``sample``, and
 rebuilding a frame stack from single frames.
 
-The references are the package's own code: :class:`rlcourse.buffers.ReplayBuffer` and
-:func:`rlcourse.buffers.stack_indices`. The notebook's ``NumpyReplayBuffer`` has the same
-constructor and public arrays (``obs``, ``actions``, ``rewards``, ``next_obs``,
-``terminated``, ``truncated``, ``rng``, ``len()``) as ``ReplayBuffer``.
+The references are :class:`rlcourse.buffers.ReplayBuffer` and :func:`stack_frames` below.
+The notebook's ``NumpyReplayBuffer`` has the same constructor and public arrays (``obs``,
+``actions``, ``rewards``, ``next_obs``, ``terminated``, ``truncated``, ``rng``, ``len()``)
+as ``ReplayBuffer``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rlcourse.buffers import ReplayBuffer, stack_indices
+from rlcourse.buffers import ReplayBuffer
 from rlcourse.exercises.core import Case, check_exercise
 
 _OBS_SHAPE = (2,)
@@ -117,8 +117,23 @@ def check_replay_sample(student_class: Any) -> Any:
     )
 
 
-def _reference_stack_frames(frames: np.ndarray, episode_start: np.ndarray, i: int, k: int) -> Any:
-    return frames[stack_indices(episode_start, i, k)]
+def stack_frames(frames: np.ndarray, episode_start: np.ndarray, i: int, k: int = 4) -> Any:
+    """The ``k`` frames (oldest first) of the observation whose newest frame is ``frames[i]``.
+
+    Slots before the latest episode start at or before ``i`` hold another episode: the
+    start frame is repeated instead, as :class:`rlcourse.wrappers.FrameStack` pads. (The
+    lesson's reference; ``AtariReplayBuffer`` does the same for a whole batch at once.)
+
+    >>> starts = np.array([True, False, False, True, False, False, False])
+    >>> stack_frames(np.arange(7), starts, 4).tolist()
+    [3, 3, 3, 4]
+    >>> stack_frames(np.arange(7), starts, 6).tolist()
+    [3, 4, 5, 6]
+    """
+    start = i
+    while start > i - k + 1 and not episode_start[start]:
+        start -= 1
+    return frames[[max(j, start) for j in range(i - k + 1, i + 1)]]
 
 
 # Frame j is full of the value j; episodes are frames 0-4, 5 (one frame), 6-12.
@@ -145,7 +160,7 @@ def check_stack_frames(student_function: Any) -> Any:
     return check_exercise(
         "stack_frames",
         student_function,
-        _reference_stack_frames,
+        stack_frames,
         cases,
         hint="the stack is frames[i-k+1 .. i], but it must not reach back past the latest "
         "episode start at or before i: find that start s (walk back from i, at most k-1 "
