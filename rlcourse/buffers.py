@@ -318,11 +318,6 @@ class AtariReplayBuffer(_Memory):
         self.k = self.obs_shape[0]
         if not 1 <= self.k <= _MAX_STACK:
             raise ValueError(f"stacks of 1 to {_MAX_STACK} frames are supported, got k={self.k}")
-        if self.capacity < self.k + 1:
-            raise ValueError(
-                f"capacity must be at least k + 1 = {self.k + 1} (a stack and its next frame), "
-                f"got {self.capacity}"
-            )
         self.frame_shape = self.obs_shape[1:]
         self.action_shape = tuple(action_shape)
         self.action_dtype = np.dtype(action_dtype)
