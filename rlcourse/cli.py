@@ -75,7 +75,7 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type) -> None:
         group.add_argument(flag, **kwargs)
 
 
-PRESETS = ("cartpole",)
+PRESETS = ("cartpole", "atari")
 
 
 def preset_config(name: str) -> DQNConfig:

@@ -20,6 +20,39 @@ def check_input(x: torch.Tensor, expected: tuple[int, ...], network: str) -> Non
         )
 
 
+def conv_output_size(size: int, kernel: int, stride: int) -> int:
+    """Output length of a convolution without padding: ``(size - kernel) // stride + 1``.
+
+    >>> conv_output_size(84, kernel=8, stride=4)
+    20
+    """
+    return (size - kernel) // stride + 1
+
+
+class DuelingHead(nn.Module):
+    """``Q(s, a) = V(s) + A(s, a) - mean_a A(s, a)`` (Wang et al. 2016).
+
+    Two streams share the features: how good the state is, and how much better each action
+    is than the average one. Subtracting the mean makes the split unique.
+    """
+
+    def __init__(self, in_features: int, n_actions: int, hidden: int = 0) -> None:
+        super().__init__()
+
+        def stream(out: int) -> nn.Module:
+            if hidden:
+                return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, out))  # fmt: skip
+            return nn.Linear(in_features, out)
+
+        self.value = stream(1)
+        self.advantage = stream(n_actions)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        advantage = self.advantage(features)
+        return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
+
+
 class MLPQNetwork(nn.Module):
     """A multi-layer perceptron mapping a flat observation to one Q-value per action.
 
@@ -28,7 +61,13 @@ class MLPQNetwork(nn.Module):
     torch.Size([5, 2])
     """
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden_sizes: Sequence[int] = (64, 64)):
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden_sizes: Sequence[int] = (64, 64),
+        dueling: bool = False,
+    ) -> None:
         super().__init__()
         self.obs_dim = obs_dim
         layers: list[nn.Module] = []
@@ -36,22 +75,75 @@ class MLPQNetwork(nn.Module):
         for hidden in hidden_sizes:
             layers += [nn.Linear(width, hidden), nn.ReLU()]
             width = hidden
-        layers.append(nn.Linear(width, n_actions))
+        self.head: nn.Module | None = DuelingHead(width, n_actions) if dueling else None
+        if not dueling:
+            layers.append(nn.Linear(width, n_actions))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         check_input(obs, (self.obs_dim,), type(self).__name__)
-        return self.layers(obs.float())
+        features = self.layers(obs.float())
+        return features if self.head is None else self.head(features)
+
+
+# --- lessons 04-05: pixels ---------------------------------------------------------------
+
+
+class NatureCNN(nn.Module):
+    """The Q-network of the Nature DQN paper (Mnih et al. 2015) for stacked frames.
+
+    Input: uint8 frames ``(batch, k, 84, 84)``, scaled to [0, 1] *inside* the network, so
+    the replay memory keeps 1-byte pixels (4x less than float32). Three convolutions
+    (32 8x8 stride 4, 64 4x4 stride 2, 64 3x3 stride 1), a 512-unit layer, one output per
+    action (or a :class:`DuelingHead`).
+
+    >>> net = NatureCNN(obs_shape=(4, 84, 84), n_actions=9)
+    >>> net(torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).shape
+    torch.Size([2, 9])
+    >>> net.conv_output_shape
+    (64, 7, 7)
+    """
+
+    def __init__(
+        self, obs_shape: Sequence[int] = (4, 84, 84), n_actions: int = 18, dueling: bool = False
+    ) -> None:
+        super().__init__()
+        obs_shape = tuple(int(d) for d in obs_shape)
+        if len(obs_shape) != 3:
+            raise ValueError(f"NatureCNN needs (frames, height, width) inputs, got {obs_shape}")
+        channels, height, width = obs_shape
+        for kernel, stride in ((8, 4), (4, 2), (3, 1)):
+            height, width = (
+                conv_output_size(height, kernel, stride),
+                conv_output_size(width, kernel, stride),
+            )
+        if height < 1 or width < 1:
+            raise ValueError(f"frames of {obs_shape[1:]} are too small for the Nature CNN")
+        self.obs_shape = obs_shape
+        self.conv_output_shape = (64, height, width)
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, 32, kernel_size=8, stride=4), nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, kernel_size=3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * height * width, 512), nn.ReLU(),
+        )  # fmt: skip
+        self.head = DuelingHead(512, n_actions) if dueling else nn.Linear(512, n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        check_input(obs, self.obs_shape, type(self).__name__)
+        if obs.dtype != torch.uint8:
+            raise TypeError(
+                f"NatureCNN takes uint8 frames (it scales them itself), got {obs.dtype}; "
+                "drop ScaledFloatFrame from the env"
+            )
+        return self.head(self.features(obs.float() / 255.0))
 
 
 # --- lesson 06: recurrent actor-critic (Kung-Fu Master) ---------------------------------
 
 Memory = tuple[torch.Tensor, torch.Tensor]
 """An LSTM state ``(h, c)``, each of shape ``[batch, hidden_size]``."""
-
-
-def _conv_out(size: int, kernel: int, stride: int) -> int:
-    return (size - kernel) // stride + 1
 
 
 class RecurrentActorCritic(nn.Module):
@@ -92,7 +184,7 @@ class RecurrentActorCritic(nn.Module):
             )
         in_channels, height, width = obs_shape
         for _ in range(3):
-            height, width = _conv_out(height, 3, 2), _conv_out(width, 3, 2)
+            height, width = conv_output_size(height, 3, 2), conv_output_size(width, 3, 2)
         if height < 1 or width < 1:
             raise ValueError(f"obs_shape {obs_shape} is too small for three stride-2 3x3 convs")
         self.obs_shape = obs_shape

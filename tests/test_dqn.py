@@ -216,3 +216,19 @@ def test_network_rejects_wrong_observation_shapes():
     agent = DQN(env.observation_space, env.action_space, DQNConfig(device="cpu"))
     with pytest.raises(ValueError, match=r"built for inputs of shape \(batch, 4\), got \(1, 3\)"):
         agent.act(np.zeros(3, np.float32), epsilon=0.0)
+
+
+def test_pixel_dqn_uses_the_nature_cnn_and_the_frame_buffer():
+    from rlcourse.agents.dqn import atari_config, make_env_for
+    from rlcourse.buffers import AtariReplayBuffer
+    from rlcourse.networks import NatureCNN
+
+    env = make_env_for("ALE/MsPacman-v5", training=True)
+    config = atari_config(learning_starts=40, buffer_size=500, batch_size=4, device="cpu")
+    agent = DQN(env.observation_space, env.action_space, config)
+    assert isinstance(agent.q, NatureCNN) and isinstance(agent.buffer, AtariReplayBuffer)
+    result = train(agent, env, 60, progress=False)
+    assert agent.updates == (60 - 40) // 4 + 1 and result.agent.steps == 60
+    eval_env = make_env_for("ALE/MsPacman-v5", training=False)
+    score = evaluate(agent.greedy, eval_env, 1, seed=0, max_steps=50)
+    assert score[0] >= 0 and float(score[0]).is_integer()

@@ -60,3 +60,47 @@ def test_bad_shapes_are_clear_errors():
         RecurrentActorCritic(obs_shape=(1, 8, 8), n_actions=14)
     with pytest.raises(ValueError, match="must be positive"):
         RecurrentActorCritic(obs_shape=(1, 42, 42), n_actions=0)
+
+
+# --- Q-networks (lessons 03-05) -------------------------------------------------------------
+
+
+def test_nature_cnn_layers_and_uint8_scaling():
+    from rlcourse.networks import NatureCNN
+
+    net = NatureCNN((4, 84, 84), n_actions=9)
+    assert net.conv_output_shape == (64, 7, 7)
+    convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (32, (8, 8), (4, 4)), (64, (4, 4), (2, 2)), (64, (3, 3), (1, 1))
+    ]  # fmt: skip
+    frames = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    expected = net.head(net.features(frames.float() / 255))
+    assert torch.allclose(net(frames), expected)
+
+
+def test_nature_cnn_says_what_it_was_built_for():
+    from rlcourse.networks import NatureCNN
+
+    net = NatureCNN((4, 84, 84), n_actions=9)
+    with pytest.raises(ValueError, match=r"built for inputs of shape \(batch, 4, 84, 84\)"):
+        net(torch.zeros(1, 84, 84, 4, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="takes uint8 frames"):
+        net(torch.zeros(1, 4, 84, 84))
+    with pytest.raises(ValueError, match="too small"):
+        NatureCNN((4, 20, 20), n_actions=2)
+
+
+def test_dueling_head_splits_value_and_mean_zero_advantage():
+    from rlcourse.networks import DuelingHead, MLPQNetwork
+
+    head = DuelingHead(3, 4)
+    features = torch.randn(5, 3)
+    q = head(features)
+    value = head.value(features)
+    assert torch.allclose(q.mean(dim=1, keepdim=True), value, atol=1e-6)
+    net = MLPQNetwork(4, 2, (8,), dueling=True)
+    assert net(torch.zeros(3, 4)).shape == (3, 2)
+    plain = MLPQNetwork(4, 2, (8,))
+    assert list(plain.state_dict()) == ["layers.0.weight", "layers.0.bias", "layers.2.weight",
+                                        "layers.2.bias"]  # fmt: skip
