@@ -4,6 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # On machines without CUDA, this CPU build is installed first so pip pulls no CUDA wheels.
 TORCH_SPEC ?= torch==2.13.0
+# Extra arguments for `make lab`, e.g. LAB_ARGS="--no-browser --port=8890".
+LAB_ARGS ?=
+# Jupyter refuses to run as root (containers, CI) unless told it may.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # pytest workers: notebooks and unit tests run in parallel on the 2 CI cores.
 WORKERS ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
@@ -37,7 +41,7 @@ test:
 		tests rlcourse notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 lab:
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 student:
 	$(PY) -m rlcourse.nbtools student
