@@ -55,3 +55,5 @@ lint:
 
 bench:
 	$(PY) bench/env_throughput.py
+	$(PY) bench/replay.py
+	$(PY) bench/cartpole_solve.py

@@ -61,7 +61,7 @@ def describe_difference(expected: Any, got: Any, where: str = "") -> str | None:
     with a relative tolerance of 1e-5. Tuples, lists and dicts are compared item by item.
 
     >>> describe_difference((1.0, np.zeros(3)), (1.0, np.ones(3)))
-    'at [1]: 3 of 3 values differ, first at (0,): expected 0.0, got 1.0'
+    'at [1]: 3 of 3 values differ, first at (0,): expected 0, got 1'
     """
     expected, got = _to_numpy(expected), _to_numpy(got)
     label = f"at {where}: " if where else ""
