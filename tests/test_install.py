@@ -1,0 +1,52 @@
+"""Colab-style install: the built wheel, installed with plain `pip install` into a fresh
+virtual environment, runs the notebooks against the installed package (not the sources)."""
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_wheel_installs_and_runs_notebooks(tmp_path):
+    wheels = tmp_path / "wheels"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)])
+    (wheel,) = wheels.glob("rlcourse-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"rlcourse/pretrained/dqn_cartpole.pt", "rlcourse/pretrained/a2c_kungfu.pt"} <= set(
+        names
+    ), "the pretrained checkpoints must be inside the wheel"
+
+    env_dir = tmp_path / "colab"
+    venv.create(env_dir, with_pip=True)
+    python = str(env_dir / "bin" / "python")
+    # Colab already has torch; here the CPU build is installed first (no CUDA wheels).
+    torch_spec = os.environ.get("TORCH_SPEC", "torch==2.13.0")
+    _run([python, "-m", "pip", "install", "-q", torch_spec])
+    _run([python, "-m", "pip", "install", "-q", f"{wheel}[dev]"])
+
+    notebooks = tmp_path / "notebooks"
+    (notebooks / "student").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "student" / "01_wrappers.ipynb", notebooks / "student")
+    shutil.copy(ROOT / "notebooks" / "03_dqn_cartpole.ipynb", notebooks)
+    located = _run([python, "-c", "import rlcourse; print(rlcourse.__file__)"], cwd=tmp_path)
+    assert str(env_dir) in located.stdout, "the notebooks must use the installed package"
+    env = {**os.environ, "RLCOURSE_SMOKE": "1", "OMP_NUM_THREADS": "1"}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-current-env", "student/01_wrappers.ipynb", "03_dqn_cartpole.ipynb"],
+        cwd=notebooks, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
