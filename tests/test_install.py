@@ -19,8 +19,14 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_wheel_installs_and_runs_notebooks(tmp_path):
+    # Build from a clean copy: a stale build/ folder in the checkout must not leak in.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "runs", "*.egg-info", "notebooks", "__pycache__",
+        ".pytest*", ".ruff_cache",
+    ))  # fmt: skip
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)])
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     (wheel,) = wheels.glob("rlcourse-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"rlcourse/pretrained/dqn_cartpole.pt", "rlcourse/pretrained/a2c_kungfu.pt"} <= set(
