@@ -33,6 +33,17 @@ install:
 		$(PY) -m pip install "$(TORCH_SPEC)"; \
 	fi
 	$(PY) -m pip install -e ".[dev,bench]"
+	@# The browser test plays the inline video in Debian's Chromium (Playwright drives it;
+	@# it downloads no browser of its own). Installed where we may; else that test skips.
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's chromium for the browser video test"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+				|| echo "warning: chromium could not be installed: the browser video test will be skipped"; \
+		else \
+			echo "note: no chromium (apt-get install chromium): the browser video test will be skipped"; \
+		fi; \
+	fi
 	@echo "Installed. Next: make test (or make lab)"
 
 test:
