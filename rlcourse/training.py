@@ -151,9 +151,14 @@ class LivePlot:
     """
 
     def __init__(
-        self, metrics: Sequence[str], every_seconds: float = 2.0, smoothing: float = 0.1
+        self,
+        metrics: Sequence[str],
+        every_seconds: float = 2.0,
+        smoothing: float = 0.1,
+        unsmoothed: Sequence[str] = ("epsilon",),
     ) -> None:
         self.metrics = list(metrics)
+        self.unsmoothed = set(unsmoothed)  # schedules are not noisy: no EWMA line for them
         self.every_seconds = every_seconds
         self.smoothing = smoothing
         self.data: dict[str, list[tuple[int, float]]] = {name: [] for name in self.metrics}
@@ -170,6 +175,7 @@ class LivePlot:
 
     def figure(self) -> Any:
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import EngFormatter
 
         figure, axes = plt.subplots(
             1, len(self.metrics), figsize=(4 * len(self.metrics), 3), squeeze=False
@@ -178,10 +184,14 @@ class LivePlot:
             points = self.data[name]
             if points:
                 steps, values = zip(*points, strict=True)
-                ax.plot(steps, values, alpha=0.35, color="C0")
-                ax.plot(steps, ewma(values, self.smoothing), color="C0")
+                if name in self.unsmoothed:
+                    ax.plot(steps, values, color="C0")
+                else:
+                    ax.plot(steps, values, alpha=0.35, color="C0")
+                    ax.plot(steps, ewma(values, self.smoothing), color="C0")
             ax.set_title(name.replace("_", " "))
             ax.set_xlabel("step")
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 10k, not 10000
             ax.grid(alpha=0.3)
         figure.tight_layout()
         plt.close(figure)
