@@ -21,6 +21,7 @@ import ale_py
 import gymnasium as gym
 
 from rlcourse.wrappers import (
+    ActionSubset,
     ClipReward,
     EpisodicLife,
     FireReset,
@@ -39,6 +40,38 @@ ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
 
 class UnknownEnvError(ValueError):
     """An env id that Gymnasium does not know (raised before ``gym.make`` would)."""
+
+
+class MissingDependencyError(ImportError):
+    """An optional package an env needs is not installed; the message says what to run."""
+
+
+# The PyTorch Mario tutorial's "right" and "right + jump", in ALE Mario Bros.' names
+# (its button, FIRE, jumps), and a set that can also go left.
+MARIO_ACTIONS = {
+    "right": ("RIGHT", "RIGHTFIRE"),
+    "simple": ("NOOP", "RIGHT", "LEFT", "FIRE", "RIGHTFIRE", "LEFTFIRE"),
+}
+
+
+def _nes_mario_id(env_id: str) -> bool:
+    return re.fullmatch(r"SuperMarioBros(Random Stages)?(-\d-\d)?-v\d", env_id) is not None
+
+
+def _register_nes_mario(env_id: str) -> None:
+    """Import gym-super-mario-bros (which registers its ids) or say how to get it."""
+    import sys
+
+    try:
+        import gym_super_mario_bros  # noqa: F401
+    except ImportError:
+        python = ".".join(map(str, sys.version_info[:2]))
+        needs = "" if sys.version_info >= (3, 13) else f" and Python >= 3.13 (this is {python})"
+        raise MissingDependencyError(
+            f"{env_id!r} is NES Super Mario Bros., which needs the optional package "
+            f"gym-super-mario-bros >= 9{needs}: pip install 'gym-super-mario-bros>=9'. "
+            "Without it, use 'ALE/MarioBros-v5' (bundled with ale-py)."
+        ) from None
 
 
 def _removed_id_hint(env_id: str) -> str:
@@ -67,6 +100,8 @@ def check_env_id(env_id: str) -> str:
     """
     if not isinstance(env_id, str):
         raise TypeError(f"env id must be a str such as 'CartPole-v1', got {env_id!r}")
+    if env_id not in gym.registry and _nes_mario_id(env_id):
+        _register_nes_mario(env_id)
     if env_id in gym.registry:
         return env_id
     names = list(gym.registry)
@@ -114,6 +149,7 @@ def make_env(
     frameskip: int | None = None,
     obs_type: str | None = None,
     max_episode_steps: int | None = None,
+    actions: str | list[str] | tuple[str, ...] | None = None,
     **kwargs: Any,
 ) -> gym.Env:
     """Make a Gymnasium env, checking the id first and registering ALE games.
@@ -122,6 +158,9 @@ def make_env(
     ``frameskip=1`` (the course's :class:`~rlcourse.wrappers.MaxAndSkip` skips frames) and
     ``repeat_action_probability=0.0`` (no sticky actions, as in the DQN papers; ale-py's v5
     default is 0.25, Machado et al. 2018). The ALE-only arguments are refused for other envs.
+    ``actions`` keeps only some of the game's actions (:class:`ActionSubset`): a list of
+    action names, or ``"right"``/``"simple"`` for Mario (:data:`MARIO_ACTIONS`).
+    ``SuperMarioBros-1-1-v0``-style ids need the optional gym-super-mario-bros package.
 
     >>> make_env("CartPole-v1").observation_space.shape
     (4,)
@@ -151,7 +190,19 @@ def make_env(
         given = [name for name, value in ale_only.items() if value is not None]
         if given:
             raise TypeError(f"{', '.join(given)} only apply to ALE games, not to {env_id!r}")
-    return gym.make(env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, **kwargs)
+    env = gym.make(env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, **kwargs)
+    return env if actions is None else ActionSubset(env, _action_names(actions))
+
+
+def _action_names(actions: str | list[str] | tuple[str, ...]) -> list[str]:
+    if isinstance(actions, str):
+        if actions not in MARIO_ACTIONS:
+            raise ValueError(
+                f"actions={actions!r}: name the actions (e.g. ['RIGHT', 'RIGHTFIRE']) or use "
+                f"one of the presets {sorted(MARIO_ACTIONS)}"
+            )
+        return list(MARIO_ACTIONS[actions])
+    return list(actions)
 
 
 def make_atari_env(
@@ -168,6 +219,7 @@ def make_atari_env(
     repeat_action_probability: float = 0.0,
     render_mode: str | None = None,
     max_episode_steps: int | None = None,
+    actions: str | list[str] | tuple[str, ...] | None = None,
     **kwargs: Any,
 ) -> gym.Env:
     """An ALE game with the DQN papers' preprocessing: uint8 ``(frame_stack, 84, 84)`` frames.
@@ -179,6 +231,7 @@ def make_atari_env(
 
     ``episodic_life`` and ``clip_rewards`` are for training; evaluate with both off to see
     real game scores. ``render_mode="rgb_array"`` renders full-colour frames for videos.
+    ``actions`` restricts the action set (see :func:`make_env`).
     A ``frame_stack`` of 1 keeps the single-frame axis: ``(1, 84, 84)``.
     """
     check_env_id(env_id)
@@ -212,4 +265,7 @@ def make_atari_env(
     env = FrameStack(env, k=frame_stack)
     if scale:
         env = ScaledFloatFrame(env)
+    if actions is not None:
+        # Outermost, so NoopReset and FireReset still press the game's own NOOP and FIRE.
+        env = ActionSubset(env, _action_names(actions))
     return env

@@ -448,3 +448,39 @@ class ClipReward(gym.RewardWrapper):
 
     def reward(self, reward: SupportsFloat) -> float:
         return float(np.sign(float(reward)))
+
+
+class ActionSubset(gym.ActionWrapper):
+    """Let the agent choose among a few of the game's actions, named by their meanings.
+
+    Fewer actions, faster learning: the PyTorch Mario tutorial plays with "right" and
+    "right + jump" only. Action ``i`` of the wrapper is the game's action ``meanings[i]``.
+
+    >>> from rlcourse.toy_envs import FrameCounterEnv
+    >>> env = ActionSubset(FrameCounterEnv(shape=(84, 84)), ["RIGHT", "FIRE"])
+    >>> env.observation_space, env.action_space, env.get_action_meanings()
+    (Box(0, 255, (84, 84), uint8), Discrete(2), ['RIGHT', 'FIRE'])
+    >>> _ = env.reset(seed=0); _ = env.step(1); env.unwrapped.actions
+    [1]
+    """
+
+    def __init__(self, env: gym.Env, meanings: list[str] | tuple[str, ...]) -> None:
+        super().__init__(env)
+        available = _action_meanings(env)
+        if available is None:
+            raise TypeError(f"ActionSubset needs an env with get_action_meanings(), got {env}")
+        if not meanings or len(set(meanings)) != len(meanings):
+            raise ValueError(f"meanings must be distinct action names, got {list(meanings)}")
+        unknown = [name for name in meanings if name not in available]
+        if unknown:
+            raise ValueError(f"actions {unknown} are not in this game's set {available}")
+        self.meanings = list(meanings)
+        self._actions = np.array([available.index(name) for name in self.meanings])
+        self.action_space = gym.spaces.Discrete(len(self.meanings))
+        self.observation_space = env.observation_space
+
+    def action(self, action: Any) -> int:
+        return int(self._actions[action])
+
+    def get_action_meanings(self) -> list[str]:
+        return list(self.meanings)

@@ -109,3 +109,30 @@ def test_make_atari_env_options_change_the_observation():
     obs, _ = env.reset(seed=0)
     assert obs.shape == (2, 64, 64) and obs.dtype == np.float32 and obs.max() <= 1.0
     assert obs in env.observation_space
+
+
+def test_reduced_mario_action_sets():
+    env = make_atari_env("ALE/MarioBros-v5", actions="right")
+    assert env.action_space == gym.spaces.Discrete(2)
+    assert env.get_action_meanings() == ["RIGHT", "RIGHTFIRE"]
+    raw = make_env("ALE/MarioBros-v5", actions=["NOOP", "LEFT"])
+    raw.reset(seed=0)
+    assert raw.action(1) == raw.unwrapped.get_action_meanings().index("LEFT")
+    with pytest.raises(ValueError, match=r"actions \['JUMP'\] are not in this game's set"):
+        make_env("ALE/MarioBros-v5", actions=["JUMP"])
+    with pytest.raises(ValueError, match="one of the presets"):
+        make_env("ALE/MarioBros-v5", actions="fast")
+
+
+def test_nes_super_mario_needs_its_package():
+    try:
+        import gym_super_mario_bros  # noqa: F401
+    except ImportError:
+        from rlcourse.envs import MissingDependencyError
+
+        with pytest.raises(MissingDependencyError, match=r"pip install 'gym-super-mario-bros>=9'"):
+            make_env("SuperMarioBros-1-1-v0")
+    else:  # pragma: no cover - needs Python >= 3.13 and the package
+        env = make_env("SuperMarioBros-1-1-v0")
+        obs, _ = env.reset(seed=0)
+        assert obs.ndim == 3
