@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
+
+from rlcourse.files import atomic_write
 
 
 class Recording(NamedTuple):
@@ -70,11 +71,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
         raise ValueError(f"videos are written as MP4: give a path ending in .mp4, got {path}")
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".mp4", dir=path.parent, prefix=".partial-")
-    os.close(handle)
     count = 0
-    try:
+    with atomic_write(path, suffix=".mp4") as temporary:
         writer = imageio.get_writer(
             temporary,
             format="FFMPEG",
@@ -97,11 +95,6 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
             writer.close()
         if count == 0:
             raise ValueError("no frames to write: the video would be empty")
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a video is for sharing
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return count
 
 
