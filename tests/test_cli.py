@@ -30,9 +30,29 @@ def test_help_documents_every_option(capsys):
 
 def test_train_then_watch(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "dqn", "--env", "CartPole-v1", "--total-steps", "800", "--seed", "1",
-                 "--out", str(out), "--eval-every", "400", "--eval-episodes", "2",
-                 "--learning-starts", "200", "--hidden-sizes", "16", "16"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "dqn",
+            "--env",
+            "CartPole-v1",
+            "--total-steps",
+            "800",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--eval-every",
+            "400",
+            "--eval-episodes",
+            "2",
+            "--learning-starts",
+            "200",
+            "--hidden-sizes",
+            "16",
+            "16",
+        ]
+    )
     assert code == 0
     assert {p.name for p in out.iterdir()} >= {"log.csv", "config.json", "final.pt"}
     log = read_csv(out / "log.csv")
@@ -51,15 +71,32 @@ def test_train_then_watch(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "dqn", "--env", "CartPol-v1", "--total-steps", "10", "--out", "X"],
-         "Did you mean: 'CartPole-v1'"),
-        (["train", "dqn", "--env", "CartPole-v1", "--total-steps", "-5", "--out", "X"],
-         "total_steps must be a positive int"),
-        (["train", "dqn", "--env", "CartPole-v1", "--total-steps", "10", "--out", "X",
-          "--gamma", "2"], "gamma must be in"),
+        (
+            ["train", "dqn", "--env", "CartPol-v1", "--total-steps", "10", "--out", "X"],
+            "Did you mean: 'CartPole-v1'",
+        ),
+        (
+            ["train", "dqn", "--env", "CartPole-v1", "--total-steps", "-5", "--out", "X"],
+            "total_steps must be a positive int",
+        ),
+        (
+            [
+                "train",
+                "dqn",
+                "--env",
+                "CartPole-v1",
+                "--total-steps",
+                "10",
+                "--out",
+                "X",
+                "--gamma",
+                "2",
+            ],
+            "gamma must be in",
+        ),
         (["watch", "missing.pt"], "no checkpoint at missing.pt"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_gives_one_clear_line(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
@@ -70,8 +107,20 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys, monkeypatch, argv, mes
 
 def test_unknown_flags_are_refused_by_argparse(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "dqn", "--env", "CartPole-v1", "--total-steps", "10", "--out", "x",
-              "--learning-rate", "0.1"])  # fmt: skip
+        main(
+            [
+                "train",
+                "dqn",
+                "--env",
+                "CartPole-v1",
+                "--total-steps",
+                "10",
+                "--out",
+                "x",
+                "--learning-rate",
+                "0.1",
+            ]
+        )
     assert exit_info.value.code == 2
     assert "unrecognized arguments: --learning-rate" in capsys.readouterr().err
 
@@ -83,3 +132,44 @@ def test_pretrained_cartpole_scores_500():
     assert scores.tolist() == [500.0] * 10
     assert payload["env_id"] == "CartPole-v1"
     assert pretrained.path("dqn_cartpole.pt").stat().st_size < 8_000_000
+
+
+@pytest.mark.parametrize("game", ["ALE/Breakout-v5", "ALE/Pong-v5"])
+def test_any_ale_game_trains_and_plays_at_smoke_budget(tmp_path, game):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            "dqn",
+            "--env",
+            game,
+            "--total-steps",
+            "120",
+            "--out",
+            str(out),
+            "--learning-starts",
+            "100",
+            "--buffer-size",
+            "500",
+            "--batch-size",
+            "4",
+        ]
+    )
+    assert code == 0
+    agent, payload = load_agent(out / "final.pt")
+    assert payload["config"]["extra"]["preset"] == "atari" and agent.steps == 120
+    assert tuple(payload["network_spec"]["obs_shape"]) == (4, 84, 84)
+    assert (
+        main(
+            [
+                "watch",
+                str(out / "final.pt"),
+                "--video",
+                str(tmp_path / "g.mp4"),
+                "--max-steps",
+                "50",
+            ]
+        )
+        == 0
+    )
+    assert read_video(tmp_path / "g.mp4").shape[1:] == (210, 160, 3)

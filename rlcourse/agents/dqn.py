@@ -649,9 +649,7 @@ def load_agent(
     config = DQNConfig.from_dict({**payload["config"], "device": device})
     spec = payload["network_spec"]
     if env is None:
-        from rlcourse.envs import make_env
-
-        env = make_env(payload["env_id"])
+        env = make_env_for(payload["env_id"], training=False)
     if tuple(env.observation_space.shape) != tuple(spec["obs_shape"]):
         raise CheckpointError(
             f"{path} was trained on {payload['env_id']!r} with observations of shape "
