@@ -409,3 +409,14 @@ def test_config_makes_whole_games_for_evaluation_and_lives_for_training():
     config = A2CConfig(episodic_life=True)
     assert a2c._has_wrapper(config.make_training_env(), EpisodicLife)
     assert not a2c._has_wrapper(config.make_env(), EpisodicLife)
+
+
+def test_pool_on_async_vector_env_behaves_the_same():
+    pool = EnvPool(toy_agent(), lambda: toy_game(3), 2, seed=0, vectorization="async")
+    rollout = pool.interact(4)
+    assert rollout.rewards.tolist() == [[1.0, 2.0, 3.0, 1.0]] * 2
+    assert rollout.terminated[:, 2].all() and not rollout.terminated[:, 3].any()
+    assert pool.finished_returns == [6.0, 6.0]
+    pool.close()
+    with pytest.raises(ValueError, match="vectorization must be"):
+        EnvPool(toy_agent(), games(100), 1, vectorization="threads")

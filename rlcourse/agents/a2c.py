@@ -204,8 +204,8 @@ class Rollout(NamedTuple):
 
     Step ``t`` of game ``b``: the agent saw ``observations[b, t]``, played
     ``actions[b, t]``, got ``rewards[b, t]``; ``alive[b, t]`` is False when that step
-    ended the game (then the next observation is the first of a new game, and the memory
-    was zeroed before it).
+    ended the episode (the game; or a life, with ``EpisodicLife``): the next observation is
+    then the first of the next episode, and the memory was zeroed before it.
     """
 
     observations: np.ndarray
