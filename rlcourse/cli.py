@@ -9,32 +9,13 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import inspect
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 from rlcourse.agents.dqn import DQNConfig
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The docstrings written under a dataclass's fields (CleanRL style), by field name."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs = {}
-    for node, following in zip(body, body[1:], strict=False):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            docs[node.target.id] = " ".join(following.value.value.split())
-    return docs
+from rlcourse.training import field_docs
 
 
 def _parse_bool(text: str) -> bool:

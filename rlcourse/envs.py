@@ -23,6 +23,7 @@ import gymnasium as gym
 from rlcourse.wrappers import (
     ActionSubset,
     ClipReward,
+    Crop,
     EpisodicLife,
     FireReset,
     FrameStack,
@@ -220,6 +221,7 @@ def make_atari_env(
     render_mode: str | None = None,
     max_episode_steps: int | None = None,
     actions: str | list[str] | tuple[str, ...] | None = None,
+    crop: tuple[int, int, int, int] | None = None,
     **kwargs: Any,
 ) -> gym.Env:
     """An ALE game with the DQN papers' preprocessing: uint8 ``(frame_stack, 84, 84)`` frames.
@@ -231,7 +233,8 @@ def make_atari_env(
 
     ``episodic_life`` and ``clip_rewards`` are for training; evaluate with both off to see
     real game scores. ``render_mode="rgb_array"`` renders full-colour frames for videos.
-    ``actions`` restricts the action set (see :func:`make_env`).
+    ``actions`` restricts the action set (see :func:`make_env`). ``crop=(top, bottom, left,
+    right)`` cuts borders (:class:`Crop`) before the resize.
     A ``frame_stack`` of 1 keeps the single-frame axis: ``(1, 84, 84)``.
     """
     check_env_id(env_id)
@@ -259,6 +262,9 @@ def make_atari_env(
         fire_reset = env.unwrapped.get_action_meanings()[1:2] == ["FIRE"]
     if fire_reset:
         env = FireReset(env)
+    if crop is not None:
+        top, bottom, left, right = crop
+        env = Crop(env, top=top, bottom=bottom, left=left, right=right)
     env = ProcessFrame84(env, size=screen_size)
     if clip_rewards:
         env = ClipReward(env)

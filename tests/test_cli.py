@@ -5,9 +5,9 @@ import pytest
 
 from rlcourse import pretrained
 from rlcourse.agents.dqn import DQNConfig, load_agent
-from rlcourse.cli import build_parser, field_docs, main
+from rlcourse.cli import build_parser, main
 from rlcourse.envs import make_env
-from rlcourse.training import evaluate, read_csv
+from rlcourse.training import evaluate, field_docs, read_csv
 from rlcourse.video import read_video
 
 

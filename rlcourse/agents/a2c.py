@@ -31,17 +31,16 @@ import numpy as np
 import torch
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
-from rlcourse.envs import make_env
+from rlcourse.envs import make_atari_env
 from rlcourse.networks import Memory, RecurrentActorCritic
-from rlcourse.training import CheckpointError, CSVLogger, load_checkpoint, save_checkpoint
-from rlcourse.wrappers import (
-    Crop,
-    EpisodicLife,
-    FrameStack,
-    MaxAndSkip,
-    NoopReset,
-    ProcessFrame84,
+from rlcourse.training import (
+    CheckpointError,
+    CSVLogger,
+    field_docs,
+    load_checkpoint,
+    save_checkpoint,
 )
+from rlcourse.wrappers import EpisodicLife
 
 ENV_ID = "ALE/KungFuMaster-v5"
 CHECKPOINT_FORMAT = "rlcourse-a2c/1"
@@ -79,23 +78,20 @@ def make_kungfu_env(
     >>> env.observation_space, env.action_space
     (Box(0, 255, (1, 42, 42), uint8), Discrete(14))
     """
-    env = make_env(
+    return make_atari_env(
         env_id,
-        obs_type="grayscale",
-        frameskip=1,
+        frame_skip=frame_skip,
+        noop_max=noop_max,
+        episodic_life=episodic_life,
+        clip_rewards=False,
+        fire_reset=False,
+        crop=(60, 30, 15, 0),
+        screen_size=size,
+        frame_stack=frame_stack,
         repeat_action_probability=repeat_action_probability,
         render_mode=render_mode,
         max_episode_steps=max_episode_steps,
     )
-    if noop_max > 0:
-        env = NoopReset(env, noop_max=noop_max)
-    if frame_skip > 1:
-        env = MaxAndSkip(env, skip=frame_skip)
-    if episodic_life:
-        env = EpisodicLife(env)
-    env = Crop(env, top=60, bottom=30, left=15)
-    env = ProcessFrame84(env, size=size)
-    return FrameStack(env, k=frame_stack)
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -882,26 +878,7 @@ def _config_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _field_docs() -> dict[str, str]:
-    # The docstrings under the dataclass fields, read from the source (for --help).
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(A2CConfig))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, following in zip(body, body[1:], strict=False):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-        ):
-            docs[node.target.id] = " ".join(str(following.value.value).split())
-    return docs
-
-
-_FIELD_DOCS = _field_docs()
+_FIELD_DOCS = field_docs(A2CConfig)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
