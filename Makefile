@@ -68,3 +68,4 @@ bench:
 	$(PY) bench/env_throughput.py
 	$(PY) bench/replay.py
 	$(PY) bench/cartpole_solve.py
+	$(PY) bench/a2c_throughput.py
