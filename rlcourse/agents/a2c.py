@@ -807,6 +807,7 @@ def plot_log(
     png_path: str | os.PathLike,
     labels: Sequence[str] | None = None,
     target: float = 10_000,
+    budget_minutes: float | None = 30,
 ) -> Path:
     """Evaluation score vs training minutes and vs agent steps, and the entropy, as a PNG.
 
@@ -835,7 +836,7 @@ def plot_log(
             low, high = log["eval_score"] - log["eval_std"], log["eval_score"] + log["eval_std"]
             ax.plot(x, log["eval_score"], marker="o", ms=3, color=color, label=label)
             ax.fill_between(x, low, high, color=color, alpha=0.15)
-        axes[2].plot(minutes, log["entropy"], color=color, label=label)
+        axes[2].plot(minutes, log["entropy"], color=color)
     for ax, xlabel in (
         (axes[0], "training minutes (evaluations excluded)"),
         (axes[1], "agent steps, millions (x4 emulator frames)"),
@@ -844,13 +845,18 @@ def plot_log(
         ax.set_xlabel(xlabel)
         ax.set_ylabel("evaluation score (mean ± std)")
         ax.grid(alpha=0.3)
+    if budget_minutes:
+        axes[0].axvline(budget_minutes, color="gray", ls=":", lw=1)
     axes[0].legend(fontsize=8, loc="upper left")
     axes[2].axhline(math.log(14), color="gray", ls="--", lw=1, label="uniform: log 14")
     axes[2].set_xlabel("training minutes")
     axes[2].set_ylabel("policy entropy (nats)")
-    axes[2].legend(fontsize=8)
+    axes[2].legend(fontsize=8, loc="upper right")
     axes[2].grid(alpha=0.3)
-    figure.suptitle("Recurrent A2C on Kung-Fu Master, 2 shared CPU cores (dashed: 10,000)")
+    figure.suptitle(
+        "Recurrent A2C on Kung-Fu Master, 2 shared CPU cores "
+        f"(dashed: {target:,.0f} points; dotted: {budget_minutes or 0:g} minutes)"
+    )
     figure.tight_layout()
     png_path = Path(png_path)
     png_path.parent.mkdir(parents=True, exist_ok=True)
