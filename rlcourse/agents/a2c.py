@@ -154,8 +154,10 @@ class A2CConfig:
         if self.vectorization not in ("sync", "async"):
             raise ValueError(f"vectorization must be 'sync' or 'async', got {self.vectorization!r}")
 
-    def make_env(self, render_mode: str | None = None) -> gym.Env:
-        """One whole game (all lives) with this config's preprocessing: for evaluation."""
+    def make_env(self, render_mode: str | None = None, training: bool = False) -> gym.Env:
+        """One game with this config's preprocessing: a whole game (all lives) for
+        evaluation, or as the pool plays it in training (lives end episodes if
+        ``episodic_life``)."""
         return make_kungfu_env(
             size=self.size,
             frame_stack=self.frame_stack,
@@ -163,18 +165,12 @@ class A2CConfig:
             noop_max=self.noop_max,
             repeat_action_probability=self.repeat_action_probability,
             render_mode=render_mode,
+            episodic_life=training and self.episodic_life,
         )
 
     def make_training_env(self) -> gym.Env:
-        """One game as the pool plays it in training (lives end episodes if ``episodic_life``)."""
-        return make_kungfu_env(
-            size=self.size,
-            frame_stack=self.frame_stack,
-            frame_skip=self.frame_skip,
-            noop_max=self.noop_max,
-            repeat_action_probability=self.repeat_action_probability,
-            episodic_life=self.episodic_life,
-        )
+        """One game as the pool plays it in training."""
+        return self.make_env(training=True)
 
     def make_agent(self, n_actions: int = 14) -> RecurrentActorCritic:
         """A freshly initialised network for this config's observations."""
