@@ -12,13 +12,15 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from rlcourse.files import atomic_write
+
+T = TypeVar("T")
 
 # --- configs -----------------------------------------------------------------------------
 
@@ -43,6 +45,18 @@ def field_docs(cls: type) -> dict[str, str]:
         ):
             docs[node.target.id] = " ".join(following.value.value.split())
     return docs
+
+
+def config_from_dict(cls: type[T], values: dict[str, Any]) -> T:
+    """Rebuild a config dataclass from ``dataclasses.asdict`` output (a checkpoint's config);
+    unknown keys are an error that lists the known ones."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**values)
 
 
 # --- schedules ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from rlcourse.networks import Memory, RecurrentActorCritic
 from rlcourse.training import (
     CheckpointError,
     CSVLogger,
+    config_from_dict,
     field_docs,
     load_checkpoint,
     save_checkpoint,
@@ -181,11 +182,7 @@ class A2CConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> A2CConfig:
         """The inverse of ``dataclasses.asdict`` (unknown keys are an error)."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown A2CConfig fields {sorted(unknown)}")
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 # --- rollouts from parallel games --------------------------------------------------------

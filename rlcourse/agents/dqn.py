@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,6 +35,7 @@ from rlcourse.training import (
     CheckpointError,
     CSVLogger,
     LivePlot,
+    config_from_dict,
     evaluate,
     linear_schedule,
     load_checkpoint,
@@ -117,11 +118,7 @@ class DQNConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DQNConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown DQNConfig fields {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**values)
+        return config_from_dict(cls, values)
 
 
 def cartpole_config(**overrides: Any) -> DQNConfig:
