@@ -129,6 +129,9 @@ class NatureCNN(nn.Module):
             nn.Linear(64 * height * width, 512), nn.ReLU(),
         )  # fmt: skip
         self.head = DuelingHead(512, n_actions) if dueling else nn.Linear(512, n_actions)
+        # Channels-last convolutions are ~20% faster on CPU (measured: one batch-32 update,
+        # 1 thread); the weights' values and the state_dict are unchanged.
+        self.features.to(memory_format=torch.channels_last)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         check_input(obs, self.obs_shape, type(self).__name__)
@@ -137,7 +140,8 @@ class NatureCNN(nn.Module):
                 f"NatureCNN takes uint8 frames (it scales them itself), got {obs.dtype}; "
                 "drop ScaledFloatFrame from the env"
             )
-        return self.head(self.features(obs.float() / 255.0))
+        pixels = (obs.float() / 255.0).contiguous(memory_format=torch.channels_last)
+        return self.head(self.features(pixels))
 
 
 # --- lesson 06: recurrent actor-critic (Kung-Fu Master) ---------------------------------

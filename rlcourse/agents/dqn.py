@@ -511,7 +511,8 @@ def train(
 
     With ``out_dir``: a CSV log (``log.csv``), a full checkpoint (``checkpoint.pt``, at the
     first episode end after every ``checkpoint_every`` steps) and the final weights
-    (``final.pt``). ``resume=True`` continues from ``out_dir/checkpoint.pt``; since episode
+    (``final.pt``), plus ``best.pt``: the weights of the best evaluation so far.
+    ``resume=True`` continues from ``out_dir/checkpoint.pt``; since episode
     ``i`` always starts from ``reset(seed=config.seed + i)``, on CPU the result is the same as
     an uninterrupted run.
     Evaluation (greedy, ``eval_episodes`` episodes on ``eval_env``) every ``eval_every`` steps;
@@ -581,7 +582,10 @@ def train(
             if eval_every and eval_env is not None and agent.steps % eval_every == 0:
                 state.wall_seconds += time.perf_counter() - started
                 scores = evaluate(agent.greedy, eval_env, eval_episodes, seed=10_000)
+                best_so_far = max((mean for _, mean, _ in state.evaluations), default=None)
                 state.evaluations.append((agent.steps, float(scores.mean()), float(scores.std())))
+                if out and (best_so_far is None or scores.mean() > best_so_far):
+                    export_weights(agent, out / "best.pt", env_id=env_id)
                 if logger:
                     logger.write(step=agent.steps, episode=state.episode,
                                  wall_seconds=state.wall_seconds, eval_mean=scores.mean(),
