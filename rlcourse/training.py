@@ -89,6 +89,31 @@ def ewma(values: Sequence[float], alpha: float = 0.1) -> np.ndarray:
     return smoothed
 
 
+def moving_average(values: Sequence[float], window: int = 100) -> np.ndarray:
+    """Trailing mean of the last ``window`` values at each point (fewer at the start).
+
+    NaNs (e.g. the loss of episodes before learning started) are skipped; a point whose
+    window holds only NaNs stays NaN.
+
+    >>> moving_average([1.0, 2.0, 3.0, 4.0], window=2).tolist()
+    [1.0, 1.5, 2.5, 3.5]
+    """
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError(f"moving_average takes a 1-D sequence, got shape {values.shape}")
+    present = ~np.isnan(values)
+    # Cumulative sums make every window O(1): sum of the window = csum[i] - csum[i - window].
+    sums = np.concatenate([[0.0], np.cumsum(np.where(present, values, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(present)])
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - window, 0)
+    window_counts = counts[ends] - counts[starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(window_counts > 0, (sums[ends] - sums[starts]) / window_counts, np.nan)
+
+
 # --- evaluation --------------------------------------------------------------------------
 
 
@@ -249,6 +274,156 @@ class LivePlot:
         else:
             self._handle.update(figure)
         self._last_draw = time.monotonic()
+
+
+class MetricLogger:
+    """Per-episode return, length, mean loss and mean Q, with moving averages and plots.
+
+    The Mario DDQN tutorial's ``MetricLogger`` on the course's pieces: call
+    :meth:`log_step` after every env step (with the update's loss and mean Q when one
+    happened) and :meth:`log_episode` at every episode end. Rows go to a CSV log
+    (:class:`CSVLogger`) when ``path`` is given; :meth:`plot` draws each metric with its
+    ``window``-episode moving average and saves the figure. :meth:`resume` continues a log
+    after a checkpoint. Evaluations (:meth:`log_evaluation`) share the CSV file.
+
+    >>> metrics = MetricLogger(window=2)
+    >>> for reward in (1.0, 1.0, 0.0):
+    ...     metrics.log_step(reward, loss=0.5, q_mean=2.0)
+    >>> row = metrics.log_episode(step=3)
+    >>> row["episode_return"], row["episode_length"], row["loss"], row["q_mean"]
+    (2.0, 3, 0.5, 2.0)
+    >>> metrics.moving_average("episode_return").tolist()
+    [2.0]
+    """
+
+    EPISODE_METRICS = ("episode_return", "episode_length", "loss", "q_mean")
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        fields: Sequence[str] | None = None,
+        window: int = 100,
+    ) -> None:
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be a positive int, got {window!r}")
+        self.window = window
+        self.fields = list(fields or ["step", *self.EPISODE_METRICS, "eval_mean", "eval_std"])
+        missing = {"step", *self.EPISODE_METRICS} - set(self.fields)
+        if missing:
+            raise ValueError(f"a MetricLogger CSV needs the columns {sorted(missing)}")
+        self.csv = CSVLogger(path, self.fields) if path is not None else None
+        self.history: dict[str, list[float]] = {k: [] for k in ("step", *self.EPISODE_METRICS)}
+        self.evaluations: list[tuple[int, float, float]] = []
+        self._start_episode()
+
+    def _start_episode(self) -> None:
+        self._return, self._length = 0.0, 0
+        self._losses: list[float] = []
+        self._q_means: list[float] = []
+
+    def log_step(
+        self, reward: float, loss: float | None = None, q_mean: float | None = None
+    ) -> None:
+        """One env step of the current episode (``loss``/``q_mean``: the update's, if any)."""
+        self._return += float(reward)
+        self._length += 1
+        if loss is not None:
+            self._losses.append(float(loss))
+        if q_mean is not None:
+            self._q_means.append(float(q_mean))
+
+    def log_episode(self, step: int, **extra: Any) -> dict[str, Any]:
+        """Close the current episode: its row (also written to the CSV) with ``extra`` columns."""
+        row = {
+            "step": int(step),
+            "episode_return": self._return,
+            "episode_length": self._length,
+            # Means over the episode's updates; None before learning starts.
+            "loss": float(np.mean(self._losses)) if self._losses else None,
+            "q_mean": float(np.mean(self._q_means)) if self._q_means else None,
+        }
+        for name in self.history:
+            self.history[name].append(math.nan if row[name] is None else float(row[name]))
+        row.update(extra)
+        if self.csv:
+            self.csv.write(**row)
+        self._start_episode()
+        return row
+
+    def log_evaluation(self, step: int, mean: float, std: float, **extra: Any) -> None:
+        """A greedy evaluation's mean and spread (a row of its own in the CSV)."""
+        self.evaluations.append((int(step), float(mean), float(std)))
+        if self.csv:
+            self.csv.write(step=int(step), eval_mean=float(mean), eval_std=float(std), **extra)
+
+    def moving_average(self, name: str) -> np.ndarray:
+        """The ``window``-episode trailing mean of one of :attr:`EPISODE_METRICS`."""
+        if name not in self.EPISODE_METRICS:
+            raise ValueError(f"unknown metric {name!r}; known: {list(self.EPISODE_METRICS)}")
+        return moving_average(self.history[name], self.window)
+
+    def resume(self, step: int) -> None:
+        """Continue after a checkpoint at ``step``: later rows are dropped, earlier reloaded."""
+        self.history = {k: [] for k in self.history}
+        self.evaluations = []
+        self._start_episode()
+        if not self.csv or not self.csv.path.exists():
+            return
+        self.csv.truncate_after(step)
+        columns = read_csv(self.csv.path)
+        if not columns:
+            return
+        episodes = ~np.isnan(columns["episode_return"])
+        for name in self.history:
+            self.history[name] = columns[name][episodes].tolist()
+        if "eval_mean" in columns:
+            evals = ~np.isnan(columns["eval_mean"])
+            self.evaluations = [
+                (int(s), float(m), float(d))
+                for s, m, d in zip(columns["step"][evals], columns["eval_mean"][evals],
+                                   columns["eval_std"][evals], strict=True)
+            ]  # fmt: skip
+
+    def plot(self, path: str | os.PathLike | None = None, title: str | None = None) -> Any:
+        """Each metric per episode (faint) and its moving average (bold), against env steps.
+
+        Saved (atomically) to ``path`` when given; returns the figure, which a notebook shows.
+        """
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import EngFormatter
+
+        figure, axes = plt.subplots(1, 4, figsize=(16, 3.2))
+        steps = np.asarray(self.history["step"])
+        titles = {
+            "episode_return": "episode return",
+            "episode_length": "episode length (steps)",
+            "loss": "mean loss",
+            "q_mean": "mean predicted Q",
+        }
+        for ax, name in zip(axes, self.EPISODE_METRICS, strict=True):
+            values = np.asarray(self.history[name])
+            if len(values):
+                ax.plot(steps, values, color="C0", alpha=0.3, linewidth=0.8)
+                ax.plot(steps, self.moving_average(name), color="C0",
+                        label=f"mean of last {self.window}")  # fmt: skip
+            if name == "episode_return" and self.evaluations:
+                at, means, stds = (np.asarray(c) for c in zip(*self.evaluations, strict=True))
+                ax.errorbar(at, means, yerr=stds, color="C1", marker="o", markersize=3,
+                            capsize=2, label="greedy evaluation")  # fmt: skip
+            if name == "episode_return" and (len(values) or self.evaluations):
+                ax.legend(fontsize=8)
+            ax.set_title(titles[name])
+            ax.set_xlabel("env step")
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+            ax.grid(alpha=0.3)
+        if title:
+            figure.suptitle(title)
+        figure.tight_layout()
+        plt.close(figure)
+        if path is not None:
+            with atomic_write(path, suffix=".png") as temporary:
+                figure.savefig(temporary, format="png", dpi=100)
+        return figure
 
 
 def _in_notebook() -> bool:

@@ -15,7 +15,7 @@ from rlcourse.agents.dqn import (
 )
 from rlcourse.envs import make_env
 from rlcourse.toy_envs import ChainEnv
-from rlcourse.training import CheckpointError, evaluate
+from rlcourse.training import CheckpointError, evaluate, read_csv
 
 
 def test_td_target_masks_terminated_but_bootstraps_truncated():
@@ -146,6 +146,28 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
     for a, b in zip(whole.q.state_dict().values(), resumed.q.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert np.array_equal(whole.rng.random(4), resumed.rng.random(4))
+    # The resumed run's metrics (reloaded from the log, then continued) are the whole run's.
+    logs = [read_csv(tmp_path / name / "log.csv") for name in ("whole", "cut")]
+    for column in ("step", "episode_return", "loss", "q_mean"):
+        np.testing.assert_array_equal(logs[0][column], logs[1][column])
+
+
+def test_run_files_metrics_and_best_weights(tmp_path):
+    env = make_env("CartPole-v1")
+    config = DQNConfig(learning_starts=100, exploration_steps=500, device="cpu",
+                       hidden_sizes=(16,), target_update_interval=50)  # fmt: skip
+    agent = DQN(env.observation_space, env.action_space, config)
+    result = train(agent, env, 800, eval_env=make_env("CartPole-v1"), eval_every=200,
+                   eval_episodes=2, out_dir=tmp_path, progress=False, metrics_window=5)  # fmt: skip
+    assert {"log.csv", "final.pt", "best.pt", "metrics.png"} <= {p.name for p in tmp_path.iterdir()}
+    best_step = max(result.state.evaluations, key=lambda e: e[1])[0]  # the first best
+    assert load_agent(tmp_path / "best.pt")[1]["steps"] == best_step
+    log = read_csv(tmp_path / "log.csv")
+    episodes = ~np.isnan(log["episode_return"])
+    assert np.isnan(log["loss"][episodes][0])  # no update before learning starts
+    assert np.all(np.isfinite(log["loss"][episodes & (log["step"] > 200)]))
+    assert result.metrics.history["episode_return"] == log["episode_return"][episodes].tolist()
+    assert [e[0] for e in result.metrics.evaluations] == [200, 400, 600, 800]
 
 
 def test_checkpoint_files_and_errors(tmp_path):

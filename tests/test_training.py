@@ -8,10 +8,12 @@ from rlcourse.training import (
     CheckpointError,
     CSVLogger,
     LivePlot,
+    MetricLogger,
     evaluate,
     ewma,
     linear_schedule,
     load_checkpoint,
+    moving_average,
     read_csv,
     rng_state,
     save_checkpoint,
@@ -90,3 +92,51 @@ def test_checkpoint_expectations_and_rng_state(tmp_path):
     torch.save([1, 2, 3], tmp_path / "list.pt")
     with pytest.raises(CheckpointError, match="holds a list"):
         load_checkpoint(tmp_path / "list.pt")
+
+
+def test_moving_average_matches_the_plain_definition_and_skips_nans():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=50)
+    values[[0, 1, 7, 30]] = np.nan
+    for window in (1, 3, 10, 100):
+        expected = [
+            np.nanmean(values[max(0, i - window + 1) : i + 1])
+            if not np.all(np.isnan(values[max(0, i - window + 1) : i + 1]))
+            else np.nan
+            for i in range(len(values))
+        ]
+        np.testing.assert_allclose(moving_average(values, window), expected)
+    assert moving_average([], 5).shape == (0,)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="window must be a positive int"):
+            moving_average([1.0], bad)
+
+
+def test_metric_logger_episodes_csv_resume_and_plot(tmp_path):
+    metrics = MetricLogger(tmp_path / "log.csv", window=2)
+    for _ in range(3):  # episode 1: no updates yet
+        metrics.log_step(1.0)
+    first = metrics.log_episode(3)
+    assert first["loss"] is None and first["q_mean"] is None and first["episode_length"] == 3
+    metrics.log_step(0.0, loss=1.0, q_mean=4.0)
+    metrics.log_step(2.0, loss=3.0, q_mean=6.0)
+    second = metrics.log_episode(5)
+    assert (second["episode_return"], second["loss"], second["q_mean"]) == (2.0, 2.0, 5.0)
+    metrics.log_evaluation(5, mean=7.0, std=1.0)
+    metrics.log_step(5.0)
+    metrics.log_episode(6)
+    assert metrics.moving_average("episode_return").tolist() == [3.0, 2.5, 3.5]
+    assert np.isnan(metrics.moving_average("loss")[0])
+
+    again = MetricLogger(tmp_path / "log.csv", window=2)
+    again.resume(5)  # a checkpoint at step 5: the episode ending at 6 is dropped
+    assert again.history["step"] == [3.0, 5.0]
+    assert again.history["episode_return"] == [3.0, 2.0]
+    assert again.evaluations == [(5, 7.0, 1.0)]
+    assert read_csv(tmp_path / "log.csv")["step"].tolist() == [3.0, 5.0, 5.0]
+
+    figure = again.plot(tmp_path / "metrics.png", title="test")
+    assert len(figure.axes) == 4
+    assert (tmp_path / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="unknown metric 'reward'"):
+        again.moving_average("reward")

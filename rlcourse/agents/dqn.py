@@ -33,8 +33,8 @@ from rlcourse.buffers import AtariReplayBuffer, ReplayBuffer, ReplaySample
 from rlcourse.networks import MLPQNetwork, NatureCNN
 from rlcourse.training import (
     CheckpointError,
-    CSVLogger,
     LivePlot,
+    MetricLogger,
     config_from_dict,
     evaluate,
     linear_schedule,
@@ -488,6 +488,8 @@ class TrainResult(NamedTuple):
     state: TrainState
     solved_at_step: int | None
     """First step at which an evaluation reached ``solve_score`` (None if never)."""
+    metrics: MetricLogger
+    """Per-episode return, length, loss and mean Q with moving averages: ``.plot()``."""
 
 
 def train(
@@ -506,17 +508,20 @@ def train(
     progress: bool = True,
     live_plot: bool = False,
     save_buffer: bool = True,
+    metrics_window: int = 100,
 ) -> TrainResult:
     """Train ``agent`` on ``env`` until ``total_steps`` env steps have been taken.
 
     With ``out_dir``: a CSV log (``log.csv``), a full checkpoint (``checkpoint.pt``, at the
     first episode end after every ``checkpoint_every`` steps) and the final weights
-    (``final.pt``), plus ``best.pt``: the weights of the best evaluation so far.
+    (``final.pt``), plus ``best.pt``: the weights of the best evaluation so far, and
+    ``metrics.png`` (:meth:`MetricLogger.plot`, redrawn at every checkpoint and at the end).
     ``resume=True`` continues from ``out_dir/checkpoint.pt``; since episode
     ``i`` always starts from ``reset(seed=config.seed + i)``, on CPU the result is the same as
     an uninterrupted run.
     Evaluation (greedy, ``eval_episodes`` episodes on ``eval_env``) every ``eval_every`` steps;
     with ``solve_score`` training stops at the first evaluation whose mean reaches it.
+    ``metrics_window``: episodes in the moving averages of ``result.metrics``.
     """
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
         raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
@@ -525,58 +530,52 @@ def train(
     out = Path(out_dir) if out_dir is not None else None
     if out and not resume:
         (out / "log.csv").unlink(missing_ok=True)  # a new run: a new log
-    logger = CSVLogger(out / "log.csv", LOG_FIELDS) if out else None
+    metrics = MetricLogger(out / "log.csv" if out else None, LOG_FIELDS, window=metrics_window)
     checkpoint = out / "checkpoint.pt" if out else None
     if resume:
         if checkpoint is None or not checkpoint.exists():
             raise CheckpointError(f"nothing to resume: no checkpoint in {out_dir!r}")
         state = load_training_checkpoint(checkpoint, agent, env_id)
-        if logger:
-            logger.truncate_after(agent.steps)
+        metrics.resume(agent.steps)
     plot = LivePlot(["episode_return", "loss", "epsilon"]) if live_plot else None
     bar = progress_bar(total_steps, f"DQN {env_id}", enabled=progress)
     bar.update(agent.steps)
     solved_at = None
     last_checkpoint = agent.steps
     obs, _ = env.reset(seed=agent.config.seed + state.episode)
-    episode_return, episode_length, last_info = 0.0, 0, None
+    episode_return = 0.0
     started = time.perf_counter()
     try:
         while agent.steps < total_steps:
             action = agent.act(obs)
             next_obs, reward, terminated, truncated, _ = env.step(action)
             info = agent.observe(obs, action, float(reward), next_obs, terminated, truncated)
-            last_info = info or last_info
+            metrics.log_step(reward, info.loss if info else None, info.q_mean if info else None)
             obs = next_obs
             episode_return += float(reward)
-            episode_length += 1
             bar.update(1)
             if terminated or truncated:
                 state.episode += 1
                 state.episode_returns.append(episode_return)
-                row = {
-                    "step": agent.steps, "episode": state.episode,
-                    "episode_return": episode_return, "episode_length": episode_length,
-                    "epsilon": agent.epsilon,
-                    "loss": last_info.loss if last_info else None,
-                    "q_mean": last_info.q_mean if last_info else None,
-                }  # fmt: skip
+                state.wall_seconds += time.perf_counter() - started
+                row = metrics.log_episode(
+                    agent.steps, episode=state.episode, epsilon=agent.epsilon,
+                    wall_seconds=state.wall_seconds,
+                )  # fmt: skip
                 if plot:
                     plot.add(agent.steps, episode_return=episode_return, epsilon=agent.epsilon,
                              loss=row["loss"])  # fmt: skip
                 recent = np.mean(state.episode_returns[-10:])
                 bar.set_postfix(ret=f"{recent:.1f}", eps=f"{agent.epsilon:.2f}", refresh=False)
                 obs, _ = env.reset(seed=agent.config.seed + state.episode)
-                episode_return, episode_length = 0.0, 0
-                state.wall_seconds += time.perf_counter() - started
-                if logger:
-                    logger.write(wall_seconds=state.wall_seconds, **row)
+                episode_return = 0.0
                 if (
                     checkpoint
                     and checkpoint_every
                     and agent.steps - last_checkpoint >= checkpoint_every
                 ):
                     save_training_checkpoint(checkpoint, agent, state, env_id, save_buffer)
+                    metrics.plot(out / "metrics.png", title=f"DQN {env_id}")
                     last_checkpoint = agent.steps
                 started = time.perf_counter()
             if eval_every and eval_env is not None and agent.steps % eval_every == 0:
@@ -586,10 +585,10 @@ def train(
                 state.evaluations.append((agent.steps, float(scores.mean()), float(scores.std())))
                 if out and (best_so_far is None or scores.mean() > best_so_far):
                     export_weights(agent, out / "best.pt", env_id=env_id)
-                if logger:
-                    logger.write(step=agent.steps, episode=state.episode,
-                                 wall_seconds=state.wall_seconds, eval_mean=scores.mean(),
-                                 eval_std=scores.std())  # fmt: skip
+                metrics.log_evaluation(
+                    agent.steps, scores.mean(), scores.std(),
+                    episode=state.episode, wall_seconds=state.wall_seconds,
+                )  # fmt: skip
                 bar.set_postfix(eval=f"{scores.mean():.1f}", eps=f"{agent.epsilon:.2f}")
                 started = time.perf_counter()
                 if solve_score is not None and scores.mean() >= solve_score:
@@ -604,7 +603,8 @@ def train(
         # The final weights, small, for `rlcourse watch` and evaluation. checkpoint.pt stays
         # at the last episode end: the point an exact resume can continue from.
         export_weights(agent, out / "final.pt", env_id=env_id)
-    return TrainResult(agent, state, solved_at)
+        metrics.plot(out / "metrics.png", title=f"DQN {env_id}")
+    return TrainResult(agent, state, solved_at, metrics)
 
 
 def save_training_checkpoint(
