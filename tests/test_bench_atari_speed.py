@@ -1,0 +1,48 @@
+"""bench/atari_dqn_speed.py: both workers do the same work (a few seconds, in-process)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "atari_dqn_speed.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("atari_dqn_speed", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_arguments_are_checked(bench: ModuleType) -> None:
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--steps", "10"])  # not a multiple of train_freq
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--learning-starts", "16"])  # fewer than a batch
+    args = bench.parse_args(["--capacity", "1000"])
+    assert args.learning_starts == 1000  # a full replay memory when timing starts
+
+
+def test_workers_take_the_same_updates(bench: ModuleType) -> None:
+    pytest.importorskip("stable_baselines3", reason="stable_baselines3 is not installed")
+    threads = torch.get_num_threads()  # the workers set it for the whole process
+    argv = ["--steps", "8", "--learning-starts", "32", "--capacity", "64", "--threads", "1"]
+    try:
+        args = bench.parse_args(argv)
+        course, sb3 = bench.course_worker(args), bench.sb3_worker(args)
+    finally:
+        torch.set_num_threads(threads)
+    for result in (course, sb3):
+        assert result["updates"] == 8 // 4
+        assert result["seconds"] > 0 and result["peak_rss_mib"] >= result["setup_rss_mib"] > 0
+        assert result["buffer_capacity"] == 64
+    assert sb3["buffer_transitions"] == 40
+    # Two uint8 (4, 84, 84) stacks a transition against one 84x84 frame a slot.
+    assert sb3["buffer_bytes_per_slot"] > 7 * course["buffer_bytes_per_slot"]
