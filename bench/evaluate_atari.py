@@ -1,0 +1,75 @@
+"""Final score of a trained Atari DQN checkpoint vs random play, over fresh full games.
+
+Each game is the real one (all lives, unclipped points: ``make_env_for(..., training=False)``)
+and starts from ``reset(seed=seed + i)``, with up to 30 random no-ops. The agent plays
+epsilon-greedy with epsilon 0.05, as the Nature DQN paper evaluated (a purely greedy agent
+can get stuck against a wall); ``--epsilon 0`` gives the greedy score. Random play is
+measured on the same games.
+
+    python bench/evaluate_atari.py rlcourse/pretrained/dqn_mspacman.pt --episodes 20 \
+        --out bench/results/dqn_mspacman_eval.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlcourse.agents.dqn import load_agent, make_env_for
+from rlcourse.files import atomic_write
+from rlcourse.training import evaluate, progress_bar
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="a DQN checkpoint (final.pt, best.pt, pretrained)")
+    parser.add_argument("--episodes", type=int, default=20, help="games per policy")
+    parser.add_argument("--epsilon", type=float, default=0.05, help="the agent's exploration")
+    parser.add_argument("--seed", type=int, default=50_000, help="seed of the first game")
+    parser.add_argument("--max-steps", type=int, default=27_000, help="agent steps per game")
+    parser.add_argument("--out", type=Path, help="CSV of every game's score")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    _, payload = load_agent(args.checkpoint, device="cpu")
+    env_id = payload["env_id"]
+    env = make_env_for(env_id, training=False)
+    agent, _ = load_agent(args.checkpoint, env, device="cpu")
+    agent.rng = np.random.default_rng(args.seed)  # the agent's own exploration draws
+    env.action_space.seed(args.seed)
+    policies = {
+        f"dqn (epsilon {args.epsilon:g})": lambda obs: agent.act(obs, epsilon=args.epsilon),
+        "random": lambda obs: env.action_space.sample(),
+    }
+    rows = []
+    for name, policy in policies.items():
+        started = time.perf_counter()
+        bar = progress_bar(args.episodes, f"{name} on {env_id}")
+        scores = []
+        for i in range(args.episodes):
+            score = evaluate(policy, env, 1, seed=args.seed + i, max_steps=args.max_steps)[0]
+            scores.append(float(score))
+            rows.append({"policy": name, "game": i, "seed": args.seed + i, "score": score})
+            bar.update(1)
+        bar.close()
+        print(
+            f"{name:20s} {np.mean(scores):8.1f} +- {np.std(scores):7.1f} over {args.episodes} "
+            f"games (min {min(scores):.0f}, max {max(scores):.0f}; "
+            f"{time.perf_counter() - started:.0f} s)"
+        )
+    print(f"checkpoint: {args.checkpoint} ({payload['steps']:,} training steps, {env_id})")
+    if args.out:
+        with atomic_write(args.out, suffix=".csv") as temporary, open(temporary, "w") as file:
+            writer = csv.DictWriter(file, fieldnames=["policy", "game", "seed", "score"])
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
