@@ -1,5 +1,5 @@
 """Small trained checkpoints shipped with the package, so every lesson can show a trained
-agent, even in a smoke run.
+agent, even in a smoke run, and the CSV logs of the runs that made them (for their curves).
 
 >>> path("dqn_cartpole.pt").name
 'dqn_cartpole.pt'
@@ -12,13 +12,13 @@ from pathlib import Path
 
 
 def available() -> list[str]:
-    """Names of the shipped checkpoints."""
+    """Names of the shipped checkpoints and logs."""
     folder = resources.files(__name__)
-    return sorted(item.name for item in folder.iterdir() if item.name.endswith(".pt"))
+    return sorted(item.name for item in folder.iterdir() if item.name.endswith((".pt", ".csv")))
 
 
 def path(name: str) -> Path:
-    """The file of a shipped checkpoint, e.g. ``path("dqn_cartpole.pt")``."""
+    """The file of a shipped checkpoint or log, e.g. ``path("dqn_cartpole.pt")``."""
     candidate = Path(str(resources.files(__name__) / name))
     if not candidate.is_file():
         raise FileNotFoundError(
