@@ -211,6 +211,28 @@ def double_dqn_next_values(
     return next_q_target.gather(1, best)
 
 
+@torch.no_grad()
+def update_target_network(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """``theta_target <- tau * theta_online + (1 - tau) * theta_target``, in place.
+
+    ``tau = 1`` is the Nature DQN's hard update (a copy, every ``target_update_interval``
+    steps); ``tau < 1`` is the soft (Polyak) update, a little every time.
+
+    >>> online, target = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
+    >>> _ = online.weight.data.fill_(1.0), target.weight.data.fill_(0.0)
+    >>> update_target_network(target, online, tau=0.1)
+    >>> round(target.weight.item(), 6)
+    0.1
+    """
+    if not 0.0 < tau <= 1.0:
+        raise ValueError(f"tau must be in (0, 1], got {tau}")
+    for target_param, online_param in zip(target.parameters(), online.parameters(), strict=True):
+        if tau == 1.0:
+            target_param.copy_(online_param)
+        else:
+            target_param.lerp_(online_param, tau)
+
+
 def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
     """A random action with probability ``epsilon``, else the greedy one.
 
@@ -376,15 +398,9 @@ class DQN:
         self.updates += 1
         return UpdateInfo(loss.item(), q_taken.detach().mean().item())
 
-    @torch.no_grad()
     def update_target(self) -> None:
         """Hard copy (``tau=1``) or Polyak average (``tau<1``) of the online weights."""
-        tau = self.config.tau
-        for target, online in zip(self.target.parameters(), self.q.parameters(), strict=True):
-            if tau == 1.0:
-                target.copy_(online)
-            else:
-                target.lerp_(online, tau)
+        update_target_network(self.target, self.q, self.config.tau)
 
     # saving ------------------------------------------------------------------------------
 
