@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlcourse.agents.dqn import load_agent, make_env_for
+from rlcourse.agents.dqn import env_for_checkpoint, load_agent, make_env_for
 from rlcourse.files import atomic_write
 from rlcourse.training import evaluate, progress_bar
 
@@ -38,27 +38,36 @@ def main() -> None:
 
     _, payload = load_agent(args.checkpoint, device="cpu")
     env_id = payload["env_id"]
-    env = make_env_for(env_id, training=False)
+    env = env_for_checkpoint(payload)  # with its reduced action set, if it had one
     agent, _ = load_agent(args.checkpoint, env, device="cpu")
     agent.rng = np.random.default_rng(args.seed)  # the agent's own exploration draws
     env.action_space.seed(args.seed)
+    # name -> (policy, env): random play over the checkpoint's action set and, when that
+    # is a reduced set, over the game's full set too (the published random baselines).
     policies = {
-        f"dqn (epsilon {args.epsilon:g})": lambda obs: agent.act(obs, epsilon=args.epsilon),
-        "random": lambda obs: env.action_space.sample(),
+        f"dqn (epsilon {args.epsilon:g})": (lambda obs: agent.act(obs, epsilon=args.epsilon), env),
+        f"random ({env.action_space.n} actions)": (lambda obs: env.action_space.sample(), env),
     }
+    full_env = make_env_for(env_id, training=False)
+    if full_env.action_space.n != env.action_space.n:
+        full_env.action_space.seed(args.seed)
+        policies[f"random ({full_env.action_space.n} actions)"] = (
+            lambda obs: full_env.action_space.sample(),
+            full_env,
+        )
     rows = []
-    for name, policy in policies.items():
+    for name, (policy, game) in policies.items():
         started = time.perf_counter()
         bar = progress_bar(args.episodes, f"{name} on {env_id}")
         scores = []
         for i in range(args.episodes):
-            score = evaluate(policy, env, 1, seed=args.seed + i, max_steps=args.max_steps)[0]
+            score = evaluate(policy, game, 1, seed=args.seed + i, max_steps=args.max_steps)[0]
             scores.append(float(score))
             rows.append({"policy": name, "game": i, "seed": args.seed + i, "score": score})
             bar.update(1)
         bar.close()
         print(
-            f"{name:20s} {np.mean(scores):8.1f} +- {np.std(scores):7.1f} over {args.episodes} "
+            f"{name:22s} {np.mean(scores):8.1f} +- {np.std(scores):7.1f} over {args.episodes} "
             f"games (min {min(scores):.0f}, max {max(scores):.0f}; "
             f"{time.perf_counter() - started:.0f} s)"
         )

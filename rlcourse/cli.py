@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "a resumed run then refills it)")  # fmt: skip
     dqn.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     dqn.add_argument(
+        "--actions", default=None,
+        help="reduced action set of an ALE game: 'right' (RIGHT, RIGHTFIRE: the Mario "
+        "tutorial's), 'simple', or comma-separated action names, e.g. NOOP,FIRE,LEFT",
+    )  # fmt: skip
+    dqn.add_argument(
         "--export", type=Path, default=None, help="also write the final weights to this file"
     )
     add_config_options(dqn, DQNConfig)
@@ -140,8 +145,13 @@ def run_train_dqn(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = _config_from_args(args)
-    env = make_env_for(args.env, training=True)
-    eval_env = make_env_for(args.env, training=False)
+    env_options = {}
+    if args.actions:
+        env_options["actions"] = args.actions if "," not in args.actions else [
+            name.strip() for name in args.actions.split(",")
+        ]  # fmt: skip
+    env = make_env_for(args.env, training=True, **env_options)
+    eval_env = make_env_for(args.env, training=False, **env_options)
     agent = DQN(env.observation_space, env.action_space, config)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
@@ -152,6 +162,7 @@ def run_train_dqn(args: argparse.Namespace) -> int:
         eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         solve_score=args.solve_score, out_dir=args.out, checkpoint_every=args.checkpoint_every,
         resume=args.resume, save_buffer=not args.no_buffer_in_checkpoint,
+        env_options=env_options,
     )  # fmt: skip
     evaluations = result.state.evaluations
     if evaluations:
@@ -160,7 +171,7 @@ def run_train_dqn(args: argparse.Namespace) -> int:
     if result.solved_at_step is not None:
         print(f"solved (>= {args.solve_score}) at step {result.solved_at_step}")
     if args.export:
-        export_weights(agent, args.export, env_id=args.env)
+        export_weights(agent, args.export, env_id=args.env, env_options=env_options)
         print(f"exported weights to {args.export}")
     print(f"final weights: {args.out / 'final.pt'} (rlcourse watch {args.out / 'final.pt'})")
     print(f"resume point: {args.out / 'checkpoint.pt'}; log: {args.out / 'log.csv'}")
@@ -168,14 +179,14 @@ def run_train_dqn(args: argparse.Namespace) -> int:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from rlcourse.agents.dqn import load_agent, make_env_for
+    from rlcourse.agents.dqn import env_for_checkpoint, load_agent
     from rlcourse.training import load_checkpoint
     from rlcourse.video import record_episode
 
     if args.episodes <= 0:
         raise ValueError(f"--episodes must be positive, got {args.episodes}")
-    env_id = load_checkpoint(args.checkpoint, expect={"algo": "dqn"})["env_id"]
-    env = make_env_for(env_id, training=False, render_mode="rgb_array")
+    payload = load_checkpoint(args.checkpoint, expect={"algo": "dqn"})
+    env = env_for_checkpoint(payload, render_mode="rgb_array")
     agent, _ = load_agent(args.checkpoint, env)
     for episode in range(args.episodes):
         if episode == 0 and args.video:

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from rlcourse import pretrained
-from rlcourse.agents.dqn import DQNConfig, load_agent
+from rlcourse.agents.dqn import DQNConfig, env_for_checkpoint, load_agent, make_env_for
 from rlcourse.cli import build_parser, main
 from rlcourse.envs import make_env
-from rlcourse.training import evaluate, field_docs, read_csv
+from rlcourse.training import CheckpointError, evaluate, field_docs, read_csv
 from rlcourse.video import read_video
 
 
@@ -173,3 +173,20 @@ def test_any_ale_game_trains_and_plays_at_smoke_budget(tmp_path, game):
         == 0
     )
     assert read_video(tmp_path / "g.mp4").shape[1:] == (210, 160, 3)
+
+
+def test_reduced_action_set_is_saved_and_rebuilt_for_watching(tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "dqn", "--env", "ALE/MarioBros-v5", "--actions", "right", "--double",
+            "true", "--total-steps", "120", "--out", str(out), "--learning-starts", "100",
+            "--buffer-size", "500", "--batch-size", "4"]  # fmt: skip
+    assert main(argv) == 0
+    agent, payload = load_agent(out / "final.pt")  # the env is rebuilt from the checkpoint
+    assert payload["env_options"] == {"actions": "right"} and agent.n_actions == 2
+    assert payload["config"]["double"] is True
+    with pytest.raises(CheckpointError, match="with 2 actions .* this env has 18"):
+        load_agent(out / "final.pt", make_env_for("ALE/MarioBros-v5", training=False))
+    env = env_for_checkpoint(payload)
+    assert env.unwrapped.get_action_meanings()[:2] == ["NOOP", "FIRE"]  # the game's own
+    assert env.action_space.n == 2
+    assert main(["watch", str(out / "final.pt"), "--max-steps", "20"]) == 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -164,19 +165,34 @@ def default_preset(env_id: str) -> str:
     return "atari" if is_atari(env_id) else "cartpole"
 
 
-def make_env_for(env_id: str, training: bool, render_mode: str | None = None) -> gym.Env:
+def make_env_for(
+    env_id: str,
+    training: bool,
+    render_mode: str | None = None,
+    actions: str | Sequence[str] | None = None,
+) -> gym.Env:
     """The env a DQN trains on (``training=True``) or is evaluated on.
 
     ALE games get :func:`~rlcourse.envs.make_atari_env`, with episodic life and reward
-    clipping only for training, so evaluations report real game scores.
+    clipping only for training, so evaluations report real game scores. ``actions``: a
+    reduced action set (``"right"``, ``"simple"`` or action names; ALE games only).
     """
     from rlcourse.envs import is_atari, make_atari_env, make_env
 
     if is_atari(env_id):
         return make_atari_env(
-            env_id, episodic_life=training, clip_rewards=training, render_mode=render_mode
-        )
-    return make_env(env_id, render_mode=render_mode)
+            env_id, episodic_life=training, clip_rewards=training, render_mode=render_mode,
+            actions=actions,
+        )  # fmt: skip
+    return make_env(env_id, render_mode=render_mode, actions=actions)
+
+
+def env_for_checkpoint(
+    payload: dict[str, Any], training: bool = False, render_mode: str | None = None
+) -> gym.Env:
+    """The env a checkpoint was trained for (its id and options, e.g. a reduced action set)."""
+    options = payload.get("env_options") or {}
+    return make_env_for(payload["env_id"], training, render_mode=render_mode, **options)
 
 
 # --- the formulas (each one an exercise in notebook 03) ---------------------------------
@@ -525,6 +541,7 @@ def train(
     live_plot: bool = False,
     save_buffer: bool = True,
     metrics_window: int = 100,
+    env_options: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``agent`` on ``env`` until ``total_steps`` env steps have been taken.
 
@@ -538,6 +555,8 @@ def train(
     Evaluation (greedy, ``eval_episodes`` episodes on ``eval_env``) every ``eval_every`` steps;
     with ``solve_score`` training stops at the first evaluation whose mean reaches it.
     ``metrics_window``: episodes in the moving averages of ``result.metrics``.
+    ``env_options``: how ``env`` was made beyond its id (e.g. ``{"actions": "right"}``), saved
+    in every checkpoint so :func:`env_for_checkpoint` rebuilds the same env.
     """
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
         raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
@@ -590,7 +609,9 @@ def train(
                     and checkpoint_every
                     and agent.steps - last_checkpoint >= checkpoint_every
                 ):
-                    save_training_checkpoint(checkpoint, agent, state, env_id, save_buffer)
+                    save_training_checkpoint(
+                        checkpoint, agent, state, env_id, save_buffer, env_options
+                    )
                     metrics.plot(out / "metrics.png", title=f"DQN {env_id}")
                     last_checkpoint = agent.steps
                 started = time.perf_counter()
@@ -600,7 +621,7 @@ def train(
                 best_so_far = max((mean for _, mean, _ in state.evaluations), default=None)
                 state.evaluations.append((agent.steps, float(scores.mean()), float(scores.std())))
                 if out and (best_so_far is None or scores.mean() > best_so_far):
-                    export_weights(agent, out / "best.pt", env_id=env_id)
+                    export_weights(agent, out / "best.pt", env_id, env_options=env_options)
                 metrics.log_evaluation(
                     agent.steps, scores.mean(), scores.std(),
                     episode=state.episode, wall_seconds=state.wall_seconds,
@@ -618,16 +639,21 @@ def train(
     if out:
         # The final weights, small, for `rlcourse watch` and evaluation. checkpoint.pt stays
         # at the last episode end: the point an exact resume can continue from.
-        export_weights(agent, out / "final.pt", env_id=env_id)
+        export_weights(agent, out / "final.pt", env_id, env_options=env_options)
         metrics.plot(out / "metrics.png", title=f"DQN {env_id}")
     return TrainResult(agent, state, solved_at, metrics)
 
 
 def save_training_checkpoint(
-    path: str | Path, agent: DQN, state: TrainState, env_id: str, save_buffer: bool = True
+    path: str | Path,
+    agent: DQN,
+    state: TrainState,
+    env_id: str,
+    save_buffer: bool = True,
+    env_options: dict[str, Any] | None = None,
 ) -> Path:
     payload = agent.state_dict(include_buffer=save_buffer)
-    payload.update(env_id=env_id, train_state=asdict(state))
+    payload.update(env_id=env_id, env_options=dict(env_options or {}), train_state=asdict(state))
     return save_checkpoint(path, payload)
 
 
@@ -643,14 +669,21 @@ def load_training_checkpoint(path: str | Path, agent: DQN, env_id: str) -> Train
     )
 
 
-def export_weights(agent: DQN, path: str | Path, env_id: str, half: bool = False) -> Path:
+def export_weights(
+    agent: DQN,
+    path: str | Path,
+    env_id: str,
+    half: bool = False,
+    env_options: dict[str, Any] | None = None,
+) -> Path:
     """A small checkpoint for playing only: online weights (fp16 if ``half``), config, env."""
     weights = {k: v.detach().cpu() for k, v in agent.q.state_dict().items()}
     if half:
         weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
     return save_checkpoint(path, {
-        "algo": "dqn", "env_id": env_id, "config": agent.config.to_dict(),
-        "network_spec": agent.network_spec(), "q": weights, "steps": agent.steps,
+        "algo": "dqn", "env_id": env_id, "env_options": dict(env_options or {}),
+        "config": agent.config.to_dict(), "network_spec": agent.network_spec(), "q": weights,
+        "steps": agent.steps,
     })  # fmt: skip
 
 
@@ -666,11 +699,18 @@ def load_agent(
     config = DQNConfig.from_dict({**payload["config"], "device": device})
     spec = payload["network_spec"]
     if env is None:
-        env = make_env_for(payload["env_id"], training=False)
+        env = env_for_checkpoint(payload)
     if tuple(env.observation_space.shape) != tuple(spec["obs_shape"]):
         raise CheckpointError(
             f"{path} was trained on {payload['env_id']!r} with observations of shape "
             f"{tuple(spec['obs_shape'])}; this env gives {env.observation_space.shape}"
+        )
+    n_actions = getattr(env.action_space, "n", None)
+    if n_actions is not None and n_actions != spec["n_actions"]:
+        raise CheckpointError(
+            f"{path} plays {payload['env_id']!r} with {spec['n_actions']} actions "
+            f"(env options {payload.get('env_options') or {}}); this env has {n_actions}: "
+            "make it with rlcourse.agents.dqn.env_for_checkpoint(payload)"
         )
     small = DQNConfig.from_dict({**config.to_dict(), "buffer_size": 1})
     agent = DQN(env.observation_space, env.action_space, small)
