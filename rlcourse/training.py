@@ -367,10 +367,22 @@ class MetricLogger:
         self.history = {k: [] for k in self.history}
         self.evaluations = []
         self._start_episode()
-        if not self.csv or not self.csv.path.exists():
-            return
-        self.csv.truncate_after(step)
-        columns = read_csv(self.csv.path)
+        if self.csv and self.csv.path.exists():
+            self.csv.truncate_after(step)
+            self._load(read_csv(self.csv.path))
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike, window: int = 100) -> MetricLogger:
+        """A finished run's metrics, read back from its CSV log (for plots; writes nothing)."""
+        columns = read_csv(path)
+        missing = {"step", *cls.EPISODE_METRICS} - set(columns)
+        if columns and missing:
+            raise ValueError(f"{path} is not a metrics log: no columns {sorted(missing)}")
+        metrics = cls(window=window)
+        metrics._load(columns)
+        return metrics
+
+    def _load(self, columns: dict[str, np.ndarray]) -> None:
         if not columns:
             return
         episodes = ~np.isnan(columns["episode_return"])
@@ -384,33 +396,48 @@ class MetricLogger:
                                    columns["eval_std"][evals], strict=True)
             ]  # fmt: skip
 
-    def plot(self, path: str | os.PathLike | None = None, title: str | None = None) -> Any:
-        """Each metric per episode (faint) and its moving average (bold), against env steps.
+    def plot(
+        self,
+        path: str | os.PathLike | None = None,
+        title: str | None = None,
+        baselines: dict[str, float] | None = None,
+    ) -> Any:
+        """Each metric per episode (faint) and its moving average (bold), against env steps,
+        plus a panel of the evaluations when there are any (their scores can be on another
+        scale: Atari evaluations play the whole game, unclipped). ``baselines``: horizontal
+        reference lines for the scores, e.g. ``{"random": 308}``.
 
         Saved (atomically) to ``path`` when given; returns the figure, which a notebook shows.
         """
         import matplotlib.pyplot as plt
         from matplotlib.ticker import EngFormatter
 
-        figure, axes = plt.subplots(1, 4, figsize=(16, 3.2))
+        panels = [*self.EPISODE_METRICS, *(["evaluation"] if self.evaluations else [])]
+        figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
         steps = np.asarray(self.history["step"])
         titles = {
-            "episode_return": "episode return",
+            "episode_return": "training episode return",
             "episode_length": "episode length (steps)",
             "loss": "mean loss",
             "q_mean": "mean predicted Q",
+            "evaluation": "evaluation score",
         }
-        for ax, name in zip(axes, self.EPISODE_METRICS, strict=True):
-            values = np.asarray(self.history[name])
-            if len(values):
-                ax.plot(steps, values, color="C0", alpha=0.3, linewidth=0.8)
-                ax.plot(steps, self.moving_average(name), color="C0",
-                        label=f"mean of last {self.window}")  # fmt: skip
-            if name == "episode_return" and self.evaluations:
+        for ax, name in zip(axes, panels, strict=True):
+            if name == "evaluation":
                 at, means, stds = (np.asarray(c) for c in zip(*self.evaluations, strict=True))
                 ax.errorbar(at, means, yerr=stds, color="C1", marker="o", markersize=3,
-                            capsize=2, label="greedy evaluation")  # fmt: skip
-            if name == "episode_return" and (len(values) or self.evaluations):
+                            capsize=2, label="evaluation (mean, std)")  # fmt: skip
+            elif len(self.history[name]):
+                ax.plot(steps, self.history[name], color="C0", alpha=0.3, linewidth=0.8)
+                ax.plot(steps, self.moving_average(name), color="C0",
+                        label=f"mean of last {self.window}")  # fmt: skip
+            reference_panel = "evaluation" if self.evaluations else "episode_return"
+            if name == reference_panel:
+                for i, (label, value) in enumerate((baselines or {}).items()):
+                    ax.axhline(
+                        value, color=f"C{i + 2}", ls="--", lw=1, label=f"{label} ({value:g})"
+                    )
+            if name in ("episode_return", "evaluation") and ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=8)
             ax.set_title(titles[name])
             ax.set_xlabel("env step")

@@ -135,8 +135,17 @@ def test_metric_logger_episodes_csv_resume_and_plot(tmp_path):
     assert again.evaluations == [(5, 7.0, 1.0)]
     assert read_csv(tmp_path / "log.csv")["step"].tolist() == [3.0, 5.0, 5.0]
 
-    figure = again.plot(tmp_path / "metrics.png", title="test")
-    assert len(figure.axes) == 4
+    figure = again.plot(tmp_path / "metrics.png", title="test", baselines={"random": 5.0})
+    assert [ax.get_title() for ax in figure.axes][-1] == "evaluation score"  # 4 + evaluations
+    assert "random (5)" in figure.axes[-1].get_legend_handles_labels()[1]
+    read_back = MetricLogger.from_csv(tmp_path / "log.csv", window=2)
+    for name, values in again.history.items():
+        np.testing.assert_array_equal(read_back.history[name], values)  # NaNs included
+    assert read_back.evaluations == again.evaluations
+    assert read_back.csv is None  # reading a log never writes to it
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a metrics log"):
+        MetricLogger.from_csv(tmp_path / "other.csv")
     assert (tmp_path / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="unknown metric 'reward'"):
         again.moving_average("reward")
