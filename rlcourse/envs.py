@@ -1,7 +1,8 @@
 """Making environments: ids checked with helpful errors, the Atari wrapper stack.
 
 ``make_env`` gives a plain Gymnasium env (CartPole, or a raw ALE game that shows every
-frame); ``make_atari_env`` adds the DQN papers' preprocessing on top.
+frame); ``make_atari_env`` adds the DQN papers' preprocessing on top. ``make_mario_env`` does
+the same for NES Super Mario Bros. (the optional gym-super-mario-bros package).
 
 >>> env = make_atari_env("ALE/MsPacman-v5")
 >>> env.observation_space
@@ -15,6 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import ale_py
@@ -23,6 +25,7 @@ import gymnasium as gym
 from rlcourse.wrappers import (
     ActionSubset,
     ClipReward,
+    CopyFrames,
     Crop,
     EpisodicLife,
     FireReset,
@@ -31,6 +34,7 @@ from rlcourse.wrappers import (
     NoopReset,
     ProcessFrame84,
     ScaledFloatFrame,
+    _positive_int,
 )
 
 # ale-py >= 0.9 no longer registers its games on import: Gymnasium 1.x wants it said.
@@ -55,8 +59,45 @@ MARIO_ACTIONS = {
 }
 
 
-def _nes_mario_id(env_id: str) -> bool:
-    return re.fullmatch(r"SuperMarioBros(Random Stages)?(-\d-\d)?-v\d", env_id) is not None
+# NES Super Mario Bros. (gym-super-mario-bros) joypad action sets, as button combinations.
+# "right" is the PyTorch Mario tutorial's; "simple" and "complex" are the package's
+# SIMPLE_MOVEMENT and COMPLEX_MOVEMENT, written out so they can be checked without it.
+NES_MARIO_ACTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "right": (("right",), ("right", "A")),
+    "simple": (
+        ("NOOP",), ("right",), ("right", "A"), ("right", "B"), ("right", "A", "B"), ("A",),
+        ("left",),
+    ),
+    "complex": (
+        ("NOOP",), ("right",), ("right", "A"), ("right", "B"), ("right", "A", "B"), ("A",),
+        ("left",), ("left", "A"), ("left", "B"), ("left", "A", "B"), ("down",), ("up",),
+    ),
+}  # fmt: skip
+# nes_py.wrappers.JoypadSpace's buttons (B runs and throws fireballs, A jumps).
+NES_BUTTONS = ("NOOP", "right", "left", "down", "up", "start", "select", "B", "A")
+
+# The package's id families: SuperMarioBros[-]W-S-v0, SuperMarioBros2 (Lost Levels, worlds
+# 1-9 and A-D), SuperMarioBros2USA, SuperMarioBros3, whole games (SuperMarioBros-v0) and
+# the RandomStages ids of older releases (an unknown one gets close matches once imported).
+_NES_MARIO_ID = re.compile(r"SuperMarioBros(?:2USA|2|3|RandomStages)?(?:-?[1-9A-D]-\d)?-v\d")
+
+
+def is_nes_mario(env_id: str) -> bool:
+    """Whether ``env_id`` is a NES Super Mario Bros. game (the gym-super-mario-bros package).
+
+    Decided from the id alone when the package is not installed (nothing is imported), so
+    it can choose :func:`make_mario_env` before that one says what to install.
+
+    >>> is_nes_mario("SuperMarioBros-1-1-v0"), is_nes_mario("ALE/MarioBros-v5")
+    (True, False)
+    """
+    if not isinstance(env_id, str):
+        raise TypeError(f"env id must be a str such as 'SuperMarioBros-1-1-v0', got {env_id!r}")
+    spec = gym.registry.get(env_id)
+    if spec is not None:
+        entry_point = spec.entry_point
+        return isinstance(entry_point, str) and entry_point.startswith("gym_super_mario_bros")
+    return _NES_MARIO_ID.fullmatch(env_id) is not None
 
 
 def _register_nes_mario(env_id: str) -> None:
@@ -101,7 +142,7 @@ def check_env_id(env_id: str) -> str:
     """
     if not isinstance(env_id, str):
         raise TypeError(f"env id must be a str such as 'CartPole-v1', got {env_id!r}")
-    if env_id not in gym.registry and _nes_mario_id(env_id):
+    if env_id not in gym.registry and is_nes_mario(env_id):
         _register_nes_mario(env_id)
     if env_id in gym.registry:
         return env_id
@@ -150,7 +191,7 @@ def make_env(
     frameskip: int | None = None,
     obs_type: str | None = None,
     max_episode_steps: int | None = None,
-    actions: str | list[str] | tuple[str, ...] | None = None,
+    actions: str | Sequence[str | Sequence[str]] | None = None,
     **kwargs: Any,
 ) -> gym.Env:
     """Make a Gymnasium env, checking the id first and registering ALE games.
@@ -161,7 +202,12 @@ def make_env(
     default is 0.25, Machado et al. 2018). The ALE-only arguments are refused for other envs.
     ``actions`` keeps only some of the game's actions (:class:`ActionSubset`): a list of
     action names, or ``"right"``/``"simple"`` for Mario (:data:`MARIO_ACTIONS`).
-    ``SuperMarioBros-1-1-v0``-style ids need the optional gym-super-mario-bros package.
+
+    ``SuperMarioBros-1-1-v0``-style ids (NES, :func:`is_nes_mario`) need the optional
+    gym-super-mario-bros package (see :func:`make_mario_env`); their frames come as copies
+    (:class:`CopyFrames`) and ``actions`` is a joypad set for nes-py's ``JoypadSpace``
+    (:data:`NES_MARIO_ACTIONS`). Without ``actions`` a NES game takes the raw controller
+    byte, ``Discrete(256)``.
 
     >>> make_env("CartPole-v1").observation_space.shape
     (4,)
@@ -169,6 +215,8 @@ def make_env(
     Box(0, 255, (210, 160, 3), uint8)
     """
     check_env_id(env_id)
+    nes = is_nes_mario(env_id)
+    joypad = _joypad_actions(actions) if nes and actions is not None else None
     if render_mode == "rgb_array":
         # pygame-rendered envs (CartPole) render off-screen: no display, no audio device.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -192,10 +240,15 @@ def make_env(
         if given:
             raise TypeError(f"{', '.join(given)} only apply to ALE games, not to {env_id!r}")
     env = gym.make(env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, **kwargs)
+    if nes:
+        from nes_py.wrappers import JoypadSpace
+
+        env = CopyFrames(env)  # nes-py hands out its screen buffer, which the next frame overwrites
+        return env if joypad is None else JoypadSpace(env, joypad)
     return env if actions is None else ActionSubset(env, _action_names(actions))
 
 
-def _action_names(actions: str | list[str] | tuple[str, ...]) -> list[str]:
+def _action_names(actions: str | Sequence[str | Sequence[str]]) -> list[str]:
     if isinstance(actions, str):
         if actions not in MARIO_ACTIONS:
             raise ValueError(
@@ -203,7 +256,47 @@ def _action_names(actions: str | list[str] | tuple[str, ...]) -> list[str]:
                 f"one of the presets {sorted(MARIO_ACTIONS)}"
             )
         return list(MARIO_ACTIONS[actions])
-    return list(actions)
+    names = list(actions)
+    if not all(isinstance(name, str) for name in names):
+        raise TypeError(f"ALE actions are named by strings such as 'RIGHT', got {names!r}")
+    return names
+
+
+def _joypad_actions(actions: str | Sequence[str | Sequence[str]]) -> list[list[str]]:
+    """A NES action set as ``JoypadSpace`` wants it: one list of buttons per action.
+
+    A preset name from :data:`NES_MARIO_ACTIONS`, or one entry per action: a list of
+    buttons (``["right", "A"]``) or the same as ``JoypadSpace`` prints it (``"right A"``).
+    """
+    if isinstance(actions, str):
+        if actions not in NES_MARIO_ACTIONS:
+            raise ValueError(
+                f"actions={actions!r}: name the button combinations (e.g. [['right'], "
+                f"['right', 'A']]) or use one of the presets {sorted(NES_MARIO_ACTIONS)}"
+            )
+        return [list(combo) for combo in NES_MARIO_ACTIONS[actions]]
+    if not isinstance(actions, Sequence) or len(actions) == 0:
+        raise ValueError(
+            f"actions must be a non-empty list of button combinations, got {actions!r}"
+        )
+    odd = [entry for entry in actions if not isinstance(entry, (str, Sequence))]
+    if odd:
+        raise TypeError(
+            f"each action is a list of buttons or a string such as 'right A', got {odd[0]!r}"
+        )
+    combos = [entry.split() if isinstance(entry, str) else list(entry) for entry in actions]
+    for combo in combos:
+        unknown = [button for button in combo if button not in NES_BUTTONS]
+        if not combo or unknown:
+            raise ValueError(
+                f"actions={list(actions)!r}: {combo!r} is not a combination of the NES "
+                f"buttons {list(NES_BUTTONS)}"
+            )
+    # Two spellings of one button set would be one action twice for the agent.
+    pressed = [frozenset(combo) - {"NOOP"} for combo in combos]
+    if len(set(pressed)) != len(pressed):
+        raise ValueError(f"actions must be distinct button combinations, got {combos!r}")
+    return combos
 
 
 def make_atari_env(
@@ -275,3 +368,61 @@ def make_atari_env(
         # Outermost, so NoopReset and FireReset still press the game's own NOOP and FIRE.
         env = ActionSubset(env, _action_names(actions))
     return env
+
+
+def make_mario_env(
+    env_id: str,
+    *,
+    actions: str | Sequence[str | Sequence[str]] | None = "right",
+    frame_skip: int = 4,
+    screen_size: int = 84,
+    frame_stack: int = 4,
+    render_mode: str | None = None,
+    max_episode_steps: int | None = None,
+) -> gym.Env:
+    """NES Super Mario Bros. with the PyTorch Mario tutorial's preprocessing, uint8 frames.
+
+    Needs the optional package, which needs Python >= 3.13 (prebuilt wheels, no compiler)::
+
+        pip install 'gym-super-mario-bros>=9'
+
+    Without it a :class:`MissingDependencyError` says so; ``'ALE/MarioBros-v5'`` (ale-py,
+    :func:`make_atari_env`) is the Mario game that is always there.
+
+    The stack, innermost first: the NES game (one emulator frame per step) ->
+    :class:`CopyFrames` -> nes-py's ``JoypadSpace`` with the ``actions`` set ->
+    :class:`MaxAndSkip` (``frame_skip`` frames per action, rewards summed) ->
+    :class:`ProcessFrame84` (gray ``screen_size`` squares) -> :class:`FrameStack`. So, as for
+    the Atari games, observations are ``(frame_stack, 84, 84)`` uint8.
+
+    ``actions``: ``"right"`` (the tutorial's: right, right + jump), ``"simple"`` or
+    ``"complex"`` (the package's SIMPLE_MOVEMENT and COMPLEX_MOVEMENT, 7 and 12 actions), a
+    list of button combinations (:data:`NES_MARIO_ACTIONS`), or None for the raw controller
+    byte (256 actions). Rewards are the package's, unclipped: the distance moved right,
+    minus the clock, -15 for dying (each frame clipped to [-15, 15]). ``terminated`` comes
+    from the game (a stage id ends on a lost life or the flag, ``SuperMarioBros-v0`` at game
+    over), ``truncated`` only from ``max_episode_steps``, counted in emulator frames as for
+    :func:`make_atari_env`. ``render_mode="rgb_array"`` renders full-colour frames.
+
+    >>> env = make_mario_env("SuperMarioBros-1-1-v0")  # doctest: +SKIP
+    >>> env.observation_space, env.action_space  # doctest: +SKIP
+    (Box(0, 255, (4, 84, 84), uint8), Discrete(2))
+    """
+    if not is_nes_mario(env_id):
+        raise ValueError(
+            f"{env_id!r} is not NES Super Mario Bros. (ids like 'SuperMarioBros-1-1-v0'): use "
+            "make_atari_env() for ALE games such as 'ALE/MarioBros-v5', make_env() otherwise"
+        )
+    # Bad arguments are told apart from a missing package: checked before it is needed.
+    if actions is not None:
+        _joypad_actions(actions)
+    frame_skip = _positive_int("frame_skip", frame_skip)
+    screen_size = _positive_int("screen_size", screen_size)
+    frame_stack = _positive_int("frame_stack", frame_stack)
+    env = make_env(
+        env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, actions=actions
+    )
+    if frame_skip > 1:
+        env = MaxAndSkip(env, skip=frame_skip)
+    env = ProcessFrame84(env, size=screen_size)
+    return FrameStack(env, k=frame_stack)

@@ -484,3 +484,41 @@ class ActionSubset(gym.ActionWrapper):
 
     def get_action_meanings(self) -> list[str]:
         return list(self.meanings)
+
+
+class CopyFrames(gym.Wrapper):
+    """Hand out copies of the frames, for envs that return a view of their screen buffer.
+
+    nes-py (under NES Super Mario Bros.) returns the emulator's own screen array from
+    ``reset``, ``step`` and ``render``, and the next frame overwrites it in place. Whatever
+    keeps frames (the max-pool of :class:`MaxAndSkip`, a replay buffer, a video's frame
+    list) would then hold the latest frame only. Copying a 240x256 RGB frame costs far less
+    than emulating it.
+
+    >>> from rlcourse.toy_envs import FrameCounterEnv
+    >>> env = CopyFrames(FrameCounterEnv(shape=(240, 256, 3)))
+    >>> env.observation_space
+    Box(0, 255, (240, 256, 3), uint8)
+    >>> first, _ = env.reset(seed=0)
+    >>> second, *_ = env.step(0)
+    >>> bool(np.shares_memory(first, second))
+    False
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.observation_space = env.observation_space
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(seed=seed, options=options)
+        return np.array(obs), info
+
+    def step(self, action: Any) -> Step:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return np.array(obs), reward, terminated, truncated, info
+
+    def render(self) -> Any:
+        frame = self.env.render()
+        return frame.copy() if isinstance(frame, np.ndarray) else frame
