@@ -177,3 +177,14 @@ def test_raw_frames_and_renders_are_copies_and_truncation_counts_frames(mario):
     assert short.step(1)[2:4] == (False, False)
     assert short.step(1)[2:4] == (False, True)  # 2 steps of 4 frames
     short.close()
+
+
+def test_dqn_env_for_nes_ids_is_the_tutorial_pipeline():
+    from rlcourse.agents.dqn import make_env_for
+
+    if not HAS_PACKAGE:
+        with pytest.raises(MissingDependencyError, match="gym-super-mario-bros"):
+            make_env_for("SuperMarioBros-1-1-v0", training=True)
+        return
+    env = make_env_for("SuperMarioBros-1-1-v0", training=True)  # pragma: no cover
+    assert env.observation_space.shape == (4, 84, 84) and env.action_space.n == 2

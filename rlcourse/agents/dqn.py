@@ -175,10 +175,16 @@ def make_env_for(
 
     ALE games get :func:`~rlcourse.envs.make_atari_env`, with episodic life and reward
     clipping only for training, so evaluations report real game scores. ``actions``: a
-    reduced action set (``"right"``, ``"simple"`` or action names; ALE games only).
+    reduced action set (``"right"``, ``"simple"`` or action names). NES Super Mario ids
+    (optional package) get :func:`~rlcourse.envs.make_mario_env`, the PyTorch tutorial's
+    pipeline, with its "right" set unless ``actions`` says otherwise.
     """
-    from rlcourse.envs import is_atari, make_atari_env, make_env
+    from rlcourse.envs import is_atari, is_nes_mario, make_atari_env, make_env, make_mario_env
 
+    if is_nes_mario(env_id):  # before is_atari, which would import the optional package
+        return make_mario_env(
+            env_id, actions="right" if actions is None else actions, render_mode=render_mode
+        )
     if is_atari(env_id):
         return make_atari_env(
             env_id, episodic_life=training, clip_rewards=training, render_mode=render_mode,
