@@ -188,3 +188,11 @@ def test_dqn_env_for_nes_ids_is_the_tutorial_pipeline():
         return
     env = make_env_for("SuperMarioBros-1-1-v0", training=True)  # pragma: no cover
     assert env.observation_space.shape == (4, 84, 84) and env.action_space.n == 2
+
+
+def test_nes_ids_train_with_the_pixel_preset():
+    from rlcourse.agents.dqn import default_preset
+
+    assert default_preset("SuperMarioBros-1-1-v0") == "atari"
+    assert default_preset("ALE/MarioBros-v5") == "atari"
+    assert default_preset("CartPole-v1") == "cartpole"

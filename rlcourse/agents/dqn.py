@@ -159,10 +159,11 @@ PRESETS = {"cartpole": cartpole_config, "atari": atari_config}
 
 
 def default_preset(env_id: str) -> str:
-    """The preset the CLI uses when none is named: 'atari' for ALE games, else 'cartpole'."""
-    from rlcourse.envs import is_atari
+    """The preset the CLI uses when none is named: 'atari' for pixel games (ALE, NES Super
+    Mario), else 'cartpole'."""
+    from rlcourse.envs import is_atari, is_nes_mario
 
-    return "atari" if is_atari(env_id) else "cartpole"
+    return "atari" if is_nes_mario(env_id) or is_atari(env_id) else "cartpole"
 
 
 def make_env_for(
