@@ -29,9 +29,14 @@ def test_wheel_installs_and_runs_notebooks(tmp_path):
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     (wheel,) = wheels.glob("rlcourse-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"rlcourse/pretrained/dqn_cartpole.pt", "rlcourse/pretrained/a2c_kungfu.pt"} <= set(
-        names
-    ), "the pretrained checkpoints must be inside the wheel"
+    shipped = {
+        f"rlcourse/pretrained/{path.name}"
+        for path in (ROOT / "rlcourse" / "pretrained").iterdir()
+        if path.suffix in (".pt", ".csv")
+    }
+    assert len(shipped) >= 6 and shipped <= set(names), (
+        f"the pretrained checkpoints and logs must be inside the wheel: {shipped - set(names)}"
+    )
 
     env_dir = tmp_path / "colab"
     venv.create(env_dir, with_pip=True)
