@@ -12,7 +12,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 WORKERS ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install test lab student notebooks lint bench help
+.PHONY: install test lab student notebooks lint bench results help
 
 help:
 	@echo "make install    create $(VENV) and install rlcourse with its dev and bench extras"
@@ -22,6 +22,7 @@ help:
 	@echo "make notebooks  re-run the notebooks to refresh their checked outputs, then 'make student'"
 	@echo "make lint       ruff"
 	@echo "make bench      run the benchmarks in bench/ (minutes)"
+	@echo "make results    redraw the README's result figures from the committed CSV logs (seconds)"
 
 install:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), f"rlcourse needs Python >= 3.10, $(PYTHON) is {sys.version.split()[0]}"'
@@ -69,3 +70,7 @@ bench:
 	$(PY) bench/replay.py
 	$(PY) bench/cartpole_solve.py
 	$(PY) bench/a2c_throughput.py
+	$(PY) bench/atari_dqn_speed.py
+
+results:
+	$(PY) bench/make_results.py

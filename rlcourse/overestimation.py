@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -451,6 +452,34 @@ def write_csv(result: StudyResult, path: str | Path) -> Path:
                                      f"{result.predicted[i, j, k]:.5f}",
                                      f"{result.actual[i, j, k]:.5f}"])  # fmt: skip
     return path
+
+
+def read_study_csv(path: str | Path, config: StudyConfig | None = None) -> StudyResult:
+    """A study back from :func:`write_csv`'s file, for plotting (``make results``).
+
+    The CSV holds the measurements only: the true values come from ``config``'s env (the
+    default study's if None), and the times are NaN.
+    """
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    if not rows or set(rows[0]) != {"step", "algo", "seed", "predicted", "actual"}:
+        raise ValueError(f"{path} is not an overestimation study CSV (see write_csv)")
+    algos = tuple(dict.fromkeys(row["algo"] for row in rows))
+    seeds = np.array(sorted({int(row["seed"]) for row in rows}))
+    steps = np.array(sorted({int(row["step"]) for row in rows}))
+    predicted = np.full((len(algos), len(seeds), len(steps)), np.nan)
+    actual = predicted.copy()
+    for row in rows:
+        index = (algos.index(row["algo"]), int(np.searchsorted(seeds, int(row["seed"]))),
+                 int(np.searchsorted(steps, int(row["step"]))))  # fmt: skip
+        predicted[index], actual[index] = float(row["predicted"]), float(row["actual"])
+    config = config or StudyConfig()
+    env = config.make_env()
+    return StudyResult(
+        algos=algos, seeds=seeds, steps=steps, predicted=predicted, actual=actual,
+        optimal=env.optimal_value(config.gamma), corridor=env.path_value(config.gamma),
+        wall_seconds=math.nan, cpu_seconds=math.nan,
+    )  # fmt: skip
 
 
 def summary(result: StudyResult, last: int = 5) -> str:

@@ -167,3 +167,21 @@ def test_dqn_overestimates_more_than_double_dqn():
     assert gap["DQN"] > gap["Double DQN"] + 0.2, gap
     per_seed = (result.predicted - result.actual)[:, :, -3:].mean(axis=2)  # [algo, seed]
     assert (per_seed[0] > per_seed[1]).all(), per_seed
+
+
+def test_study_csv_round_trip(tmp_path):
+    from rlcourse.overestimation import read_study_csv, write_csv
+
+    steps = np.array([0, 100])
+    values = np.arange(8, dtype=float).reshape(2, 2, 2) / 10
+    result = overestimation.StudyResult(
+        algos=("DQN", "Double DQN"), seeds=np.array([3, 7]), steps=steps, predicted=values,
+        actual=-values, optimal=0.0, corridor=-0.5, wall_seconds=1.0, cpu_seconds=1.0,
+    )  # fmt: skip
+    back = read_study_csv(write_csv(result, tmp_path / "study.csv"))
+    assert back.algos == result.algos and back.seeds.tolist() == [3, 7]
+    np.testing.assert_allclose(back.predicted, values)
+    np.testing.assert_allclose(back.actual, -values)
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not an overestimation study CSV"):
+        read_study_csv(tmp_path / "other.csv")

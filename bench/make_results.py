@@ -1,0 +1,72 @@
+"""Draw the README's result figures from the committed CSV logs (`make results`).
+
+Nothing is trained here: every figure comes from a log in the repository, so anyone can
+check that the pictures show what the logs say.
+
+- ``bench/results/dqn_mspacman.png``  from ``rlcourse/pretrained/dqn_mspacman_log.csv``
+- ``bench/results/ddqn_mario.png``    from ``rlcourse/pretrained/ddqn_mario_log.csv``
+- ``bench/results/overestimation.png`` from ``bench/results/overestimation.csv``
+- ``bench/results/a2c_kungfu.png``    from ``bench/results/a2c_kungfu_*.csv``
+
+    python bench/make_results.py [--out bench/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed
+
+from rlcourse.agents.a2c import plot_log  # noqa: E402
+from rlcourse.overestimation import plot_overestimation, read_study_csv  # noqa: E402
+from rlcourse.training import MetricLogger  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "rlcourse" / "pretrained"
+RESULTS = ROOT / "bench" / "results"
+
+DQN_RUNS = {
+    "dqn_mspacman": (
+        "DQN on Ms. Pac-Man, 300k agent steps, 2 CPU cores",
+        {"random": 308, "Nature DQN (50M frames)": 2311},
+    ),
+    "ddqn_mario": (
+        "Double DQN on Mario Bros. ('right' action set), 300k agent steps, 2 CPU cores",
+        {"random, 18 actions": 320, "random, 'right' set": 900},
+    ),
+}
+A2C_RUNS = {
+    "a2c_kungfu_final.csv": "lr 7e-4, entropy 0.001, episodic life (shipped)",
+    "a2c_kungfu_episodic.csv": "lr 5e-4, entropy 0.01, episodic life",
+    "a2c_kungfu_baseline.csv": "lr 5e-4, entropy 0.01",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the PNGs")
+    args = parser.parse_args()
+    written = []
+    for name, (title, baselines) in DQN_RUNS.items():
+        log = PRETRAINED / f"{name}_log.csv"
+        if log.exists():
+            metrics = MetricLogger.from_csv(log, window=100)
+            metrics.plot(args.out / f"{name}.png", title=title, baselines=baselines)
+            written.append(args.out / f"{name}.png")
+    study = RESULTS / "overestimation.csv"
+    if study.exists():
+        plot_overestimation(read_study_csv(study), args.out / "overestimation.png")
+        written.append(args.out / "overestimation.png")
+    a2c_logs = [RESULTS / name for name in A2C_RUNS if (RESULTS / name).exists()]
+    if a2c_logs:
+        labels = [A2C_RUNS[path.name] for path in a2c_logs]
+        written.append(plot_log(a2c_logs, args.out / "a2c_kungfu.png", labels=labels))
+    for path in written:
+        print(f"wrote {Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path}")
+
+
+if __name__ == "__main__":
+    main()
