@@ -88,11 +88,22 @@ def lab():
         process.wait(timeout=30)
 
 
+LESSONS = {
+    "01_wrappers.ipynb",
+    "02_replay_buffer.ipynb",
+    "03_dqn_cartpole.ipynb",
+    "04_pixel_dqn_mspacman.ipynb",
+    "05_ddqn_mario.ipynb",
+    "06_recurrent_a2c_kungfu.ipynb",
+}
+
+
 def test_make_lab_serves_the_course_and_runs_a_cell(lab):
     base, token = lab
     listed = {item["name"] for item in _get(f"{base}/api/contents", token)["content"]}
     course = {path.name for path in (ROOT / "notebooks").glob("*.ipynb")}
-    assert course and course <= listed, f"missing from the server: {course - listed}"
+    assert course == LESSONS, f"the course is six lessons: {sorted(course ^ LESSONS)} differ"
+    assert course <= listed, f"missing from the server: {course - listed}"
     assert "student" in listed
     students = {i["name"] for i in _get(f"{base}/api/contents/student", token)["content"]}
     assert course <= students
