@@ -4,6 +4,7 @@ The notebooks themselves run under nbval (`make test` passes `notebooks` to pyte
 """
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -88,3 +89,11 @@ def test_student_version_has_stubs_and_no_solutions(path):
     assert sources.count("raise NotImplementedError()") == n_blocks
     assert "Student version" in student.cells[0].source
     assert student == student_version(solution)
+
+
+def test_lesson_04_sb3_section_skips_with_a_message_without_sb3(monkeypatch, capsys):
+    notebook = nbformat.read(ROOT / "notebooks" / "04_pixel_dqn_mspacman.ipynb", as_version=4)
+    (cell,) = [c for c in notebook.cells if "from stable_baselines3 import DQN" in c.source]
+    monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # import -> ImportError
+    exec(compile(cell.source, "lesson 04, SB3 section", "exec"), {})
+    assert "pip install stable-baselines3" in capsys.readouterr().out
