@@ -585,7 +585,6 @@ def train(
     solved_at = None
     last_checkpoint = agent.steps
     obs, _ = env.reset(seed=agent.config.seed + state.episode)
-    episode_return = 0.0
     started = time.perf_counter()
     try:
         while agent.steps < total_steps:
@@ -594,23 +593,21 @@ def train(
             info = agent.observe(obs, action, float(reward), next_obs, terminated, truncated)
             metrics.log_step(reward, info.loss if info else None, info.q_mean if info else None)
             obs = next_obs
-            episode_return += float(reward)
             bar.update(1)
             if terminated or truncated:
                 state.episode += 1
-                state.episode_returns.append(episode_return)
                 state.wall_seconds += time.perf_counter() - started
                 row = metrics.log_episode(
                     agent.steps, episode=state.episode, epsilon=agent.epsilon,
                     wall_seconds=state.wall_seconds,
                 )  # fmt: skip
+                state.episode_returns.append(row["episode_return"])
                 if plot:
-                    plot.add(agent.steps, episode_return=episode_return, epsilon=agent.epsilon,
-                             loss=row["loss"])  # fmt: skip
+                    plot.add(agent.steps, episode_return=row["episode_return"],
+                             epsilon=agent.epsilon, loss=row["loss"])  # fmt: skip
                 recent = np.mean(state.episode_returns[-10:])
                 bar.set_postfix(ret=f"{recent:.1f}", eps=f"{agent.epsilon:.2f}", refresh=False)
                 obs, _ = env.reset(seed=agent.config.seed + state.episode)
-                episode_return = 0.0
                 if (
                     checkpoint
                     and checkpoint_every
