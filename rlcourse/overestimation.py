@@ -44,7 +44,7 @@ import torch
 from rlcourse.agents.dqn import DQN, DQNConfig
 from rlcourse.budget import budget
 from rlcourse.files import atomic_write
-from rlcourse.training import progress_bar
+from rlcourse.training import evaluate, progress_bar
 
 ALGOS = ("DQN", "Double DQN")
 COLORS = {"DQN": "tab:red", "Double DQN": "tab:blue"}
@@ -144,35 +144,6 @@ class MaximizationBiasEnv(gym.Env[np.ndarray, int]):
     def optimal_value(self, gamma: float) -> float:
         """``V*(A)``: the better of leaving at once (0) and entering the corridor."""
         return max(0.0, self.path_value(gamma))
-
-
-def discounted_returns(
-    policy: Callable[[np.ndarray], int],
-    env: gym.Env,
-    episodes: int,
-    gamma: float,
-    seed: int,
-) -> np.ndarray:
-    """Discounted returns ``sum_t gamma^t r_t`` of ``episodes`` episodes of ``policy``.
-
-    The env is reset with ``seed`` once, then unseeded: one reproducible stream of episodes.
-
-    >>> env = MaximizationBiasEnv(reward_std=0.0)
-    >>> discounted_returns(lambda obs: 1, env, 2, gamma=0.5, seed=0).tolist()
-    [-0.05, -0.05]
-    """
-    if episodes <= 0:
-        raise ValueError(f"episodes must be positive, got {episodes}")
-    returns = np.zeros(episodes)
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed if episode == 0 else None)
-        done, discount = False, 1.0
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(policy(obs))
-            returns[episode] += discount * float(reward)
-            discount *= gamma
-            done = terminated or truncated
-    return returns
 
 
 def cached_greedy(agent: DQN) -> Callable[[np.ndarray], int]:
@@ -338,14 +309,15 @@ def run_one(
     start, _ = env.reset(seed=seed)
     # The same evaluation episodes for both algorithms at a given step (common random
     # numbers): their dashed lines differ by their policies, not by the draws.
-    eval_seed = 1_000_000 * (seed + 1)
+    # Measurement k plays episodes eval_seed + k * eval_episodes + i: no seed is reused.
+    eval_seed = 10**9 * (seed + 1)
     predicted, actual = [], []
 
     def measure() -> None:
         predicted.append(float(agent.q_values(start).max()))
-        returns = discounted_returns(
-            cached_greedy(agent), eval_env, config.eval_episodes, config.gamma,
-            seed=eval_seed + agent.steps,
+        returns = evaluate(
+            cached_greedy(agent), eval_env, config.eval_episodes,
+            seed=eval_seed + len(actual) * config.eval_episodes, gamma=config.gamma,
         )  # fmt: skip
         actual.append(float(returns.mean()))
 

@@ -123,11 +123,13 @@ def evaluate(
     episodes: int,
     seed: int,
     max_steps: int | None = None,
+    gamma: float = 1.0,
 ) -> np.ndarray:
     """Returns of ``episodes`` episodes played with ``policy(obs) -> action``.
 
     Episode ``i`` starts from ``env.reset(seed=seed + i)``: the same seed gives the same
-    evaluation. For a DQN agent pass its greedy policy (``agent.greedy``).
+    evaluation. For a DQN agent pass its greedy policy (``agent.greedy``). ``gamma < 1``
+    gives discounted returns ``sum_t gamma^t r_t`` (the values a Q-network predicts).
     """
     if episodes <= 0:
         raise ValueError(f"episodes must be positive, got {episodes}")
@@ -137,7 +139,7 @@ def evaluate(
         done, steps = False, 0
         while not done and (max_steps is None or steps < max_steps):
             obs, reward, terminated, truncated, _ = env.step(policy(obs))
-            returns[episode] += float(reward)
+            returns[episode] += gamma**steps * float(reward)
             done = terminated or truncated
             steps += 1
     return returns

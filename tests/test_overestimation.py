@@ -7,11 +7,11 @@ from rlcourse import overestimation
 from rlcourse.overestimation import (
     MaximizationBiasEnv,
     StudyConfig,
-    discounted_returns,
     plot_overestimation,
     run_study,
     write_csv,
 )
+from rlcourse.training import evaluate
 
 
 def _b_path_rewards(env: MaximizationBiasEnv, episodes: int, seed: int) -> np.ndarray:
@@ -91,12 +91,12 @@ def test_env_bad_arguments_say_what_was_given(kwargs, message):
         MaximizationBiasEnv(**kwargs)
 
 
-def test_discounted_returns_discount_every_reward():
+def test_evaluate_discounts_every_reward():
     env = MaximizationBiasEnv(reward_mean=1.0, reward_std=0.0, length=2)
-    assert discounted_returns(lambda obs: 1, env, 3, gamma=0.5, seed=0).tolist() == [0.75] * 3
-    assert discounted_returns(lambda obs: 0, env, 2, gamma=0.5, seed=0).tolist() == [0.0] * 2
+    assert evaluate(lambda obs: 1, env, 3, seed=0, gamma=0.5).tolist() == [0.75] * 3
+    assert evaluate(lambda obs: 0, env, 2, seed=0, gamma=0.5).tolist() == [0.0] * 2
     with pytest.raises(ValueError, match="episodes must be positive, got 0"):
-        discounted_returns(lambda obs: 0, env, 0, gamma=0.5, seed=0)
+        evaluate(lambda obs: 0, env, 0, seed=0, gamma=0.5)
 
 
 def test_study_config_checks_its_fields():
