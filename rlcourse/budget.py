@@ -42,12 +42,9 @@ def is_smoke() -> bool:
 
 
 def _check_count(name: str, value: object) -> int:
-    # bool is an int subclass; budget(full=True) is a bug, not a count.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"budget {name}= must be an int, got {value!r} ({type(value).__name__})")
-    if value <= 0:
-        raise ValueError(f"budget {name}= must be positive, got {value}")
-    return value
+    from rlcourse.config import check_positive_int
+
+    return check_positive_int(f"budget {name}=", value)
 
 
 def budget(*, full: int, smoke: int, smoke_mode: bool | None = None) -> int:

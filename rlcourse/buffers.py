@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from rlcourse.config import check_positive_int
+
 
 class ReplaySample(NamedTuple):
     """A batch of transitions, NumPy arrays or (with a ``device``) torch tensors."""
@@ -33,11 +35,7 @@ class ReplaySample(NamedTuple):
 
 
 def _check_capacity(capacity: object) -> int:
-    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
-        raise TypeError(f"capacity must be an int, got {capacity!r}")
-    if capacity <= 0:
-        raise ValueError(f"capacity must be positive, got {capacity}")
-    return int(capacity)
+    return check_positive_int("capacity", capacity)
 
 
 def _check_rng(rng: object) -> np.random.Generator:

@@ -1,68 +1,76 @@
-"""``rlcourse``: long trainings and videos from the command line (GPU when present).
+"""``rlcourse``: one command line for every algorithm of the course.
 
     rlcourse train dqn --env CartPole-v1 --total-steps 50000 --seed 0 --out runs/cartpole
-    rlcourse watch runs/cartpole/checkpoint.pt --video cartpole.mp4
+    rlcourse train a2c --env ALE/KungFuMaster-v5 --total-steps 3000000 --out runs/kungfu
+    rlcourse evaluate runs/cartpole/final.pt --episodes 20 --seed 50000 --vs-random
+    rlcourse watch runs/cartpole/final.pt --video cartpole.mp4
+    rlcourse export runs/kungfu/best.pt kungfu.pt
+    rlcourse plot runs/cartpole
+    rlcourse study overestimation
 
-``rlcourse train dqn --help`` lists every hyperparameter with its documentation.
+``rlcourse train ALGO --help`` lists every hyperparameter with its documentation. The same
+flags mean the same thing for every algorithm; steps are agent steps everywhere.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from rlcourse.agents.a2c import A2CConfig
 from rlcourse.agents.dqn import DQNConfig
-from rlcourse.training import field_docs
+from rlcourse.config import add_config_options, check_number, options_to_values
+from rlcourse.evaluation import TEST_SEED
+
+CONFIGS: dict[str, type] = {"dqn": DQNConfig, "a2c": A2CConfig}
+DEFAULT_ENV = {"a2c": "ALE/KungFuMaster-v5"}
 
 
-def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+class UsageError(Exception):
+    """A mistake in what the user asked for: printed as one line, exit code 2."""
 
 
-def _parse_optional_float(text: str) -> float | None:
-    return None if text.lower() == "none" else float(text)
+@contextmanager
+def user_input(what: str = "") -> Iterator[None]:
+    """Turn ValueError/TypeError raised while *reading the user's request* into a
+    :class:`UsageError`; everywhere else they are bugs and keep their traceback."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"{what}{error}") from None
 
 
-def add_config_options(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One ``--option`` per dataclass field, documented with the field's docstring."""
-    docs = field_docs(cls)
-    group = parser.add_argument_group(f"{cls.__name__} (defaults depend on the env: see --preset)")
-    for item in dataclasses.fields(cls):
-        if item.name in ("extra", "seed"):
-            continue
-        flag = "--" + item.name.replace("_", "-")
-        kwargs: dict[str, Any] = {"dest": item.name, "default": None, "help": docs.get(item.name)}
-        annotation = str(item.type)
-        if annotation == "bool":
-            kwargs.update(type=_parse_bool, metavar="BOOL")
-        elif annotation == "int":
-            kwargs.update(type=int, metavar="N")
-        elif annotation == "float":
-            kwargs.update(type=float, metavar="X")
-        elif annotation == "float | None":
-            kwargs.update(type=_parse_optional_float, metavar="X|none")
-        elif annotation.startswith("tuple[int"):
-            kwargs.update(type=int, nargs="+", metavar="N")
-        else:
-            kwargs.update(type=str, metavar="TEXT")
-        group.add_argument(flag, **kwargs)
-
-
-PRESETS = ("cartpole", "atari")
-
-
-def preset_config(name: str) -> DQNConfig:
-    from rlcourse.agents import dqn
-
-    return dqn.PRESETS[name]()
+def _common_train_options(parser: argparse.ArgumentParser, algo: str) -> None:
+    env_help = "env id: CartPole-v1, ALE/MsPacman-v5, ..."
+    if algo in DEFAULT_ENV:
+        parser.add_argument("--env", default=DEFAULT_ENV[algo],
+                            help=f"{env_help} (default: {DEFAULT_ENV[algo]})")  # fmt: skip
+    else:
+        parser.add_argument("--env", required=True, help=env_help)
+    parser.add_argument("--total-steps", type=int, required=True,
+                        help="agent steps to train for (summed over parallel games)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--eval-every", type=int, default=None,
+                        help="agent steps between evaluations (default: none)")  # fmt: skip
+    parser.add_argument("--eval-episodes", type=int, default=10,
+                        help="games per evaluation (default 10)")  # fmt: skip
+    parser.add_argument("--checkpoint-every", type=int, default=10_000,
+                        help="agent steps between resume points (default 10000)")  # fmt: skip
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop after this much training time (evaluations excluded)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (1 is best on a shared 2-core machine)")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="also write the final weights (fp16) to this file")  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,157 +79,283 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train an agent")
+    train = commands.add_parser("train", help="train an agent (DQN or A2C)")
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
     dqn = algos.add_parser(
-        "dqn",
-        help="DQN / Double DQN",
+        "dqn", help="DQN / Double DQN",
         description="Train DQN (or Double DQN with --double true). Writes OUT/config.json, "
-        "OUT/log.csv, OUT/checkpoint.pt (the resume point, at an episode end every "
-        "--checkpoint-every steps) and OUT/final.pt (the final weights, for `rlcourse watch`).",
-    )
-    dqn.add_argument("--env", required=True, help="env id: CartPole-v1, ALE/MsPacman-v5, ...")
-    dqn.add_argument("--total-steps", type=int, required=True, help="env steps to train for")
-    dqn.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
-    dqn.add_argument("--out", type=Path, required=True, help="output directory")
-    dqn.add_argument("--preset", choices=PRESETS, default=None,
+        "OUT/log.csv, OUT/checkpoint.pt (resume point), OUT/best.pt, OUT/final.pt, "
+        "OUT/metrics.png.",
+    )  # fmt: skip
+    _common_train_options(dqn, "dqn")
+    dqn.add_argument("--preset", choices=("cartpole", "atari"), default=None,
                      help="hyperparameter preset (default: chosen from the env)")  # fmt: skip
-    dqn.add_argument("--eval-every", type=int, default=5000, help="steps between evaluations")
-    dqn.add_argument("--eval-episodes", type=int, default=10, help="greedy episodes per evaluation")
     dqn.add_argument("--solve-score", type=float, default=None,
                      help="stop at the first evaluation whose mean reaches this")  # fmt: skip
-    dqn.add_argument("--checkpoint-every", type=int, default=10_000,
-                     help="steps between checkpoints (taken at episode ends)")  # fmt: skip
-    dqn.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     dqn.add_argument("--no-buffer-in-checkpoint", action="store_true",
-                     help="leave the replay memory out of checkpoints (smaller files; "
-                          "a resumed run then refills it)")  # fmt: skip
-    dqn.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+                     help="leave the replay memory out of resume points (smaller files; the "
+                          "resumed run is then not exact)")  # fmt: skip
     dqn.add_argument(
         "--actions", default=None,
-        help="reduced action set of an ALE game: 'right' (RIGHT, RIGHTFIRE: the Mario "
-        "tutorial's), 'simple', or comma-separated action names, e.g. NOOP,FIRE,LEFT",
+        help="reduced action set of an ALE game: a name from rlcourse.envs.ACTION_SETS "
+        "(right_only, walk_and_fire) or comma-separated action names, e.g. NOOP,FIRE,LEFT",
     )  # fmt: skip
-    dqn.add_argument(
-        "--export", type=Path, default=None, help="also write the final weights to this file"
-    )
-    add_config_options(dqn, DQNConfig)
+    add_config_options(dqn, DQNConfig, "DQN hyperparameters (defaults: the preset's)")
+    a2c = algos.add_parser(
+        "a2c", help="recurrent advantage actor-critic, parallel games",
+        description="Train the recurrent A2C on parallel games. Writes the same files as "
+        "`rlcourse train dqn`.",
+    )  # fmt: skip
+    _common_train_options(a2c, "a2c")
+    add_config_options(a2c, A2CConfig, "A2C hyperparameters")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a checkpoint on whole games (the course's protocol)",
+        description="Play whole games (real scores: no episodic life, no reward clipping) "
+        "with seeds S, S+1, ...; the last line is 'score: MEAN +- STD over N games'.",
+    )  # fmt: skip
+    evaluate.add_argument("checkpoint", type=Path, help="a .pt file written by rlcourse")
+    evaluate.add_argument("--episodes", type=int, default=20, help="games (default 20)")
+    evaluate.add_argument("--seed", type=int, default=TEST_SEED,
+                          help=f"first game's seed (default {TEST_SEED}: never used in "
+                               "training or checkpoint selection)")  # fmt: skip
+    evaluate.add_argument("--epsilon", type=float, default=0.05,
+                          help="DQN agents: random action probability (default 0.05, as the "
+                               "Nature paper); A2C samples from its policy")  # fmt: skip
+    evaluate.add_argument("--vs-random", action="store_true",
+                          help="also score random play on the same games and actions")
+    evaluate.add_argument("--max-steps", type=int, default=None, help="step limit per game")
 
     watch = commands.add_parser(
-        "watch", help="play a checkpoint greedily and save a video",
-        description="Play greedy episodes with a trained agent, print the scores, and record "
-        "the first one to an MP4.",
+        "watch", help="play a checkpoint and save a video",
+        description="Play games with a trained agent (DQN: greedy; A2C: its policy), print "
+        "the scores, and record the first one to an MP4.",
     )  # fmt: skip
-    watch.add_argument("checkpoint", type=Path,
-                       help="final.pt or checkpoint.pt written by `rlcourse train`")  # fmt: skip
+    watch.add_argument("checkpoint", type=Path, help="final.pt, best.pt or checkpoint.pt")
     watch.add_argument("--video", type=Path, default=None, help="MP4 file to write")
-    watch.add_argument("--episodes", type=int, default=1, help="episodes to play (default 1)")
-    watch.add_argument("--max-steps", type=int, default=10_000, help="step limit per episode")
-    watch.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    watch.add_argument("--episodes", type=int, default=1, help="games to play (default 1)")
+    watch.add_argument("--max-steps", type=int, default=10_000, help="step limit per game")
+    watch.add_argument("--seed", type=int, default=0, help="seed of the first game")
+
+    export = commands.add_parser("export", help="small weights-only copy of a checkpoint")
+    export.add_argument("source", type=Path, help="e.g. runs/kungfu/best.pt")
+    export.add_argument("target", type=Path, help="where to write it")
+    export.add_argument("--fp32", action="store_true", help="keep fp32 weights (default fp16)")
+
+    plot = commands.add_parser("plot", help="draw a run's curves from its log.csv")
+    plot.add_argument("run_dir", type=Path, help="a run directory (holds log.csv)")
+    plot.add_argument("--png", type=Path, default=None, help="default: RUN_DIR/metrics.png")
+
+    study = commands.add_parser("study", help="small experiments of the course")
+    studies = study.add_subparsers(dest="study", required=True, metavar="STUDY")
+    from rlcourse import overestimation
+
+    over = studies.add_parser("overestimation", help=overestimation.DESCRIPTION)
+    overestimation.add_arguments(over)
     return parser
 
 
-def _config_from_args(args: argparse.Namespace) -> DQNConfig:
-    from rlcourse.agents.dqn import default_preset
-
-    preset = args.preset or default_preset(args.env)
-    values = preset_config(preset).to_dict()
-    for item in dataclasses.fields(DQNConfig):
-        given = getattr(args, item.name, None)
-        if given is not None and item.name not in ("seed", "extra"):
-            values[item.name] = tuple(given) if isinstance(given, list) else given
-    values["seed"] = args.seed
-    values["extra"] = {"command": " ".join(["rlcourse", *sys.argv[1:]]), "preset": preset}
-    return DQNConfig.from_dict(values)
+# --- train --------------------------------------------------------------------------------
 
 
-def run_train_dqn(args: argparse.Namespace) -> int:
-    import json
+def _env_options(args: argparse.Namespace) -> dict[str, Any]:
+    actions = getattr(args, "actions", None)
+    if not actions:
+        return {}
+    return {"actions": actions if "," not in actions else [a.strip() for a in actions.split(",")]}
 
+
+def run_train(args: argparse.Namespace) -> int:
     import torch
 
-    from rlcourse.agents.dqn import DQN, export_weights, make_env_for, train
+    from rlcourse.agents.a2c import A2C
+    from rlcourse.agents.dqn import DQN, PRESETS, default_preset
+    from rlcourse.checkpoints import export_checkpoint
+    from rlcourse.envs import check_env_id, make_env_for
+    from rlcourse.training import train_a2c, train_dqn
 
+    with user_input():
+        check_env_id(args.env)
+        for name in ("total_steps", "eval_episodes", "checkpoint_every"):
+            check_number(f"--{name.replace('_', '-')}", getattr(args, name), integer=True, low=1)
+        if args.eval_every is not None:
+            check_number("--eval-every", args.eval_every, integer=True, low=1)
+        if args.threads is not None:
+            check_number("--threads", args.threads, integer=True, low=1)
+        if args.max_minutes is not None:
+            check_number("--max-minutes", args.max_minutes, low=0, low_open=True)
+        if args.export is not None and args.export.is_dir():
+            raise ValueError(f"--export {args.export} is a directory; name a .pt file")
+        values = options_to_values(args, CONFIGS[args.algo])
+        values["seed"] = args.seed
+        if args.algo == "dqn":
+            preset = args.preset or default_preset(args.env)
+            values.setdefault("device", "auto")
+            config: Any = PRESETS[preset](**values)
+            config.extra = {"command": " ".join(["rlcourse", *sys.argv[1:]]), "preset": preset}
+        else:
+            config = A2CConfig(**values)
+        if not args.resume and (args.out / "checkpoint.pt").exists():
+            raise ValueError(
+                f"{args.out} already holds a run: add --resume to continue it, or choose "
+                "another --out"
+            )
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = _config_from_args(args)
-    env_options = {}
-    if args.actions:
-        env_options["actions"] = args.actions if "," not in args.actions else [
-            name.strip() for name in args.actions.split(",")
-        ]  # fmt: skip
-    env = make_env_for(args.env, training=True, **env_options)
-    eval_env = make_env_for(args.env, training=False, **env_options)
-    agent = DQN(env.observation_space, env.action_space, config)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    print(f"Training DQN on {args.env} for {args.total_steps} steps on {agent.device} "
-          f"-> {args.out}")  # fmt: skip
-    result = train(
-        agent, env, args.total_steps, env_id=args.env, eval_env=eval_env,
-        eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-        solve_score=args.solve_score, out_dir=args.out, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, save_buffer=not args.no_buffer_in_checkpoint,
-        env_options=env_options,
+    common = dict(
+        eval_every=args.eval_every, eval_episodes=args.eval_episodes, out_dir=args.out,
+        checkpoint_every=args.checkpoint_every, resume=args.resume,
+        progress=not args.no_progress,
     )  # fmt: skip
-    evaluations = result.state.evaluations
-    if evaluations:
-        step, mean, std = evaluations[-1]
+    print(f"Training {args.algo.upper()} on {args.env} for {args.total_steps} steps -> {args.out}")
+    if args.algo == "dqn":
+        env_options = _env_options(args)
+        with user_input():
+            env = make_env_for(args.env, training=True, **env_options)
+            eval_env = make_env_for(args.env, training=False, **env_options)
+            agent: Any = DQN(env.observation_space, env.action_space, config)
+        result = train_dqn(
+            agent, env, args.total_steps, env_id=args.env, env_options=env_options,
+            eval_env=eval_env if args.eval_every else None, solve_score=args.solve_score,
+            save_buffer=not args.no_buffer_in_checkpoint, **common,
+        )  # fmt: skip
+        if result.solved_at_step is not None:
+            print(f"solved (>= {args.solve_score}) at step {result.solved_at_step}")
+    else:
+        with user_input():
+            probe = make_env_for(args.env, training=True, **config.env_options())
+            agent = A2C(probe.observation_space.shape, probe.action_space.n, config)
+            probe.close()
+        result = train_a2c(agent, args.total_steps, env_id=args.env,
+                           max_minutes=args.max_minutes, **common)  # fmt: skip
+    if result.evaluations:
+        step, mean, std = result.evaluations[-1]
         print(f"last evaluation at step {step}: {mean:.1f} +- {std:.1f}")
-    if result.solved_at_step is not None:
-        print(f"solved (>= {args.solve_score}) at step {result.solved_at_step}")
+    if result.interrupted:
+        print(f"interrupted at step {agent.steps}: resume point {args.out / 'checkpoint.pt'} "
+              "(the same command with --resume continues)")  # fmt: skip
+        return 130
     if args.export:
-        export_weights(agent, args.export, env_id=args.env, env_options=env_options)
+        export_checkpoint(args.out / "final.pt", args.export)
         print(f"exported weights to {args.export}")
-    print(f"final weights: {args.out / 'final.pt'} (rlcourse watch {args.out / 'final.pt'})")
-    print(f"resume point: {args.out / 'checkpoint.pt'}; log: {args.out / 'log.csv'}")
+    print(f"final weights: {args.out / 'final.pt'}; log: {args.out / 'log.csv'}")
+    return 0
+
+
+# --- evaluate, watch, export, plot ----------------------------------------------------------
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from rlcourse.checkpoints import load_agent
+    from rlcourse.envs import env_for_checkpoint
+    from rlcourse.evaluation import evaluate_batched, format_score
+    from rlcourse.policies import QPolicy, RandomPolicy
+
+    with user_input():
+        check_number("--episodes", args.episodes, integer=True, low=1)
+        check_number("--epsilon", args.epsilon, low=0, high=1)
+        if args.max_steps is not None:
+            check_number("--max-steps", args.max_steps, integer=True, low=1)
+    policy = load_agent(args.checkpoint)
+    info = policy.checkpoint
+    if isinstance(policy, QPolicy):
+        policy.epsilon = args.epsilon
+        policy.rng = np.random.default_rng(args.seed)
+        rule = f"epsilon {args.epsilon:g}"
+    else:
+        rule = "actions sampled from the policy"
+
+    def make_env() -> Any:
+        return env_for_checkpoint(info)
+
+    print(f"{args.checkpoint}: {info.algo.upper()} on {info.env_id} ({info.steps:,} steps), "
+          f"{args.episodes} whole games from seed {args.seed}, {rule}")  # fmt: skip
+    scores = evaluate_batched(policy, make_env, args.episodes, args.seed, max_steps=args.max_steps)
+    if args.vs_random:
+        action_space = make_env().action_space
+        random_policy = RandomPolicy(action_space, seed=args.seed)
+        random_scores = evaluate_batched(random_policy, make_env, args.episodes, args.seed,
+                                         max_steps=args.max_steps)  # fmt: skip
+        print(f"random: {format_score(random_scores)}")
+    print(f"score: {format_score(scores)}")
     return 0
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from rlcourse.agents.dqn import env_for_checkpoint, load_agent
-    from rlcourse.training import load_checkpoint
+    from rlcourse.checkpoints import load_agent
+    from rlcourse.envs import env_for_checkpoint
+    from rlcourse.evaluation import evaluate
     from rlcourse.video import record_episode
 
-    if args.episodes <= 0:
-        raise ValueError(f"--episodes must be positive, got {args.episodes}")
-    payload = load_checkpoint(args.checkpoint, expect={"algo": "dqn"})
-    env = env_for_checkpoint(payload, render_mode="rgb_array")
-    agent, _ = load_agent(args.checkpoint, env)
+    with user_input():
+        check_number("--episodes", args.episodes, integer=True, low=1)
+        check_number("--max-steps", args.max_steps, integer=True, low=1)
+        if args.video is not None and args.video.is_dir():
+            raise ValueError(f"--video {args.video} is a directory; name an .mp4 file")
+    policy = load_agent(args.checkpoint)
+    env = env_for_checkpoint(policy, render_mode="rgb_array")
     for episode in range(args.episodes):
         if episode == 0 and args.video:
-            rec = record_episode(env, agent.greedy, args.video, args.max_steps,
-                                 seed=args.seed)  # fmt: skip
-            score, steps = rec.episode_return, rec.steps
+            recording = record_episode(env, policy, args.video, args.max_steps, seed=args.seed)
+            score, steps = recording.episode_return, f" ({recording.steps} steps)"
         else:
-            from rlcourse.training import evaluate
-
-            score, steps = float(evaluate(agent.greedy, env, 1, args.seed + episode,
-                                          args.max_steps)[0]), None  # fmt: skip
-        suffix = f" ({steps} steps)" if steps is not None else ""
-        print(f"episode {episode}: score {score:.1f}{suffix}")
+            scores = evaluate(policy, env, 1, args.seed + episode, max_steps=args.max_steps)
+            score, steps = float(scores[0]), ""
+        print(f"game {episode}: score {score:.1f}{steps}")
     if args.video:
         print(f"video: {args.video}")
     return 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    from rlcourse.checkpoints import export_checkpoint
+
+    with user_input():
+        if args.target.is_dir():
+            raise ValueError(f"{args.target} is a directory; name a .pt file")
+    path = export_checkpoint(args.source, args.target, half=not args.fp32)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from rlcourse.metrics import MetricLogger
+
+    log = args.run_dir / "log.csv"
+    if not log.is_file():
+        raise UsageError(f"no log.csv in {args.run_dir}: name a run directory")
+    with user_input(f"{log}: "):
+        metrics = MetricLogger.from_csv(log)
+    png = args.png or args.run_dir / "metrics.png"
+    metrics.plot(png, title=str(args.run_dir))
+    print(f"wrote {png}")
+    return 0
+
+
+def run_study(args: argparse.Namespace) -> int:
+    from rlcourse import overestimation
+
+    with user_input():
+        config = overestimation.study_config_from_args(args)
+    overestimation.run_from_args(args, config)
+    return 0
+
+
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "watch": run_watch,
+            "export": run_export, "plot": run_plot, "study": run_study}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
-    from rlcourse.envs import UnknownEnvError
-    from rlcourse.training import CheckpointError
+    from rlcourse.checkpoints import CheckpointError
+    from rlcourse.envs import MissingDependencyError, UnknownEnvError
 
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            return run_train_dqn(args)
-        return run_watch(args)
-    except (UnknownEnvError, CheckpointError, ValueError, TypeError) as error:
-        # A clear one-line error, not a traceback, for mistakes a user can fix.
+        return COMMANDS[args.command](args)
+    except (UsageError, UnknownEnvError, CheckpointError, MissingDependencyError) as error:
+        # A clear one-line error for mistakes a user can fix; bugs keep their traceback.
         print(f"rlcourse: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("rlcourse: interrupted (the last checkpoint is intact; --resume continues)",
-              file=sys.stderr)  # fmt: skip
-        return 130
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 import ale_py
 import gymnasium as gym
 
+from rlcourse.config import check_positive_int
 from rlcourse.wrappers import (
     ActionSubset,
     ClipReward,
@@ -34,7 +35,6 @@ from rlcourse.wrappers import (
     NoopReset,
     ProcessFrame84,
     ScaledFloatFrame,
-    _positive_int,
 )
 
 # ale-py >= 0.9 no longer registers its games on import: Gymnasium 1.x wants it said.
@@ -51,24 +51,25 @@ class MissingDependencyError(ImportError):
     """An optional package an env needs is not installed; the message says what to run."""
 
 
-# The PyTorch Mario tutorial's "right" and "right + jump", in ALE Mario Bros.' names
-# (its button, FIRE, jumps), and a set that can also go left.
-MARIO_ACTIONS = {
-    "right": ("RIGHT", "RIGHTFIRE"),
-    "simple": ("NOOP", "RIGHT", "LEFT", "FIRE", "RIGHTFIRE", "LEFTFIRE"),
+# Reduced ALE action sets, named for what they hold. "right_only" is the PyTorch Mario
+# tutorial's (right, right + jump; FIRE jumps in Mario Bros.); "walk_and_fire" can also
+# stand still, go left and jump both ways.
+ACTION_SETS: dict[str, tuple[str, ...]] = {
+    "right_only": ("RIGHT", "RIGHTFIRE"),
+    "walk_and_fire": ("NOOP", "RIGHT", "LEFT", "FIRE", "RIGHTFIRE", "LEFTFIRE"),
 }
 
 
 # NES Super Mario Bros. (gym-super-mario-bros) joypad action sets, as button combinations.
-# "right" is the PyTorch Mario tutorial's; "simple" and "complex" are the package's
+# "right_only" is the PyTorch Mario tutorial's; the others are the package's RIGHT_ONLY,
 # SIMPLE_MOVEMENT and COMPLEX_MOVEMENT, written out so they can be checked without it.
 NES_MARIO_ACTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "right": (("right",), ("right", "A")),
-    "simple": (
+    "right_only": (("right",), ("right", "A")),
+    "simple_movement": (
         ("NOOP",), ("right",), ("right", "A"), ("right", "B"), ("right", "A", "B"), ("A",),
         ("left",),
     ),
-    "complex": (
+    "complex_movement": (
         ("NOOP",), ("right",), ("right", "A"), ("right", "B"), ("right", "A", "B"), ("A",),
         ("left",), ("left", "A"), ("left", "B"), ("left", "A", "B"), ("down",), ("up",),
     ),
@@ -201,7 +202,7 @@ def make_env(
     ``repeat_action_probability=0.0`` (no sticky actions, as in the DQN papers; ale-py's v5
     default is 0.25, Machado et al. 2018). The ALE-only arguments are refused for other envs.
     ``actions`` keeps only some of the game's actions (:class:`ActionSubset`): a list of
-    action names, or ``"right"``/``"simple"`` for Mario (:data:`MARIO_ACTIONS`).
+    action names, or the name of one of :data:`ACTION_SETS` (e.g. ``"right_only"``).
 
     ``SuperMarioBros-1-1-v0``-style ids (NES, :func:`is_nes_mario`) need the optional
     gym-super-mario-bros package (see :func:`make_mario_env`); their frames come as copies
@@ -250,12 +251,12 @@ def make_env(
 
 def _action_names(actions: str | Sequence[str | Sequence[str]]) -> list[str]:
     if isinstance(actions, str):
-        if actions not in MARIO_ACTIONS:
+        if actions not in ACTION_SETS:
             raise ValueError(
                 f"actions={actions!r}: name the actions (e.g. ['RIGHT', 'RIGHTFIRE']) or use "
-                f"one of the presets {sorted(MARIO_ACTIONS)}"
+                f"one of the presets {sorted(ACTION_SETS)}"
             )
-        return list(MARIO_ACTIONS[actions])
+        return list(ACTION_SETS[actions])
     names = list(actions)
     if not all(isinstance(name, str) for name in names):
         raise TypeError(f"ALE actions are named by strings such as 'RIGHT', got {names!r}")
@@ -373,7 +374,7 @@ def make_atari_env(
 def make_mario_env(
     env_id: str,
     *,
-    actions: str | Sequence[str | Sequence[str]] | None = "right",
+    actions: str | Sequence[str | Sequence[str]] | None = "right_only",
     frame_skip: int = 4,
     screen_size: int = 84,
     frame_stack: int = 4,
@@ -395,8 +396,8 @@ def make_mario_env(
     :class:`ProcessFrame84` (gray ``screen_size`` squares) -> :class:`FrameStack`. So, as for
     the Atari games, observations are ``(frame_stack, 84, 84)`` uint8.
 
-    ``actions``: ``"right"`` (the tutorial's: right, right + jump), ``"simple"`` or
-    ``"complex"`` (the package's SIMPLE_MOVEMENT and COMPLEX_MOVEMENT, 7 and 12 actions), a
+    ``actions``: ``"right_only"`` (the tutorial's: right, right + jump),
+    ``"simple_movement"`` or ``"complex_movement"`` (7 and 12 actions), a
     list of button combinations (:data:`NES_MARIO_ACTIONS`), or None for the raw controller
     byte (256 actions). Rewards are the package's, unclipped: the distance moved right,
     minus the clock, -15 for dying (each frame clipped to [-15, 15]). ``terminated`` comes
@@ -416,9 +417,9 @@ def make_mario_env(
     # Bad arguments are told apart from a missing package: checked before it is needed.
     if actions is not None:
         _joypad_actions(actions)
-    frame_skip = _positive_int("frame_skip", frame_skip)
-    screen_size = _positive_int("screen_size", screen_size)
-    frame_stack = _positive_int("frame_stack", frame_stack)
+    frame_skip = check_positive_int("frame_skip", frame_skip)
+    screen_size = check_positive_int("screen_size", screen_size)
+    frame_stack = check_positive_int("frame_stack", frame_stack)
     env = make_env(
         env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, actions=actions
     )
@@ -426,3 +427,88 @@ def make_mario_env(
         env = MaxAndSkip(env, skip=frame_skip)
     env = ProcessFrame84(env, size=screen_size)
     return FrameStack(env, k=frame_stack)
+
+
+# --- the envs an agent trains and is evaluated on ------------------------------------------
+
+KUNGFU_CROP = (60, 30, 15, 0)
+"""Kung-Fu Master's playing field: ``[60:-30, 15:]`` of the screen (no score bar, no floor),
+as in Practical_RL's recurrent notebook."""
+
+
+def make_kungfu_env(
+    env_id: str = "ALE/KungFuMaster-v5",
+    *,
+    screen_size: int = 42,
+    frame_stack: int = 1,
+    episodic_life: bool = False,
+    render_mode: str | None = None,
+    **options: Any,
+) -> gym.Env:
+    """Kung-Fu Master as lesson 06's recurrent agent sees it: uint8 ``(1, 42, 42)`` frames.
+
+    :func:`make_atari_env` cropped to the playing field (:data:`KUNGFU_CROP`), gray, 42x42,
+    one frame (the LSTM is the memory), the game's own rewards (100, 200, ... points), no
+    FIRE at reset. ``episodic_life`` (training only) ends an episode at a lost life.
+
+    >>> env = make_kungfu_env()
+    >>> env.observation_space, env.action_space
+    (Box(0, 255, (1, 42, 42), uint8), Discrete(14))
+    """
+    options.setdefault("crop", KUNGFU_CROP)
+    options.setdefault("clip_rewards", False)
+    options.setdefault("fire_reset", False)
+    return make_atari_env(
+        env_id, screen_size=screen_size, frame_stack=frame_stack, episodic_life=episodic_life,
+        render_mode=render_mode, **options,
+    )  # fmt: skip
+
+
+def make_env_for(
+    env_id: str,
+    *,
+    training: bool,
+    render_mode: str | None = None,
+    **options: Any,
+) -> gym.Env:
+    """The env an agent trains on (``training=True``) or is evaluated on, from its id and the
+    options saved with it (``actions``, ``screen_size``, ``crop``, ...).
+
+    ALE games get :func:`make_atari_env`; lost lives end episodes (``episodic_life``) and
+    rewards are clipped (``clip_rewards``) only in training, each when its option (default
+    True) says so: evaluation always plays whole games for real scores. NES Super Mario ids
+    get :func:`make_mario_env` (``actions="right_only"`` unless said otherwise). Other ids
+    get :func:`make_env`.
+
+    >>> make_env_for("ALE/Pong-v5", training=False).observation_space.shape
+    (4, 84, 84)
+    """
+    check_env_id(env_id)
+    options = dict(options)
+    if is_nes_mario(env_id):  # before is_atari, which would import the optional package
+        options.setdefault("actions", "right_only")
+        return make_mario_env(env_id, render_mode=render_mode, **options)
+    if is_atari(env_id):
+        # Popped whatever `training` is: evaluation ignores them.
+        episodic_life = options.pop("episodic_life", True) and training
+        clip_rewards = options.pop("clip_rewards", True) and training
+        if options.get("crop") is not None:
+            options["crop"] = tuple(options["crop"])
+        return make_atari_env(
+            env_id, episodic_life=episodic_life, clip_rewards=clip_rewards,
+            render_mode=render_mode, **options,
+        )  # fmt: skip
+    return make_env(env_id, render_mode=render_mode, **options)
+
+
+def env_for_checkpoint(
+    checkpoint: Any, *, training: bool = False, render_mode: str | None = None
+) -> gym.Env:
+    """The env a checkpoint's agent plays (its id and options; evaluation rules unless
+    ``training``). ``checkpoint``: a loaded policy, its ``.checkpoint`` info, or a payload."""
+    info = getattr(checkpoint, "checkpoint", checkpoint)
+    if isinstance(info, dict):
+        env_id, options = info["env_id"], info.get("env_options") or {}
+    else:
+        env_id, options = info.env_id, info.env_options
+    return make_env_for(env_id, training=training, render_mode=render_mode, **options)

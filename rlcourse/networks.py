@@ -70,6 +70,7 @@ class MLPQNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.obs_dim = obs_dim
+        self.n_actions = int(n_actions)
         layers: list[nn.Module] = []
         width = obs_dim
         for hidden in hidden_sizes:
@@ -120,6 +121,7 @@ class NatureCNN(nn.Module):
         if height < 1 or width < 1:
             raise ValueError(f"frames of {obs_shape[1:]} are too small for the Nature CNN")
         self.obs_shape = obs_shape
+        self.n_actions = int(n_actions)
         self.conv_output_shape = (64, height, width)
         self.features = nn.Sequential(
             nn.Conv2d(channels, 32, kernel_size=8, stride=4), nn.ReLU(),
@@ -222,3 +224,41 @@ class RecurrentActorCritic(nn.Module):
         x = torch.relu(self.dense(x.flatten(start_dim=1)))
         h, c = self.lstm(x, memory)
         return (h, c), self.logits(h), self.value(h).squeeze(-1)
+
+
+# --- networks described by data (checkpoints store the spec, not the class) ---------------
+
+NETWORKS: dict[str, type[nn.Module]] = {
+    "MLPQNetwork": MLPQNetwork,
+    "NatureCNN": NatureCNN,
+    "RecurrentActorCritic": RecurrentActorCritic,
+}
+"""The networks a checkpoint can name, by class name."""
+
+
+def network_spec(name: str, **kwargs: object) -> dict[str, object]:
+    """A network as plain data: its class name and keyword arguments (tuples as lists).
+
+    >>> spec = network_spec("MLPQNetwork", obs_dim=4, n_actions=2, hidden_sizes=(8,))
+    >>> spec
+    {'class': 'MLPQNetwork', 'kwargs': {'obs_dim': 4, 'n_actions': 2, 'hidden_sizes': [8]}}
+    >>> build_network(spec)(torch.zeros(1, 4)).shape
+    torch.Size([1, 2])
+    """
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}; known: {sorted(NETWORKS)}")
+    plain = {key: list(value) if isinstance(value, tuple) else value
+             for key, value in kwargs.items()}  # fmt: skip
+    return {"class": name, "kwargs": plain}
+
+
+def build_network(spec: dict[str, object]) -> nn.Module:
+    """The freshly initialised network a :func:`network_spec` describes."""
+    name = spec.get("class") if isinstance(spec, dict) else None
+    kwargs = spec.get("kwargs") if isinstance(spec, dict) else None
+    if name not in NETWORKS or not isinstance(kwargs, dict):
+        raise ValueError(
+            f"not a network spec: {spec!r}; expected {{'class': one of {sorted(NETWORKS)}, "
+            "'kwargs': {...}}"
+        )
+    return NETWORKS[name](**kwargs)  # type: ignore[arg-type]

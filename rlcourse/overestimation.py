@@ -43,8 +43,9 @@ import torch
 
 from rlcourse.agents.dqn import DQN, DQNConfig
 from rlcourse.budget import budget
+from rlcourse.evaluation import evaluate
 from rlcourse.files import atomic_write
-from rlcourse.training import evaluate, progress_bar
+from rlcourse.training import progress_bar, train_dqn
 
 ALGOS = ("DQN", "Double DQN")
 COLORS = {"DQN": "tab:red", "Double DQN": "tab:blue"}
@@ -298,15 +299,11 @@ class RunCurves(NamedTuple):
 def run_one(
     config: StudyConfig, double: bool, seed: int, on_step: Callable[[], Any] | None = None
 ) -> RunCurves:
-    """Train one agent with the course's DQN and measure it every ``record_every`` steps.
-
-    The loop is :func:`rlcourse.agents.dqn.train`'s (``act``, ``observe``), without its
-    per-episode reset seeds: here an episode lasts 1-9 steps, and ``train`` calls made
-    chunk by chunk would replay the same reward draws.
-    """
+    """Train one agent with the course's DQN loop (:func:`rlcourse.training.train_dqn`)
+    and measure it every ``record_every`` steps."""
     env, eval_env = config.make_env(), config.make_env()
     agent = DQN(env.observation_space, env.action_space, config.dqn_config(double, seed))
-    start, _ = env.reset(seed=seed)
+    start, _ = config.make_env().reset(seed=seed)  # s0: every episode starts there
     # The same evaluation episodes for both algorithms at a given step (common random
     # numbers): their dashed lines differ by their policies, not by the draws.
     # Measurement k plays episodes eval_seed + k * eval_episodes + i: no seed is reused.
@@ -321,18 +318,14 @@ def run_one(
         )  # fmt: skip
         actual.append(float(returns.mean()))
 
-    measure()
-    obs = start
-    while agent.steps < config.total_steps:
-        action = agent.act(obs)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        agent.observe(obs, action, float(reward), next_obs, terminated, truncated)
-        # Unseeded resets: the env's generator runs on, one stream of rewards per seed.
-        obs = env.reset()[0] if terminated or truncated else next_obs
+    def after_step(agent: DQN) -> None:
         if agent.steps % config.record_every == 0:
             measure()
         if on_step is not None:
             on_step()
+
+    measure()
+    train_dqn(agent, env, config.total_steps, progress=False, on_step=after_step)
     return RunCurves(np.array(predicted), np.array(actual))
 
 
@@ -472,23 +465,26 @@ def summary(result: StudyResult, last: int = 5) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> StudyResult:
-    parser = argparse.ArgumentParser(
-        prog="python -m rlcourse.overestimation",
-        description="DQN vs Double DQN on MaximizationBiasEnv: predicted value of the start "
-        "state against the discounted return obtained (writes overestimation.csv and .png).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The study's command-line options (``rlcourse study overestimation``)."""
     parser.add_argument("--out", default="bench/results", help="folder for the CSV and PNG")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0 1 2 3 4")
     parser.add_argument("--total-steps", type=int, default=None, help="env steps per run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+
+
+def study_config_from_args(args: argparse.Namespace) -> StudyConfig:
+    """The study's config from the options (bad values raise ValueError/TypeError)."""
     overrides: dict[str, Any] = {}
     if args.seeds is not None:
         overrides["seeds"] = tuple(args.seeds)
     if args.total_steps is not None:
         overrides["total_steps"] = args.total_steps
-    result = run_study(StudyConfig(**overrides), progress=not args.no_progress)
+    return StudyConfig(**overrides)
+
+
+def run_from_args(args: argparse.Namespace, config: StudyConfig) -> StudyResult:
+    result = run_study(config, progress=not args.no_progress)
     out = Path(args.out)
     csv_path = write_csv(result, out / "overestimation.csv")
     png_path = out / "overestimation.png"
@@ -496,6 +492,21 @@ def main(argv: Sequence[str] | None = None) -> StudyResult:
     print(summary(result))
     print(f"wrote {csv_path} and {png_path}")
     return result
+
+
+def main(argv: Sequence[str] | None = None) -> StudyResult:
+    parser = argparse.ArgumentParser(
+        prog="python -m rlcourse.overestimation", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_from_args(args, study_config_from_args(args))
+
+
+DESCRIPTION = (
+    "DQN vs Double DQN on MaximizationBiasEnv: predicted value of the start state against "
+    "the discounted return obtained (writes overestimation.csv and .png)."
+)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from rlcourse.config import check_positive_int
 from rlcourse.files import atomic_write
 
 
@@ -118,8 +119,7 @@ def record_episode(
     >>> rec.frames == rec.steps + 1, rec.terminated
     (True, True)
     """
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps <= 0:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    check_positive_int("max_steps", max_steps)
     if env.render_mode != "rgb_array":
         raise ValueError(
             f"record_episode needs an env made with render_mode='rgb_array', "
@@ -128,15 +128,24 @@ def record_episode(
         )
     fps = fps or env.metadata.get("render_fps") or 30
     frames: list[np.ndarray] = []
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
+    # The evaluation rules for a policy with memory (rlcourse.evaluation): empty at the
+    # start, zeroed at lost lives if training did so.
+    if hasattr(policy, "reset"):
+        policy.reset(1)
+    lives_reset = bool(getattr(policy, "reset_on_life_loss", False))
+    lives = info.get("lives")
     frames.append(env.render())
     episode_return, steps, ended, terminated = 0.0, 0, False, False
     while not ended and steps < max_steps:
-        obs, reward, terminated, truncated, _ = env.step(policy(obs))
+        obs, reward, terminated, truncated, info = env.step(policy(obs))
         episode_return += float(reward)
         steps += 1
         ended = terminated or truncated
         frames.append(env.render())
+        if lives_reset and lives is not None and info.get("lives", lives) < lives:
+            policy.reset_game(0)
+        lives = info.get("lives", lives)
     count = write_video(frames, path, fps=fps)
     return Recording(Path(path), count, episode_return, steps, bool(terminated))
 

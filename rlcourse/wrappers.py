@@ -15,15 +15,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.spaces import Box
 
+from rlcourse.config import check_number
+
 Step = tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    return check_number(name, value, integer=True, low=minimum)
 
 
 def _image_space(env: gym.Env, wrapper: str) -> Box:
@@ -389,7 +387,8 @@ class EpisodicLife(gym.Wrapper):
 
     The TD target then learns that losing a life ends the value stream, which speeds up
     learning (DQN papers). After a lost life, ``reset`` does not restart the game: it plays
-    one NOOP and carries on. Evaluate without this wrapper to get real game scores.
+    one NOOP and carries on (a ``seed`` given then is ignored, as in SB3). Evaluate without
+    this wrapper to get real game scores.
 
     >>> from rlcourse.toy_envs import FrameCounterEnv
     >>> env = EpisodicLife(FrameCounterEnv(shape=(84, 84), life_length=3, lives=2))
@@ -420,7 +419,9 @@ class EpisodicLife(gym.Wrapper):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        if self.game_over or seed is not None:
+        # As SB3's EpisodicLifeEnv: after a lost life the game goes on and ``seed`` is not
+        # used; it seeds the next real reset's game only when the game is over.
+        if self.game_over:
             obs, info = self.env.reset(seed=seed, options=options)
         else:
             obs, _, terminated, truncated, info = self.env.step(0)

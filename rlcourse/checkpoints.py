@@ -1,0 +1,234 @@
+"""One checkpoint format for every algorithm, written atomically and loaded safely.
+
+A checkpoint is a dict saved with ``torch.save`` and read back with
+``torch.load(..., weights_only=True)`` (no pickled code runs when a file is opened):
+
+========================  ==================================================================
+``format``                ``"rlcourse-checkpoint"``
+``format_version``        :data:`FORMAT_VERSION`; a newer file says "upgrade rlcourse"
+``algo``                  ``"dqn"``, ``"a2c"``, ...
+``env_id``                e.g. ``"ALE/MsPacman-v5"``
+``env_options``           how the env was made beyond its id (e.g. ``{"actions": "right"}``)
+``config``                the algorithm's config dataclass as a plain dict
+``network_spec``          :func:`rlcourse.networks.network_spec` of the policy's network
+``weights``               the network's ``state_dict`` (fp16 in exported files)
+``steps``                 agent steps trained
+``rng``                   random-generator states (exploration, sampling)
+``resume``                only in a resume point: optimizer, target net, replay memory, the
+                          loop's state, the games in progress
+========================  ==================================================================
+
+:func:`load_agent` turns any checkpoint into a ready policy, without the training machinery.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlcourse.files import atomic_write
+
+FORMAT = "rlcourse-checkpoint"
+FORMAT_VERSION = 2
+"""Version 1 was the two per-algorithm formats before the one-stack redesign."""
+ALGORITHMS = ("dqn", "a2c")
+"""The algorithms a checkpoint can hold."""
+REQUIRED_KEYS = ("algo", "env_id", "env_options", "config", "network_spec", "weights", "steps")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, corrupt, or made for something else."""
+
+
+def to_saveable(value: Any) -> Any:
+    """NumPy arrays -> tensors, recursively, so ``weights_only=True`` can load the file."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, dict):
+        return {key: to_saveable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_saveable(item) for item in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` with ``torch.save`` atomically: a temporary file, then a rename.
+
+    A crash mid-write leaves the previous checkpoint intact, never a half-written file.
+    """
+    path = Path(path)
+    with atomic_write(path) as temporary:
+        torch.save(to_saveable(payload), temporary)
+    return path
+
+
+def make_checkpoint(
+    *,
+    algo: str,
+    env_id: str,
+    env_options: dict[str, Any] | None,
+    config: dict[str, Any],
+    network_spec: dict[str, Any],
+    weights: dict[str, torch.Tensor],
+    steps: int,
+    rng: dict[str, Any] | None = None,
+    resume: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A checkpoint dict in the current format (see the module's table)."""
+    if algo not in ALGORITHMS:
+        raise ValueError(f"algo must be one of {ALGORITHMS}, got {algo!r}")
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "algo": algo,
+        "env_id": env_id,
+        "env_options": dict(env_options or {}),
+        "config": dict(config),
+        "network_spec": network_spec,
+        "weights": {key: value.detach().cpu() for key, value in weights.items()},
+        "steps": int(steps),
+        "rng": dict(rng or {}),
+    }
+    if resume is not None:
+        payload["resume"] = resume
+    return payload
+
+
+def load_checkpoint(
+    path: str | os.PathLike, expect: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check its format.
+
+    ``expect`` maps keys to required values, e.g. ``{"algo": "dqn"}``; a mismatch raises
+    :class:`CheckpointError` saying what the file holds.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path} is a directory; name a checkpoint file in it, e.g. {path / 'final.pt'}"
+        )
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: train one first, or check the path")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged file
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(error).__name__}: {reason}). "
+            "It may be truncated or not a checkpoint at all: delete it and save a new one."
+        ) from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a checkpoint dict")
+    if payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is not in rlcourse's checkpoint format (format={payload.get('format')!r}, "
+            f"expected {FORMAT!r}): it may come from another program or from rlcourse < 0.2"
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}; this rlcourse reads up to "
+            f"{FORMAT_VERSION}: upgrade rlcourse (pip install -U rlcourse)"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path} is an incomplete checkpoint: no {', '.join(missing)}")
+    if payload["algo"] not in ALGORITHMS:
+        raise CheckpointError(
+            f"{path} holds an agent of algorithm {payload['algo']!r}; known: {ALGORITHMS}"
+        )
+    for key, wanted in (expect or {}).items():
+        found = payload.get(key, "<missing>")
+        if found != wanted:
+            raise CheckpointError(
+                f"{path} was saved for {key}={found!r}, but {key}={wanted!r} is needed here"
+            )
+    return payload
+
+
+def export_checkpoint(
+    source: str | os.PathLike | dict[str, Any], target: str | os.PathLike, half: bool = True
+) -> Path:
+    """A small copy for playing only: no resume state, weights in fp16 when ``half``."""
+    payload = source if isinstance(source, dict) else load_checkpoint(source)
+    small = {key: value for key, value in payload.items() if key != "resume"}
+    if half:
+        small["weights"] = {
+            key: value.half() if value.is_floating_point() else value
+            for key, value in payload["weights"].items()
+        }
+    return save_checkpoint(target, small)
+
+
+def load_weights(network: torch.nn.Module, payload: dict[str, Any], where: str = "") -> None:
+    """Load a checkpoint's weights (fp16 ones as fp32) into ``network``, or say what differs."""
+    weights = {
+        key: value.float() if value.is_floating_point() else value
+        for key, value in payload["weights"].items()
+    }
+    try:
+        network.load_state_dict(weights)
+    except RuntimeError as error:
+        lines = str(error).strip().splitlines()
+        detail = " ".join(line.strip() for line in lines[1:3]) or lines[0]
+        raise CheckpointError(
+            f"{where or 'the checkpoint'}: its weights do not fit the network "
+            f"{payload['network_spec']}: {detail}"
+        ) from None
+
+
+def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu") -> Any:
+    """A ready-to-play policy from any checkpoint (DQN: greedy Q-policy; A2C: recurrent).
+
+    ``policy(obs) -> action``; ``policy.reset()`` starts a new game; ``policy.checkpoint``
+    holds what the file says about itself (algorithm, env id and options, config, steps);
+    :func:`rlcourse.envs.env_for_checkpoint` makes the env it plays. No replay memory,
+    optimizer or env is built.
+
+    >>> from rlcourse import pretrained
+    >>> policy = load_agent(pretrained.path("dqn_cartpole.pt"))
+    >>> policy.checkpoint.algo, policy.checkpoint.env_id
+    ('dqn', 'CartPole-v1')
+    """
+    from rlcourse.networks import build_network
+    from rlcourse.policies import CheckpointInfo, policy_for
+
+    payload = load_checkpoint(path)
+    try:
+        network = build_network(payload["network_spec"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its network spec cannot be built: {error}") from None
+    load_weights(network, payload, where=str(path))
+    network.to(device).eval()
+    return policy_for(network, CheckpointInfo.from_payload(payload, path))
+
+
+# --- random generators as plain data --------------------------------------------------------
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A Generator's state as plain data (128-bit PCG64 words as strings: weights_only-safe)."""
+    return _ints_to_str(rng.bit_generator.state)
+
+
+def set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved."""
+    rng.bit_generator.state = _str_to_ints(state)
+
+
+def _ints_to_str(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _ints_to_str(item) for key, item in value.items()}
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _str_to_ints(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _str_to_ints(item) for key, item in value.items()}
+    return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else value

@@ -1,0 +1,140 @@
+"""One way to score an agent, for every algorithm of the course.
+
+The rules (the course's evaluation protocol, ``shared/DESIGN.md``):
+
+* an evaluation plays whole episodes; for Atari games the env is made with
+  ``training=False``: whole games (no episodic life), real scores (no reward clipping);
+* episode ``i`` starts from ``env.reset(seed=seed + i)``: the same seed, the same games;
+* a policy with memory starts every episode with an empty one; if its training zeroed the
+  memory at each lost life (``policy.reset_on_life_loss``), evaluation does the same. A lost
+  life never ends the episode: the score is the whole game's;
+* a game still running after ``max_steps`` agent steps counts with its score so far.
+
+Training runs evaluate on seeds from :data:`EVAL_SEED` (checkpoint selection); reported
+scores use other, fresh seeds: ``rlcourse evaluate CHECKPOINT --seed S`` with S from
+:data:`TEST_SEED` by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+EVAL_SEED = 10_000
+"""First game seed of the evaluations made during training (they select ``best.pt``)."""
+TEST_SEED = 50_000
+"""First game seed of ``rlcourse evaluate``: games never used in training or selection."""
+
+
+def _check_episodes(episodes: object) -> int:
+    from rlcourse.config import check_positive_int
+
+    return check_positive_int("episodes", episodes)
+
+
+def _lost_life(info: dict[str, Any], lives: int | None) -> tuple[bool, int | None]:
+    now = info.get("lives")
+    if now is None:
+        return False, lives
+    now = int(np.asarray(now))
+    return lives is not None and now < lives, now
+
+
+def evaluate(
+    policy: Callable[[Any], Any],
+    env: gym.Env,
+    episodes: int,
+    seed: int = EVAL_SEED,
+    *,
+    max_steps: int | None = None,
+    gamma: float = 1.0,
+) -> np.ndarray:
+    """Returns of ``episodes`` episodes of ``policy(obs) -> action`` on ``env``, one by one.
+
+    ``gamma < 1`` gives discounted returns ``sum_t gamma^t r_t`` (what a value network
+    predicts). See the module's rules for seeds, memory and step limits.
+
+    >>> from rlcourse.policies import RandomPolicy
+    >>> env = gym.make("CartPole-v1")
+    >>> scores = evaluate(RandomPolicy(env.action_space, seed=0), env, episodes=3, seed=0)
+    >>> scores.shape, bool((scores > 0).all())
+    ((3,), True)
+    """
+    episodes = _check_episodes(episodes)
+    returns = np.zeros(episodes)
+    reset = getattr(policy, "reset", None)
+    reset_game = getattr(policy, "reset_game", None)
+    lives_reset = bool(getattr(policy, "reset_on_life_loss", False))
+    for episode in range(episodes):
+        obs, info = env.reset(seed=seed + episode)
+        if reset is not None:
+            reset(1)
+        lives = None
+        _, lives = _lost_life(info, lives)
+        done, steps = False, 0
+        while not done and (max_steps is None or steps < max_steps):
+            obs, reward, terminated, truncated, info = env.step(policy(obs))
+            returns[episode] += gamma**steps * float(reward)
+            done = terminated or truncated
+            steps += 1
+            lost, lives = _lost_life(info, lives)
+            if lost and lives_reset and reset_game is not None:
+                reset_game(0)
+    return returns
+
+
+def evaluate_batched(
+    policy: Any,
+    make_env: Callable[[], gym.Env],
+    episodes: int,
+    seed: int = EVAL_SEED,
+    *,
+    max_steps: int | None = None,
+) -> np.ndarray:
+    """Like :func:`evaluate`, but all ``episodes`` games side by side, one batched forward
+    pass per step (``policy.act_batch``): much faster for a recurrent network.
+
+    ``make_env()`` makes one game. Same seeds and rules as :func:`evaluate`.
+    """
+    episodes = _check_episodes(episodes)
+    if not callable(make_env):
+        raise TypeError(f"make_env must be a function that makes one env, got {make_env!r}")
+    envs = [make_env() for _ in range(episodes)]
+    try:
+        policy.reset(episodes)
+        lives_reset = bool(getattr(policy, "reset_on_life_loss", False))
+        first = [env.reset(seed=seed + i) for i, env in enumerate(envs)]
+        observations = np.stack([obs for obs, _ in first])
+        lives: list[int | None] = [_lost_life(info, None)[1] for _, info in first]
+        scores = np.zeros(episodes)
+        playing = np.ones(episodes, bool)
+        steps = 0
+        while playing.any() and (max_steps is None or steps < max_steps):
+            games = np.flatnonzero(playing)
+            actions = policy.act_batch(observations[games], games)
+            for game, action in zip(games, np.asarray(actions).tolist(), strict=True):
+                obs, reward, terminated, truncated, info = envs[game].step(action)
+                observations[game] = obs
+                scores[game] += float(reward)
+                playing[game] = not (terminated or truncated)
+                lost, lives[game] = _lost_life(info, lives[game])
+                if lost and lives_reset:
+                    policy.reset_game(game)
+            steps += 1
+        return scores
+    finally:
+        for env in envs:
+            env.close()
+
+
+def format_score(scores: Sequence[float] | np.ndarray, unit: str = "games") -> str:
+    """``"MEAN +- STD over N games"``, the form every score of the course is printed in.
+
+    >>> format_score([10.0, 20.0])
+    '15.0 +- 5.0 over 2 games'
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    return f"{scores.mean():.1f} +- {scores.std():.1f} over {len(scores)} {unit}"

@@ -1,0 +1,250 @@
+"""Parallel games for on-policy learning: :class:`EnvPool` plays them, a :class:`Rollout`
+holds what happened.
+
+The games live in a Gymnasium vector env whose autoreset is off: the pool resets each game
+that ended itself, with a seed of its own (``seed``, ``seed + 1``, ... in order), so every
+game can be replayed from its seed and actions (:class:`~rlcourse.resume.ReplayableGame`):
+this is what makes a resumed run exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+
+from rlcourse.config import check_positive_int
+from rlcourse.networks import Memory, RecurrentActorCritic
+from rlcourse.resume import ReplayableGame
+from rlcourse.wrappers import EpisodicLife
+
+
+class Rollout(NamedTuple):
+    """``n_steps`` steps of ``B`` games; arrays are ``[batch, time, ...]``.
+
+    Step ``t`` of game ``b``: the agent saw ``observations[b, t]``, played
+    ``actions[b, t]``, got ``rewards[b, t]``; ``alive[b, t]`` is False when that step
+    ended the episode (the game; or a life, with ``EpisodicLife``): the next observation is
+    then the first of the next episode, and the memory was zeroed before it.
+    """
+
+    observations: np.ndarray
+    """uint8 ``[B, T, C, H, W]``: what the agent saw before acting."""
+    actions: np.ndarray
+    """int64 ``[B, T]``."""
+    rewards: np.ndarray
+    """float32 ``[B, T]``: the game's points (not scaled)."""
+    terminated: np.ndarray
+    """bool ``[B, T]``: the game ended (game over): nothing follows, no bootstrap."""
+    truncated: np.ndarray
+    """bool ``[B, T]``: a time limit cut the game: its return goes on, bootstrap from
+    ``truncation_values``."""
+    truncation_values: np.ndarray
+    """float32 ``[B, T]``: the value of the last observation of a truncated game (0 elsewhere)."""
+    next_observations: np.ndarray
+    """uint8 ``[B, C, H, W]``: the observations after the last step (bootstrap from these)."""
+    initial_memory: Memory
+    """The LSTM state ``(h, c)`` each ``[B, hidden]`` before step 0 (training replays the
+    rollout from it)."""
+
+    @property
+    def alive(self) -> np.ndarray:
+        """bool ``[B, T]``: the game goes on after this step."""
+        return ~(self.terminated | self.truncated)
+
+
+def _has_wrapper(env: gym.Env, wrapper: type) -> bool:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, wrapper):
+            return True
+        env = env.env
+    return False
+
+
+class _ReplayableEnvFn:
+    """A picklable ``() -> ReplayableGame(make_env())`` for the vector env's workers."""
+
+    def __init__(self, make_env: Callable[[], gym.Env]) -> None:
+        if not callable(make_env):
+            raise TypeError(
+                f"make_env must be a function that makes one env (e.g. make_kungfu_env), "
+                f"got {make_env!r}"
+            )
+        self.make_env = make_env
+
+    def __call__(self) -> ReplayableGame:
+        return ReplayableGame(self.make_env())
+
+
+class EnvPool:
+    """``n_parallel_games`` games played by one recurrent network, one memory per game.
+
+    When a game ends, the step returns its real last reward, ``terminated``/``truncated``
+    flags and last observation (used to bootstrap a truncated game); the pool then resets
+    that game and zeroes its memory, and only its. Memories are kept between
+    :meth:`interact` calls.
+
+    >>> from rlcourse.envs import make_kungfu_env
+    >>> pool = EnvPool(RecurrentActorCritic((1, 42, 42), 14), make_kungfu_env, 2, seed=0)
+    >>> rollout = pool.interact(5)
+    >>> rollout.observations.shape, rollout.actions.shape, rollout.alive.shape
+    ((2, 5, 1, 42, 42), (2, 5), (2, 5))
+    >>> pool.close()
+    """
+
+    def __init__(
+        self,
+        network: RecurrentActorCritic,
+        make_env: Callable[[], gym.Env],
+        n_parallel_games: int,
+        *,
+        seed: int = 0,
+        vectorization: str = "sync",
+    ) -> None:
+        n_parallel_games = check_positive_int("n_parallel_games", n_parallel_games)
+        env_fn = _ReplayableEnvFn(make_env)
+        vector_class = {"sync": SyncVectorEnv, "async": AsyncVectorEnv}.get(vectorization)
+        if vector_class is None:
+            raise ValueError(f"vectorization must be 'sync' or 'async', got {vectorization!r}")
+        self.network = network
+        self.n_games = n_parallel_games
+        self.envs = vector_class([env_fn] * n_parallel_games, autoreset_mode=AutoresetMode.DISABLED)
+        shape = tuple(self.envs.single_observation_space.shape or ())
+        obs_shape = getattr(network, "obs_shape", None)
+        if obs_shape is not None and shape != tuple(obs_shape):
+            self.envs.close()
+            raise ValueError(
+                f"the games give observations of shape {shape} but the network was built for "
+                f"{tuple(obs_shape)}: make the network with the same size/frame_stack"
+            )
+        # With EpisodicLife an episode is a life: scores are summed up to the real game over.
+        probe = make_env()
+        self._lives_end_episodes = _has_wrapper(probe, EpisodicLife)
+        probe.close()
+        self.generator = torch.Generator().manual_seed(seed)
+        self.next_seed = seed + n_parallel_games
+        """Seed of the next game to start (games are seeded in the order they start)."""
+        self.observations, _ = self.envs.reset(seed=seed)
+        self.memory: Memory = network.initial_memory(n_parallel_games)
+        self.episode_returns = np.zeros(n_parallel_games)
+        self.episode_lengths = np.zeros(n_parallel_games, dtype=np.int64)
+        self.finished_returns: list[float] = []
+        """Scores of the games finished so far, in order of their end (whole games, also
+        when lives end the training episodes)."""
+        self.finished_lengths: list[int] = []
+        """Agent steps of those games."""
+        self.total_steps = 0
+        """Agent steps played, summed over the games."""
+
+    def _act(self, observations: np.ndarray) -> tuple[Memory, np.ndarray]:
+        memory, logits, _ = self.network(torch.from_numpy(observations), self.memory)
+        probs = torch.softmax(logits, dim=-1)
+        actions = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+        return memory, actions.numpy()
+
+    @torch.no_grad()
+    def interact(self, n_steps: int) -> Rollout:
+        """Play ``n_steps`` steps in every game; return them as a :class:`Rollout`."""
+        n_steps = check_positive_int("n_steps", n_steps)
+        batch = self.n_games
+        observations = np.empty((batch, n_steps, *self.observations.shape[1:]), np.uint8)
+        actions = np.empty((batch, n_steps), np.int64)
+        rewards = np.empty((batch, n_steps), np.float32)
+        terminated = np.empty((batch, n_steps), bool)
+        truncated = np.empty((batch, n_steps), bool)
+        truncation_values = np.zeros((batch, n_steps), np.float32)
+        initial_memory = (self.memory[0].clone(), self.memory[1].clone())
+        for t in range(n_steps):
+            observations[:, t] = self.observations
+            memory, step_actions = self._act(self.observations)
+            next_obs, step_rewards, step_terminated, step_truncated, info = self.envs.step(
+                step_actions
+            )
+            actions[:, t] = step_actions
+            rewards[:, t] = step_rewards
+            terminated[:, t] = step_terminated
+            truncated[:, t] = step_truncated
+            if step_truncated.any():
+                # V(last observation of the cut game), with its memory before the reset.
+                index = np.flatnonzero(step_truncated)
+                state = (memory[0][index], memory[1][index])
+                _, _, value = self.network(torch.from_numpy(next_obs[index]), state)
+                truncation_values[index, t] = value.numpy()
+            ended = step_terminated | step_truncated
+            self._count(step_rewards, ended, self._game_over(ended, step_truncated, info))
+            if ended.any():
+                keep = torch.from_numpy(~ended).to(memory[0].dtype).unsqueeze(-1)
+                memory = (memory[0] * keep, memory[1] * keep)
+                next_obs = self._reset_games(ended)
+            self.memory = memory
+            self.observations = next_obs
+        return Rollout(
+            observations, actions, rewards, terminated, truncated, truncation_values,
+            self.observations.copy(), initial_memory,
+        )  # fmt: skip
+
+    def _reset_games(self, ended: np.ndarray) -> np.ndarray:
+        seeds: list[int | None] = [None] * self.n_games
+        for i in np.flatnonzero(ended):
+            seeds[i] = self.next_seed
+            self.next_seed += 1
+        observations, _ = self.envs.reset(seed=seeds, options={"reset_mask": ended})
+        return observations
+
+    def _game_over(
+        self, ended: np.ndarray, truncated: np.ndarray, info: dict[str, Any]
+    ) -> np.ndarray:
+        if not self._lives_end_episodes or not ended.any():
+            return ended
+        lives = np.asarray(info["lives"])
+        return ended & ((lives <= 0) | truncated)
+
+    def _count(self, rewards: np.ndarray, ended: np.ndarray, game_over: np.ndarray) -> None:
+        self.episode_returns += rewards
+        self.episode_lengths += 1
+        self.total_steps += self.n_games
+        for i in np.flatnonzero(game_over):
+            self.finished_returns.append(float(self.episode_returns[i]))
+            self.finished_lengths.append(int(self.episode_lengths[i]))
+            self.episode_returns[i] = 0.0
+            self.episode_lengths[i] = 0
+
+    # resume ------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: memories, generator, the games' logs."""
+        return {
+            "memory": [self.memory[0].clone(), self.memory[1].clone()],
+            "generator": self.generator.get_state(),
+            "games": list(self.envs.call("game_log")),
+            "next_seed": self.next_seed,
+            "episode_returns": self.episode_returns.copy(),
+            "episode_lengths": self.episode_lengths.copy(),
+            "finished_returns": list(self.finished_returns),
+            "finished_lengths": list(self.finished_lengths),
+            "total_steps": self.total_steps,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Replay every game to where :meth:`state` left it, and restore the rest."""
+        games = state["games"]
+        if len(games) != self.n_games:
+            raise ValueError(f"the saved pool had {len(games)} games, this one {self.n_games}")
+        self.envs.set_attr("pending_log", list(games))
+        results = self.envs.call("replay_pending")
+        self.observations = np.stack([np.asarray(obs) for obs, _ in results])
+        self.memory = (state["memory"][0].clone(), state["memory"][1].clone())
+        self.generator.set_state(state["generator"])
+        self.next_seed = int(state["next_seed"])
+        self.episode_returns = np.asarray(state["episode_returns"], dtype=np.float64).copy()
+        self.episode_lengths = np.asarray(state["episode_lengths"], dtype=np.int64).copy()
+        self.finished_returns = [float(x) for x in state["finished_returns"]]
+        self.finished_lengths = [int(x) for x in state["finished_lengths"]]
+        self.total_steps = int(state["total_steps"])
+
+    def close(self) -> None:
+        self.envs.close()

@@ -1,0 +1,270 @@
+"""The run harness under every training loop: files, schedule, progress, exact resume.
+
+A run directory holds, whatever the algorithm:
+
+* ``config.json``: the algorithm, env id and options, hyperparameters, step budget;
+* ``log.csv``: one row per finished training episode and per evaluation, with the same
+  columns for every algorithm (:data:`rlcourse.metrics.LOG_COLUMNS`);
+* ``checkpoint.pt``: the resume point (every ``checkpoint_every`` steps, and on Ctrl-C);
+* ``best.pt``: the weights of the best evaluation so far; ``final.pt``: the final weights;
+* ``metrics.png``: the run's curves (:func:`rlcourse.plots.plot_metrics`).
+
+Evaluations happen every ``eval_every`` agent steps. Resuming is exact: a run interrupted
+(even by SIGKILL) and resumed from ``checkpoint.pt`` ends with the same weights, bit for bit
+on CPU, as one that was never interrupted. Besides the agent's state, a resume point keeps
+each game in progress as its seed and the actions played since it started
+(:class:`ReplayableGame`); resuming replays them, which puts the emulator, the wrappers and
+their random generators back where they were.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlcourse.checkpoints import (
+    CheckpointError,
+    export_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from rlcourse.config import check_positive_int
+from rlcourse.files import atomic_write
+from rlcourse.metrics import LOG_COLUMNS, MetricLogger
+from rlcourse.plots import LivePlot
+from rlcourse.resume import ReplayableGame
+
+__all__ = ["ReplayableGame", "Run", "progress_bar"]
+
+def progress_bar(total: int, description: str, enabled: bool = True, initial: int = 0) -> Any:
+    """A ``tqdm.auto`` bar (a widget in notebooks, text in a terminal) counting steps."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=description, unit="step",
+                disable=not enabled, dynamic_ncols=True, mininterval=0.5)  # fmt: skip
+
+
+class Run:
+    """The files, schedule, progress bar and live plot of one training run.
+
+    The loops (:func:`~rlcourse.training.train_dqn`, :func:`~rlcourse.training.train_a2c`)
+    call :meth:`log_episode`, :meth:`evaluation_due` / :meth:`log_evaluation`,
+    :meth:`checkpoint_due` / :meth:`save_resume_point` and :meth:`finish`; everything a run
+    writes is written here. ``out_dir=None``: nothing is written (a notebook's quick run).
+    """
+
+    def __init__(
+        self,
+        *,
+        algo: str,
+        env_id: str,
+        env_options: dict[str, Any] | None,
+        config: Any,
+        total_steps: int,
+        out_dir: str | Path | None = None,
+        resume: bool = False,
+        eval_every: int | None = None,
+        eval_episodes: int = 10,
+        checkpoint_every: int | None = None,
+        progress: bool = True,
+        live_plot: bool = False,
+        live_metrics: tuple[str, ...] = ("episode_return", "loss"),
+        metrics_window: int = 100,
+    ) -> None:
+        self.algo, self.env_id = algo, env_id
+        self.env_options = dict(env_options or {})
+        self.total_steps = check_positive_int("total_steps", total_steps)
+        self.eval_every = _optional_count("eval_every", eval_every)
+        self.eval_episodes = check_positive_int("eval_episodes", eval_episodes)
+        self.checkpoint_every = _optional_count("checkpoint_every", checkpoint_every)
+        self.out = Path(out_dir) if out_dir is not None else None
+        if resume and self.out is None:
+            raise ValueError("resume=True needs out_dir: the run directory to resume from")
+        if self.out is not None:
+            _check_run_directory(self.out)
+        self.resume_payload: dict[str, Any] | None = None
+        if resume:
+            self.resume_payload = self._load_resume_point(config)
+        elif self.out is not None:
+            for name in ("log.csv", "checkpoint.pt"):  # a new run: a new log, no stale resume point
+                (self.out / name).unlink(missing_ok=True)
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
+            with atomic_write(self.out / "config.json") as temporary:
+                Path(temporary).write_text(json.dumps({
+                    "algo": algo, "env_id": env_id, "env_options": self.env_options,
+                    "total_steps": total_steps, "config": asdict(config),
+                }, indent=2, default=list) + "\n")  # fmt: skip
+        self.metrics = MetricLogger(
+            self.out / "log.csv" if self.out else None, LOG_COLUMNS, window=metrics_window
+        )
+        state = (self.resume_payload or {}).get("resume", {}).get("run", {})
+        steps = int((self.resume_payload or {}).get("steps", 0))
+        if self.resume_payload is not None:
+            self.metrics.resume(steps)
+            self.metrics.load_episode_state(state["episode_metrics"])
+        self.episodes = int(state.get("episodes", 0))
+        self.wall_seconds = float(state.get("wall_seconds", 0.0))
+        self.best = state.get("best")
+        self.live = LivePlot(list(live_metrics)) if live_plot else None
+        self.bar = progress_bar(total_steps, f"{algo.upper()} {env_id}", progress, initial=steps)
+        self.interrupted = False
+        self._clock = time.perf_counter()
+
+    # resume --------------------------------------------------------------------------------
+
+    def _load_resume_point(self, config: Any) -> dict[str, Any]:
+        assert self.out is not None
+        path = self.out / "checkpoint.pt"
+        if not path.exists():
+            raise CheckpointError(
+                f"nothing to resume in {self.out}: no checkpoint.pt (drop --resume to start)"
+            )
+        payload = load_checkpoint(path, expect={"algo": self.algo, "env_id": self.env_id})
+        if "resume" not in payload:
+            raise CheckpointError(f"{path} holds weights only, not a resume point")
+        saved, given = payload["config"], _plain(asdict(config))
+        differ = sorted(k for k in given if k != "extra" and _plain(saved.get(k)) != given[k])
+        if differ:
+            raise CheckpointError(
+                f"{path} was trained with other hyperparameters ("
+                + ", ".join(f"{k}={saved.get(k)!r} here {given[k]!r}" for k in differ)
+                + "): resume with the same options, or start a new run in another directory"
+            )
+        if payload["env_options"] != _plain(self.env_options):
+            raise CheckpointError(
+                f"{path} was trained with env options {payload['env_options']}, not "
+                f"{self.env_options}: resume with the same options"
+            )
+        return payload
+
+    def run_state(self) -> dict[str, Any]:
+        """The harness's part of a resume point."""
+        return {
+            "episodes": self.episodes,
+            "wall_seconds": self.wall_seconds + time.perf_counter() - self._clock,
+            "best": self.best,
+            "episode_metrics": self.metrics.episode_state(),
+        }
+
+    # the schedule ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _crossed(every: int | None, before: int, now: int) -> bool:
+        return every is not None and now // every > before // every
+
+    def evaluation_due(self, before: int, now: int) -> bool:
+        """Has the step count crossed a multiple of ``eval_every`` (from ``before`` to ``now``)?"""
+        return self._crossed(self.eval_every, before, now)
+
+    def checkpoint_due(self, before: int, now: int) -> bool:
+        return self.out is not None and self._crossed(self.checkpoint_every, before, now)
+
+    # what the loops report ---------------------------------------------------------------------
+
+    def training_time(self) -> float:
+        return self.wall_seconds + time.perf_counter() - self._clock
+
+    def pause_clock(self) -> None:
+        """Stop counting training time (an evaluation starts)."""
+        self.wall_seconds += time.perf_counter() - self._clock
+
+    def resume_clock(self) -> None:
+        self._clock = time.perf_counter()
+
+    def log_episode(self, step: int, **values: Any) -> dict[str, Any]:
+        """A finished training episode: a CSV row, the live plot, the progress bar."""
+        self.episodes += 1
+        row = self.metrics.log_episode(
+            step, episode=self.episodes, wall_seconds=self.training_time(), **values
+        )
+        if self.live:
+            self.live.add(step, **{k: row.get(k) for k in self.live.metrics})
+        returns = self.metrics.history["episode_return"][-10:]
+        self.bar.set_postfix(ret=f"{np.mean(returns):.1f}", refresh=False)
+        return row
+
+    def log_evaluation(self, step: int, scores: np.ndarray, best_checkpoint: Any) -> bool:
+        """An evaluation's scores: a CSV row, and ``best.pt`` (``best_checkpoint()`` makes
+        its payload) when the mean is the best so far. Returns whether it was."""
+        mean, std = float(np.mean(scores)), float(np.std(scores))
+        better = self.best is None or mean > self.best
+        if better:
+            self.best = mean
+            if self.out is not None:
+                export_checkpoint(best_checkpoint(), self.out / "best.pt", half=False)
+        self.metrics.log_evaluation(step, mean, std, episode=self.episodes,
+                                    wall_seconds=self.training_time())  # fmt: skip
+        self.bar.set_postfix(eval=f"{mean:.1f}")
+        return better
+
+    def advance(self, steps: int) -> None:
+        self.bar.update(steps)
+
+    def save_resume_point(self, payload: dict[str, Any]) -> None:
+        """Write ``checkpoint.pt`` (atomically) and redraw ``metrics.png``."""
+        if self.out is None:
+            return
+        save_checkpoint(self.out / "checkpoint.pt", payload)
+        self.metrics.plot(self.out / "metrics.png", title=f"{self.algo.upper()} {self.env_id}")
+
+    def finish(self, final_payload: dict[str, Any] | None) -> None:
+        """Close the bar, draw the final picture, write ``final.pt`` (weights only)."""
+        self.bar.close()
+        if self.live:
+            self.live.draw()
+        if self.out is not None and final_payload is not None:
+            export_checkpoint(final_payload, self.out / "final.pt", half=False)
+            self.metrics.plot(self.out / "metrics.png", title=f"{self.algo.upper()} {self.env_id}")
+
+    @contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """Ctrl-C sets :attr:`interrupted` instead of raising: the loop finishes its step,
+        writes a resume point and returns. (Only in the main thread, where signals arrive.)"""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            self.interrupted = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _optional_count(name: str, value: int | None) -> int | None:
+    return None if value is None else check_positive_int(name, value)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, as a checkpoint gives them back."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _check_run_directory(out: Path) -> None:
+    """Fail before training, not after, when the run directory cannot be one."""
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(
+                    f"cannot use {out} as a run directory: {parent} is a file; choose another --out"
+                )
+            break
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a run directory: choose another --out")

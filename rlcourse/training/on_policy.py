@@ -1,0 +1,123 @@
+"""The on-policy loop: parallel games, a rollout, one gradient step, repeat (A2C).
+
+Read top to bottom, one rollout per iteration: the pool plays ``rollout_length`` steps in
+each of ``n_games`` games, the agent learns from them once, finished games are logged, and
+evaluation and checkpoints follow when due. Everything it writes goes through the
+:class:`~.harness.Run`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from rlcourse.agents.a2c import A2C
+from rlcourse.envs import make_env_for
+from rlcourse.evaluation import EVAL_SEED, evaluate_batched
+from rlcourse.rollouts import EnvPool
+from rlcourse.training.harness import Run
+from rlcourse.training.off_policy import TrainResult
+
+KUNGFU = "ALE/KungFuMaster-v5"
+STAT_COLUMNS = ("loss", "policy_loss", "value_loss", "entropy", "grad_norm")
+
+
+def train_a2c(
+    agent: A2C,
+    total_steps: int,
+    *,
+    env_id: str = KUNGFU,
+    eval_every: int | None = None,
+    eval_episodes: int = 8,
+    eval_max_steps: int | None = 20_000,
+    out_dir: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    max_minutes: float | None = None,
+    progress: bool = True,
+    live_plot: bool = False,
+    metrics_window: int = 100,
+) -> TrainResult:
+    """Train ``agent`` until ``total_steps`` agent steps (summed over the games), or
+    ``max_minutes`` of training (evaluations excluded), whichever comes first.
+
+    The games are ``env_id`` made with the agent's config (``config.env_options()``); the
+    pool seeds them ``config.seed``, ``config.seed + 1``, ... Every ``eval_every`` steps
+    the policy plays ``eval_episodes`` whole games side by side (seeds from
+    :data:`~rlcourse.evaluation.EVAL_SEED`, at most ``eval_max_steps`` steps each). A row is
+    logged per finished training game, with the loss pieces averaged over the updates since
+    the previous row. ``out_dir``, ``checkpoint_every`` and ``resume``: see
+    :mod:`rlcourse.training.harness` (resuming is exact).
+    """
+    config = agent.config
+    env_options = config.env_options()
+    run = Run(
+        algo="a2c", env_id=env_id, env_options=env_options, config=config,
+        total_steps=total_steps, out_dir=out_dir, resume=resume, eval_every=eval_every,
+        eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, progress=progress,
+        live_plot=live_plot, live_metrics=("episode_return", "entropy"),
+        metrics_window=metrics_window,
+    )  # fmt: skip
+    make_training_game = functools.partial(make_env_for, env_id, training=True, **env_options)
+    make_evaluation_game = functools.partial(make_env_for, env_id, training=False, **env_options)
+    pool = EnvPool(agent.network, make_training_game, config.n_games, seed=config.seed,
+                   vectorization=config.vectorization)  # fmt: skip
+    sums = dict.fromkeys(STAT_COLUMNS, 0.0)
+    updates_since_row, logged_games = 0, 0
+    if run.resume_payload is not None:
+        agent.restore(run.resume_payload)
+        saved = run.resume_payload["resume"]
+        pool.restore(saved["pool"])
+        sums = {key: float(saved["stats"][key]) for key in STAT_COLUMNS}
+        updates_since_row, logged_games = int(saved["updates_since_row"]), int(saved["logged"])
+
+    def checkpoint(resume_point: bool = False) -> dict[str, Any]:
+        loop = None
+        if resume_point:
+            loop = {"run": run.run_state(), "pool": pool.state(), "stats": dict(sums),
+                    "updates_since_row": updates_since_row, "logged": logged_games}  # fmt: skip
+        return agent.checkpoint(env_id, env_options, resume=loop)
+
+    def out_of_time() -> bool:
+        return max_minutes is not None and run.training_time() >= max_minutes * 60
+
+    try:
+        with run.interruptible():
+            while agent.steps < total_steps and not run.interrupted and not out_of_time():
+                before = agent.steps
+                rollout = pool.interact(config.rollout_length)
+                stats = agent.update(rollout)
+                run.advance(agent.steps - before)
+                for key in STAT_COLUMNS:
+                    sums[key] += stats[key]
+                updates_since_row += 1
+                # One row per game finished (whole games, also when lives end episodes),
+                # with the loss pieces averaged over the updates since the last row.
+                finished = pool.finished_returns[logged_games:]
+                if finished:
+                    means = {key: sums[key] / updates_since_row for key in STAT_COLUMNS}
+                    lengths = pool.finished_lengths[logged_games:]
+                    for score, length in zip(finished, lengths, strict=True):
+                        run.log_episode(agent.steps, episode_return=score,
+                                        episode_length=length, **means)  # fmt: skip
+                    logged_games += len(finished)
+                    sums, updates_since_row = dict.fromkeys(STAT_COLUMNS, 0.0), 0
+                if run.evaluation_due(before, agent.steps):
+                    run.pause_clock()
+                    scores = evaluate_batched(
+                        agent.policy(seed=EVAL_SEED), make_evaluation_game, eval_episodes,
+                        seed=EVAL_SEED, max_steps=eval_max_steps,
+                    )  # fmt: skip
+                    run.log_evaluation(agent.steps, scores, checkpoint)
+                    run.resume_clock()
+                if run.checkpoint_due(before, agent.steps):
+                    run.save_resume_point(checkpoint(resume_point=True))
+            if run.interrupted:
+                run.save_resume_point(checkpoint(resume_point=True))
+    finally:
+        pool.close()
+    run.pause_clock()
+    run.finish(None if run.interrupted else checkpoint())
+    return TrainResult(agent, run.metrics.evaluations, None, run.metrics, run.interrupted,
+                       run.wall_seconds)  # fmt: skip
