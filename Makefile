@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 .PHONY: install test lab student notebooks lint bench results help
 
 help:
-	@echo "make install    create $(VENV) and install rlcourse with its dev and bench extras"
+	@echo "make install    create $(VENV) and install rlcourse with its course, dev and bench extras"
 	@echo "make test       lint + unit tests + doctests + every notebook (both versions, smoke budget)"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make student    regenerate notebooks/student/ from notebooks/"
@@ -33,7 +33,7 @@ install:
 		echo "No CUDA GPU: installing $(TORCH_SPEC) (CPU build) first"; \
 		$(PY) -m pip install "$(TORCH_SPEC)"; \
 	fi
-	$(PY) -m pip install -e ".[dev,bench]"
+	$(PY) -m pip install -e ".[course,dev,bench]"
 	@# The browser test plays the inline video in Debian's Chromium (Playwright drives it;
 	@# it downloads no browser of its own). Installed where we may; else that test skips.
 	@if ! command -v chromium >/dev/null 2>&1; then \
@@ -56,11 +56,11 @@ lab:
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
 
 student:
-	$(PY) -m rlcourse.nbtools student
+	$(PY) -m rlcourse.course.nbtools student
 
 notebooks:
-	RLCOURSE_SMOKE=1 $(PY) -m rlcourse.nbtools refresh notebooks/*.ipynb
-	$(PY) -m rlcourse.nbtools student
+	RLCOURSE_SMOKE=1 $(PY) -m rlcourse.course.nbtools refresh notebooks/*.ipynb
+	$(PY) -m rlcourse.course.nbtools student
 
 lint:
 	$(PY) -m ruff check .
