@@ -1,16 +1,20 @@
-"""Lesson 02's checks accept correct code (the reference and a student-style one) and
-catch the typical mistakes, naming the case that shows them."""
+"""Lesson 02's checks accept correct code (the package's ReplayBuffer, the notebook's solution
+and one in another style) and catch the typical mistakes, naming the case that shows them."""
 
 import numpy as np
 import pytest
 
-from rlcourse.buffers import ReplayBuffer
-from rlcourse.exercises.buffers import check_replay_add, check_replay_sample, check_stack_frames
-from rlcourse.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.buffers import ReplayBuffer, ReplaySample
+from rlcourse.course.exercises.buffers import (
+    check_replay_add,
+    check_replay_sample,
+    check_stack_frames,
+)
+from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 
 
 class StudentBuffer:
-    """The notebook's NumpyReplayBuffer, solved."""
+    """The notebook's ReplayBuffer, solved."""
 
     def __init__(self, capacity, obs_shape, *, rng, obs_dtype=np.float32):
         self.capacity = capacity
@@ -38,6 +42,36 @@ class StudentBuffer:
         idx = self.rng.integers(0, len(self), size=batch_size)
         return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                 self.terminated[idx], self.truncated[idx])  # fmt: skip
+
+
+class CountingBuffer:
+    """Correct, in another style: counts every add, one dict of arrays, a ReplaySample out."""
+
+    def __init__(self, capacity, obs_shape, *, rng, obs_dtype=np.float32):
+        self.capacity, self.rng, self.added = capacity, rng, 0
+        self.fields = {
+            "obs": np.zeros((capacity, *obs_shape), obs_dtype),
+            "actions": np.zeros(capacity, np.int64),
+            "rewards": np.zeros(capacity, np.float32),
+            "next_obs": np.zeros((capacity, *obs_shape), obs_dtype),
+            "terminated": np.zeros(capacity, bool),
+            "truncated": np.zeros(capacity, bool),
+        }
+        for name, array in self.fields.items():
+            setattr(self, name, array)
+
+    def __len__(self):
+        return min(self.added, self.capacity)
+
+    def add(self, obs, action, reward, next_obs, terminated, truncated):
+        transition = (obs, action, reward, next_obs, terminated, truncated)
+        for array, value in zip(self.fields.values(), transition, strict=True):
+            array[self.added % self.capacity] = value
+        self.added += 1
+
+    def sample(self, batch_size):
+        idx = self.rng.integers(len(self), size=batch_size)
+        return ReplaySample(*(array[idx] for array in self.fields.values()))
 
 
 class AddWithoutModulo(StudentBuffer):
@@ -133,8 +167,10 @@ def stack_frames_not_attempted(frames, episode_start, i, k):
     [
         (check_replay_add, ReplayBuffer),
         (check_replay_add, StudentBuffer),
+        (check_replay_add, CountingBuffer),
         (check_replay_sample, ReplayBuffer),
         (check_replay_sample, StudentBuffer),
+        (check_replay_sample, CountingBuffer),
         (check_replay_sample, SampleWithoutReplacement),
         (check_stack_frames, stack_frames_loop),
     ],

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rlcourse.nbtools import (
+from rlcourse.course.nbtools import (
     BEGIN,
     CHECK_MARK,
     END,

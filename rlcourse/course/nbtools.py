@@ -1,7 +1,7 @@
 """Notebook housekeeping: student versions and committed outputs.
 
-    python -m rlcourse.nbtools student [--check]   # notebooks/*.ipynb -> notebooks/student/
-    python -m rlcourse.nbtools refresh NOTEBOOK... # run, keep only NBVAL_CHECK_OUTPUT outputs
+    python -m rlcourse.course.nbtools student [--check]  # notebooks/*.ipynb -> notebooks/student/
+    python -m rlcourse.course.nbtools refresh NOTEBOOK...  # run; keep NBVAL_CHECK_OUTPUT outputs
 
 Solution notebooks mark answers nbgrader's way::
 
@@ -135,7 +135,7 @@ def refresh(path: Path, timeout: int = 1200) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rlcourse.nbtools", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m rlcourse.course.nbtools", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     student = commands.add_parser("student", help="write notebooks/student/ from notebooks/")
     student.add_argument("--source", type=Path, default=Path("notebooks"))

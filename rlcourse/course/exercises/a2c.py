@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from rlcourse.agents import a2c
-from rlcourse.exercises.core import Case, check_exercise
+from rlcourse.agents.a2c import advantages, entropy, n_step_returns, policy_loss, value_loss
+from rlcourse.course.exercises.core import Case, check_exercise
 from rlcourse.networks import RecurrentActorCritic
 
 
@@ -44,7 +44,7 @@ def _forward(agent_class: Any, obs_shape: tuple[int, int, int], n_steps: int, se
 
 
 def check_forward_step(student_class: Any) -> Any:
-    """Check a recurrent agent class's ``forward(observation, memory)``.
+    """Check a ``RecurrentActorCritic`` class's ``forward(observation, memory)``.
 
     The class must build the same layers as :class:`rlcourse.networks.RecurrentActorCritic`
     (``conv0``, ``conv1``, ``conv2``, ``dense``, ``lstm``, ``logits``, ``value``) and take
@@ -58,7 +58,7 @@ def check_forward_step(student_class: Any) -> Any:
         Case("two stacked frames per observation", lambda c: _forward(c, (2, 42, 42), 2, 2)),
     ]
     return check_exercise(
-        "the recurrent agent's forward step",
+        "RecurrentActorCritic.forward",
         student_class,
         RecurrentActorCritic,
         cases,
@@ -91,7 +91,7 @@ def check_n_step_returns(student_fn: Callable[..., torch.Tensor]) -> Any:
     return check_exercise(
         "n-step returns",
         student_fn,
-        a2c.n_step_returns,
+        n_step_returns,
         cases,
         hint="go backwards in time from G = last_values: G = rewards[:, t] + gamma * "
         "alive[:, t] * G (alive as a float); store G in returns[:, t].",
@@ -117,7 +117,7 @@ def check_advantages(student_fn: Callable[..., torch.Tensor]) -> Any:
     return check_exercise(
         "the advantage",
         student_fn,
-        a2c.advantages,
+        advantages,
         cases,
         hint="A = returns - values, then .detach(): the policy term must not train the critic "
         "(the second item compared is A.requires_grad, which must be False).",
@@ -144,7 +144,7 @@ def check_value_loss(student_fn: Callable[..., torch.Tensor]) -> Any:
     return check_exercise(
         "the value loss",
         student_fn,
-        a2c.value_loss,
+        value_loss,
         cases,
         hint="the mean (not the sum) of (returns.detach() - values) ** 2; the target is "
         "detached, so no gradient reaches `returns` (the third item compared).",
@@ -173,7 +173,7 @@ def check_policy_loss(student_fn: Callable[..., torch.Tensor]) -> Any:
     return check_exercise(
         "the policy term",
         student_fn,
-        a2c.policy_loss,
+        policy_loss,
         cases,
         hint="log_probs = log_softmax(logits, -1); pick the actions' log-probabilities with "
         "log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1); the loss is MINUS the mean "
@@ -206,7 +206,7 @@ def check_entropy(student_fn: Callable[..., torch.Tensor]) -> Any:
     return check_exercise(
         "the entropy",
         student_fn,
-        a2c.entropy,
+        entropy,
         cases,
         hint="with log_probs = log_softmax(logits, -1) (stable even for large logits) and "
         "probs = log_probs.exp(): -(probs * log_probs).sum(-1), then .mean() over games "

@@ -1,10 +1,11 @@
 """Checks for lesson 02 (replay buffers): a ring buffer's ``add`` and ``sample``, and
 rebuilding a frame stack from single frames.
 
-The references are :class:`rlcourse.buffers.ReplayBuffer` and :func:`stack_frames` below.
-The notebook's ``NumpyReplayBuffer`` has the same constructor and public arrays (``obs``,
-``actions``, ``rewards``, ``next_obs``, ``terminated``, ``truncated``, ``rng``, ``len()``)
-as ``ReplayBuffer``.
+The buffer's reference is the package's own :class:`rlcourse.buffers.ReplayBuffer`: the
+notebook's ``ReplayBuffer`` has its name, constructor and public arrays (``obs``,
+``actions``, ``rewards``, ``next_obs``, ``terminated``, ``truncated``, ``rng``, ``len()``).
+:func:`stack_frames` is a lesson-only helper (the package rebuilds whole batches of stacks
+inside :class:`rlcourse.buffers.AtariReplayBuffer`), so its reference lives here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rlcourse.buffers import ReplayBuffer
-from rlcourse.exercises.core import Case, check_exercise
+from rlcourse.course.exercises.core import Case, check_exercise
 
 _OBS_SHAPE = (2,)
 
@@ -59,7 +60,7 @@ def check_replay_add(student_class: Any) -> Any:
         Case("capacity 1", lambda c: _after_adds(c, 1, 3)),
     ]
     return check_exercise(
-        "NumpyReplayBuffer.add",
+        "ReplayBuffer.add",
         student_class,
         ReplayBuffer,
         cases,
@@ -108,7 +109,7 @@ def check_replay_sample(student_class: Any) -> Any:
         Case("a batch as big as the buffer", lambda c: _sample_behaviour(c, 5, 5, 5)),
     ]
     return check_exercise(
-        "NumpyReplayBuffer.sample",
+        "ReplayBuffer.sample",
         student_class,
         ReplayBuffer,
         cases,

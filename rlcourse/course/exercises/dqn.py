@@ -1,4 +1,8 @@
-"""Checks for lesson 03 (DQN): the epsilon schedule, epsilon-greedy, the TD target."""
+"""Checks for lesson 03 (DQN): the epsilon schedule, epsilon-greedy, the TD target.
+
+The references are the package's own functions (:mod:`rlcourse.agents.dqn`), called as the
+student's: same name, same signature.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +11,27 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlcourse.agents import dqn
-from rlcourse.exercises.core import Case, check_exercise
-from rlcourse.training import linear_schedule
+from rlcourse.agents.dqn import epsilon_greedy, linear_schedule, td_target
+from rlcourse.course.exercises.core import Case, check_exercise
 
 
-def _reference_schedule(step: int, start: float = 1.0, end: float = 0.05,
-                        decay_steps: int = 10_000) -> float:  # fmt: skip
-    return linear_schedule(start, end, decay_steps, step)
-
-
-def check_epsilon_schedule(student_function: Any) -> Any:
-    """Check ``epsilon_schedule(step, start, end, decay_steps) -> float``."""
+def check_linear_schedule(student_function: Any) -> Any:
+    """Check ``linear_schedule(start, end, duration, step) -> float``."""
     cases = [
-        Case("step 0 is the start", lambda f: f(0, 1.0, 0.05, 10_000)),
-        Case("half-way", lambda f: f(5_000, 1.0, 0.05, 10_000)),
-        Case("the end of the decay", lambda f: f(10_000, 1.0, 0.05, 10_000)),
-        Case("long after the decay it stays at the end", lambda f: f(123_456, 1.0, 0.05, 10_000)),
-        Case("another range", lambda f: [f(t, 0.5, 0.1, 100) for t in (0, 25, 99, 100)]),
+        Case("step 0 is the start", lambda f: f(1.0, 0.05, 10_000, 0)),
+        Case("half-way", lambda f: f(1.0, 0.05, 10_000, 5_000)),
+        Case("the end of the decay", lambda f: f(1.0, 0.05, 10_000, 10_000)),
+        Case("long after the decay it stays at the end", lambda f: f(1.0, 0.05, 10_000, 123_456)),
+        Case("another range", lambda f: [f(0.5, 0.1, 100, t) for t in (0, 25, 99, 100)]),
+        Case("a rising schedule (end > start)", lambda f: [f(0.0, 1.0, 10, t) for t in (0, 3, 20)]),
     ]
     return check_exercise(
-        "epsilon_schedule",
+        "linear_schedule",
         student_function,
-        _reference_schedule,
+        linear_schedule,
         cases,
-        hint="start + (end - start) * step / decay_steps while step < decay_steps, then end "
-        "(min(step / decay_steps, 1.0) does both).",
+        hint="start + (end - start) * step / duration while step < duration, then end "
+        "(min(step / duration, 1.0) does both). Mind the order: (start, end, duration, step).",
     )
 
 
@@ -60,16 +59,11 @@ def check_epsilon_greedy(student_function: Any) -> Any:
     return check_exercise(
         "epsilon_greedy",
         student_function,
-        dqn.epsilon_greedy,
+        epsilon_greedy,
         cases,
         hint="if rng.random() < epsilon: return int(rng.integers(len(q_values))); "
         "else return int(np.argmax(q_values)). Random actions include the greedy one.",
     )
-
-
-def _reference_td_target(rewards: Any, next_q_values: Any, terminated: Any, truncated: Any,
-                         gamma: float) -> Any:  # fmt: skip
-    return dqn.td_target(rewards, next_q_values, terminated, gamma)
 
 
 def check_td_target(student_function: Any) -> Any:
@@ -87,12 +81,17 @@ def check_td_target(student_function: Any) -> Any:
             "a truncated episode still bootstraps",
             lambda f: f(rewards, next_q, none, torch.tensor([False, True, False, True]), 0.9),
         ),
+        Case(
+            "terminated and truncated transitions in one batch",
+            lambda f: f(rewards, next_q, torch.tensor([True, True, False, False]),
+                        torch.tensor([False, True, True, False]), 0.5),
+        ),  # fmt: skip
         Case("gamma = 0", lambda f: f(rewards, next_q, none, none, 0.0)),
     ]
     return check_exercise(
         "td_target",
         student_function,
-        _reference_td_target,
+        td_target,
         cases,
         hint="rewards + gamma * (1 - terminated.float()) * next_q_values.max(dim=1).values; "
         "`truncated` must not cut the bootstrap (a time limit is not the end of the world).",

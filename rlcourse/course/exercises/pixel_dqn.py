@@ -1,18 +1,22 @@
 """Checks for lesson 04 (pixel DQN): the CNN's output size, the preprocessing pipeline's
 order, and what the evaluation env changes.
 
-The two env checks compare behaviour, not code: the student's env and the reference play the
-same seeded game with the same actions and must show the same frames, rewards and episode
-ends. Any order of wrappers that behaves the same passes.
+The references are the package's own functions (:func:`rlcourse.networks.conv_output_size`,
+:func:`rlcourse.envs.make_atari_env`, :func:`rlcourse.envs.make_env_for`), called as the
+student's. The two env checks compare behaviour, not code: the student's env and the
+reference play the same seeded game with the same actions and must show the same frames,
+rewards and episode ends. Any order of wrappers that behaves the same passes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from rlcourse.exercises.core import Case, check_exercise
+from rlcourse.course.exercises.core import Case, check_exercise
+from rlcourse.envs import make_atari_env, make_env_for
 from rlcourse.networks import conv_output_size
 
 GAME = "ALE/MsPacman-v5"
@@ -48,14 +52,18 @@ def check_conv_output_size(student_function: Any) -> Any:
 class Rollout(NamedTuple):
     """What an env showed over a fixed sequence of actions."""
 
-    first_obs: np.ndarray
-    frame_sums: np.ndarray
-    rewards: np.ndarray
-    episode_ends: np.ndarray
-    lives_at_ends: np.ndarray
+    space: Any
+    first_obs: Any
+    frame_sums: Any
+    rewards: Any
+    episode_ends: Any
+    lives_at_ends: Any
 
 
 def _rollout(env: Any, steps: int = 400, seed: int = 3) -> Rollout:
+    if not hasattr(env, "step") or not hasattr(env, "observation_space"):
+        return Rollout(f"a {type(env).__name__}, not a Gymnasium env", *[None] * 5)
+    space = (tuple(env.observation_space.shape), str(env.observation_space.dtype))
     actions = np.random.default_rng(seed).integers(env.action_space.n, size=steps)
     obs, _ = env.reset(seed=seed)
     first = np.asarray(obs)
@@ -69,66 +77,96 @@ def _rollout(env: Any, steps: int = 400, seed: int = 3) -> Rollout:
             lives.append(int(info.get("lives", -1)))
             obs, _ = env.reset()
     env.close()
-    return Rollout(first, np.array(sums), np.array(rewards), np.array(ends), np.array(lives))
+    return Rollout(space, first, np.array(sums), np.array(rewards), np.array(ends),
+                   np.array(lives))  # fmt: skip
 
 
-def _episode_ends(env: Any) -> tuple[np.ndarray, np.ndarray]:
-    rollout = _rollout(env)
-    return rollout.episode_ends, rollout.lives_at_ends
+def _player(make: Callable[[Any], Any]) -> Callable[[Any], Rollout]:
+    """``play(f)``: the rollout of the env ``make(f)``, played once per implementation ``f``
+    however many cases look at it (an Atari rollout takes a good fraction of a second)."""
+    played: dict[Any, Rollout] = {}
+
+    def play(f: Any) -> Rollout:
+        if f not in played:
+            played[f] = _rollout(make(f))
+        return played[f]
+
+    return play
 
 
-def _describe_env(env: Any) -> Any:
-    if not hasattr(env, "step") or not hasattr(env, "observation_space"):
-        return f"a {type(env).__name__}, not a Gymnasium env"
-    space = env.observation_space
+def _first_render_shape(env: Any) -> Any:
+    env.reset(seed=0)
+    frame = env.render()
     env.close()
-    return (tuple(space.shape), str(space.dtype))
+    return None if frame is None else np.shape(frame)
 
 
-def _env_cases(what: str) -> list[Case]:
+def _env_cases(make: Callable[[Any], Any], what: str) -> list[Case]:
+    """Cases that play ``make(f)``: the env an implementation ``f`` makes for ``what``."""
+    play = _player(make)
     # Most telling first: a missing wrapper shows in episode ends or rewards before frames.
     return [
-        Case(f"the {what} env's observation space (shape, dtype)",
-             lambda f: _describe_env(f(GAME))),
-        Case("the first observation after reset(seed=3): 4 stacked 84x84 frames",
-             lambda f: _rollout(f(GAME), steps=1).first_obs),
-        Case("the steps at which episodes end, and the lives left then",
-             lambda f: _episode_ends(f(GAME))),
-        Case("the rewards over 400 steps", lambda f: _rollout(f(GAME)).rewards),
-        Case("the frames over 400 steps (sum of each stacked observation)",
-             lambda f: _rollout(f(GAME)).frame_sums),
+        Case(f"{what}: the observation space (shape, dtype)", lambda f: play(f).space),
+        Case(f"{what}: the first observation after reset(seed=3), 4 stacked 84x84 frames",
+             lambda f: play(f).first_obs),
+        Case(f"{what}: the steps at which episodes end, and the lives left then",
+             lambda f: (play(f).episode_ends, play(f).lives_at_ends)),
+        Case(f"{what}: the rewards over 400 steps", lambda f: play(f).rewards),
+        Case(f"{what}: the frames over 400 steps (sum of each stacked observation)",
+             lambda f: play(f).frame_sums),
     ]  # fmt: skip
 
 
-def _reference_env(training: bool) -> Any:
-    from rlcourse.agents.dqn import make_env_for
+def _outcome_cases(make: Callable[[Any], Any], what: str) -> list[Case]:
+    """The episode ends and rewards of ``make(f)``: what the training aids change."""
+    play = _player(make)
+    return [
+        Case(f"{what}: the steps at which episodes end, and the lives left then",
+             lambda f: (play(f).episode_ends, play(f).lives_at_ends)),
+        Case(f"{what}: the rewards over 400 steps", lambda f: play(f).rewards),
+    ]  # fmt: skip
 
-    return lambda env_id: make_env_for(env_id, training=training)
 
-
-def check_training_env(student_function: Any) -> Any:
-    """Check ``make_training_env(env_id) -> env``: the DQN training pipeline, in order."""
+def check_make_atari_env(student_function: Any) -> Any:
+    """Check ``make_atari_env(env_id, *, episodic_life=True, clip_rewards=True,
+    render_mode=None) -> env``: the DQN papers' pipeline, in order, with its training aids."""
+    cases = [
+        *_env_cases(lambda f: f(GAME), f"make_atari_env({GAME!r})"),
+        *_outcome_cases(lambda f: f(GAME, episodic_life=False), "episodic_life=False"),
+        *_outcome_cases(lambda f: f(GAME, clip_rewards=False), "clip_rewards=False"),
+        Case("render_mode='rgb_array': the frame render() shows",
+             lambda f: _first_render_shape(f(GAME, render_mode="rgb_array"))),
+    ]  # fmt: skip
     return check_exercise(
-        "make_training_env",
+        "make_atari_env",
         student_function,
-        _reference_env(training=True),
-        _env_cases("training"),
+        make_atari_env,
+        cases,
         hint="from the inside out: make_env(env_id, obs_type='grayscale') -> "
-        "NoopReset(noop_max=30) -> MaxAndSkip(skip=4) -> EpisodicLife -> ProcessFrame84 -> "
-        "ClipReward -> FrameStack(k=4). Skip before stacking (the stack holds every 4th "
-        "frame, max-pooled over the last two), and stack last, on the 84x84 frames.",
+        "NoopReset(noop_max=30) -> MaxAndSkip(skip=4) -> EpisodicLife (if episodic_life) -> "
+        "ProcessFrame84 -> ClipReward (if clip_rewards) -> FrameStack(k=4). Skip before "
+        "stacking (the stack holds every 4th frame, max-pooled over the last two), and stack "
+        "last, on the 84x84 frames.",
     )
 
 
-def check_evaluation_env(student_function: Any) -> Any:
-    """Check ``make_evaluation_env(env_id) -> env``: the same frames, the real game."""
+def check_make_env_for(student_function: Any) -> Any:
+    """Check ``make_env_for(env_id, *, training, render_mode=None) -> env`` on an ALE game:
+    the training aids in training only, the same frames in both."""
+    cases = [
+        *_outcome_cases(lambda f: f(GAME, training=True), "training=True"),
+        *_env_cases(lambda f: f(GAME, training=False), "training=False"),
+        Case("training=False, render_mode='rgb_array': the frame render() shows",
+             lambda f: _first_render_shape(f(GAME, training=False, render_mode="rgb_array"))),
+    ]  # fmt: skip
     return check_exercise(
-        "make_evaluation_env",
+        "make_env_for",
         student_function,
-        _reference_env(training=False),
-        _env_cases("evaluation"),
+        make_env_for,
+        cases,
         hint="keep the frame pipeline (gray screen, noop starts, skip 4 with max-pooling, "
-        "84x84, 4 frames) and drop EpisodicLife and ClipReward: an evaluation plays the whole game "
-        "(all lives) and reports its real score. make_atari_env(env_id, episodic_life=False, "
-        "clip_rewards=False) does exactly that.",
+        "84x84, 4 frames) and keep EpisodicLife and ClipReward for training only: an "
+        "evaluation plays the whole game (all lives) and reports its real score. "
+        "make_atari_env(env_id, episodic_life=training, clip_rewards=training, "
+        "render_mode=render_mode) does exactly that.",
     )

@@ -1,4 +1,8 @@
-"""Checks for lesson 01 (Atari wrappers): MaxAndSkip.step, process_frame, FrameStack."""
+"""Checks for lesson 01 (Atari wrappers): MaxAndSkip.step, process_frame84, FrameStack.
+
+The references are the package's own (:mod:`rlcourse.wrappers`), used as the student's: same
+names, same signatures.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rlcourse import wrappers
-from rlcourse.exercises.core import Case, check_exercise
+from rlcourse.course.exercises.core import Case, check_exercise
 from rlcourse.toy_envs import FrameCounterEnv
 
 
@@ -61,8 +65,8 @@ def check_max_and_skip(student_class: Any) -> Any:
     )
 
 
-def check_process_frame(student_function: Any) -> Any:
-    """Check a ``process_frame(rgb_frame) -> (84, 84) uint8`` function."""
+def check_process_frame84(student_function: Any) -> Any:
+    """Check a ``process_frame84(frame, size=84) -> (size, size) uint8`` function."""
     random_frame = np.random.default_rng(0).integers(0, 256, (210, 160, 3), dtype=np.uint8)
     gradient = np.broadcast_to(np.arange(160, dtype=np.uint8)[None, :, None], (210, 160, 3))
     cases = [
@@ -72,14 +76,16 @@ def check_process_frame(student_function: Any) -> Any:
             "pure red frame",
             lambda f: f(np.tile(np.array([255, 0, 0], np.uint8), (210, 160, 1))),
         ),
+        Case("size=42 (lesson 06's frames)", lambda f: f(random_frame, size=42)),
     ]
     return check_exercise(
-        "process_frame",
+        "process_frame84",
         student_function,
         wrappers.process_frame84,
         cases,
         hint="cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) first, then "
-        "cv2.resize(gray, (84, 84), interpolation=cv2.INTER_AREA); the result is uint8 (84, 84).",
+        "cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA); the result is uint8 "
+        "(size, size).",
     )
 
 
