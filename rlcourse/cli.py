@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rlcourse.agents.a2c import A2CConfig
 from rlcourse.agents.dqn import DQNConfig
 from rlcourse.config import add_config_options, check_number, options_to_values
@@ -173,6 +171,7 @@ def run_train(args: argparse.Namespace) -> int:
     from rlcourse.checkpoints import export_checkpoint
     from rlcourse.envs import check_env_id, make_env_for
     from rlcourse.training import train_a2c, train_dqn
+    from rlcourse.training.harness import check_run_directory
 
     with user_input():
         check_env_id(args.env)
@@ -195,10 +194,15 @@ def run_train(args: argparse.Namespace) -> int:
             config.extra = {"command": " ".join(["rlcourse", *sys.argv[1:]]), "preset": preset}
         else:
             config = A2CConfig(**values)
+        check_run_directory(args.out)
         if not args.resume and (args.out / "checkpoint.pt").exists():
             raise ValueError(
                 f"{args.out} already holds a run: add --resume to continue it, or choose "
                 "another --out"
+            )
+        if not args.resume and (args.out / "final.pt").exists():
+            raise ValueError(
+                f"{args.out} already holds a finished run (final.pt): choose another --out"
             )
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -217,7 +221,8 @@ def run_train(args: argparse.Namespace) -> int:
         result = train_dqn(
             agent, env, args.total_steps, env_id=args.env, env_options=env_options,
             eval_env=eval_env if args.eval_every else None, solve_score=args.solve_score,
-            save_buffer=not args.no_buffer_in_checkpoint, **common,
+            save_buffer=not args.no_buffer_in_checkpoint, max_minutes=args.max_minutes,
+            **common,
         )  # fmt: skip
         if result.solved_at_step is not None:
             print(f"solved (>= {args.solve_score}) at step {result.solved_at_step}")
@@ -258,9 +263,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             check_number("--max-steps", args.max_steps, integer=True, low=1)
     policy = load_agent(args.checkpoint)
     info = policy.checkpoint
+    policy.reseed(args.seed)  # the same command, the same games and the same draws
     if isinstance(policy, QPolicy):
         policy.epsilon = args.epsilon
-        policy.rng = np.random.default_rng(args.seed)
         rule = f"epsilon {args.epsilon:g}"
     else:
         rule = "actions sampled from the policy"

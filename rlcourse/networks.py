@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from rlcourse.config import check_positive_int
+
 
 def check_input(x: torch.Tensor, expected: tuple[int, ...], network: str) -> None:
     """Raise a ValueError naming the network when ``x`` is not ``(batch, *expected)``."""
@@ -183,11 +185,9 @@ class RecurrentActorCritic(nn.Module):
             raise ValueError(
                 f"obs_shape must be (channels, height, width), e.g. (1, 42, 42), got {obs_shape}"
             )
-        if n_actions < 1 or hidden_size < 1 or channels < 1:
-            raise ValueError(
-                f"n_actions, hidden_size and channels must be positive, got "
-                f"{n_actions}, {hidden_size}, {channels}"
-            )
+        for name, value in (("n_actions", n_actions), ("hidden_size", hidden_size),
+                            ("channels", channels)):  # fmt: skip
+            check_positive_int(name, value)
         in_channels, height, width = obs_shape
         for _ in range(3):
             height, width = conv_output_size(height, 3, 2), conv_output_size(width, 3, 2)

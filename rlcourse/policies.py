@@ -63,6 +63,10 @@ class QPolicy:
         self.rng = np.random.default_rng(seed)
         self.checkpoint = checkpoint
 
+    def reseed(self, seed: int) -> None:
+        """Restart the exploration draws from ``seed``."""
+        self.rng = np.random.default_rng(seed)
+
     def reset(self, n_games: int = 1) -> None:
         """Nothing to forget: a Q-network looks only at the current observation."""
 
@@ -118,6 +122,10 @@ class RecurrentPolicy:
         self.checkpoint = checkpoint
         self.reset()
 
+    def reseed(self, seed: int) -> None:
+        """Restart the action sampling from ``seed``."""
+        self.generator.manual_seed(seed)
+
     def reset(self, n_games: int = 1) -> None:
         """Empty memories for ``n_games`` new games."""
         self.memory = self.network.initial_memory(n_games)
@@ -152,6 +160,10 @@ class RandomPolicy:
         if not isinstance(action_space, gym.spaces.Discrete):
             raise TypeError(f"RandomPolicy needs a Discrete action space, got {action_space}")
         self.n_actions = int(action_space.n)
+        self.rng = np.random.default_rng(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the draws from ``seed``."""
         self.rng = np.random.default_rng(seed)
 
     def reset(self, n_games: int = 1) -> None:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from rlcourse.config import check_positive_int
+from rlcourse.config import check_number, check_positive_int
 from rlcourse.files import atomic_write
 
 
@@ -70,8 +70,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
     path = Path(path)
     if path.suffix.lower() != ".mp4":
         raise ValueError(f"videos are written as MP4: give a path ending in .mp4, got {path}")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    check_number("fps", fps, low=0, low_open=True)
     count = 0
     with atomic_write(path, suffix=".mp4") as temporary:
         writer = imageio.get_writer(

@@ -58,7 +58,7 @@ def test_bad_shapes_are_clear_errors():
         RecurrentActorCritic(obs_shape=(42, 42), n_actions=14)
     with pytest.raises(ValueError, match="too small"):
         RecurrentActorCritic(obs_shape=(1, 8, 8), n_actions=14)
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ValueError, match="n_actions must be >= 1, got 0"):
         RecurrentActorCritic(obs_shape=(1, 42, 42), n_actions=0)
 
 
