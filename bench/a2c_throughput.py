@@ -18,16 +18,25 @@ Printed: agent steps/s (all games together), median of the rounds, and the ratio
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
+from collections.abc import Callable
 
+import gymnasium as gym
 import torch
 
-from rlcourse.agents.a2c import A2CConfig, EnvPool, RecurrentPolicy
+from rlcourse.agents.a2c import A2C, A2CConfig
+from rlcourse.envs import make_env_for
+from rlcourse.policies import RecurrentPolicy
+from rlcourse.rollouts import EnvPool
+
+GAME = "ALE/KungFuMaster-v5"
 
 
-def single_loop(agent: torch.nn.Module, config: A2CConfig, steps: int, seed: int) -> float:
-    env = config.make_env()
+def single_loop(agent: torch.nn.Module, make_env: Callable[[], gym.Env], steps: int,
+                seed: int) -> float:  # fmt: skip
+    env = make_env()
     policy = RecurrentPolicy(agent, seed=seed)
     obs, _ = env.reset(seed=seed)
     start = time.perf_counter()
@@ -41,8 +50,9 @@ def single_loop(agent: torch.nn.Module, config: A2CConfig, steps: int, seed: int
     return rate
 
 
-def pool_rate(agent: torch.nn.Module, config: A2CConfig, n: int, steps: int, seed: int) -> float:
-    pool = EnvPool(agent, config.make_env, n, seed=seed)
+def pool_rate(agent: torch.nn.Module, make_env: Callable[[], gym.Env], n: int, steps: int,
+              seed: int) -> float:  # fmt: skip
+    pool = EnvPool(agent, make_env, n, seed=seed)
     pool.interact(2)  # warm-up: first frames, allocations
     rollouts = max(1, steps // (10 * n))
     start = time.perf_counter()
@@ -53,33 +63,36 @@ def pool_rate(agent: torch.nn.Module, config: A2CConfig, n: int, steps: int, see
     return rate
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000, help="agent steps per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--games", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    config = A2CConfig()
-    torch.manual_seed(0)
-    agent = config.make_agent()
+    config = A2CConfig(seed=0)
+    # Whole games, as the config makes them for evaluation (no episodic life).
+    make_env = functools.partial(make_env_for, GAME, training=False, **config.env_options())
+    probe = make_env()
+    agent = A2C(probe.observation_space.shape, probe.action_space.n, config).network
+    probe.close()
     agent.eval()
     results: dict[str, list[float]] = {"single game, Python loop": []}
     results.update({f"EnvPool, {n:2d} games": [] for n in args.games})
     for round_index in range(args.rounds):
         results["single game, Python loop"].append(
-            single_loop(agent, config, args.steps, round_index)
+            single_loop(agent, make_env, args.steps, round_index)
         )
         for n in args.games:
-            rate = pool_rate(agent, config, n, args.steps, round_index)
+            rate = pool_rate(agent, make_env, n, args.steps, round_index)
             results[f"EnvPool, {n:2d} games"].append(rate)
 
     medians = {name: statistics.median(values) for name, values in results.items()}
     peer = medians["single game, Python loop"]
     print(
-        f"ALE/KungFuMaster-v5, 42x42, LSTM(128), torch threads={args.threads}: agent steps/s "
+        f"{GAME}, 42x42, LSTM(128), torch threads={args.threads}: agent steps/s "
         f"(all games), median of {args.rounds} rounds of ~{args.steps} steps"
     )
     for name, value in medians.items():
@@ -87,6 +100,7 @@ def main() -> None:
         print(f"  {name:28s} {value:8.0f}   x{value / peer:4.2f}   (range {spread})")
     best = max(medians, key=medians.get)
     print(f"fastest: {best.strip()} at x{medians[best] / peer:.2f} the single-game loop")
+    return medians
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ Contenders, in the same run, interleaved round by round (course, SB3, course, SB
 a busy moment of the machine hits both), each run in a fresh subprocess of this script
 (``--worker``) so that its peak RSS (``ru_maxrss``) is its own:
 
-  (a) ``rlcourse.agents.dqn``: ``DQN`` + ``train()``, replay in ``AtariReplayBuffer``
+  (a) ``rlcourse.agents.dqn``: ``DQN`` + ``train_dqn()``, replay in ``AtariReplayBuffer``
       (one 84x84 frame per slot, stacks rebuilt at sample time);
   (b) ``stable_baselines3.DQN("CnnPolicy")``, ``learn()``, SB3's ``ReplayBuffer``
       (``obs`` and ``next_obs`` stored as full (4, 84, 84) stacks; ``--sb3-optimize-memory``
@@ -32,8 +32,8 @@ What SB3 adds around the env (it is given the plain Gymnasium env and wraps it i
 ``VecTransposeImage``: (4, 84, 84) is channels-first by SB3's rule (smallest axis first);
 the worker asserts it. Per step SB3 copies the 28 KB observation a few times (into the
 VecEnv buffer, ``deepcopy`` out of it and again in ``_store_transition``, into its replay
-arrays); that is part of what is measured, as is the course's own loop (``train`` with no
-output directory and no progress bar).
+arrays); that is part of what is measured, as is the course's own loop (``train_dqn`` with
+no output directory and no progress bar).
 
 Differences that remain (none changes the work per step):
   * exploration: both go linearly from epsilon 1 to ``--epsilon`` (default: the config's
@@ -57,7 +57,7 @@ more than this machine should give it. The table also projects both buffers to 2
 their bytes per transition. The course's capacity counts frame slots, so its full buffer
 holds slightly fewer transitions (each episode's first frames take slots): the table
 shows both fills. Peak RSS includes Python, torch and the ALE (both workers import
-``rlcourse.agents.dqn`` for the env; that adds ~2 MiB to SB3's).
+``rlcourse.envs`` for the env; that adds ~2 MiB to SB3's).
 
 Target (issue #5): course / SB3 >= 1.5x in median steps/s. With ``--out`` the per-run
 rows go to a CSV (default ``bench/results/atari_dqn_speed.csv``).
@@ -100,7 +100,9 @@ def peak_rss_mib() -> float:
 def course_worker(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from rlcourse.agents.dqn import DQN, atari_config, make_env_for, train
+    from rlcourse.agents.dqn import DQN, atari_config
+    from rlcourse.envs import make_env_for
+    from rlcourse.training import train_dqn
 
     torch.set_num_threads(args.threads)
     env = make_env_for(args.game, training=True)
@@ -112,11 +114,11 @@ def course_worker(args: argparse.Namespace) -> dict[str, Any]:
     agent = DQN(env.observation_space, env.action_space, config)
     setup_rss = peak_rss_mib()
     start = time.perf_counter()
-    train(agent, env, args.learning_starts, progress=False)  # warm-up, untimed
+    train_dqn(agent, env, args.learning_starts, progress=False)  # warm-up, untimed
     warmup = time.perf_counter() - start
     updates_before = agent.updates
     start = time.perf_counter()
-    train(agent, env, args.learning_starts + args.steps, progress=False)
+    train_dqn(agent, env, args.learning_starts + args.steps, progress=False)
     seconds = time.perf_counter() - start
     buffer = agent.buffer
     return {
@@ -135,7 +137,8 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import VecTransposeImage
 
-    from rlcourse.agents.dqn import atari_config, make_env_for
+    from rlcourse.agents.dqn import atari_config
+    from rlcourse.envs import make_env_for
 
     class WindowTimer(BaseCallback):
         """Times ``learn()`` from the first rollout at ``learning_starts`` to its end."""

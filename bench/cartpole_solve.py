@@ -1,6 +1,6 @@
 """Wall time to solve CartPole-v1: the course's DQN vs Stable-Baselines3's DQN (RL-Zoo).
 
-    python bench/cartpole_solve.py [--seeds 0 1 2 3 4] [--max-steps 50000]
+    python bench/cartpole_solve.py [--seeds 0 1 2 3 4] [--max-steps 50000] [--no-sb3]
 
 For each seed, in the same run and alternating (so both see the same machine load):
 
@@ -23,12 +23,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from rlcourse.agents.dqn import DQN, cartpole_config, train
+from rlcourse.agents.dqn import DQN, cartpole_config
 from rlcourse.envs import make_env
-from rlcourse.training import evaluate
+from rlcourse.evaluation import EVAL_SEED, evaluate  # the course's loop and SB3's callback
+from rlcourse.training import train_dqn
 
 SOLVED = 475.0
-EVAL_SEED = 10_000  # the course's loop evaluates with this seed; SB3's callback too
+FINAL_SEED = 20_000  # the final 10-episode score: games neither run selected on
 
 # rl-baselines3-zoo, hyperparams/dqn.yml, CartPole-v1
 ZOO = {
@@ -55,7 +56,7 @@ class Run(NamedTuple):
 def run_course(seed: int, max_steps: int, eval_every: int, episodes: int) -> Run:
     env, eval_env = make_env("CartPole-v1"), make_env("CartPole-v1")
     agent = DQN(env.observation_space, env.action_space, cartpole_config(seed=seed, device="cpu"))
-    result = train(
+    result = train_dqn(
         agent,
         env,
         max_steps,
@@ -65,8 +66,8 @@ def run_course(seed: int, max_steps: int, eval_every: int, episodes: int) -> Run
         solve_score=SOLVED,
         progress=False,
     )
-    final = evaluate(agent.greedy, eval_env, 10, seed=20_000).mean()
-    return Run(result.solved_at_step, result.state.wall_seconds, float(final))
+    final = evaluate(agent.policy(), eval_env, 10, seed=FINAL_SEED).mean()
+    return Run(result.solved_at_step, result.wall_seconds, float(final))
 
 
 def run_sb3(seed: int, max_steps: int, eval_every: int, episodes: int) -> Run:
@@ -100,22 +101,26 @@ def run_sb3(seed: int, max_steps: int, eval_every: int, episodes: int) -> Run:
     start = time.perf_counter()
     model.learn(total_timesteps=max_steps, callback=callback)
     wall = time.perf_counter() - start - callback.eval_seconds
-    final = evaluate(greedy, eval_env, 10, seed=20_000).mean()
+    final = evaluate(greedy, eval_env, 10, seed=FINAL_SEED).mean()
     return Run(callback.solved_at, wall, float(final))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, list[Run]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--max-steps", type=int, default=50_000)
     parser.add_argument("--eval-every", type=int, default=1_000)
     parser.add_argument("--eval-episodes", type=int, default=10)
-    args = parser.parse_args()
+    parser.add_argument("--no-sb3", action="store_true", help="the course's DQN only")
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    runs: dict[str, list[Run]] = {"course DQN": [], "SB3 DQN (RL-Zoo)": []}
+    runners = {"course DQN": run_course, "SB3 DQN (RL-Zoo)": run_sb3}
+    if args.no_sb3:
+        del runners["SB3 DQN (RL-Zoo)"]
+    runs: dict[str, list[Run]] = {name: [] for name in runners}
     for seed in args.seeds:
-        for name, runner in (("course DQN", run_course), ("SB3 DQN (RL-Zoo)", run_sb3)):
+        for name, runner in runners.items():
             run = runner(seed, args.max_steps, args.eval_every, args.eval_episodes)
             runs[name].append(run)
             solved = f"solved at {run.solved_at:>6}" if run.solved_at else "not solved     "
@@ -140,7 +145,8 @@ def main() -> None:
             f"  {name:18s} solved {solved}/{len(results)}, median steps to solve "
             f"{median_steps:>8.0f}, median wall time to solve {median_time(name):6.1f} s"
         )
-    ours, theirs = median_time("course DQN"), median_time("SB3 DQN (RL-Zoo)")
+    ours = median_time("course DQN")
+    theirs = median_time("SB3 DQN (RL-Zoo)") if "SB3 DQN (RL-Zoo)" in runs else np.nan
     ratio = ours / theirs if np.isfinite(theirs) else float("nan")
     n_solved = sum(r.solved_at is not None for r in runs["course DQN"])
     print(
@@ -151,6 +157,7 @@ def main() -> None:
         f"  median wall time ratio course/SB3: {ratio:.2f}x (target <= 0.5x: "
         f"{'met' if ratio <= 0.5 else 'NOT met'})"
     )
+    return runs
 
 
 if __name__ == "__main__":

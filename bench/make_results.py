@@ -20,9 +20,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed
 
-from rlcourse.agents.a2c import plot_log  # noqa: E402
+from rlcourse.metrics import MetricLogger  # noqa: E402
 from rlcourse.overestimation import plot_overestimation, read_study_csv  # noqa: E402
-from rlcourse.training import MetricLogger  # noqa: E402
+from rlcourse.plots import plot_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "rlcourse" / "pretrained"
@@ -38,6 +38,10 @@ DQN_RUNS = {
         {"random, 18 actions (published)": 320, "random, 'right' set": 760},
     ),
 }
+A2C_TITLE = (
+    "Recurrent A2C on Kung-Fu Master, 2 shared CPU cores "
+    "(dashed: 10,000 points; dotted: 30 minutes)"
+)
 A2C_RUNS = {
     "a2c_kungfu_final.csv": "lr 7e-4, entropy 0.001, episodic life (shipped)",
     "a2c_kungfu_episodic.csv": "lr 5e-4, entropy 0.01, episodic life",
@@ -45,10 +49,10 @@ A2C_RUNS = {
 }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the PNGs")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     written = []
     for name, (title, baselines) in DQN_RUNS.items():
         log = PRETRAINED / f"{name}_log.csv"
@@ -62,10 +66,15 @@ def main() -> None:
         written.append(args.out / "overestimation.png")
     a2c_logs = [RESULTS / name for name in A2C_RUNS if (RESULTS / name).exists()]
     if a2c_logs:
+        # Logs of rlcourse < 0.2 (old A2C columns): plot_runs reads them as they are.
         labels = [A2C_RUNS[path.name] for path in a2c_logs]
-        written.append(plot_log(a2c_logs, args.out / "a2c_kungfu.png", labels=labels))
+        png = args.out / "a2c_kungfu.png"
+        plot_runs(a2c_logs, png, labels=labels, target=10_000, budget_minutes=30, n_actions=14,
+                  title=A2C_TITLE)  # fmt: skip
+        written.append(png)
     for path in written:
         print(f"wrote {Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path}")
+    return written
 
 
 if __name__ == "__main__":

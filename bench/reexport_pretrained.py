@@ -43,8 +43,10 @@ def convert_a2c(old: dict) -> dict:
     values = dict(old["config"])
     values["lr"] = values.pop("learning_rate")
     config = A2CConfig(**values)
-    spec = network_spec("RecurrentActorCritic", obs_shape=tuple(old["obs_shape"]),
-                        n_actions=int(old["n_actions"]), hidden_size=config.hidden_size)  # fmt: skip
+    spec = network_spec(
+        "RecurrentActorCritic", obs_shape=tuple(old["obs_shape"]),
+        n_actions=int(old["n_actions"]), hidden_size=config.hidden_size,
+    )  # fmt: skip
     return make_checkpoint(
         algo="a2c", env_id=old["env_id"], env_options=config.env_options(),
         config=asdict(config), network_spec=spec, weights=old["state_dict"], steps=old["steps"],

@@ -62,7 +62,7 @@ def budget(*, full: int, smoke: int, smoke_mode: bool | None = None) -> int:
     >>> budget(full=-5, smoke=1)
     Traceback (most recent call last):
     ...
-    ValueError: budget full= must be positive, got -5
+    ValueError: budget full= must be >= 1, got -5
     """
     full = _check_count("full", full)
     smoke = _check_count("smoke", smoke)

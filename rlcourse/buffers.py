@@ -97,10 +97,7 @@ def _warn_if_too_big(name: str, capacity: int, bytes_per_slot: float) -> None:
 
 
 def _check_batch_size(batch_size: object, stored: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise TypeError(f"batch_size must be an int, got {batch_size!r}")
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    batch_size = check_positive_int("batch_size", batch_size)
     if stored == 0:
         raise ValueError("cannot sample from an empty replay buffer: add transitions first")
     if batch_size > stored:

@@ -91,7 +91,8 @@ def make_checkpoint(
         "env_options": dict(env_options or {}),
         "config": dict(config),
         "network_spec": network_spec,
-        "weights": {key: value.detach().cpu() for key, value in weights.items()},
+        # Copies: a payload kept in memory must not change as training goes on.
+        "weights": {key: value.detach().cpu().clone() for key, value in weights.items()},
         "steps": int(steps),
         "rng": dict(rng or {}),
     }

@@ -161,7 +161,8 @@ def config_options(cls: type) -> list[tuple[str, dict[str, Any]]]:
         default = item.default if item.default is not dataclasses.MISSING else None
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
         doc = (docs.get(item.name) or "").replace("%", "%%")
-        kwargs.update(dest=item.name, default=None, help=f"{doc} (default: {shown})")
+        # SUPPRESS: an option not given sets nothing, so a given "none" (None) still counts.
+        kwargs.update(dest=item.name, default=argparse.SUPPRESS, help=f"{doc} (default: {shown})")
         options.append((item.name, kwargs))
     return options
 
@@ -170,7 +171,8 @@ def add_config_options(
     parser: argparse.ArgumentParser, cls: type, title: str | None = None
 ) -> None:
     """One ``--option`` per field of ``cls`` (``gamma`` -> ``--gamma``, ``batch_size`` ->
-    ``--batch-size``), documented with the field's docstring; unset options stay ``None``."""
+    ``--batch-size``), documented with the field's docstring; an option not given sets no
+    attribute on the parsed namespace (see :func:`options_to_values`)."""
     group = parser.add_argument_group(title or f"{cls.__name__} hyperparameters")
     for name, kwargs in config_options(cls):
         group.add_argument("--" + name.replace("_", "-"), **kwargs)
@@ -179,8 +181,9 @@ def add_config_options(
 def options_to_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The fields of ``cls`` that were given on the command line, as config values."""
     values = {}
+    given = vars(args)
     for name, _ in config_options(cls):
-        given = getattr(args, name, None)
-        if given is not None:
-            values[name] = tuple(given) if isinstance(given, list) else given
+        if name in given:  # also when given as None ("--max-grad-norm none")
+            value = given[name]
+            values[name] = tuple(value) if isinstance(value, list) else value
     return values

@@ -43,6 +43,7 @@ import torch
 
 from rlcourse.agents.dqn import DQN, DQNConfig
 from rlcourse.budget import budget
+from rlcourse.config import check_positive_int
 from rlcourse.evaluation import evaluate
 from rlcourse.files import atomic_write
 from rlcourse.training import progress_bar, train_dqn
@@ -224,9 +225,7 @@ class StudyConfig:
         if not self.seeds:
             raise ValueError("StudyConfig.seeds must name at least one seed, got ()")
         for name in ("total_steps", "record_every", "eval_episodes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"StudyConfig.{name} must be a positive int, got {value!r}")
+            check_positive_int(f"StudyConfig.{name}", getattr(self, name))
         if self.record_every > self.total_steps:
             raise ValueError(
                 f"StudyConfig.record_every={self.record_every} exceeds "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -156,4 +157,103 @@ def plot_metrics(
     if path is not None:
         with atomic_write(path, suffix=".png") as temporary:
             figure.savefig(temporary, format="png", dpi=100)
+    return figure
+
+
+_RUN_COLUMNS = ("step", "wall_seconds", "eval_mean", "eval_std")
+_OLD_A2C_COLUMNS = {"steps": "step", "train_s": "wall_seconds", "eval_score": "eval_mean"}
+"""The A2C logs written before the one-stack redesign (one row per evaluation, columns
+``wall_s, train_s, steps, ..., eval_score, eval_std, ..., entropy``) under today's names."""
+
+
+def read_run_log(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A run's ``log.csv`` as columns named as in :data:`rlcourse.metrics.LOG_COLUMNS`; the
+    A2C logs of rlcourse < 0.2 (``steps``, ``train_s``, ``eval_score``, ...) are renamed.
+
+    Raises ValueError for an empty file or one without the step, time and evaluation columns.
+    """
+    from rlcourse.metrics import read_csv
+
+    columns = read_csv(path)
+    if not columns:
+        raise ValueError(f"{path} has no rows yet")
+    if "eval_score" in columns:
+        columns = {_OLD_A2C_COLUMNS.get(name, name): values for name, values in columns.items()}
+    missing = [name for name in _RUN_COLUMNS if name not in columns]
+    if missing:
+        raise ValueError(f"{path} is not a training log with evaluations: no columns {missing}")
+    return columns
+
+
+def plot_runs(
+    csv_paths: str | os.PathLike | Sequence[str | os.PathLike],
+    png_path: str | os.PathLike | None = None,
+    labels: Sequence[str] | None = None,
+    *,
+    target: float | None = None,
+    budget_minutes: float | None = None,
+    n_actions: int | None = None,
+    title: str | None = None,
+) -> Any:
+    """Runs compared: evaluation score (mean, std band) against training minutes and against
+    agent steps, and the policy's entropy when logged (A2C), one colour per run.
+
+    ``csv_paths``: the runs' ``log.csv`` files (today's columns or the old A2C ones, see
+    :func:`read_run_log`), labelled with ``labels`` (default: the run folders' names).
+    ``target``: a dashed score line; ``budget_minutes``: a dotted time line; ``n_actions``:
+    the entropy of the uniform policy, ``log(n_actions)``, as a dashed line.
+
+    Saved (atomically) to ``png_path`` when given; returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(csv_paths, (str, os.PathLike)):
+        csv_paths = [csv_paths]
+    paths = list(csv_paths)
+    if not paths:
+        raise ValueError("plot_runs needs at least one log")
+    labels = list(labels) if labels is not None else [Path(p).parent.name for p in paths]
+    if len(labels) != len(paths):
+        raise ValueError(f"{len(paths)} logs but {len(labels)} labels")
+    logs = [read_run_log(path) for path in paths]
+    with_entropy = any(np.isfinite(log.get("entropy", [np.nan])).any() for log in logs)
+    n_panels = 3 if with_entropy else 2
+    figure, axes = plt.subplots(1, n_panels, figsize=(4.7 * n_panels, 3.8), squeeze=False)
+    axes = axes[0]
+    for index, (log, label) in enumerate(zip(logs, labels, strict=True)):
+        color = f"C{index}"
+        evals = np.isfinite(log["eval_mean"])
+        mean, std = log["eval_mean"][evals], np.nan_to_num(log["eval_std"][evals])
+        minutes = log["wall_seconds"] / 60
+        for ax, x in ((axes[0], minutes[evals]), (axes[1], log["step"][evals] / 1e6)):
+            ax.plot(x, mean, marker="o", ms=3, color=color, label=label)
+            ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.15)
+        if with_entropy and "entropy" in log:
+            measured = np.isfinite(log["entropy"])
+            axes[2].plot(minutes[measured], log["entropy"][measured], color=color)
+    for ax, xlabel in ((axes[0], "training minutes (evaluations excluded)"),
+                       (axes[1], "agent steps, millions")):  # fmt: skip
+        if target is not None:
+            ax.axhline(target, color="gray", ls="--", lw=1)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("evaluation score (mean ± std)")
+        ax.grid(alpha=0.3)
+    if budget_minutes:
+        axes[0].axvline(budget_minutes, color="gray", ls=":", lw=1)
+    axes[0].legend(fontsize=8, loc="upper left")
+    if with_entropy:
+        if n_actions:
+            axes[2].axhline(np.log(n_actions), color="gray", ls="--", lw=1,
+                            label=f"uniform: log {n_actions}")  # fmt: skip
+            axes[2].legend(fontsize=8, loc="upper right")
+        axes[2].set_xlabel("training minutes")
+        axes[2].set_ylabel("policy entropy (nats)")
+        axes[2].grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    plt.close(figure)
+    if png_path is not None:
+        with atomic_write(png_path, suffix=".png") as temporary:
+            figure.savefig(temporary, format="png", dpi=72)
     return figure

@@ -1,15 +1,20 @@
+"""Recurrent A2C: the loss pieces on hand-computed values, the agent, its checkpoints, and
+the shipped Kung-Fu agent playing. The parallel games are tested in test_rollouts.py, the
+evaluation protocol in test_evaluation.py, the training loop in test_training.py."""
+
+import dataclasses
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from rlcourse.agents import a2c
+from rlcourse import pretrained
 from rlcourse.agents.a2c import (
+    A2C,
     A2CConfig,
-    EnvPool,
-    Rollout,
     advantages,
     entropy,
     n_step_returns,
@@ -17,30 +22,32 @@ from rlcourse.agents.a2c import (
     train_on_rollout,
     value_loss,
 )
-from rlcourse.networks import RecurrentActorCritic
-from rlcourse.toy_envs import FrameCounterEnv, frame_at
-from rlcourse.training import CheckpointError, save_checkpoint
-from rlcourse.wrappers import FrameStack
+from rlcourse.checkpoints import CheckpointError, load_agent, load_checkpoint, save_checkpoint
+from rlcourse.envs import KUNGFU_CROP, env_for_checkpoint, make_env_for
+from rlcourse.evaluation import evaluate
+from rlcourse.policies import RecurrentPolicy
+from rlcourse.rollouts import EnvPool, Rollout
+from rlcourse.toy_envs import FrameCounterEnv
+from rlcourse.wrappers import EpisodicLife, FrameStack
 
 SHAPE = (1, 16, 16)
+KUNGFU = "ALE/KungFuMaster-v5"
 
 
-def toy_game(episode_length=100, truncate_at=None):
-    return FrameStack(
-        FrameCounterEnv(shape=SHAPE[1:], episode_length=episode_length, truncate_at=truncate_at),
-        k=1,
-    )
+def toy_game():
+    return FrameStack(FrameCounterEnv(shape=SHAPE[1:], episode_length=4), k=1)
 
 
-def games(*lengths, truncate_at=None):
-    """make_env for the pool: the i-th call makes a game ending after lengths[i] steps."""
-    made = iter(lengths)
-    return lambda: toy_game(next(made), truncate_at)
+def toy_a2c(seed=0, **config):
+    return A2C(SHAPE, n_actions=4, config=A2CConfig(hidden_size=8, seed=seed, **config))
 
 
-def toy_agent(seed=0):
-    torch.manual_seed(seed)
-    return RecurrentActorCritic(SHAPE, n_actions=4, hidden_size=8, channels=4)
+def _has_wrapper(env, wrapper):
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, wrapper):
+            return True
+        env = env.env
+    return False
 
 
 # --- the loss pieces on hand-computed values ---------------------------------------------
@@ -145,7 +152,7 @@ def test_terminated_stops_the_bootstrap_truncated_keeps_it():
 
 def test_train_on_rollout_clips_gradients_and_learns():
     agent = TableAgent([0.0, 0.0, 0.0, 0.0])
-    config = A2CConfig(gamma=0.5, reward_scale=1.0, max_grad_norm=0.1, learning_rate=1.0)
+    config = A2CConfig(gamma=0.5, reward_scale=1.0, max_grad_norm=0.1, lr=1.0)
     optimizer = torch.optim.SGD(agent.parameters(), lr=1.0)
     before = [p.detach().clone() for p in agent.parameters()]
     stats = train_on_rollout(agent, optimizer, tiny_rollout(), config)
@@ -180,243 +187,150 @@ def test_a2c_learns_a_two_step_bandit():
     assert (probs[:, 0] > 0.8).all()
 
 
-# --- the pool ----------------------------------------------------------------------------
+# --- config ---------------------------------------------------------------------------------
 
 
-def test_pool_shapes_and_dtypes():
-    pool = EnvPool(toy_agent(), games(100, 100, 100), 3, seed=0)
-    rollout = pool.interact(4)
-    assert rollout.observations.shape == (3, 4, *SHAPE) and rollout.observations.dtype == np.uint8
-    for name in ("actions", "rewards", "terminated", "truncated", "truncation_values"):
-        assert getattr(rollout, name).shape == (3, 4), name
-    assert rollout.actions.dtype == np.int64 and rollout.rewards.dtype == np.float32
-    assert rollout.next_observations.shape == (3, *SHAPE)
-    assert rollout.initial_memory[0].shape == (3, 8)
-    assert rollout.alive.all() and pool.total_steps == 12
-    pool.close()
+@pytest.mark.parametrize(
+    ("values", "error", "message"),
+    [
+        ({"n_games": 0}, ValueError, "A2CConfig.n_games must be >= 1, got 0"),
+        ({"rollout_length": 2.5}, TypeError, r"A2CConfig.rollout_length must be an int, got 2.5"),
+        ({"gamma": 1.5}, ValueError, r"A2CConfig.gamma must be in \[0, 1\], got 1.5"),
+        ({"lr": 0.0}, ValueError, "A2CConfig.lr must be > 0, got 0.0"),
+        ({"entropy_coef": -0.1}, ValueError, "A2CConfig.entropy_coef must be >= 0, got -0.1"),
+        ({"noop_max": -1}, ValueError, "A2CConfig.noop_max must be >= 0, got -1"),
+        ({"crop": (1, 2)}, ValueError, "crop must be 4 numbers"),
+        ({"crop": (1, 2, 3, -4)}, ValueError, r"A2CConfig.crop\[i\] must be >= 0, got -4"),
+        ({"vectorization": "threads"}, ValueError, "vectorization must be 'sync' or 'async'"),
+    ],
+)
+def test_config_checks_its_values(values, error, message):
+    with pytest.raises(error, match=message):
+        A2CConfig(**values)
 
 
-def test_pool_zeros_only_a_finished_games_memory():
-    agent = toy_agent()
-    pool = EnvPool(agent, games(3, 100), 2, seed=0)
-    rollout = pool.interact(3)  # game 0 ends on its 3rd step, game 1 plays on
-    assert rollout.terminated.tolist() == [[False, False, True], [False, False, False]]
-    h, c = pool.memory
-    assert torch.all(h[0] == 0) and torch.all(c[0] == 0)
-    # game 1's memory is what the agent computes from its three observations
-    memory = agent.initial_memory(1)
-    with torch.no_grad():
-        for t in range(3):
-            memory, _, _ = agent(torch.from_numpy(rollout.observations[1:2, t]), memory)
-    assert torch.allclose(h[1], memory[0][0]) and torch.allclose(c[1], memory[1][0])
-    assert torch.any(h[1] != 0)
-    pool.close()
-
-
-def test_pool_keeps_memory_between_calls():
-    pool = EnvPool(toy_agent(), games(100, 100), 2, seed=0)
-    pool.interact(2)
-    kept = (pool.memory[0].clone(), pool.memory[1].clone())
-    second = pool.interact(2)
-    assert torch.equal(second.initial_memory[0], kept[0])
-    assert torch.equal(second.initial_memory[1], kept[1])
-    assert torch.any(kept[0] != 0)
-    pool.close()
-
-
-def test_pool_autoreset_gives_real_last_step_then_the_new_game():
-    # Gymnasium's NEXT_STEP mode would insert a dummy step after the end; the pool's
-    # SAME_STEP mode must not: step 2 is game 0's real last step, step 3 the new game's first.
-    pool = EnvPool(toy_agent(), games(3, 100), 2, seed=0)
-    rollout = pool.interact(5)
-    assert rollout.rewards[0].tolist() == [1.0, 2.0, 3.0, 1.0, 2.0]
-    assert rollout.terminated[0].tolist() == [False, False, True, False, False]
-    first_of_game = [frame_at(t + 1000 * resets, SHAPE[1:]) for resets, t in
-                     [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]]  # fmt: skip
-    for t, frame in enumerate(first_of_game):
-        assert np.array_equal(rollout.observations[0, t, 0], frame), t
-    assert pool.finished_returns == [6.0] and pool.finished_lengths == [3]
-    assert pool.total_steps == 10
-    pool.close()
-
-
-def test_pool_bootstraps_a_truncated_game_from_its_last_observation():
-    agent = toy_agent()
-    pool = EnvPool(agent, games(100, 100, truncate_at=2), 2, seed=0)
-    rollout = pool.interact(2)
-    assert rollout.truncated[:, 1].all() and not rollout.terminated.any()
-    memory = agent.initial_memory(1)
-    with torch.no_grad():
-        for t in range(2):
-            memory, _, _ = agent(torch.from_numpy(rollout.observations[:1, t]), memory)
-        last = torch.from_numpy(frame_at(1000 + 2, SHAPE[1:])[None, None])
-        _, _, value = agent(last, memory)
-    assert rollout.truncation_values[0, 1] == pytest.approx(value.item(), rel=1e-5)
-    assert rollout.truncation_values[:, 0].tolist() == [0.0, 0.0]
-    pool.close()
-
-
-def test_pool_sampling_is_seeded():
-    def actions(seed):
-        pool = EnvPool(toy_agent(), games(100, 100), 2, seed=seed)
-        result = pool.interact(6).actions
-        pool.close()
-        return result
-
-    assert np.array_equal(actions(1), actions(1))
-    assert not np.array_equal(actions(1), actions(2))
-
-
-def test_pool_errors():
-    with pytest.raises(ValueError, match="n_parallel_games must be >= 1"):
-        EnvPool(toy_agent(), games(), 0)
-    with pytest.raises(TypeError, match="make_env must be a function"):
-        EnvPool(toy_agent(), toy_game(), 2)
-    with pytest.raises(ValueError, match=r"built for \(1, 42, 42\)"):
-        EnvPool(RecurrentActorCritic((1, 42, 42), 4), games(100), 1)
-    pool = EnvPool(toy_agent(), games(100), 1)
-    with pytest.raises(ValueError, match="n_steps must be a positive int"):
-        pool.interact(0)
-    pool.close()
-
-
-# --- the Kung-Fu env, evaluation, checkpoints ---------------------------------------------
-
-
-def test_kungfu_env_is_cropped_gray_42x42():
-    env = a2c.make_kungfu_env()
-    obs, _ = env.reset(seed=0)
-    assert obs.shape == (1, 42, 42) and obs.dtype == np.uint8
-    stacked = a2c.make_kungfu_env(frame_stack=4, size=32)
-    assert stacked.observation_space.shape == (4, 32, 32)
-    assert env.unwrapped.get_action_meanings()[0] == "NOOP" and env.action_space.n == 14
-
-
-def test_evaluate_plays_whole_games():
-    scores = a2c.evaluate(toy_agent(), games(3, 5), 2, seed=0)
-    assert scores.tolist() == [6.0, 15.0]  # rewards 1 + 2 + 3 and 1 + ... + 5
-    with pytest.raises(ValueError, match="n_games"):
-        a2c.evaluate(toy_agent(), games(3), 0)
-
-
-def test_config_checks_its_values():
-    with pytest.raises(ValueError, match="n_games must be a positive int"):
-        A2CConfig(n_games=0)
-    with pytest.raises(ValueError, match="gamma"):
-        A2CConfig(gamma=1.5)
+def test_config_round_trip_and_unknown_fields():
+    config = A2CConfig(n_games=3, crop=[0, 0, 0, 0])
+    assert config.crop == (0, 0, 0, 0)
+    assert A2CConfig.from_dict(dataclasses.asdict(config)) == config
     with pytest.raises(ValueError, match="unknown A2CConfig fields"):
         A2CConfig.from_dict({"n_game": 3})
+    with pytest.raises(ValueError, match="unknown A2CConfig fields"):
+        A2CConfig.from_dict({"learning_rate": 1e-3})  # renamed lr
 
 
-def test_checkpoint_round_trip_and_clear_errors(tmp_path):
-    config = A2CConfig(hidden_size=16)
-    torch.manual_seed(0)
-    agent = config.make_agent()
-    path = save_checkpoint(tmp_path / "a2c.pt", a2c.checkpoint_payload(agent, config, 1234))
-    loaded, loaded_config, payload = a2c.load_agent(path)
-    assert loaded_config == config and payload["steps"] == 1234
-    for key, value in agent.state_dict().items():
-        assert torch.equal(loaded.state_dict()[key], value)
+def test_env_options_make_lives_for_training_and_whole_games_for_evaluation():
+    config = A2CConfig(episodic_life=True, size=32)
+    options = config.env_options()
+    assert options["crop"] == list(KUNGFU_CROP) and options["screen_size"] == 32
+    training = make_env_for(KUNGFU, training=True, **options)
+    evaluation = make_env_for(KUNGFU, training=False, **options)
+    assert _has_wrapper(training, EpisodicLife) and not _has_wrapper(evaluation, EpisodicLife)
+    assert training.observation_space.shape == evaluation.observation_space.shape == (1, 32, 32)
+    assert A2CConfig(crop=(0, 0, 0, 0)).env_options()["crop"] is None  # the whole screen
+    assert not _has_wrapper(make_env_for(KUNGFU, training=True,
+                                         **A2CConfig(episodic_life=False).env_options()),
+                            EpisodicLife)  # fmt: skip
 
-    small = tmp_path / "small.pt"
-    a2c.export_checkpoint(path, small)
-    assert small.stat().st_size < path.stat().st_size
-    half, _, _ = a2c.load_agent(small)
-    assert half.dense.weight.dtype == torch.float32
 
-    wrong_shape = a2c.checkpoint_payload(agent, config, 1)
-    wrong_shape["config"]["hidden_size"] = 32
-    save_checkpoint(tmp_path / "shape.pt", wrong_shape)
-    with pytest.raises(CheckpointError, match="another network shape"):
-        a2c.load_agent(tmp_path / "shape.pt")
+# --- the agent --------------------------------------------------------------------------------
 
-    other_game = a2c.checkpoint_payload(agent, config, 1, env_id="ALE/Pong-v5")
-    save_checkpoint(tmp_path / "pong.pt", other_game)
-    with pytest.raises(CheckpointError, match="env_id='ALE/Pong-v5'"):
-        a2c.load_agent(tmp_path / "pong.pt")
 
-    (tmp_path / "corrupt.pt").write_bytes(path.read_bytes()[:100])
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        a2c.load_agent(tmp_path / "corrupt.pt")
+def test_agent_is_seeded_and_updates_from_a_pool_rollout():
+    agent, twin = toy_a2c(seed=3), toy_a2c(seed=3)
+    for a, b in zip(agent.network.parameters(), twin.network.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not all(torch.equal(a, b) for a, b in zip(
+        agent.network.parameters(), toy_a2c(seed=4).network.parameters(), strict=True))  # fmt: skip
+    pool = EnvPool(agent.network, toy_game, 2, seed=0)
+    before = [p.detach().clone() for p in agent.network.parameters()]
+    stats = agent.update(pool.interact(3))
+    pool.close()
+    assert set(stats) == {"loss", "policy_loss", "value_loss", "entropy", "grad_norm"}
+    assert agent.steps == 6 and agent.updates == 1
+    assert any(not torch.equal(p, b) for p, b in zip(agent.network.parameters(), before,
+                                                     strict=True))  # fmt: skip
+    assert agent.optimizer.param_groups[0]["lr"] == agent.config.lr
+
+
+def test_policy_follows_the_training_life_rule():
+    assert toy_a2c(episodic_life=True).policy().reset_on_life_loss
+    policy = toy_a2c(episodic_life=False).policy(greedy=True)
+    assert isinstance(policy, RecurrentPolicy) and not policy.reset_on_life_loss and policy.greedy
+
+
+def test_checkpoint_and_restore_continue_exactly(tmp_path):
+    agent = toy_a2c(seed=1)
+    pool = EnvPool(agent.network, toy_game, 2, seed=0)
+    for _ in range(2):
+        agent.update(pool.interact(3))
+    env_options = agent.config.env_options()
+    path = save_checkpoint(tmp_path / "a2c.pt",
+                           agent.checkpoint(KUNGFU, env_options, resume={"loop": 1}))  # fmt: skip
+    payload = load_checkpoint(path, expect={"algo": "a2c"})
+    assert payload["steps"] == 12 and payload["env_options"] == env_options
+    twin = toy_a2c(seed=2)  # other weights until restored
+    twin.restore(payload)
+    assert (twin.steps, twin.updates) == (12, 2)
+    rollout = pool.interact(3)
+    pool.close()
+    assert agent.update(rollout) == twin.update(rollout)  # same weights and Adam moments
+    for a, b in zip(agent.network.parameters(), twin.network.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert "resume" not in agent.checkpoint(KUNGFU, env_options)
+
+
+def test_agents_restored_from_one_payload_in_memory_are_independent():
+    agent = toy_a2c(seed=1)
+    pool = EnvPool(agent.network, toy_game, 2, seed=0)
+    agent.update(pool.interact(3))
+    payload = agent.checkpoint(KUNGFU, resume={})  # not saved: tensors shared with `agent`
+    first, second = toy_a2c(seed=5), toy_a2c(seed=6)
+    first.restore(payload)
+    second.restore(payload)
+    rollout = pool.interact(3)
+    pool.close()
+    assert first.update(rollout) == second.update(rollout)  # no shared Adam moments
+    for a, b in zip(first.network.parameters(), second.network.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_restore_refuses_another_network():
+    payload = toy_a2c().checkpoint(KUNGFU, resume={})
+    other = A2C(SHAPE, 4, A2CConfig(hidden_size=16))
+    with pytest.raises(CheckpointError, match="is not this agent's"):
+        other.restore(payload)
+
+
+def test_load_agent_gives_a_recurrent_policy(tmp_path):
+    agent = toy_a2c(episodic_life=True)
+    path = save_checkpoint(tmp_path / "a2c.pt", agent.checkpoint(KUNGFU, {}))
+    policy = load_agent(path)
+    assert isinstance(policy, RecurrentPolicy) and policy.reset_on_life_loss
+    assert policy.checkpoint.algo == "a2c" and policy.checkpoint.config["hidden_size"] == 8
+    for name, value in agent.network.state_dict().items():
+        assert torch.equal(policy.network.state_dict()[name], value)
+
+
+# --- the shipped agent ------------------------------------------------------------------------
 
 
 def test_shipped_checkpoint_loads_and_plays():
-    if not a2c.PRETRAINED.exists():
-        pytest.skip("no shipped checkpoint yet")
-    assert a2c.PRETRAINED.stat().st_size < 8 * 2**20
-    agent, config, payload = a2c.load_agent()
-    assert agent.obs_shape == (config.frame_stack, config.size, config.size)
-    assert payload["steps"] > 0
+    policy = load_agent(pretrained.path("a2c_kungfu.pt"))
+    info = policy.checkpoint
+    assert info.algo == "a2c" and info.env_id == KUNGFU and info.steps > 0
+    env = env_for_checkpoint(policy)  # evaluation rules: whole game, real points
+    assert env.observation_space.shape == tuple(policy.network.obs_shape)
+    actions = []
 
+    def play(obs):
+        actions.append(policy(obs))
+        return actions[-1]
 
-def test_train_writes_log_and_checkpoints_and_resumes(tmp_path):
-    config = A2CConfig(n_games=2, rollout_length=3, hidden_size=16, seed=1)
-    kwargs = dict(eval_every_s=0.0, eval_games=1, eval_max_steps=5, threads=1, quiet=True)
-    first = a2c.train(config, tmp_path, total_steps=12, **kwargs)
-    assert first["steps"] == 12
-    assert (tmp_path / "last.pt").exists() and (tmp_path / "best.pt").exists()
-    second = a2c.train(config, tmp_path, total_steps=24, **kwargs)
-    assert second["steps"] == 24
-    log = (tmp_path / "log.csv").read_text().splitlines()
-    assert log[0].startswith("wall_s,train_s,steps")
-    assert [row.split(",")[2] for row in log[1:]] == ["6", "12", "18", "24"]
-    with pytest.raises(CheckpointError, match="another config"):
-        a2c.train(A2CConfig(n_games=3), tmp_path, total_steps=30, **kwargs)
-
-
-def test_cli_help_documents_every_option(capsys):
-    with pytest.raises(SystemExit):
-        a2c.main(["train", "--help"])
-    out = capsys.readouterr().out
-    for field in ("--n-games", "--rollout-length", "--entropy-coef", "--learning-rate"):
-        assert field in out
-    assert "(default: 16)" in out and "Games played in parallel" in out
-
-
-def test_plot_log_writes_a_png(tmp_path):
-    csv = tmp_path / "log.csv"
-    header = ",".join(a2c.LOG_FIELDS)
-    rows = [
-        "60,50,1000,20,500,100,400,2.6,0.1,1.0,0.5",
-        "120,100,2000,20,900,150,800,2.5,0.1,1.0,0.5",
-    ]
-    csv.write_text("\n".join([header, *rows]) + "\n")
-    png = a2c.plot_log(csv, tmp_path / "curve.png")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_pool_with_episodic_life_scores_whole_games():
-    from rlcourse.wrappers import EpisodicLife
-
-    def make():
-        game = FrameCounterEnv(shape=SHAPE[1:], episode_length=100, life_length=2, lives=2)
-        return FrameStack(EpisodicLife(game), k=1)
-
-    pool = EnvPool(toy_agent(), make, 1, seed=0)
-    rollout = pool.interact(3)
-    # life 1: steps 1, 2 (ends the episode); EpisodicLife's reset plays frame 3 itself;
-    # life 2: step 4 ends the game. One game, scored 1 + 2 + 4.
-    assert rollout.terminated[0].tolist() == [False, True, True]
-    assert rollout.rewards[0].tolist() == [1.0, 2.0, 4.0]
-    assert torch.all(pool.memory[0] == 0)
-    assert pool.finished_returns == [7.0] and pool.finished_lengths == [3]
-    pool.close()
-
-
-def test_config_makes_whole_games_for_evaluation_and_lives_for_training():
-    from rlcourse.wrappers import EpisodicLife
-
-    config = A2CConfig(episodic_life=True)
-    assert a2c._has_wrapper(config.make_training_env(), EpisodicLife)
-    assert not a2c._has_wrapper(config.make_env(), EpisodicLife)
-
-
-def test_pool_on_async_vector_env_behaves_the_same():
-    pool = EnvPool(toy_agent(), lambda: toy_game(3), 2, seed=0, vectorization="async")
-    rollout = pool.interact(4)
-    assert rollout.rewards.tolist() == [[1.0, 2.0, 3.0, 1.0]] * 2
-    assert rollout.terminated[:, 2].all() and not rollout.terminated[:, 3].any()
-    assert pool.finished_returns == [6.0, 6.0]
-    pool.close()
-    with pytest.raises(ValueError, match="vectorization must be"):
-        EnvPool(toy_agent(), games(100), 1, vectorization="threads")
+    play.reset = policy.reset
+    play.reset_game = policy.reset_game
+    play.reset_on_life_loss = policy.reset_on_life_loss
+    scores = evaluate(play, env, 1, seed=0, max_steps=300)
+    assert len(actions) == 300  # a trained agent survives 300 steps of its first game
+    assert len(set(actions)) > 3  # it fights: kicks, punches, moves
+    assert scores[0] > 0  # and scores: Kung-Fu Master pays 100s of points a hit

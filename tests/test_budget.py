@@ -28,8 +28,8 @@ def test_bad_environment_value_says_what_is_accepted(monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"full": 0, "smoke": 0}, ValueError, "full= must be positive, got 0"),
-        ({"full": 10, "smoke": -1}, ValueError, "smoke= must be positive, got -1"),
+        ({"full": 0, "smoke": 0}, ValueError, "budget full= must be >= 1, got 0"),
+        ({"full": 10, "smoke": -1}, ValueError, "budget smoke= must be >= 1, got -1"),
         ({"full": 10, "smoke": 20}, ValueError, "smoke=20 is larger than full=10"),
         ({"full": 10.5, "smoke": 1}, TypeError, r"full= must be an int, got 10.5 \(float\)"),
         ({"full": True, "smoke": 1}, TypeError, "full= must be an int, got True"),

@@ -64,7 +64,7 @@ def test_nbytes_counts_preallocated_arrays():
     [
         (lambda b: b.sample(1), ValueError, "empty replay buffer"),
         (lambda b: (_fill(b, 2), b.sample(3)), ValueError, "cannot sample 3 transitions, only 2"),
-        (lambda b: b.sample(0), ValueError, "batch_size must be positive"),
+        (lambda b: b.sample(0), ValueError, "batch_size must be >= 1, got 0"),
         (
             lambda b: b.add(np.zeros(3), 0, 0.0, np.zeros(2), False, False),
             ValueError,
@@ -320,8 +320,8 @@ def test_atari_buffer_bad_use_gives_clear_errors(action, error, message):
 @pytest.mark.parametrize(
     ("args", "error", "message"),
     [
-        ((0,), ValueError, "capacity must be positive, got 0"),
-        ((-3,), ValueError, "capacity must be positive, got -3"),
+        ((0,), ValueError, "capacity must be >= 1, got 0"),
+        ((-3,), ValueError, "capacity must be >= 1, got -3"),
         ((1.5,), TypeError, "capacity must be an int, got 1.5"),
         ((10, (84, 84)), ValueError, r"obs_shape must be \(k, \*frame_shape\)"),
         ((100, (33, 2, 3)), ValueError, "stacks of 1 to 32 frames are supported, got k=33"),

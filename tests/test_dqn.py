@@ -1,3 +1,9 @@
+"""DQN and Double DQN: the formulas, the agent's update, replay memory, checkpoints.
+
+The loop that drives the agent (run directory, evaluations, resume) is tested in
+test_training.py, test_harness.py and test_resume.py.
+"""
+
 import dataclasses
 
 import numpy as np
@@ -7,24 +13,43 @@ import torch
 from rlcourse.agents.dqn import (
     DQN,
     DQNConfig,
-    double_dqn_next_values,
+    atari_config,
+    double_dqn_target,
     epsilon_greedy,
-    load_agent,
     td_target,
-    train,
 )
-from rlcourse.envs import make_env
+from rlcourse.buffers import AtariReplayBuffer, ReplayBuffer, ReplaySample
+from rlcourse.checkpoints import CheckpointError
+from rlcourse.envs import make_env, make_env_for
+from rlcourse.evaluation import evaluate
+from rlcourse.policies import QPolicy
 from rlcourse.toy_envs import ChainEnv
-from rlcourse.training import CheckpointError, evaluate, read_csv
+from rlcourse.training import train_dqn
+
+# --- the formulas ---------------------------------------------------------------------------
 
 
 def test_td_target_masks_terminated_but_bootstraps_truncated():
-    rewards = torch.tensor([1.0, 1.0, 1.0])
-    next_q = torch.tensor([[0.0, 2.0], [0.0, 2.0], [0.0, 2.0]])
-    terminated = torch.tensor([False, True, False])
-    # the third transition was truncated: it keeps its bootstrap like the first
-    target = td_target(rewards, next_q, terminated, gamma=0.9)
-    assert torch.allclose(target, torch.tensor([1 + 0.9 * 2, 1.0, 1 + 0.9 * 2]))
+    rewards = torch.tensor([1.0, 1.0, 1.0, 1.0])
+    next_q = torch.tensor([[0.0, 2.0]] * 4)
+    # a step that goes on; one that ended the game; one cut by a time limit; one both
+    terminated = torch.tensor([False, True, False, True])
+    truncated = torch.tensor([False, False, True, True])
+    target = td_target(rewards, next_q, terminated, truncated, gamma=0.9)
+    assert target.tolist() == pytest.approx([1 + 0.9 * 2, 1.0, 1 + 0.9 * 2, 1.0])
+    # the truncated flag changes nothing: only `terminated` cuts the bootstrap
+    not_truncated = td_target(rewards, next_q, terminated, torch.zeros(4, dtype=torch.bool), 0.9)
+    assert torch.equal(target, not_truncated)
+
+
+def test_double_dqn_target_masks_terminated_but_bootstraps_truncated():
+    rewards = torch.tensor([1.0, 1.0])
+    online, target_q = torch.tensor([[3.0, 2.0]] * 2), torch.tensor([[1.0, 4.0]] * 2)
+    yes_no, no = torch.tensor([True, False]), torch.tensor([False, False])
+    cut = double_dqn_target(rewards, online, target_q, terminated=no, truncated=yes_no, gamma=0.5)
+    assert cut.tolist() == [1.5, 1.5]  # 1 + 0.5 * Q_target(s', argmax Q_online = 0)
+    ended = double_dqn_target(rewards, online, target_q, terminated=yes_no, truncated=no, gamma=0.5)
+    assert ended.tolist() == [1.0, 1.5]
 
 
 def test_dqn_and_double_dqn_targets_differ_exactly_as_the_formulas_say():
@@ -33,49 +58,19 @@ def test_dqn_and_double_dqn_targets_differ_exactly_as_the_formulas_say():
     DQN:        y = r + g * max_a Q_target(s', a)             = 1 + 0.5 * 4
     Double DQN: y = r + g * Q_target(s', argmax_a Q_online(s', a)) = 1 + 0.5 * 1
     """
-    rewards, terminated = torch.tensor([1.0]), torch.tensor([False])
+    rewards, no = torch.tensor([1.0]), torch.tensor([False])
     next_q_online = torch.tensor([[3.0, 2.0]])
     next_q_target = torch.tensor([[1.0, 4.0]])
-    dqn = td_target(rewards, next_q_target, terminated, gamma=0.5)
-    double = td_target(
-        rewards, double_dqn_next_values(next_q_online, next_q_target), terminated, gamma=0.5
-    )
+    dqn = td_target(rewards, next_q_target, no, no, gamma=0.5)
+    double = double_dqn_target(rewards, next_q_online, next_q_target, no, no, gamma=0.5)
     assert dqn.item() == pytest.approx(3.0) and double.item() == pytest.approx(1.5)
     assert (dqn - double).item() == pytest.approx(0.5 * (4.0 - 1.0))
 
 
-def test_agent_update_uses_double_targets_when_asked():
-    env = ChainEnv(3)
-    for double in (False, True):
-        agent = DQN(
-            env.observation_space,
-            env.action_space,
-            DQNConfig(double=double, device="cpu", learning_starts=1, batch_size=1),
-        )
-        for layer in (agent.q, agent.target):
-            for p in layer.parameters():
-                torch.nn.init.zeros_(p)
-        # Make the online net prefer action 0 and the target net prefer action 1.
-        agent.q.layers[-1].bias.data = torch.tensor([3.0, 2.0])
-        agent.target.layers[-1].bias.data = torch.tensor([1.0, 4.0])
-        obs = np.eye(3, dtype=np.float32)
-        agent.buffer.add(obs[0], 1, 1.0, obs[1], False, False)
-        batch = agent.buffer.sample(1)
-        with torch.no_grad():
-            expected = 1 + 0.99 * (1.0 if double else 4.0)
-            q_taken = 2.0
-        info = agent.update(batch)
-        assert info.loss == pytest.approx(
-            torch.nn.functional.smooth_l1_loss(torch.tensor(q_taken), torch.tensor(expected)).item()
-        )
-
-
 def test_epsilon_schedule_and_greedy_choice():
-    agent = DQN(
-        ChainEnv(3).observation_space,
-        ChainEnv(3).action_space,
-        DQNConfig(epsilon_start=1.0, epsilon_end=0.1, exploration_steps=100, device="cpu"),
-    )
+    env = ChainEnv(3)
+    config = DQNConfig(epsilon_start=1.0, epsilon_end=0.1, exploration_steps=100, device="cpu")
+    agent = DQN(env.observation_space, env.action_space, config)
     values = []
     for steps in (0, 50, 100, 1000):
         agent.steps = steps
@@ -87,147 +82,236 @@ def test_epsilon_schedule_and_greedy_choice():
     assert share == pytest.approx([0.1, 0.8, 0.1], abs=0.02)
 
 
+# --- the agent's update ---------------------------------------------------------------------
+
+
+def _known_agent(double=False, loss="mse"):
+    """A 3-state chain agent whose nets ignore the input: online Q = (3, 2), target Q = (1, 4)."""
+    env = ChainEnv(3)
+    config = DQNConfig(double=double, loss=loss, device="cpu", learning_starts=1, batch_size=1,
+                       gamma=0.5, hidden_sizes=(4,))  # fmt: skip
+    agent = DQN(env.observation_space, env.action_space, config)
+    for net in (agent.q, agent.target):
+        for p in net.parameters():
+            torch.nn.init.zeros_(p)
+    agent.q.layers[-1].bias.data = torch.tensor([3.0, 2.0])
+    agent.target.layers[-1].bias.data = torch.tensor([1.0, 4.0])
+    return agent
+
+
+def _batch(terminated, truncated, action=1, reward=1.0):
+    obs = np.eye(3, dtype=np.float32)
+    return ReplaySample(obs[:1], np.array([action]), np.array([reward], np.float32), obs[1:2],
+                        np.array([terminated]), np.array([truncated]))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("double", "terminated", "truncated", "target"),
+    [
+        (False, False, False, 1 + 0.5 * 4),  # max_a Q_target(s', a)
+        (False, False, True, 1 + 0.5 * 4),  # truncated: still bootstrapped
+        (False, True, False, 1.0),  # terminated: the reward alone
+        (True, False, False, 1 + 0.5 * 1),  # Q_target(s', argmax_a Q_online(s', a) = 0)
+        (True, False, True, 1 + 0.5 * 1),
+        (True, True, False, 1.0),
+    ],
+)
+def test_update_bootstraps_truncated_transitions(double, terminated, truncated, target):
+    agent = _known_agent(double)
+    info = agent.update(_batch(terminated, truncated, action=1))
+    q_taken = 2.0  # the online net's Q(s, 1)
+    assert info.q_mean == pytest.approx(q_taken)
+    assert info.loss == pytest.approx((q_taken - target) ** 2)  # mse: the target is exact
+
+
+def test_update_with_huber_loss_and_a_stored_truncated_transition():
+    """Through the replay memory: the stored truncated flag reaches the update."""
+    agent = _known_agent(double=False, loss="huber")
+    obs = np.eye(3, dtype=np.float32)
+    agent.buffer.add(obs[0], 1, 1.0, obs[1], False, True)  # truncated
+    batch = agent.buffer.sample(1)
+    assert batch.truncated.tolist() == [True] and batch.terminated.tolist() == [False]
+    info = agent.update(batch)
+    expected = torch.nn.functional.smooth_l1_loss(torch.tensor(2.0), torch.tensor(3.0))
+    assert info.loss == pytest.approx(expected.item())
+
+
+def test_observe_trains_every_train_frequency_steps_and_copies_the_target():
+    env = ChainEnv(4)
+    config = DQNConfig(learning_starts=4, batch_size=2, train_frequency=2, gradient_steps=3,
+                       target_update_interval=5, device="cpu", hidden_sizes=(8,))  # fmt: skip
+    agent = DQN(env.observation_space, env.action_space, config)
+    obs, _ = env.reset(seed=0)
+    infos = []
+    for _ in range(9):
+        next_obs, reward, terminated, truncated, _ = env.step(1)
+        infos.append(agent.observe(obs, 1, reward, next_obs, terminated, truncated))
+        obs = env.reset()[0] if terminated or truncated else next_obs
+        if agent.steps == 5:  # the target net is a copy of the online one right after a copy
+            for a, b in zip(agent.q.parameters(), agent.target.parameters(), strict=True):
+                assert torch.equal(a, b)
+    # updates at steps 4, 6, 8 (>= learning_starts, multiples of train_frequency), 3 each
+    assert [i is not None for i in infos] == [False, False, False, True, False, True, False,
+                                              True, False]  # fmt: skip
+    assert agent.updates == 9 and agent.steps == 9 and len(agent.buffer) == 9
+
+
 def test_dqn_learns_the_optimal_values_of_a_chain():
     env = ChainEnv(n_states=4, max_steps=20)
-    config = DQNConfig(
-        lr=5e-3,
-        learning_starts=200,
-        exploration_steps=1000,
-        epsilon_end=0.2,
-        target_update_interval=100,
-        hidden_sizes=(32,),
-        seed=1,
-        device="cpu",
-    )
+    config = DQNConfig(lr=5e-3, learning_starts=200, exploration_steps=1000, epsilon_end=0.2,
+                       target_update_interval=100, hidden_sizes=(32,), seed=1,
+                       device="cpu")  # fmt: skip
     agent = DQN(env.observation_space, env.action_space, config)
-    train(agent, env, 4000, progress=False)
+    train_dqn(agent, env, 4000, progress=False)
     q = np.stack([agent.q_values(np.eye(4, dtype=np.float32)[s]) for s in range(3)])
     assert np.abs(q - env.optimal_q(0.99)).max() < 0.1
     assert all(agent.greedy(np.eye(4, dtype=np.float32)[s]) == 1 for s in range(3))
 
 
-def _cartpole_run(tmp_path, total, seed=3, resume=False, name="run"):
-    env = make_env("CartPole-v1")
-    config = DQNConfig(
-        seed=seed,
-        learning_starts=200,
-        exploration_steps=1000,
-        device="cpu",
-        hidden_sizes=(32, 32),
-        target_update_interval=100,
-    )
-    agent = DQN(env.observation_space, env.action_space, config)
-    result = train(
-        agent,
-        env,
-        total,
-        out_dir=tmp_path / name,
-        checkpoint_every=300,
-        resume=resume,
-        progress=False,
-    )
-    return result
-
-
-def test_same_seed_same_evaluation_returns(tmp_path):
-    scores = []
-    for name in ("a", "b"):
-        agent = _cartpole_run(tmp_path, 1500, name=name).agent
-        scores.append(evaluate(agent.greedy, make_env("CartPole-v1"), 3, seed=100))
-    assert np.array_equal(*scores)
+def test_same_seed_same_agent_and_evaluation_returns():
+    scores, weights = [], []
+    for _ in range(2):
+        env = make_env("CartPole-v1")
+        config = DQNConfig(seed=3, learning_starts=200, exploration_steps=1000, device="cpu",
+                           hidden_sizes=(32, 32), target_update_interval=100)  # fmt: skip
+        agent = DQN(env.observation_space, env.action_space, config)
+        train_dqn(agent, env, 800, progress=False)
+        weights.append(agent.q.state_dict())
+        scores.append(evaluate(agent.policy(), make_env("CartPole-v1"), 3, seed=100))
+    np.testing.assert_array_equal(*scores)
     assert scores[0].min() > 0
-
-
-def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    whole = _cartpole_run(tmp_path, 2000, name="whole").agent
-    _cartpole_run(tmp_path, 1300, name="cut")  # "interrupted" after 1300 steps
-    resumed = _cartpole_run(tmp_path, 2000, name="cut", resume=True).agent
-    assert resumed.steps == whole.steps == 2000
-    for a, b in zip(whole.q.state_dict().values(), resumed.q.state_dict().values(), strict=True):
+    for a, b in zip(weights[0].values(), weights[1].values(), strict=True):
         assert torch.equal(a, b)
-    assert np.array_equal(whole.rng.random(4), resumed.rng.random(4))
-    # The resumed run's metrics (reloaded from the log, then continued) are the whole run's.
-    logs = [read_csv(tmp_path / name / "log.csv") for name in ("whole", "cut")]
-    for column in ("step", "episode_return", "loss", "q_mean"):
-        np.testing.assert_array_equal(logs[0][column], logs[1][column])
 
 
-def test_run_files_metrics_and_best_weights(tmp_path):
-    env = make_env("CartPole-v1")
-    config = DQNConfig(learning_starts=100, exploration_steps=500, device="cpu",
-                       hidden_sizes=(16,), target_update_interval=50)  # fmt: skip
+def test_policy_is_the_greedy_online_network():
+    env = ChainEnv(3)
+    agent = DQN(env.observation_space, env.action_space, DQNConfig(device="cpu", seed=2))
+    policy = agent.policy()
+    assert isinstance(policy, QPolicy) and policy.network is agent.q
+    for s in range(3):
+        obs = np.eye(3, dtype=np.float32)[s]
+        assert policy(obs) == agent.greedy(obs) == agent.act(obs, epsilon=0.0)
+
+
+# --- replay memory ------------------------------------------------------------------------
+
+
+def test_a_given_empty_buffer_is_kept():
+    """An empty buffer is falsy (len 0): `buffer or default` used to replace it by a
+    default 50,000-slot one."""
+    env = ChainEnv(3)
+    mine = ReplayBuffer(123, (3,), rng=np.random.default_rng(0))
+    assert len(mine) == 0 and not mine
+    agent = DQN(env.observation_space, env.action_space, DQNConfig(device="cpu"), buffer=mine)
+    assert agent.buffer is mine and agent.buffer.capacity == 123
+    obs = np.eye(3, dtype=np.float32)
+    agent.observe(obs[0], 1, 0.0, obs[1], False, False)
+    assert len(mine) == 1
+
+
+def test_default_buffer_follows_the_config():
+    env = ChainEnv(3)
+    agent = DQN(env.observation_space, env.action_space, DQNConfig(device="cpu", buffer_size=77))
+    assert isinstance(agent.buffer, ReplayBuffer) and agent.buffer.capacity == 77
+
+
+def test_pixel_dqn_uses_the_nature_cnn_and_the_frame_buffer():
+    from rlcourse.networks import NatureCNN
+
+    env = make_env_for("ALE/MsPacman-v5", training=True)
+    config = atari_config(learning_starts=40, buffer_size=500, batch_size=4, device="cpu")
     agent = DQN(env.observation_space, env.action_space, config)
-    result = train(agent, env, 800, eval_env=make_env("CartPole-v1"), eval_every=200,
-                   eval_episodes=2, out_dir=tmp_path, progress=False, metrics_window=5)  # fmt: skip
-    assert {"log.csv", "final.pt", "best.pt", "metrics.png"} <= {p.name for p in tmp_path.iterdir()}
-    best_step = max(result.state.evaluations, key=lambda e: e[1])[0]  # the first best
-    assert load_agent(tmp_path / "best.pt")[1]["steps"] == best_step
-    log = read_csv(tmp_path / "log.csv")
-    episodes = ~np.isnan(log["episode_return"])
-    assert np.isnan(log["loss"][episodes][0])  # no update before learning starts
-    assert np.all(np.isfinite(log["loss"][episodes & (log["step"] > 200)]))
-    assert result.metrics.history["episode_return"] == log["episode_return"][episodes].tolist()
-    assert [e[0] for e in result.metrics.evaluations] == [200, 400, 600, 800]
+    assert isinstance(agent.q, NatureCNN) and isinstance(agent.buffer, AtariReplayBuffer)
+    result = train_dqn(agent, env, 60, progress=False)
+    assert agent.updates == (60 - 40) // 4 + 1 and result.agent.steps == 60
+    eval_env = make_env_for("ALE/MsPacman-v5", training=False)
+    score = evaluate(agent.policy(), eval_env, 1, seed=0, max_steps=50)
+    assert score[0] >= 0 and float(score[0]).is_integer()
 
 
-def test_checkpoint_files_and_errors(tmp_path):
-    _cartpole_run(tmp_path, 600, name="run")
-    agent, payload = load_agent(tmp_path / "run" / "final.pt")
-    assert payload["env_id"] == "CartPole-v1" and agent.steps == 600
-    (tmp_path / "bad.pt").write_bytes(b"\x80\x02not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        load_agent(tmp_path / "bad.pt")
-    # truncated file: as if the disk filled up mid-write (never happens with ours: atomic)
-    data = (tmp_path / "run" / "final.pt").read_bytes()
-    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        load_agent(tmp_path / "cut.pt")
-    with pytest.raises(CheckpointError, match="no checkpoint at"):
-        load_agent(tmp_path / "missing.pt")
-    chain = ChainEnv(5)
-    with pytest.raises(CheckpointError, match=r"shape \(4,\); this env gives \(5,\)"):
-        load_agent(tmp_path / "run" / "final.pt", env=chain)
-    env = make_env("CartPole-v1")
-    other = DQN(env.observation_space, env.action_space, DQNConfig(device="cpu", hidden_sizes=(8,)))
-    with pytest.raises(CheckpointError, match="layer sizes differ"):
-        other.load_state_dict(torch.load(tmp_path / "run" / "final.pt", weights_only=True))
-    with pytest.raises(CheckpointError, match="nothing to resume"):
-        train(other, env, 10, out_dir=tmp_path / "empty", resume=True, progress=False)
+# --- checkpoints ----------------------------------------------------------------------------
 
 
-def test_resume_refuses_a_checkpoint_of_another_env(tmp_path):
-    _cartpole_run(tmp_path, 400, name="run")
-    env = make_env("CartPole-v1")
-    agent = DQN(env.observation_space, env.action_space, DQNConfig(device="cpu"))
-    with pytest.raises(CheckpointError, match="env_id='CartPole-v1'.*'Acrobot-v1' is needed"):
-        train(
-            agent,
-            env,
-            800,
-            env_id="Acrobot-v1",
-            out_dir=tmp_path / "run",
-            resume=True,
-            progress=False,
-        )
+def _trained_chain_agent(steps=60, seed=0):
+    env = ChainEnv(4)
+    config = DQNConfig(seed=seed, learning_starts=10, batch_size=4, buffer_size=100,
+                       target_update_interval=7, hidden_sizes=(8,), device="cpu")  # fmt: skip
+    agent = DQN(env.observation_space, env.action_space, config)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    for _ in range(steps):
+        action = agent.act(obs)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        agent.observe(obs, action, reward, next_obs, terminated, truncated)
+        obs = env.reset(seed=int(rng.integers(100)))[0] if terminated or truncated else next_obs
+    return env, agent
+
+
+def test_checkpoint_and_restore_continue_exactly():
+    env, agent = _trained_chain_agent()
+    payload = agent.checkpoint("Chain", {"n_states": 4}, resume={"loop": 1})
+    assert payload["algo"] == "dqn" and payload["env_id"] == "Chain" and payload["steps"] == 60
+    assert {"target", "optimizer", "updates", "buffer", "loop"} <= set(payload["resume"])
+    twin = DQN(env.observation_space, env.action_space, agent.config)
+    twin.restore(payload)
+    assert (twin.steps, twin.updates, len(twin.buffer)) == (agent.steps, agent.updates, 60)
+    for net, twin_net in ((agent.q, twin.q), (agent.target, twin.target)):
+        for a, b in zip(net.state_dict().values(), twin_net.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+    # the same next actions, samples and updates
+    obs = np.eye(4, dtype=np.float32)
+    assert [agent.act(obs[0]) for _ in range(20)] == [twin.act(obs[0]) for _ in range(20)]
+    for _ in range(3):
+        a, b = agent.buffer.sample(4), twin.buffer.sample(4)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+        assert agent.update(a) == twin.update(b)
+
+
+def test_checkpoint_without_buffer_or_resume():
+    _, agent = _trained_chain_agent(steps=20)
+    assert "buffer" not in agent.checkpoint("Chain", resume={}, include_buffer=False)["resume"]
+    assert "resume" not in agent.checkpoint("Chain")
+
+
+def test_restore_refuses_another_network():
+    env, agent = _trained_chain_agent(steps=20)
+    other = DQN(env.observation_space, env.action_space,
+                dataclasses.replace(agent.config, hidden_sizes=(16,)))  # fmt: skip
+    with pytest.raises(CheckpointError, match="is not this agent's"):
+        other.restore(agent.checkpoint("Chain", resume={}))
+
+
+# --- config ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "message"),
+    ("field", "value", "error", "message"),
     [
-        ("gamma", 1.5, "gamma must be in"),
-        ("batch_size", 0, "batch_size must be a positive int"),
-        ("tau", 0.0, "tau must be in"),
-        ("loss", "l1", "loss must be 'huber' or 'mse'"),
-        ("epsilon_end", -0.1, "epsilon_end must be in"),
+        ("gamma", 1.5, ValueError, r"DQNConfig.gamma must be in \[0, 1\], got 1.5"),
+        ("batch_size", 0, ValueError, "DQNConfig.batch_size must be >= 1, got 0"),
+        ("batch_size", 2.5, TypeError, r"DQNConfig.batch_size must be an int, got 2.5 \(float\)"),
+        ("tau", 0.0, ValueError, r"DQNConfig.tau must be in \(0, 1\], got 0.0"),
+        ("lr", 0, ValueError, "DQNConfig.lr must be > 0, got 0"),
+        ("loss", "l1", ValueError, "loss must be 'huber' or 'mse'"),
+        ("epsilon_end", -0.1, ValueError, r"DQNConfig.epsilon_end must be in \[0, 1\]"),
+        ("max_grad_norm", 0.0, ValueError, "DQNConfig.max_grad_norm must be > 0, got 0.0"),
+        ("learning_starts", -1, ValueError, "DQNConfig.learning_starts must be >= 0, got -1"),
+        ("batch_size", 100_000, ValueError, "batch_size=100000 exceeds buffer_size=50000"),
     ],
 )
-def test_bad_config_values(field, value, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_config_values(field, value, error, message):
+    with pytest.raises(error, match=message):
         DQNConfig(**{field: value})
 
 
+def test_config_allows_no_gradient_clipping():
+    assert DQNConfig(max_grad_norm=None).max_grad_norm is None
+
+
 def test_config_round_trip_and_unknown_fields():
-    config = DQNConfig(hidden_sizes=(8, 8), double=True)
+    config = DQNConfig(hidden_sizes=[8, 8], double=True)
+    assert config.hidden_sizes == (8, 8)
     assert DQNConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown DQNConfig fields"):
         DQNConfig.from_dict({**dataclasses.asdict(config), "gama": 0.9})
@@ -238,19 +322,3 @@ def test_network_rejects_wrong_observation_shapes():
     agent = DQN(env.observation_space, env.action_space, DQNConfig(device="cpu"))
     with pytest.raises(ValueError, match=r"built for inputs of shape \(batch, 4\), got \(1, 3\)"):
         agent.act(np.zeros(3, np.float32), epsilon=0.0)
-
-
-def test_pixel_dqn_uses_the_nature_cnn_and_the_frame_buffer():
-    from rlcourse.agents.dqn import atari_config, make_env_for
-    from rlcourse.buffers import AtariReplayBuffer
-    from rlcourse.networks import NatureCNN
-
-    env = make_env_for("ALE/MsPacman-v5", training=True)
-    config = atari_config(learning_starts=40, buffer_size=500, batch_size=4, device="cpu")
-    agent = DQN(env.observation_space, env.action_space, config)
-    assert isinstance(agent.q, NatureCNN) and isinstance(agent.buffer, AtariReplayBuffer)
-    result = train(agent, env, 60, progress=False)
-    assert agent.updates == (60 - 40) // 4 + 1 and result.agent.steps == 60
-    eval_env = make_env_for("ALE/MsPacman-v5", training=False)
-    score = evaluate(agent.greedy, eval_env, 1, seed=0, max_steps=50)
-    assert score[0] >= 0 and float(score[0]).is_integer()

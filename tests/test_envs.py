@@ -5,12 +5,15 @@ import pytest
 from rlcourse.envs import (
     UnknownEnvError,
     check_env_id,
+    env_for_checkpoint,
     is_atari,
     list_atari_games,
     make_atari_env,
     make_env,
+    make_env_for,
+    make_kungfu_env,
 )
-from rlcourse.wrappers import FireReset
+from rlcourse.wrappers import ClipReward, EpisodicLife, FireReset
 
 
 def test_make_env_cartpole_uses_the_gymnasium_1_api():
@@ -112,7 +115,7 @@ def test_make_atari_env_options_change_the_observation():
 
 
 def test_reduced_mario_action_sets():
-    env = make_atari_env("ALE/MarioBros-v5", actions="right")
+    env = make_atari_env("ALE/MarioBros-v5", actions="right_only")
     assert env.action_space == gym.spaces.Discrete(2)
     assert env.get_action_meanings() == ["RIGHT", "RIGHTFIRE"]
     raw = make_env("ALE/MarioBros-v5", actions=["NOOP", "LEFT"])
@@ -136,3 +139,47 @@ def test_nes_super_mario_needs_its_package():
         env = make_env("SuperMarioBros-1-1-v0")
         obs, _ = env.reset(seed=0)
         assert obs.ndim == 3
+
+
+def test_kungfu_env_is_cropped_gray_42x42():
+    env = make_kungfu_env()
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (1, 42, 42) and obs.dtype == np.uint8
+    assert obs in env.observation_space
+    stacked = make_kungfu_env(frame_stack=4, screen_size=32)
+    assert stacked.observation_space.shape == (4, 32, 32)
+    assert env.unwrapped.get_action_meanings()[0] == "NOOP" and env.action_space.n == 14
+    assert FireReset not in _wrapper_types(env) and EpisodicLife not in _wrapper_types(env)
+    assert EpisodicLife in _wrapper_types(make_kungfu_env(episodic_life=True))
+    assert ClipReward not in _wrapper_types(env)  # the game's points: 100, 200, ...
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_make_env_for_atari_clips_and_cuts_lives_only_in_training(training):
+    env = make_env_for("ALE/Breakout-v5", training=training)
+    assert (EpisodicLife in _wrapper_types(env)) == training
+    assert (ClipReward in _wrapper_types(env)) == training
+    assert env.observation_space.shape == (4, 84, 84)
+    kept = make_env_for("ALE/Breakout-v5", training=training, episodic_life=False)
+    assert EpisodicLife not in _wrapper_types(kept)
+
+
+def test_make_env_for_other_ids_and_options():
+    assert make_env_for("CartPole-v1", training=True).observation_space.shape == (4,)
+    mario = make_env_for("ALE/MarioBros-v5", training=False, actions="right_only")
+    assert mario.action_space.n == 2
+    with pytest.raises(TypeError, match="positional argument"):
+        make_env_for("CartPole-v1", True)  # keyword-only: make_env_for(id, training=...)
+
+
+def test_env_for_checkpoint_uses_the_saved_id_and_options():
+    payload = {"env_id": "ALE/MarioBros-v5", "env_options": {"actions": "right_only"}}
+    assert env_for_checkpoint(payload).action_space.n == 2
+    assert EpisodicLife not in _wrapper_types(env_for_checkpoint(payload))
+    assert EpisodicLife in _wrapper_types(env_for_checkpoint(payload, training=True))
+    from rlcourse.checkpoints import load_agent
+    from rlcourse.pretrained import path
+
+    policy = load_agent(path("dqn_cartpole.pt"))
+    assert env_for_checkpoint(policy).spec.id == "CartPole-v1"
+    assert env_for_checkpoint(policy.checkpoint).spec.id == "CartPole-v1"

@@ -77,7 +77,7 @@ def test_without_the_package_the_error_says_what_to_install():
         with pytest.raises(MissingDependencyError, match=r"pip install 'gym-super-mario-bros>=9'"):
             make(STAGE)
     with pytest.raises(MissingDependencyError, match="ALE/MarioBros-v5"):
-        make_mario_env(STAGE, actions="simple")
+        make_mario_env(STAGE, actions="simple_movement")
     assert issubclass(MissingDependencyError, ImportError)
 
 
@@ -89,7 +89,8 @@ def test_make_mario_env_refuses_other_games():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"actions": "fast"}, ValueError, r"actions='fast'.*presets \['complex', 'right'"),
+        ({"actions": "fast"}, ValueError,
+         r"actions='fast'.*presets \['complex_movement', 'right_only', 'simple_movement'\]"),
         ({"actions": []}, ValueError, r"non-empty list of button combinations, got \[\]"),
         ({"actions": [["right", "jump"]]}, ValueError, r"\['right', 'jump'\] is not a comb"),
         ({"actions": ["right", "right A", "A right"]}, ValueError, "distinct button combin"),
@@ -104,8 +105,9 @@ def test_bad_arguments_are_refused_before_the_package_is_needed(kwargs, error, m
 
 
 def test_the_tutorial_action_set_is_right_and_right_jump():
-    assert NES_MARIO_ACTIONS["right"] == (("right",), ("right", "A"))
-    assert [len(NES_MARIO_ACTIONS[name]) for name in ("right", "simple", "complex")] == [2, 7, 12]
+    assert NES_MARIO_ACTIONS["right_only"] == (("right",), ("right", "A"))
+    names = ("right_only", "simple_movement", "complex_movement")
+    assert [len(NES_MARIO_ACTIONS[name]) for name in names] == [2, 7, 12]
 
 
 def test_copy_frames_lets_max_and_skip_pool_a_shared_screen_buffer():
@@ -155,9 +157,9 @@ def test_make_mario_env_observations_match_the_space(mario):
 def test_action_presets_are_the_package_sets(mario):
     from gym_super_mario_bros.actions import COMPLEX_MOVEMENT, SIMPLE_MOVEMENT
 
-    assert [list(combo) for combo in NES_MARIO_ACTIONS["simple"]] == SIMPLE_MOVEMENT
-    assert [list(combo) for combo in NES_MARIO_ACTIONS["complex"]] == COMPLEX_MOVEMENT
-    env = make_env(STAGE, actions="simple")
+    assert [list(combo) for combo in NES_MARIO_ACTIONS["simple_movement"]] == SIMPLE_MOVEMENT
+    assert [list(combo) for combo in NES_MARIO_ACTIONS["complex_movement"]] == COMPLEX_MOVEMENT
+    env = make_env(STAGE, actions="simple_movement")
     assert env.action_space == gym.spaces.Discrete(7)
     assert make_env(STAGE).action_space == gym.spaces.Discrete(256)  # the raw controller byte
     env.close()
@@ -172,15 +174,15 @@ def test_raw_frames_and_renders_are_copies_and_truncation_counts_frames(mario):
     assert frame.shape == (240, 256, 3)
     assert not np.shares_memory(first, second) and not np.shares_memory(frame, env.render())
     env.close()
-    short = make_mario_env(STAGE, actions="simple", max_episode_steps=8)
+    short = make_mario_env(STAGE, actions="simple_movement", max_episode_steps=8)
     short.reset(seed=0)
     assert short.step(1)[2:4] == (False, False)
     assert short.step(1)[2:4] == (False, True)  # 2 steps of 4 frames
     short.close()
 
 
-def test_dqn_env_for_nes_ids_is_the_tutorial_pipeline():
-    from rlcourse.agents.dqn import make_env_for
+def test_env_for_nes_ids_is_the_tutorial_pipeline():
+    from rlcourse.envs import make_env_for
 
     if not HAS_PACKAGE:
         with pytest.raises(MissingDependencyError, match="gym-super-mario-bros"):

@@ -104,3 +104,33 @@ def test_dueling_head_splits_value_and_mean_zero_advantage():
     plain = MLPQNetwork(4, 2, (8,))
     assert list(plain.state_dict()) == ["layers.0.weight", "layers.0.bias", "layers.2.weight",
                                         "layers.2.bias"]  # fmt: skip
+
+
+# --- network specs (what a checkpoint says to build) ----------------------------------------
+
+
+def test_network_spec_is_plain_data_and_builds_the_network():
+    from rlcourse.networks import MLPQNetwork, NatureCNN, build_network, network_spec
+
+    spec = network_spec("MLPQNetwork", obs_dim=4, n_actions=2, hidden_sizes=(8, 8))
+    assert spec == {"class": "MLPQNetwork",
+                    "kwargs": {"obs_dim": 4, "n_actions": 2, "hidden_sizes": [8, 8]}}  # fmt: skip
+    net = build_network(spec)
+    assert isinstance(net, MLPQNetwork) and net(torch.zeros(3, 4)).shape == (3, 2)
+    cnn = build_network(network_spec("NatureCNN", obs_shape=(4, 84, 84), n_actions=9))
+    assert isinstance(cnn, NatureCNN)
+    recurrent = build_network(network_spec("RecurrentActorCritic", obs_shape=(1, 42, 42),
+                                            n_actions=14, hidden_size=16))  # fmt: skip
+    assert isinstance(recurrent, RecurrentActorCritic)
+    assert recurrent.initial_memory(2)[0].shape == (2, 16)
+
+
+def test_network_spec_errors():
+    from rlcourse.networks import build_network, network_spec
+
+    with pytest.raises(ValueError, match=r"unknown network 'ResNet'; known: \['MLPQNetwork'"):
+        network_spec("ResNet")
+    with pytest.raises(ValueError, match="not a network spec"):
+        build_network({"class": "MLPQNetwork"})
+    with pytest.raises(ValueError, match="not a network spec"):
+        build_network("MLPQNetwork")

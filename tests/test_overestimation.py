@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from rlcourse import overestimation
+from rlcourse.evaluation import evaluate
 from rlcourse.overestimation import (
     MaximizationBiasEnv,
     StudyConfig,
@@ -11,7 +12,6 @@ from rlcourse.overestimation import (
     run_study,
     write_csv,
 )
-from rlcourse.training import evaluate
 
 
 def _b_path_rewards(env: MaximizationBiasEnv, episodes: int, seed: int) -> np.ndarray:
@@ -95,12 +95,12 @@ def test_evaluate_discounts_every_reward():
     env = MaximizationBiasEnv(reward_mean=1.0, reward_std=0.0, length=2)
     assert evaluate(lambda obs: 1, env, 3, seed=0, gamma=0.5).tolist() == [0.75] * 3
     assert evaluate(lambda obs: 0, env, 2, seed=0, gamma=0.5).tolist() == [0.0] * 2
-    with pytest.raises(ValueError, match="episodes must be positive, got 0"):
+    with pytest.raises(ValueError, match="episodes must be >= 1, got 0"):
         evaluate(lambda obs: 0, env, 0, seed=0, gamma=0.5)
 
 
 def test_study_config_checks_its_fields():
-    with pytest.raises(ValueError, match="total_steps must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="StudyConfig.total_steps must be >= 1, got 0"):
         StudyConfig(total_steps=0)
     with pytest.raises(ValueError, match="record_every=500 exceeds total_steps=100"):
         StudyConfig(total_steps=100, record_every=500)

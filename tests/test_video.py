@@ -82,7 +82,7 @@ def test_video_errors_say_what_to_do(tmp_path):
         video_html(tmp_path / "missing.mp4")
     with pytest.raises(TypeError, match="must be uint8"):
         write_video([np.zeros((4, 4, 3), np.float32)], tmp_path / "f.mp4")
-    with pytest.raises(ValueError, match="max_steps must be a positive int"):
+    with pytest.raises(ValueError, match="max_steps must be >= 1, got 0"):
         record_episode(
             make_env("CartPole-v1", render_mode="rgb_array"),
             lambda o: 0,

@@ -9,6 +9,7 @@ holds the network and its optimizer. The loop is :func:`rlcourse.training.train_
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -307,7 +308,8 @@ class A2C:
                 f"{self.network_spec}: use the same env and hyperparameters"
             )
         load_weights(self.network, payload)
-        self.optimizer.load_state_dict(payload["resume"]["optimizer"])
+        # A copy: torch would share the payload's moment tensors with this agent.
+        self.optimizer.load_state_dict(copy.deepcopy(payload["resume"]["optimizer"]))
         self.steps, self.updates = int(payload["steps"]), int(payload["resume"]["updates"])
 
 

@@ -462,7 +462,9 @@ class DQN:
         load_weights(self.q, payload)
         resume = payload["resume"]
         self.target.load_state_dict(resume["target"])
-        self.optimizer.load_state_dict(resume["optimizer"])
+        # A copy: torch would share the payload's moment tensors, and with them two agents
+        # restored from one in-memory payload would update each other's optimizer state.
+        self.optimizer.load_state_dict(copy.deepcopy(resume["optimizer"]))
         set_rng_state(self.rng, payload["rng"]["agent"])
         self.steps, self.updates = int(payload["steps"]), int(resume["updates"])
         if "buffer" in resume:

@@ -1,0 +1,120 @@
+"""Figures: a run's metrics, runs compared (today's logs and the old A2C ones), live curves."""
+
+import importlib.util
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+
+from rlcourse.metrics import MetricLogger
+from rlcourse.plots import LivePlot, plot_metrics, plot_runs, read_run_log
+
+matplotlib.use("Agg")
+
+PNG = b"\x89PNG\r\n\x1a\n"
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+OLD_A2C_HEADER = ("wall_s,train_s,steps,steps_per_s,eval_score,eval_std,train_score,entropy,"
+                  "policy_loss,value_loss,grad_norm")  # fmt: skip
+
+
+def _new_log(path):
+    metrics = MetricLogger(path)
+    for step in (100, 200, 300, 400):
+        metrics.log_episode(step=step, episode_return=float(step), episode_length=10,
+                            entropy=2.0 - step / 1000, wall_seconds=step / 10)  # fmt: skip
+        if step % 200 == 0:
+            metrics.log_evaluation(step, step * 3.0, 5.0, wall_seconds=step / 10)
+    return path
+
+
+def _old_a2c_log(path):
+    path.write_text(OLD_A2C_HEADER + "\n"
+                    "130,120,70000,580,4000,1600,2900,2.3,0.01,0.2,0.3\n"
+                    "270,240,190000,990,4400,1300,3800,2.0,0.02,0.3,0.5\n")  # fmt: skip
+    return path
+
+
+def test_read_run_log_renames_the_old_a2c_columns(tmp_path):
+    old = read_run_log(_old_a2c_log(tmp_path / "old.csv"))
+    assert old["step"].tolist() == [70000, 190000]
+    assert old["wall_seconds"].tolist() == [120, 240]  # training time, evaluations excluded
+    assert old["eval_mean"].tolist() == [4000, 4400] and old["entropy"].tolist() == [2.3, 2.0]
+    new = read_run_log(_new_log(tmp_path / "new.csv"))
+    assert np.isfinite(new["eval_mean"]).sum() == 2
+
+
+def test_read_run_log_errors(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match="has no rows yet"):
+        read_run_log(tmp_path / "empty.csv")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a training log with evaluations"):
+        read_run_log(tmp_path / "other.csv")
+
+
+def test_plot_runs_compares_old_and_new_logs(tmp_path):
+    logs = [_old_a2c_log(tmp_path / "old.csv"), _new_log(tmp_path / "new.csv")]
+    figure = plot_runs(logs, tmp_path / "out" / "runs.png", labels=["old", "new"], target=4200,
+                       budget_minutes=3, n_actions=14, title="A2C")  # fmt: skip
+    assert (tmp_path / "out" / "runs.png").read_bytes()[:8] == PNG
+    score_ax, steps_ax, entropy_ax = figure.axes
+    assert [t.get_text() for t in score_ax.get_legend().get_texts()] == ["old", "new"]
+    assert len(entropy_ax.get_lines()) == 3  # one per run and log(14)
+    assert figure._suptitle.get_text() == "A2C"
+    assert "minutes" in score_ax.get_xlabel() and "steps" in steps_ax.get_xlabel()
+
+
+def test_plot_runs_without_entropy_has_two_panels(tmp_path):
+    metrics = MetricLogger(tmp_path / "dqn" / "log.csv")
+    metrics.log_step(1.0)
+    metrics.log_episode(step=1, wall_seconds=0.5)
+    metrics.log_evaluation(1, 9.0, 1.0, wall_seconds=0.5)
+    figure = plot_runs(tmp_path / "dqn" / "log.csv")
+    assert len(figure.axes) == 2
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["dqn"]
+
+
+def test_plot_runs_checks_labels(tmp_path):
+    log = _new_log(tmp_path / "log.csv")
+    with pytest.raises(ValueError, match="2 logs but 1 labels"):
+        plot_runs([log, log], labels=["one"])
+    with pytest.raises(ValueError, match="at least one log"):
+        plot_runs([])
+
+
+def test_make_results_draws_the_readme_figures_from_the_committed_logs(tmp_path):
+    """bench/make_results.py: the shipped DQN logs, the study and the old-format A2C logs."""
+    spec = importlib.util.spec_from_file_location("make_results", BENCH / "make_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    written = module.main(["--out", str(tmp_path)])
+    names = {path.name for path in written}
+    assert names == {"dqn_mspacman.png", "ddqn_mario.png", "overestimation.png", "a2c_kungfu.png"}
+    for path in written:
+        assert path.read_bytes()[:8] == PNG
+
+
+def test_plot_metrics_panels_and_png(tmp_path):
+    metrics = MetricLogger(window=2)
+    for step in range(1, 6):
+        metrics.log_step(float(step), loss=1.0 / step, q_mean=float(step))
+        metrics.log_episode(step=step * 10)
+    metrics.log_evaluation(50, 4.0, 1.0)
+    figure = plot_metrics(metrics, tmp_path / "m.png", title="run", baselines={"random": 1.0})
+    assert (tmp_path / "m.png").read_bytes()[:8] == PNG
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == ["training episode return", "episode length (steps)", "mean loss",
+                      "mean predicted Q", "evaluation score"]  # fmt: skip
+    assert metrics.plot() is not None  # the logger's shortcut, no file
+    empty = plot_metrics(MetricLogger())
+    assert [ax.get_title() for ax in empty.axes] == ["training episode return"]
+
+
+def test_live_plot_keeps_data_and_draws_nothing_outside_a_notebook():
+    plot = LivePlot(["episode_return", "epsilon"])
+    plot.add(1, episode_return=2.0, epsilon=None, other=5.0)
+    plot.add(2, episode_return=float("nan"), epsilon=0.5)
+    assert plot.data == {"episode_return": [(1, 2.0)], "epsilon": [(2, 0.5)]}
+    plot.draw()  # no notebook: nothing happens
+    assert len(plot.figure().axes) == 2
