@@ -130,7 +130,10 @@ def refresh(path: Path, timeout: int = 1200) -> None:
 
     notebook = nbformat.read(path, as_version=4)
     resources = {"metadata": {"path": str(path.parent)}}
-    NotebookClient(notebook, timeout=timeout, resources=resources).execute()
+    # coalesce_streams: one stream output per cell, however the kernel's flushes fell.
+    NotebookClient(
+        notebook, timeout=timeout, resources=resources, coalesce_streams=True
+    ).execute()
     path.write_text(_dumps(strip_outputs(notebook)))
 
 
