@@ -1,192 +1,176 @@
+"""The `rlcourse` command line (rlcourse/cli.py), called in-process with ``main([...])``.
+
+Bad input is tested in test_bad_input.py, evaluate and watch on the shipped agents in
+test_pretrained.py, killing and resuming a run in test_resume.py."""
+
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
-from rlcourse import pretrained
-from rlcourse.agents.dqn import DQNConfig, env_for_checkpoint, load_agent, make_env_for
+from rlcourse.agents.a2c import A2CConfig
+from rlcourse.agents.dqn import DQNConfig
+from rlcourse.checkpoints import load_agent, load_checkpoint
 from rlcourse.cli import build_parser, main
-from rlcourse.envs import make_env
-from rlcourse.training import CheckpointError, evaluate, field_docs, read_csv
-from rlcourse.video import read_video
+from rlcourse.config import field_docs
+from rlcourse.envs import env_for_checkpoint
+from rlcourse.metrics import LOG_COLUMNS, read_csv
+from rlcourse.policies import QPolicy, RecurrentPolicy
+
+CONFIGS = {"dqn": DQNConfig, "a2c": A2CConfig}
+PNG = b"\x89PNG\r\n\x1a\n"
+# Small runs of each algorithm: CartPole for DQN, the default env (Kung-Fu) for A2C.
+TINY = {
+    "dqn": ["train", "dqn", "--env", "CartPole-v1", "--total-steps", "120",
+            "--learning-starts", "50", "--batch-size", "16", "--hidden-sizes", "16", "16",
+            "--buffer-size", "1000",
+            "--checkpoint-every", "100", "--eval-every", "100", "--eval-episodes", "1",
+            "--no-progress"],
+    "a2c": ["train", "a2c", "--total-steps", "20", "--n-games", "2", "--rollout-length", "5",
+            "--hidden-size", "16", "--checkpoint-every", "10", "--eval-every", "20",
+            "--eval-episodes", "1", "--no-progress"],
+}  # fmt: skip
 
 
-def test_help_documents_every_option(capsys):
-    with pytest.raises(SystemExit):
-        main(["train", "dqn", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    docs = field_docs(DQNConfig)
-    for item in dataclasses.fields(DQNConfig):
-        if item.name in ("extra", "seed"):
-            continue
-        assert "--" + item.name.replace("_", "-") in text
-        assert " ".join(docs[item.name].split()[:4]) in text
-    for flag in ("--env", "--total-steps", "--seed", "--out", "--resume", "--eval-every"):
-        assert flag in text
-    for action in build_parser()._actions:
-        for sub in getattr(action, "choices", None) or {}:
-            assert sub in ("train", "watch")
+def _squeeze(text: str) -> str:
+    """Text without whitespace: argparse rewraps help lines (and may break at hyphens)."""
+    return "".join(text.split())
 
 
-def test_train_then_watch(tmp_path, capsys):
-    out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "dqn",
-            "--env",
-            "CartPole-v1",
-            "--total-steps",
-            "800",
-            "--seed",
-            "1",
-            "--out",
-            str(out),
-            "--eval-every",
-            "400",
-            "--eval-episodes",
-            "2",
-            "--learning-starts",
-            "200",
-            "--hidden-sizes",
-            "16",
-            "16",
-        ]
-    )
-    assert code == 0
-    assert {p.name for p in out.iterdir()} >= {"log.csv", "config.json", "final.pt"}
-    log = read_csv(out / "log.csv")
-    assert log["step"].max() == 800 and np.sum(~np.isnan(log["eval_mean"])) == 2
-    agent, payload = load_agent(out / "final.pt")
-    assert agent.config.hidden_sizes == (16, 16) and agent.config.seed == 1
-    assert "rlcourse train dqn" in payload["config"]["extra"]["command"] or payload["config"]
-    video = tmp_path / "v.mp4"
-    assert main(["watch", str(out / "final.pt"), "--video", str(video), "--episodes", "2"]) == 0
-    printed = capsys.readouterr().out
-    assert "episode 1: score" in printed
-    frames = read_video(video)
-    assert frames.shape[1:] == (400, 600, 3) and len(frames) >= 9
+def test_the_commands():
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert set(commands) == {"train", "evaluate", "watch", "export", "plot", "study"}
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (
-            ["train", "dqn", "--env", "CartPol-v1", "--total-steps", "10", "--out", "X"],
-            "Did you mean: 'CartPole-v1'",
-        ),
-        (
-            ["train", "dqn", "--env", "CartPole-v1", "--total-steps", "-5", "--out", "X"],
-            "total_steps must be a positive int",
-        ),
-        (
-            [
-                "train",
-                "dqn",
-                "--env",
-                "CartPole-v1",
-                "--total-steps",
-                "10",
-                "--out",
-                "X",
-                "--gamma",
-                "2",
-            ],
-            "gamma must be in",
-        ),
-        (["watch", "missing.pt"], "no checkpoint at missing.pt"),
-    ],
-)
-def test_bad_input_gives_one_clear_line(tmp_path, capsys, monkeypatch, argv, message):
-    monkeypatch.chdir(tmp_path)
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("rlcourse: error:") and message in err
-    assert "Traceback" not in err
-
-
-def test_unknown_flags_are_refused_by_argparse(capsys):
+@pytest.mark.parametrize("algo", ["dqn", "a2c"])
+def test_help_documents_every_config_field_with_its_docstring(algo, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "train",
-                "dqn",
-                "--env",
-                "CartPole-v1",
-                "--total-steps",
-                "10",
-                "--out",
-                "x",
-                "--learning-rate",
-                "0.1",
-            ]
-        )
-    assert exit_info.value.code == 2
-    assert "unrecognized arguments: --learning-rate" in capsys.readouterr().err
+        main(["train", algo, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    squeezed = _squeeze(text)
+    docs = field_docs(CONFIGS[algo])
+    for item in dataclasses.fields(CONFIGS[algo]):
+        if item.name in ("seed", "extra"):
+            continue
+        flag = "--" + item.name.replace("_", "-")
+        assert f"{flag} " in text, f"{flag} missing from `rlcourse train {algo} --help`"
+        assert docs[item.name], f"{algo} config field {item.name} has no docstring"
+        assert _squeeze(docs[item.name]) in squeezed, f"{flag}'s documentation is not shown"
+    for flag in ("--env", "--total-steps", "--seed", "--out", "--resume", "--eval-every",
+                 "--eval-episodes", "--checkpoint-every", "--max-minutes", "--threads",
+                 "--export", "--no-progress"):  # fmt: skip
+        assert f"{flag} " in text
 
 
-def test_pretrained_cartpole_scores_500():
-    env = make_env("CartPole-v1")
-    agent, payload = load_agent(pretrained.path("dqn_cartpole.pt"), env, device="cpu")
-    scores = evaluate(agent.greedy, env, episodes=10, seed=0)
-    assert scores.tolist() == [500.0] * 10
-    assert payload["env_id"] == "CartPole-v1"
-    assert pretrained.path("dqn_cartpole.pt").stat().st_size < 8_000_000
-
-
-@pytest.mark.parametrize("game", ["ALE/Breakout-v5", "ALE/Pong-v5"])
-def test_any_ale_game_trains_and_plays_at_smoke_budget(tmp_path, game):
+@pytest.mark.parametrize("algo", ["dqn", "a2c"])
+def test_train_writes_the_same_run_files_for_every_algorithm(algo, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "dqn",
-            "--env",
-            game,
-            "--total-steps",
-            "120",
-            "--out",
-            str(out),
-            "--learning-starts",
-            "100",
-            "--buffer-size",
-            "500",
-            "--batch-size",
-            "4",
-        ]
-    )
-    assert code == 0
-    agent, payload = load_agent(out / "final.pt")
-    assert payload["config"]["extra"]["preset"] == "atari" and agent.steps == 120
-    assert tuple(payload["network_spec"]["obs_shape"]) == (4, 84, 84)
-    assert (
-        main(
-            [
-                "watch",
-                str(out / "final.pt"),
-                "--video",
-                str(tmp_path / "g.mp4"),
-                "--max-steps",
-                "50",
-            ]
-        )
-        == 0
-    )
-    assert read_video(tmp_path / "g.mp4").shape[1:] == (210, 160, 3)
+    assert main([*TINY[algo], "--out", str(out), "--lr", "0.003", "--seed", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert f"final weights: {out / 'final.pt'}" in printed
+    assert {p.name for p in out.iterdir()} == {
+        "config.json", "log.csv", "checkpoint.pt", "best.pt", "final.pt", "metrics.png"
+    }  # fmt: skip
+    assert (out / "log.csv").read_text().splitlines()[0].split(",") == LOG_COLUMNS
+    config = json.loads((out / "config.json").read_text())
+    total = int(TINY[algo][TINY[algo].index("--total-steps") + 1])
+    assert (config["algo"], config["total_steps"]) == (algo, total)
+    assert config["config"]["lr"] == 0.003 and config["config"]["seed"] == 5  # --lr, --seed
+    final = load_checkpoint(out / "final.pt")
+    assert final["config"]["lr"] == 0.003 and "resume" not in final
+    assert (out / "metrics.png").read_bytes()[:8] == PNG
+    assert np.isfinite(read_csv(out / "log.csv")["eval_mean"]).sum() == 1  # the evaluation
+    policy = load_agent(out / "best.pt")
+    assert isinstance(policy, QPolicy if algo == "dqn" else RecurrentPolicy)
+    if algo == "a2c":
+        assert final["env_id"] == "ALE/KungFuMaster-v5"  # the default env
+        assert final["env_options"]["crop"] == list(A2CConfig().crop)
 
 
-def test_reduced_action_set_is_saved_and_rebuilt_for_watching(tmp_path):
+def test_resume_continues_a_run_and_plot_and_export_use_it(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["train", "dqn", "--env", "ALE/MarioBros-v5", "--actions", "right", "--double",
-            "true", "--total-steps", "120", "--out", str(out), "--learning-starts", "100",
-            "--buffer-size", "500", "--batch-size", "4"]  # fmt: skip
+    first = [*TINY["dqn"], "--out", str(out), "--total-steps", "300", "--checkpoint-every", "300"]
+    assert main(first) == 0
+    before = (out / "log.csv").read_text().splitlines()
+    assert load_checkpoint(out / "checkpoint.pt")["steps"] == 300
+    assert main([*first, "--total-steps", "500", "--resume"]) == 0
+    assert "for 500 steps" in capsys.readouterr().out
+    assert load_checkpoint(out / "final.pt")["steps"] == 500
+    after = (out / "log.csv").read_text().splitlines()
+    assert after[: len(before)] == before and len(after) > len(before)
+    assert read_csv(out / "log.csv")["step"].max() > 300
+
+    # plot: the run's curves from its log.csv
+    (out / "metrics.png").unlink()
+    assert main(["plot", str(out)]) == 0
+    assert (out / "metrics.png").read_bytes()[:8] == PNG
+    assert main(["plot", str(out), "--png", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
+
+    # export: a small fp16 copy without the resume state, that load_agent plays
+    small = tmp_path / "small.pt"
+    assert main(["export", str(out / "checkpoint.pt"), str(small)]) == 0
+    assert f"wrote {small}" in capsys.readouterr().out
+    exported = load_checkpoint(small)
+    assert "resume" not in exported and exported["steps"] == 300  # the resume point's
+    assert {str(w.dtype) for w in exported["weights"].values()} == {"torch.float16"}
+    assert small.stat().st_size < (out / "checkpoint.pt").stat().st_size / 10
+    policy = load_agent(small)
+    env = env_for_checkpoint(policy)
+    obs, _ = env.reset(seed=0)
+    assert policy(obs) in (0, 1)
+    assert main(["export", str(out / "final.pt"), str(tmp_path / "fp32.pt"), "--fp32"]) == 0
+    weights = load_checkpoint(tmp_path / "fp32.pt")["weights"]
+    original = load_checkpoint(out / "final.pt")["weights"]
+    assert all(np.array_equal(weights[k].numpy(), original[k].numpy()) for k in original)
+
+
+def test_train_export_writes_the_final_weights_in_fp16(tmp_path, capsys):
+    out, exported = tmp_path / "run", tmp_path / "agent.pt"
+    argv = [*TINY["dqn"], "--total-steps", "60", "--out", str(out), "--export", str(exported)]
     assert main(argv) == 0
-    agent, payload = load_agent(out / "final.pt")  # the env is rebuilt from the checkpoint
-    assert payload["env_options"] == {"actions": "right"} and agent.n_actions == 2
+    assert f"exported weights to {exported}" in capsys.readouterr().out
+    payload = load_checkpoint(exported)
+    assert "resume" not in payload and payload["steps"] == 60
+    assert {str(w.dtype) for w in payload["weights"].values()} == {"torch.float16"}
+
+
+@pytest.mark.parametrize("algo", ["dqn", "a2c"])
+def test_max_minutes_stops_training_for_both_algorithms(algo, tmp_path):
+    out = tmp_path / "run"
+    assert main([*TINY[algo], "--out", str(out), "--max-minutes", "1e-9"]) == 0
+    assert load_checkpoint(out / "final.pt")["steps"] == 0  # out of time at once
+
+
+def test_an_ale_game_with_a_reduced_action_set(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "dqn", "--env", "ALE/MarioBros-v5", "--actions", "right_only",
+            "--double", "true", "--total-steps", "40", "--out", str(out), "--learning-starts",
+            "20", "--buffer-size", "100", "--batch-size", "4", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    payload = load_checkpoint(out / "final.pt")
+    assert payload["env_options"] == {"actions": "right_only"}
     assert payload["config"]["double"] is True
-    with pytest.raises(CheckpointError, match="with 2 actions .* this env has 18"):
-        load_agent(out / "final.pt", make_env_for("ALE/MarioBros-v5", training=False))
-    env = env_for_checkpoint(payload)
+    assert payload["config"]["extra"]["preset"] == "atari"  # chosen from the env id
+    assert payload["network_spec"]["class"] == "NatureCNN"
+    assert tuple(payload["network_spec"]["kwargs"]["obs_shape"]) == (4, 84, 84)
+    policy = load_agent(out / "final.pt")
+    env = env_for_checkpoint(policy)  # rebuilt from the checkpoint, with its action set
+    assert env.action_space.n == 2 and policy.n_actions == 2
     assert env.unwrapped.get_action_meanings()[:2] == ["NOOP", "FIRE"]  # the game's own
-    assert env.action_space.n == 2
     assert main(["watch", str(out / "final.pt"), "--max-steps", "20"]) == 0
+    assert "game 0: score" in capsys.readouterr().out
+
+
+def test_unknown_and_renamed_flags_are_refused_by_argparse(capsys):
+    for argv in (
+        ["train", "a2c", "--out", "x", "--total-steps", "10", "--learning-rate", "0.1"],
+        ["train", "dqn", "--env", "CartPole-v1", "--out", "x", "--total-steps", "10",
+         "--entropy-coef", "0.1"],  # an A2C option
+    ):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert f"unrecognized arguments: {argv[-2]}" in capsys.readouterr().err

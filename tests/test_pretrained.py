@@ -1,50 +1,126 @@
-"""The shipped Atari checkpoints load, are small, and play better than random.
+"""The shipped agents (rlcourse/pretrained/*.pt): they load as ready policies, are small, and
+`rlcourse evaluate` and `rlcourse watch` play them.
 
-The full 20-game figures are in the README (bench/evaluate_atari.py); these tests replay a
-few fixed games greedily, so they are deterministic and take seconds.
+The full 20-game figures are in the README (bench/evaluate_atari.py); these tests play a few
+short games with fixed seeds, so they are deterministic and take seconds.
 """
+
+import re
 
 import numpy as np
 import pytest
 
 from rlcourse import pretrained
-from rlcourse.agents.dqn import env_for_checkpoint, load_agent
-from rlcourse.training import MetricLogger, evaluate
+from rlcourse.checkpoints import load_agent, load_checkpoint
+from rlcourse.cli import main
+from rlcourse.envs import env_for_checkpoint
+from rlcourse.evaluation import evaluate
+from rlcourse.metrics import MetricLogger
+from rlcourse.policies import QPolicy, RecurrentPolicy
+from rlcourse.video import read_video
 
-# name -> (games, score every one of them must beat: random play's mean on those games)
-BEATS_RANDOM = {
-    "dqn_mspacman.pt": (3, 245),
+# name -> (algorithm, env id, policy class, whether it beats random play in short games)
+SHIPPED = {
+    "dqn_cartpole.pt": ("dqn", "CartPole-v1", QPolicy, True),
+    "dqn_mspacman.pt": ("dqn", "ALE/MsPacman-v5", QPolicy, True),
+    # It plays as well as random play on its 2 actions (README).
+    "ddqn_mario.pt": ("dqn", "ALE/MarioBros-v5", QPolicy, False),
+    "a2c_kungfu.pt": ("a2c", "ALE/KungFuMaster-v5", RecurrentPolicy, True),
 }
-# ddqn_mario.pt is not here: it plays as well as random play on its 2 actions (README).
 LONG_RUNS = ["dqn_mspacman.pt", "ddqn_mario.pt"]
+SCORE = r"-?\d+\.\d \+- \d+\.\d over {n} games"
 
 
-@pytest.mark.parametrize("name", sorted(BEATS_RANDOM))
-def test_shipped_atari_agent_beats_random_play(name):
+def test_every_shipped_checkpoint_is_listed():
+    assert {n for n in pretrained.available() if n.endswith(".pt")} == set(SHIPPED)
+    with pytest.raises(FileNotFoundError, match="available: "):
+        pretrained.path("dqn_pong.pt")
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_load_agent_gives_a_ready_policy(name):
+    algo, env_id, kind, _ = SHIPPED[name]
     path = pretrained.path(name)
     assert path.stat().st_size < 8_000_000
-    agent, payload = load_agent(path, device="cpu")
-    assert all(v.dtype.is_floating_point for v in agent.q.state_dict().values())
-    env = env_for_checkpoint(payload)
-    games, random_mean = BEATS_RANDOM[name]
-    scores = evaluate(agent.greedy, env, games, seed=50_000, max_steps=5_000)
-    assert np.all(scores > random_mean), f"{name}: {scores} vs random {random_mean}"
+    payload = load_checkpoint(path)
+    assert "resume" not in payload, "shipped files hold weights only"
+    policy = load_agent(path)
+    assert type(policy) is kind
+    info = policy.checkpoint
+    assert (info.algo, info.env_id, info.path) == (algo, env_id, str(path))
+    assert info.steps > 0 and info.config == payload["config"]
+    assert not policy.network.training  # ready to play: eval mode
+    env = env_for_checkpoint(policy)
+    obs, _ = env.reset(seed=0)
+    policy.reset()
+    for _ in range(3):
+        action = policy(obs)
+        assert 0 <= action < env.action_space.n
+        obs, *_ = env.step(action)
+    if kind is QPolicy:
+        assert policy.epsilon == 0  # greedy
+    else:
+        assert policy.reset_on_life_loss == payload["config"]["episodic_life"]
+
+
+def test_the_cartpole_agent_balances_the_pole_for_the_whole_episode():
+    policy = load_agent(pretrained.path("dqn_cartpole.pt"))
+    scores = evaluate(policy, env_for_checkpoint(policy), episodes=3, seed=50_000)
+    assert scores.tolist() == [500.0] * 3
+
+
+def test_the_mario_agent_is_double_dqn_on_the_right_only_action_set():
+    policy = load_agent(pretrained.path("ddqn_mario.pt"))
+    assert policy.checkpoint.env_options == {"actions": "right_only"}
+    assert policy.checkpoint.config["double"] is True
+    env = env_for_checkpoint(policy)
+    assert env.get_action_meanings() == ["RIGHT", "RIGHTFIRE"] and policy.n_actions == 2
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_rlcourse_evaluate_scores_a_shipped_agent_and_random_play(name, capsys):
+    *_, beats_random = SHIPPED[name]
+    path = pretrained.path(name)
+    argv = ["evaluate", str(path), "--episodes", "2", "--max-steps", "200", "--vs-random"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch("score: " + SCORE.format(n=2), lines[-1]), lines[-1]
+    assert re.fullmatch("random: " + SCORE.format(n=2), lines[-2]), lines[-2]
+    assert lines[0].startswith(f"{path}: ")
+    score, random_score = (float(line.split()[1]) for line in (lines[-1], lines[-2]))
+    if beats_random:
+        assert score > random_score, lines
+
+
+def test_rlcourse_evaluate_without_random_play_prints_only_the_score(capsys):
+    path = pretrained.path("dqn_cartpole.pt")
+    assert main(["evaluate", str(path), "--episodes", "3", "--max-steps", "50"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "score: 50.0 +- 0.0 over 3 games"
+    assert not any(line.startswith("random:") for line in lines)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_rlcourse_watch_records_a_video_of_a_shipped_agent(name, tmp_path, capsys):
+    video = tmp_path / "game.mp4"
+    argv = ["watch", str(pretrained.path(name)), "--video", str(video), "--max-steps", "40"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    match = re.search(r"game 0: score -?\d+\.\d \((\d+) steps\)", printed)
+    assert match, printed
+    frames = read_video(video)
+    assert len(frames) == int(match.group(1)) + 1  # the first frame, then one per step
+    env = env_for_checkpoint(load_agent(pretrained.path(name)), render_mode="rgb_array")
+    env.reset(seed=0)
+    height, width, _ = env.render().shape
+    assert frames.shape[1:] == (height + height % 2, width + width % 2, 3)
+    assert frames.dtype == np.uint8 and frames.std() > 0
 
 
 @pytest.mark.parametrize("name", LONG_RUNS)
 def test_the_long_run_log_ships_with_its_checkpoint(name):
-    assert pretrained.path(name).stat().st_size < 8_000_000
     log = MetricLogger.from_csv(pretrained.path(name.replace(".pt", "_log.csv")))
     assert log.history["step"][-1] >= 299_000 and len(log.evaluations) >= 10
     late = np.mean(log.history["episode_return"][-100:])
     early = np.mean(log.history["episode_return"][:100])
     assert late > early  # training returns rose over the run (barely, for Mario: 0.18 -> 0.22)
-
-
-def test_shipped_mario_agent_is_double_dqn_on_the_right_action_set():
-    agent, payload = load_agent(pretrained.path("ddqn_mario.pt"), device="cpu")
-    assert payload["env_options"] == {"actions": "right"} and payload["config"]["double"]
-    env = env_for_checkpoint(payload)
-    assert env.get_action_meanings() == ["RIGHT", "RIGHTFIRE"] and agent.n_actions == 2
-    scores = evaluate(agent.greedy, env, 2, seed=50_000, max_steps=2_000)
-    assert scores.shape == (2,) and np.all(scores >= 0)

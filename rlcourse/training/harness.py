@@ -90,7 +90,7 @@ class Run:
         if resume and self.out is None:
             raise ValueError("resume=True needs out_dir: the run directory to resume from")
         if self.out is not None:
-            _check_run_directory(self.out)
+            check_run_directory(self.out)
         self.resume_payload: dict[str, Any] | None = None
         if resume:
             self.resume_payload = self._load_resume_point(config)
@@ -118,7 +118,7 @@ class Run:
         self.live = LivePlot(list(live_metrics)) if live_plot else None
         self.bar = progress_bar(total_steps, f"{algo.upper()} {env_id}", progress, initial=steps)
         self.interrupted = False
-        self._clock = time.perf_counter()
+        self._clock: float | None = time.perf_counter()
 
     # resume --------------------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class Run:
         """The harness's part of a resume point."""
         return {
             "episodes": self.episodes,
-            "wall_seconds": self.wall_seconds + time.perf_counter() - self._clock,
+            "wall_seconds": self.training_time(),
             "best": self.best,
             "episode_metrics": self.metrics.episode_state(),
         }
@@ -172,11 +172,15 @@ class Run:
     # what the loops report ---------------------------------------------------------------------
 
     def training_time(self) -> float:
+        """Seconds of training so far (earlier sessions included, evaluations excluded)."""
+        if self._clock is None:  # paused
+            return self.wall_seconds
         return self.wall_seconds + time.perf_counter() - self._clock
 
     def pause_clock(self) -> None:
         """Stop counting training time (an evaluation starts)."""
-        self.wall_seconds += time.perf_counter() - self._clock
+        self.wall_seconds = self.training_time()
+        self._clock = None
 
     def resume_clock(self) -> None:
         self._clock = time.perf_counter()
@@ -257,7 +261,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_run_directory(out: Path) -> None:
+def check_run_directory(out: Path) -> None:
     """Fail before training, not after, when the run directory cannot be one."""
     for parent in (out, *out.parents):
         if parent.exists():

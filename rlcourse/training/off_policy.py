@@ -51,6 +51,7 @@ def train_dqn(
     out_dir: str | Path | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    max_minutes: float | None = None,
     progress: bool = True,
     live_plot: bool = False,
     save_buffer: bool = True,
@@ -64,10 +65,14 @@ def train_dqn(
     :data:`~rlcourse.evaluation.EVAL_SEED`); with ``solve_score`` training stops at the first
     evaluation whose mean reaches it. ``out_dir``: the run directory (see
     :mod:`rlcourse.training.harness`), with a resume point every ``checkpoint_every``
-    steps; ``resume=True`` continues from it exactly. ``env_options``: how ``env`` was made
-    beyond its id (saved so :func:`rlcourse.envs.env_for_checkpoint` remakes it).
+    steps; ``resume=True`` continues from it exactly. ``max_minutes``: stop after this much
+    training time (evaluations excluded; earlier sessions of a resumed run count).
+    ``env_options``: how ``env`` was made beyond its id (saved so
+    :func:`rlcourse.envs.env_for_checkpoint` remakes it).
     ``on_step(agent)`` is called after every step (studies measure the agent with it).
     """
+    if eval_every is not None and eval_env is None:
+        raise ValueError("eval_every is set but no eval_env was given to evaluate on")
     env_id = env_id or (env.spec.id if env.spec else "unknown")
     config = agent.config
     run = Run(
@@ -77,8 +82,6 @@ def train_dqn(
         live_plot=live_plot, live_metrics=("episode_return", "loss", "epsilon"),
         metrics_window=metrics_window,
     )  # fmt: skip
-    if eval_every is not None and eval_env is None:
-        raise ValueError("eval_every is set but no eval_env was given to evaluate on")
     game = env if isinstance(env, ReplayableGame) else ReplayableGame(env)
 
     def checkpoint(resume_point: bool = False) -> dict[str, Any]:
@@ -90,9 +93,13 @@ def train_dqn(
         obs, _ = game.replay(run.resume_payload["resume"]["game"])
     else:
         obs, _ = game.reset(seed=config.seed + run.episodes)
+
+    def out_of_time() -> bool:
+        return max_minutes is not None and run.training_time() >= max_minutes * 60
+
     solved_at = None
     with run.interruptible():
-        while agent.steps < total_steps and not run.interrupted:
+        while agent.steps < total_steps and not run.interrupted and not out_of_time():
             action = agent.act(obs)
             next_obs, reward, terminated, truncated, _ = game.step(action)
             # The transition keeps both flags: only `terminated` cuts the TD bootstrap.
