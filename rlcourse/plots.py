@@ -150,14 +150,7 @@ def plot_metrics(
         ax.set_xlabel("env step")
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.grid(alpha=0.3)
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    plt.close(figure)
-    if path is not None:
-        with atomic_write(path, suffix=".png") as temporary:
-            figure.savefig(temporary, format="png", dpi=100)
-    return figure
+    return _finish(figure, title, path, dpi=100)
 
 
 _RUN_COLUMNS = ("step", "wall_seconds", "eval_mean", "eval_std")
@@ -249,11 +242,18 @@ def plot_runs(
         axes[2].set_xlabel("training minutes")
         axes[2].set_ylabel("policy entropy (nats)")
         axes[2].grid(alpha=0.3)
+    return _finish(figure, title, png_path, dpi=72)
+
+
+def _finish(figure: Any, title: str | None, path: str | os.PathLike | None, dpi: int) -> Any:
+    """Title, layout, close (a notebook shows the returned figure once), save atomically."""
+    import matplotlib.pyplot as plt
+
     if title:
         figure.suptitle(title)
     figure.tight_layout()
     plt.close(figure)
-    if png_path is not None:
-        with atomic_write(png_path, suffix=".png") as temporary:
-            figure.savefig(temporary, format="png", dpi=72)
+    if path is not None:
+        with atomic_write(path, suffix=".png") as temporary:
+            figure.savefig(temporary, format="png", dpi=dpi)
     return figure
