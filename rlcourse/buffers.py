@@ -8,13 +8,14 @@ are kept apart: only ``terminated`` may cut the bootstrap in a TD target.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from rlcourse.config import check_positive_int
+from rlcourse.config import check_number, check_positive_int
 
 
 class ReplaySample(NamedTuple):
@@ -36,6 +37,14 @@ class ReplaySample(NamedTuple):
 
 def _check_capacity(capacity: object) -> int:
     return check_positive_int("capacity", capacity)
+
+
+def _check_reward(reward: object) -> float:
+    """A finite number: one NaN reward would turn every Q-value it reaches into NaN."""
+    value = float(check_number("reward", reward))
+    if not math.isfinite(value):
+        raise ValueError(f"reward must be a finite number, got {value}: check the env's rewards")
+    return value
 
 
 def _check_rng(rng: object) -> np.random.Generator:
@@ -216,7 +225,7 @@ class ReplayBuffer(_Memory):
         self.obs[i] = self._check_obs("obs", obs)
         self.next_obs[i] = self._check_obs("next_obs", next_obs)
         self.actions[i] = action
-        self.rewards[i] = reward
+        self.rewards[i] = _check_reward(reward)
         self.terminated[i] = terminated
         self.truncated[i] = truncated
         self._cursor = (i + 1) % self.capacity
@@ -393,7 +402,7 @@ class AtariReplayBuffer(_Memory):
                 self._write_frame(obs[j], episode_start=j == padding)
         i = (self._cursor - 1) % self.capacity  # the slot of obs's newest frame
         self.actions[i] = action
-        self.rewards[i] = reward
+        self.rewards[i] = _check_reward(reward)
         self.flags[i] |= _TRANSITION | (_TERMINATED * bool(terminated))
         self.flags[i] |= _TRUNCATED * bool(truncated)
         self._transitions += 1

@@ -30,7 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlcourse.errors import CheckpointError
 from rlcourse.files import atomic_write
+
+__all__ = ["CheckpointError", "load_agent", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "rlcourse-checkpoint"
 FORMAT_VERSION = 2
@@ -38,10 +41,6 @@ FORMAT_VERSION = 2
 ALGORITHMS = ("dqn", "a2c")
 """The algorithms a checkpoint can hold."""
 REQUIRED_KEYS = ("algo", "env_id", "env_options", "config", "network_spec", "weights", "steps")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: missing, corrupt, or made for something else."""
 
 
 def to_saveable(value: Any) -> Any:
@@ -158,6 +157,7 @@ def export_checkpoint(
 ) -> Path:
     """A small copy for playing only: no resume state, weights in fp16 when ``half``."""
     payload = source if isinstance(source, dict) else load_checkpoint(source)
+    build_policy_network(payload, where=str(source) if not isinstance(source, dict) else "")
     small = {key: value for key, value in payload.items() if key != "resume"}
     if half:
         small["weights"] = {
@@ -197,17 +197,26 @@ def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu") -> A
     >>> policy.checkpoint.algo, policy.checkpoint.env_id
     ('dqn', 'CartPole-v1')
     """
-    from rlcourse.networks import build_network
     from rlcourse.policies import CheckpointInfo, policy_for
 
     payload = load_checkpoint(path)
+    network = build_policy_network(payload, where=str(path))
+    network.to(device).eval()
+    return policy_for(network, CheckpointInfo.from_payload(payload, path))
+
+
+def build_policy_network(payload: dict[str, Any], where: str = "") -> torch.nn.Module:
+    """The checkpoint's network with its weights (a file that cannot give one is refused)."""
+    from rlcourse.networks import build_network
+
     try:
         network = build_network(payload["network_spec"])
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: its network spec cannot be built: {error}") from None
-    load_weights(network, payload, where=str(path))
-    network.to(device).eval()
-    return policy_for(network, CheckpointInfo.from_payload(payload, path))
+        raise CheckpointError(
+            f"{where or 'the checkpoint'}: its network spec cannot be built: {error}"
+        ) from None
+    load_weights(network, payload, where=where)
+    return network
 
 
 # --- random generators as plain data --------------------------------------------------------

@@ -15,6 +15,7 @@ flags mean the same thing for every algorithm; steps are agent steps everywhere.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,14 +25,11 @@ from typing import Any
 from rlcourse.agents.a2c import A2CConfig
 from rlcourse.agents.dqn import DQNConfig
 from rlcourse.config import add_config_options, check_number, options_to_values
+from rlcourse.errors import RLCourseError, UsageError
 from rlcourse.evaluation import TEST_SEED
 
 CONFIGS: dict[str, type] = {"dqn": DQNConfig, "a2c": A2CConfig}
 DEFAULT_ENV = {"a2c": "ALE/KungFuMaster-v5"}
-
-
-class UsageError(Exception):
-    """A mistake in what the user asked for: printed as one line, exit code 2."""
 
 
 @contextmanager
@@ -42,6 +40,32 @@ def user_input(what: str = "") -> Iterator[None]:
         yield
     except (ValueError, TypeError) as error:
         raise UsageError(f"{what}{error}") from None
+
+
+def check_output_file(flag: str, path: Path, suffix: str) -> None:
+    """Before any work: ``path`` can be written (a file name with ``suffix``, in a folder
+    that exists or can be made in a writable one)."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; name a {suffix} file")
+    if path.suffix.lower() != suffix:
+        raise UsageError(f"{flag} {path}: name a {suffix} file")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{flag} {path}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise UsageError(f"{flag} {path}: {parent} is not writable")
+            return
+
+
+@contextmanager
+def writing(flag: str, path: Path) -> Iterator[None]:
+    """A write the checks could not foresee (a pseudo file system, a full disk) fails with
+    a message, and the atomic write leaves nothing behind."""
+    try:
+        yield
+    except OSError as error:
+        raise UsageError(f"cannot write {flag} {path}: {error.strerror or error}") from None
 
 
 def _common_train_options(parser: argparse.ArgumentParser, algo: str) -> None:
@@ -163,6 +187,12 @@ def _env_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"actions": actions if "," not in actions else [a.strip() for a in actions.split(",")]}
 
 
+def _say_training(args: argparse.Namespace, agent: Any) -> None:
+    device = getattr(agent, "device", "cpu")
+    print(f"Training {args.algo.upper()} on {args.env} for {args.total_steps} steps on {device} "
+          f"-> {args.out}")  # fmt: skip
+
+
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
@@ -183,8 +213,8 @@ def run_train(args: argparse.Namespace) -> int:
             check_number("--threads", args.threads, integer=True, low=1)
         if args.max_minutes is not None:
             check_number("--max-minutes", args.max_minutes, low=0, low_open=True)
-        if args.export is not None and args.export.is_dir():
-            raise ValueError(f"--export {args.export} is a directory; name a .pt file")
+        if args.export is not None:
+            check_output_file("--export", args.export, ".pt")
         values = options_to_values(args, CONFIGS[args.algo])
         values["seed"] = args.seed
         if args.algo == "dqn":
@@ -211,13 +241,13 @@ def run_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every, resume=args.resume,
         progress=not args.no_progress,
     )  # fmt: skip
-    print(f"Training {args.algo.upper()} on {args.env} for {args.total_steps} steps -> {args.out}")
     if args.algo == "dqn":
         env_options = _env_options(args)
         with user_input():
             env = make_env_for(args.env, training=True, **env_options)
             eval_env = make_env_for(args.env, training=False, **env_options)
             agent: Any = DQN(env.observation_space, env.action_space, config)
+        _say_training(args, agent)
         result = train_dqn(
             agent, env, args.total_steps, env_id=args.env, env_options=env_options,
             eval_env=eval_env if args.eval_every else None, solve_score=args.solve_score,
@@ -231,6 +261,7 @@ def run_train(args: argparse.Namespace) -> int:
             probe = make_env_for(args.env, training=True, **config.env_options())
             agent = A2C(probe.observation_space.shape, probe.action_space.n, config)
             probe.close()
+        _say_training(args, agent)
         result = train_a2c(agent, args.total_steps, env_id=args.env,
                            max_minutes=args.max_minutes, **common)  # fmt: skip
     if result.evaluations:
@@ -241,7 +272,8 @@ def run_train(args: argparse.Namespace) -> int:
               "(the same command with --resume continues)")  # fmt: skip
         return 130
     if args.export:
-        export_checkpoint(args.out / "final.pt", args.export)
+        with writing("--export", args.export):
+            export_checkpoint(args.out / "final.pt", args.export)
         print(f"exported weights to {args.export}")
     print(f"final weights: {args.out / 'final.pt'}; log: {args.out / 'log.csv'}")
     return 0
@@ -295,13 +327,15 @@ def run_watch(args: argparse.Namespace) -> int:
     with user_input():
         check_number("--episodes", args.episodes, integer=True, low=1)
         check_number("--max-steps", args.max_steps, integer=True, low=1)
-        if args.video is not None and args.video.is_dir():
-            raise ValueError(f"--video {args.video} is a directory; name an .mp4 file")
+        if args.video is not None:
+            check_output_file("--video", args.video, ".mp4")
     policy = load_agent(args.checkpoint)
     env = env_for_checkpoint(policy, render_mode="rgb_array")
     for episode in range(args.episodes):
         if episode == 0 and args.video:
-            recording = record_episode(env, policy, args.video, args.max_steps, seed=args.seed)
+            with writing("--video", args.video):
+                recording = record_episode(env, policy, args.video, args.max_steps,
+                                           seed=args.seed)  # fmt: skip
             score, steps = recording.episode_return, f" ({recording.steps} steps)"
         else:
             scores = evaluate(policy, env, 1, args.seed + episode, max_steps=args.max_steps)
@@ -315,10 +349,9 @@ def run_watch(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from rlcourse.checkpoints import export_checkpoint
 
-    with user_input():
-        if args.target.is_dir():
-            raise ValueError(f"{args.target} is a directory; name a .pt file")
-    path = export_checkpoint(args.source, args.target, half=not args.fp32)
+    check_output_file("export", args.target, ".pt")
+    with writing("export", args.target):
+        path = export_checkpoint(args.source, args.target, half=not args.fp32)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
@@ -351,13 +384,10 @@ COMMANDS = {"train": run_train, "evaluate": run_evaluate, "watch": run_watch,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rlcourse.checkpoints import CheckpointError
-    from rlcourse.envs import MissingDependencyError, UnknownEnvError
-
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, UnknownEnvError, CheckpointError, MissingDependencyError) as error:
+    except RLCourseError as error:
         # A clear one-line error for mistakes a user can fix; bugs keep their traceback.
         print(f"rlcourse: error: {error}", file=sys.stderr)
         return 2

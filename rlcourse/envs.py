@@ -22,7 +22,8 @@ from typing import Any
 import ale_py
 import gymnasium as gym
 
-from rlcourse.config import check_positive_int
+from rlcourse.config import check_number, check_positive_int
+from rlcourse.errors import MissingDependencyError, UnknownEnvError
 from rlcourse.wrappers import (
     ActionSubset,
     ClipReward,
@@ -41,14 +42,6 @@ from rlcourse.wrappers import (
 gym.register_envs(ale_py)
 # Errors only: the emulator's start-up banner would otherwise land in every notebook cell.
 ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
-
-
-class UnknownEnvError(ValueError):
-    """An env id that Gymnasium does not know (raised before ``gym.make`` would)."""
-
-
-class MissingDependencyError(ImportError):
-    """An optional package an env needs is not installed; the message says what to run."""
 
 
 # Reduced ALE action sets, named for what they hold. "right_only" is the PyTorch Mario
@@ -139,7 +132,7 @@ def check_env_id(env_id: str) -> str:
     >>> check_env_id("ALE/MsPacmn-v5")
     Traceback (most recent call last):
     ...
-    rlcourse.envs.UnknownEnvError: Unknown environment id 'ALE/MsPacmn-v5'. Did you mean: ...
+    rlcourse.errors.UnknownEnvError: Unknown environment id 'ALE/MsPacmn-v5'. Did you mean: ...
     """
     if not isinstance(env_id, str):
         raise TypeError(f"env id must be a str such as 'CartPole-v1', got {env_id!r}")
@@ -332,6 +325,12 @@ def make_atari_env(
     A ``frame_stack`` of 1 keeps the single-frame axis: ``(1, 84, 84)``.
     """
     check_env_id(env_id)
+    # Checked here: a wrapper that is skipped (frame_skip=0, noop_max=-1) would not say it.
+    check_positive_int("frame_skip", frame_skip)
+    check_number("noop_max", noop_max, integer=True, low=0)
+    check_positive_int("screen_size", screen_size)
+    check_positive_int("frame_stack", frame_stack)
+    check_number("repeat_action_probability", repeat_action_probability, low=0, high=1)
     if not is_atari(env_id):
         raise ValueError(
             f"{env_id!r} is not an ALE game: make_atari_env is for pixels, use make_env() "

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from rlcourse import budget, buffers, envs, networks, video, wrappers
-from rlcourse.agents import dqn
+from rlcourse.agents import a2c, dqn
 from rlcourse.checkpoints import (
     FORMAT_VERSION,
     CheckpointError,
@@ -26,8 +26,10 @@ from rlcourse.checkpoints import (
     save_checkpoint,
 )
 from rlcourse.cli import main
+from rlcourse.evaluation import evaluate
+from rlcourse.rollouts import EnvPool
 from rlcourse.toy_envs import FrameCounterEnv
-from rlcourse.training import train_dqn
+from rlcourse.training import train_a2c, train_dqn
 
 # --- the command line ---------------------------------------------------------------------
 
@@ -43,6 +45,8 @@ def _prepare(tmp: Path) -> None:
     (tmp / "old_run" / "checkpoint.pt").write_bytes(b"a resume point")
     (tmp / "done_run").mkdir()
     (tmp / "done_run" / "final.pt").write_bytes(b"final weights")
+    (tmp / "text_run").mkdir()
+    (tmp / "text_run" / "log.csv").write_text("hello\nworld\n")
 
 
 CLI_CASES = {
@@ -113,6 +117,65 @@ CLI_CASES = {
         ["export", "missing.pt", "a_dir"], "a_dir is a directory; name a .pt file"),
     "plot a directory without a log": (
         ["plot", "a_dir"], "no log.csv in a_dir: name a run directory"),
+    # --- more of the cases, and our own ---
+    "negative threads": ([*DQN, "--threads", "-1"], "--threads must be >= 1, got -1"),
+    "zero threads for A2C": ([*A2C, "--threads", "0"], "--threads must be >= 1, got 0"),
+    "a device that does not exist": (
+        [*DQN, "--device", "gpu0"], "device='gpu0' is not a device: use 'auto', 'cpu'"),
+    "--out where nothing can be created": (
+        [*DQN, "--out", "/proc/rlcourse-run"],
+        "cannot create the run directory /proc/rlcourse-run (No such file or directory)"),
+    "exploration that grows": (
+        [*DQN, "--epsilon-start", "0.1", "--epsilon-end", "0.9"],
+        "DQNConfig.epsilon_end=0.9 exceeds epsilon_start=0.1"),
+    "learning before a batch is stored": (
+        [*DQN, "--learning-starts", "10", "--batch-size", "64"],
+        "DQNConfig.learning_starts=10 is below batch_size=64"),
+    "a tiny replay memory": (
+        [*DQN, "--batch-size", "64", "--buffer-size", "10"],
+        "DQNConfig.batch_size=64 exceeds buffer_size=10"),
+    "NaN learning rate": ([*DQN, "--lr", "nan"], "DQNConfig.lr must be a number, got nan"),
+    "huge discount": ([*DQN, "--gamma", "1e9"], "DQNConfig.gamma must be in [0, 1]"),
+    "unknown loss": ([*DQN, "--loss", "l1"], "DQNConfig.loss must be 'huber' or 'mse'"),
+    "soft update rate 0": ([*DQN, "--tau", "0"], "DQNConfig.tau must be in (0, 1], got 0.0"),
+    "an action set that does not exist": (
+        ["train", "dqn", "--env", "ALE/MarioBros-v5", "--total-steps", "10", "--out", "run",
+         "--actions", "jump"], "actions='jump': name the actions"),
+    "zero games for A2C": ([*A2C, "--n-games", "0"], "A2CConfig.n_games must be >= 1, got 0"),
+    "zero-step rollouts": (
+        [*A2C, "--rollout-length", "0"], "A2CConfig.rollout_length must be >= 1, got 0"),
+    "negative total steps for A2C": (
+        [*A2C, "--total-steps", "-5"], "--total-steps must be >= 1, got -5"),
+    "zero evaluation games for A2C": (
+        [*A2C, "--eval-episodes", "0"], "--eval-episodes must be >= 1, got 0"),
+    "zero learning rate for A2C": ([*A2C, "--lr", "0"], "A2CConfig.lr must be > 0, got 0.0"),
+    "negative entropy bonus": (
+        [*A2C, "--entropy-coef", "-1"], "A2CConfig.entropy_coef must be >= 0, got -1.0"),
+    "sticky actions above 1": (
+        [*A2C, "--repeat-action-probability", "2"],
+        "A2CConfig.repeat_action_probability must be in [0, 1], got 2.0"),
+    "negative no-op starts": ([*A2C, "--noop-max", "-1"], "A2CConfig.noop_max must be >= 0"),
+    "a crop of three numbers": (
+        [*A2C, "--crop", "1", "2", "3"], "A2CConfig.crop must be 4 numbers"),
+    "unknown vectorization": (
+        [*A2C, "--vectorization", "threads"], "vectorization must be 'sync' or 'async'"),
+    "--out naming a file for A2C": (
+        [*A2C, "--out", "a_file"], "cannot use a_file as a run directory: a_file is a file"),
+    "--export of the wrong kind": ([*DQN, "--export", "w.txt"], "--export w.txt: name a .pt"),
+    "--export into a file's folder": (
+        [*DQN, "--export", "a_file/w.pt"], "--export a_file/w.pt: a_file is a file"),
+    "evaluate zero max steps": (
+        ["evaluate", "missing.pt", "--max-steps", "0"], "--max-steps must be >= 1, got 0"),
+    "watch zero games": (["watch", "missing.pt", "--episodes", "0"], "--episodes must be >= 1"),
+    "watch into a GIF": (
+        ["watch", "missing.pt", "--video", "game.gif"], "--video game.gif: name a .mp4 file"),
+    "watch a directory": (["watch", "a_dir"], "a_dir is a directory"),
+    "export to a text file": (["export", "missing.pt", "w.txt"], "export w.txt: name a .pt"),
+    "plot a log that is not a log": (
+        ["plot", "text_run"], "text_run/log.csv: "),
+    "study with no steps": (
+        ["study", "overestimation", "--total-steps", "0", "--out", "study"],
+        "StudyConfig.total_steps must be >= 1, got 0"),
 }  # fmt: skip
 
 
@@ -225,8 +288,11 @@ def test_a_checkpoint_that_cannot_be_used_is_refused_clearly(name, tmp_path, cap
     with pytest.raises(CheckpointError) as caught:
         load_agent(path)
     assert message in str(caught.value) and str(path) in str(caught.value)
-    assert main(["evaluate", str(path), "--episodes", "1"]) == 2
-    assert message in _one_error_line(capsys)
+    for command in (["evaluate", str(path), "--episodes", "1"], ["watch", str(path)],
+                    ["export", str(path), str(tmp_path / "small.pt")]):  # fmt: skip
+        assert main(command) == 2
+        assert message in _one_error_line(capsys)
+    assert not (tmp_path / "small.pt").exists()
 
 
 def test_a_checkpoint_for_something_else_is_refused_with_what_it_holds(tmp_path):
@@ -251,6 +317,12 @@ def _two_transitions() -> buffers.ReplayBuffer:
 def _cartpole_agent() -> dqn.DQN:
     env = envs.make_env("CartPole-v1")
     return dqn.DQN(env.observation_space, env.action_space, dqn.DQNConfig(device="cpu"))
+
+
+def _atari_add(reward: float) -> None:
+    memory = buffers.AtariReplayBuffer(10, (4, 84, 84), rng=np.random.default_rng(0))
+    frames = np.zeros((5, 84, 84), np.uint8)
+    memory.add(frames[:4], 0, reward, frames[1:], False, False)
 
 
 def _skip():
@@ -319,6 +391,53 @@ API_CASES = {
         lambda t: train_dqn(_cartpole_agent(), envs.make_env("CartPole-v1"), 0,
                             out_dir=t / "run", progress=False),
         ValueError, "total_steps must be >= 1, got 0"),
+    "atari frame skip 0": (
+        lambda t: envs.make_atari_env("ALE/Pong-v5", frame_skip=0), ValueError,
+        "frame_skip must be >= 1, got 0"),
+    "atari negative no-ops": (
+        lambda t: envs.make_atari_env("ALE/Pong-v5", noop_max=-1), ValueError,
+        "noop_max must be >= 0, got -1"),
+    "atari sticky actions above 1": (
+        lambda t: envs.make_atari_env("ALE/Pong-v5", repeat_action_probability=2.0), ValueError,
+        r"repeat_action_probability must be in \[0, 1\], got 2.0"),
+    "NaN reward into the Atari memory": (
+        lambda t: _atari_add(reward=float("nan")), ValueError, "reward must be a number, got nan"),
+    "infinite reward into the replay memory": (
+        lambda t: buffers.ReplayBuffer(10, (4,), rng=np.random.default_rng(0)).add(
+            np.zeros(4), 0, float("inf"), np.zeros(4), False, False),
+        ValueError, "reward must be a finite number, got inf"),
+    "reward of the wrong type": (
+        lambda t: _two_transitions().add(np.zeros(4), 0, "1", np.zeros(4), False, False),
+        TypeError, "reward must be a number, got '1'"),
+    "batch larger than the replay memory's capacity": (
+        lambda t: dqn.DQNConfig(batch_size=128, buffer_size=100), ValueError,
+        "batch_size=128 exceeds buffer_size=100"),
+    "exploration that grows": (
+        lambda t: dqn.DQNConfig(epsilon_start=0.1, epsilon_end=0.9), ValueError,
+        "epsilon_end=0.9 exceeds epsilon_start=0.1"),
+    "A2C with no games": (
+        lambda t: a2c.A2CConfig(n_games=0), ValueError, "A2CConfig.n_games must be >= 1, got 0"),
+    "a pool of zero games": (
+        lambda t: EnvPool(networks.RecurrentActorCritic(), envs.make_kungfu_env, 0),
+        ValueError, "n_parallel_games must be >= 1, got 0"),
+    "a pool given an env instead of a function": (
+        lambda t: EnvPool(networks.RecurrentActorCritic(), envs.make_kungfu_env(), 2),
+        TypeError, "make_env must be a function that makes one env"),
+    "evaluating zero episodes": (
+        lambda t: evaluate(lambda obs: 0, gym.make("CartPole-v1"), 0), ValueError,
+        "episodes must be >= 1, got 0"),
+    "A2C training for zero steps": (
+        lambda t: train_a2c(a2c.A2C((1, 42, 42), 14), 0, progress=False), ValueError,
+        "total_steps must be >= 1, got 0"),
+    "resuming without a run directory": (
+        lambda t: train_dqn(_cartpole_agent(), envs.make_env("CartPole-v1"), 10, resume=True,
+                            progress=False),
+        ValueError, "resume=True needs out_dir"),
+    "a checkpoint directory given as a file": (
+        lambda t: load_agent(t), CheckpointError, "is a directory; name a checkpoint file"),
+    "a network spec of an unknown class": (
+        lambda t: networks.build_network({"class": "GPT", "kwargs": {}}), ValueError,
+        "not a network spec"),
     "evaluation without an env to evaluate on": (
         lambda t: train_dqn(_cartpole_agent(), envs.make_env("CartPole-v1"), 10, eval_every=5,
                             out_dir=t / "run", progress=False),

@@ -268,3 +268,63 @@ def test_a2c_killed_with_sigkill_resumes_exactly(tmp_path, capsys):
     assert {p.name for p in run.iterdir()} >= RUN_FILES
     assert load_checkpoint(run / "final.pt")["steps"] == 500
     _assert_same_run(run, reference)
+
+
+# The reproduction of the issue: a resume point on an evaluation step (here both at 1000).
+# The killed run must not lose that evaluation, so best.pt and the log stay the same.
+DQN_EVAL_ON_CHECKPOINT = [
+    *DQN_ARGS[: DQN_ARGS.index("--eval-every")], "--eval-every", "500",
+    *DQN_ARGS[DQN_ARGS.index("--eval-every") + 2 :],
+]  # fmt: skip
+
+
+def test_dqn_killed_after_a_checkpoint_on_an_evaluation_step_resumes_exactly(
+    tmp_path, tmp_path_factory, capsys
+):
+    reference = tmp_path_factory.mktemp("dqn_eval") / "reference"
+    _reference([*DQN_EVAL_ON_CHECKPOINT, "--out", str(reference)])
+    run = tmp_path / "run"
+    process = _start([*DQN_EVAL_ON_CHECKPOINT, "--out", str(run)], tmp_path)
+    _wait_for(lambda: (run / "checkpoint.pt").exists(), process, tmp_path)
+    process.send_signal(signal.SIGKILL)
+    process.wait(60)
+    saved = load_checkpoint(run / "checkpoint.pt")
+    assert saved["steps"] == 1000 and saved["resume"]["run"]["best"] is not None
+    _in_process([*DQN_EVAL_ON_CHECKPOINT, "--out", str(run), "--resume"], capsys)
+    _assert_same_run(run, reference)
+    evaluations = [line for line in (run / "log.csv").read_text().splitlines()
+                   if line.split(",")[-2] != ""]  # fmt: skip
+    assert [int(line.split(",")[0]) for line in evaluations[1:]] == [500, 1000, 1500]
+
+
+def test_temporaries_of_a_killed_save_are_removed_at_the_next_start(tmp_path, capsys):
+    run = tmp_path / "run"
+    _in_process([*DQN_ARGS[:5], "300", *DQN_ARGS[6:], "--checkpoint-every", "100",
+                 "--out", str(run)], capsys)  # fmt: skip
+    stale = [run / ".checkpoint.pt.k1ll3d.tmp", run / ".metrics.png.x9.png"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    keep = run / ".notes.txt"  # not one of the run's files: not ours to delete
+    keep.write_text("mine")
+    _in_process([*DQN_ARGS[:5], "400", *DQN_ARGS[6:], "--checkpoint-every", "100",
+                 "--out", str(run), "--resume"], capsys)  # fmt: skip
+    assert not any(path.exists() for path in stale)
+    assert keep.read_text() == "mine"
+    assert load_checkpoint(run / "final.pt")["steps"] == 400
+
+
+def test_a2c_stopped_with_ctrl_c_saves_a_resume_point_and_resumes_exactly(tmp_path, capsys):
+    reference = tmp_path / "reference"
+    _reference([*A2C_ARGS, "--out", str(reference)])
+    run = tmp_path / "run"
+    process = _start([*A2C_ARGS, "--out", str(run)], tmp_path)
+    _wait_for(lambda: len(_logged_steps(run)) >= 1, process, tmp_path)  # training is on
+    process.send_signal(signal.SIGINT)
+    assert process.wait(120) == 130
+    stdout, stderr = (tmp_path / "stdout.txt").read_text(), (tmp_path / "stderr.txt").read_text()
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    stopped_at = load_checkpoint(run / "checkpoint.pt")["steps"]
+    assert 0 < stopped_at < 500 and f"interrupted at step {stopped_at}:" in stdout
+    assert not (run / "final.pt").exists()
+    _in_process([*A2C_ARGS, "--out", str(run), "--resume"], capsys)
+    _assert_same_run(run, reference)

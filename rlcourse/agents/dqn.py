@@ -103,10 +103,21 @@ class DQNConfig:
             check_number("DQNConfig.max_grad_norm", self.max_grad_norm, low=0, low_open=True)
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"DQNConfig.loss must be 'huber' or 'mse', got {self.loss!r}")
+        if self.epsilon_end > self.epsilon_start:
+            raise ValueError(
+                f"DQNConfig.epsilon_end={self.epsilon_end} exceeds epsilon_start="
+                f"{self.epsilon_start}: exploration would grow as the agent learns; swap them"
+            )
         if self.batch_size > self.buffer_size:
             raise ValueError(
                 f"DQNConfig.batch_size={self.batch_size} exceeds buffer_size="
                 f"{self.buffer_size}: the replay memory could never fill one minibatch"
+            )
+        if self.learning_starts < self.batch_size:
+            raise ValueError(
+                f"DQNConfig.learning_starts={self.learning_starts} is below batch_size="
+                f"{self.batch_size}: the first update would find too few transitions; "
+                f"set learning_starts >= {self.batch_size}"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ their random generators back where they were.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -38,6 +39,7 @@ from rlcourse.checkpoints import (
     save_checkpoint,
 )
 from rlcourse.config import check_positive_int
+from rlcourse.errors import RunDirectoryError
 from rlcourse.files import atomic_write
 from rlcourse.metrics import LOG_COLUMNS, MetricLogger
 from rlcourse.plots import LivePlot
@@ -98,7 +100,14 @@ class Run:
             for name in ("log.csv", "checkpoint.pt"):  # a new run: a new log, no stale resume point
                 (self.out / name).unlink(missing_ok=True)
         if self.out is not None:
-            self.out.mkdir(parents=True, exist_ok=True)
+            try:
+                self.out.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise RunDirectoryError(
+                    f"cannot create the run directory {self.out} ({error.strerror or error}): "
+                    "choose another --out"
+                ) from None
+            remove_stale_temporaries(self.out)
             with atomic_write(self.out / "config.json") as temporary:
                 Path(temporary).write_text(json.dumps({
                     "algo": algo, "env_id": env_id, "env_options": self.env_options,
@@ -261,14 +270,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
+RUN_FILES = ("config.json", "log.csv", "checkpoint.pt", "best.pt", "final.pt", "metrics.png")
+"""What a run directory holds."""
+
+
 def check_run_directory(out: Path) -> None:
     """Fail before training, not after, when the run directory cannot be one."""
     for parent in (out, *out.parents):
         if parent.exists():
             if not parent.is_dir():
-                raise ValueError(
+                raise RunDirectoryError(
                     f"cannot use {out} as a run directory: {parent} is a file; choose another --out"
+                )
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise RunDirectoryError(
+                    f"cannot use {out} as a run directory: {parent} is not writable; choose "
+                    "another --out"
                 )
             break
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file, not a run directory: choose another --out")
+        raise RunDirectoryError(f"{out} is a file, not a run directory: choose another --out")
+
+
+def remove_stale_temporaries(out: Path) -> list[Path]:
+    """Delete what saves killed mid-write left (``.checkpoint.pt.*.tmp``, ...): the files
+    they were writing are intact, the temporaries are garbage."""
+    stale = [
+        path for path in out.iterdir()
+        if path.is_file() and any(path.name.startswith(f".{name}.") for name in RUN_FILES)
+    ]  # fmt: skip
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

@@ -1,0 +1,33 @@
+"""The package's own errors for mistakes a user can fix.
+
+Every one of them is an :class:`RLCourseError`; the command line prints such an error as one
+line and exits with code 2, while any other exception is a bug and keeps its traceback. Each
+also derives from the built-in type a Python user would catch (``ValueError``,
+``ImportError``), as Gymnasium's and NumPy's errors do.
+"""
+
+from __future__ import annotations
+
+
+class RLCourseError(Exception):
+    """A mistake in what was asked for: the message says what is wrong and what to do."""
+
+
+class UsageError(RLCourseError, ValueError):
+    """A command-line option or argument that cannot be used."""
+
+
+class UnknownEnvError(RLCourseError, ValueError):
+    """An env id that Gymnasium does not know (raised before ``gym.make`` would)."""
+
+
+class MissingDependencyError(RLCourseError, ImportError):
+    """An optional package an env needs is not installed; the message says what to run."""
+
+
+class CheckpointError(RLCourseError, ValueError):
+    """A checkpoint that cannot be used: missing, corrupt, or made for something else."""
+
+
+class RunDirectoryError(RLCourseError, ValueError):
+    """A run directory that cannot be created or written to."""
