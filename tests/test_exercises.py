@@ -21,7 +21,7 @@ from rlcourse.course.exercises import (
     check_process_frame84,
     describe_difference,
 )
-from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG, show_solution
 
 
 def reference(x):
@@ -51,19 +51,59 @@ def test_not_attempted_returns_the_reference(capsys):
 
     assert check_exercise("doubling", student, reference, CASES, hint="x + x") is reference
     out = capsys.readouterr().out
-    assert out.startswith(NOT_ATTEMPTED) and "# YOUR CODE HERE" in out and "reference" in out
+    assert out.startswith(NOT_ATTEMPTED) and "# YOUR CODE HERE" in out
+    assert "package's version is used" in out
 
 
-def test_wrong_names_the_case_expected_got_and_hint(capsys):
+RULED = [Case("a positive number", lambda f: f(3), rule="doubling 3 gives 6")]
+
+
+def test_wrong_names_the_case_the_rule_what_came_back_and_the_hint(capsys):
+    ATTEMPTS.clear()
+
     def student(x):
-        return x + 1 if np.ndim(x) == 0 else 2 * x
+        return x + 1
 
-    assert check_exercise("doubling", student, reference, CASES, hint="x + x") is reference
+    assert check_exercise("doubling", student, reference, RULED, hint="add it to itself",
+                          pointer="the definition of doubling") is reference  # fmt: skip
     out = capsys.readouterr().out
-    assert out.startswith(WRONG)
-    assert "case 'a positive number'" in out
-    assert "expected: 6" in out and "got:      4" in out
-    assert "Hint: x + x" in out and "reference" in out
+    assert out.startswith(WRONG) and "case 'a positive number'" in out
+    assert "A correct answer must satisfy: doubling 3 gives 6." in out
+    assert "expected 6, got 4" in out and "your code returned: 4" in out
+    assert "Hint: add it to itself" in out and "package's version is used" in out
+    assert "Look at" not in out  # the pointer comes with the second wrong try
+
+
+def test_hints_come_in_tiers(capsys):
+    ATTEMPTS.clear()
+
+    def student(x):
+        return x + 1
+
+    for _ in range(2):
+        check_exercise("doubling", student, reference, RULED, hint="add it to itself",
+                       pointer="the definition of doubling")  # fmt: skip
+    first, second = capsys.readouterr().out.split(WRONG)[1:]
+    assert "Look at" not in first and "Look at: the definition of doubling" in second
+    check_exercise("doubling", lambda x: x + x, reference, RULED, hint="h", pointer="p")
+    assert capsys.readouterr().out.startswith(PASSED)
+    assert "doubling" not in ATTEMPTS  # a pass starts the tiers again
+
+
+def test_a_missing_return_is_named(capsys):
+    def student(x):
+        x + x  # noqa: B018
+
+    check_exercise("doubling", student, reference, CASES, hint="x + x")
+    assert "your function returned None: is its `return` line missing?" in capsys.readouterr().out
+
+
+def test_rerunning_a_check_on_the_package_code_does_not_say_passed(capsys):
+    # After a wrong verdict the name is bound to the package's code; a re-run check cell
+    # must not call that the student's success.
+    assert check_exercise("doubling", reference, reference, CASES, hint="x + x") is reference
+    out = capsys.readouterr().out
+    assert out.startswith(NOT_ATTEMPTED) and "re-run your code cell first" in out
 
 
 def test_a_crash_is_reported_as_wrong_with_the_error_line(capsys):
@@ -73,6 +113,11 @@ def test_a_crash_is_reported_as_wrong_with_the_error_line(capsys):
     assert check_exercise("doubling", student, reference, CASES, hint="x + x") is reference
     out = capsys.readouterr().out
     assert out.startswith(WRONG) and "NameError" in out and "undefined_name" in out
+
+
+def test_show_solution_prints_the_package_code(capsys):
+    show_solution(reference)
+    assert "return 2 * x" in capsys.readouterr().out
 
 
 def test_describe_difference():

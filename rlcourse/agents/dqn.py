@@ -241,6 +241,46 @@ def double_dqn_target(
     return td_target(rewards, next_q_target.gather(1, best), terminated, truncated, gamma)
 
 
+def compute_dqn_loss(
+    q_network: nn.Module,
+    target_network: nn.Module,
+    batch: ReplaySample,
+    gamma: float,
+    double: bool = False,
+    loss: str = "huber",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DQN's loss on a minibatch of tensors, and the Q-values of the actions taken.
+
+    1. ``Q(s, a)`` of the actions taken, from the online network (with gradient);
+    2. the TD target, without gradient: :func:`td_target` on the target network's values
+       (or :func:`double_dqn_target` when ``double``: the online network picks ``a'``);
+    3. Huber (``"huber"``, the Nature paper's error clipping) or squared error (``"mse"``).
+
+    >>> from rlcourse.networks import MLPQNetwork
+    >>> net = MLPQNetwork(4, 2, hidden_sizes=(8,))
+    >>> batch = ReplaySample(torch.zeros(3, 4), torch.tensor([0, 1, 0]), torch.ones(3),
+    ...                      torch.zeros(3, 4), torch.tensor([True, False, False]),
+    ...                      torch.tensor([False, False, True]))
+    >>> value, q_taken = compute_dqn_loss(net, net, batch, gamma=0.99)
+    >>> value.shape, q_taken.shape, value.requires_grad
+    (torch.Size([]), torch.Size([3]), True)
+    """
+    obs, actions, rewards, next_obs, terminated, truncated = batch
+    q_taken = q_network(obs).gather(1, actions.long().unsqueeze(1)).squeeze(1)
+    with torch.no_grad():  # the target is a fixed regression label: no gradient through it
+        next_q_target = target_network(next_obs)
+        if double:
+            target = double_dqn_target(rewards.float(), q_network(next_obs), next_q_target,
+                                       terminated, truncated, gamma)  # fmt: skip
+        else:
+            target = td_target(rewards.float(), next_q_target, terminated, truncated, gamma)
+    if loss == "huber":
+        return F.smooth_l1_loss(q_taken, target), q_taken
+    if loss == "mse":
+        return F.mse_loss(q_taken, target), q_taken
+    raise ValueError(f"loss must be 'huber' or 'mse', got {loss!r}")
+
+
 @torch.no_grad()
 def update_target_network(target: nn.Module, online: nn.Module, tau: float) -> None:
     """``theta_target <- tau * theta_online + (1 - tau) * theta_target``, in place.
@@ -411,23 +451,11 @@ class DQN:
         return info
 
     def update(self, batch: ReplaySample) -> UpdateInfo:
-        """One gradient step on a minibatch."""
+        """One gradient step on a minibatch (:func:`compute_dqn_loss`)."""
         c = self.config
-        obs, actions, rewards, next_obs, terminated, truncated = (
-            torch.as_tensor(array, device=self.device) for array in batch
-        )
-        with torch.no_grad():
-            next_q_target = self.target(next_obs)
-            if c.double:
-                target = double_dqn_target(rewards.float(), self.q(next_obs), next_q_target,
-                                           terminated, truncated, c.gamma)  # fmt: skip
-            else:
-                target = td_target(rewards.float(), next_q_target, terminated, truncated, c.gamma)
-        q_taken = self.q(obs).gather(1, actions.long().unsqueeze(1)).squeeze(1)
-        if c.loss == "huber":
-            loss = F.smooth_l1_loss(q_taken, target)
-        else:
-            loss = F.mse_loss(q_taken, target)
+        batch = ReplaySample(*(torch.as_tensor(array, device=self.device) for array in batch))
+        loss, q_taken = compute_dqn_loss(self.q, self.target, batch, c.gamma, double=c.double,
+                                         loss=c.loss)  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if c.max_grad_norm is not None:

@@ -1,13 +1,18 @@
 """The machinery behind every ``check_*`` function: run cases, compare, print a verdict.
 
-A check runs the student's code and the reference on the same small cases and prints one
-of three verdicts:
+A check runs the student's code and the reference (the package's own function) on the same
+small cases and prints one of three verdicts:
 
 - **passed**: every case matches; the student's code is returned and used from then on;
 - **not attempted yet**: the code still raises ``NotImplementedError``;
-- **wrong**: the first failing case, expected vs got, and a hint.
+- **wrong**: the first failing case, the property of a correct answer it breaks, and what
+  the student's code returned. Hints come in tiers and never show code: the first wrong
+  try names the case and the property; later tries add a pointer (the equation or the API
+  to look at). :func:`show_solution` prints the package's code, for a student who asks.
 
 In the last two the reference is returned instead, so the rest of the notebook still runs.
+Re-running a check cell on its own after that would check the reference against itself: a
+check given the package's own code says so instead of printing "passed".
 """
 
 from __future__ import annotations
@@ -33,6 +38,41 @@ class Case:
     """What the case is about, shown to the student when it fails."""
     run: Callable[[Any], Any]
     """Applies an implementation (function or class) to the case; returns what to compare."""
+    rule: str = ""
+    """The property of a correct answer this case tests, in words (never code): shown at
+    the first wrong try, e.g. "a transition that ended by termination must not bootstrap"."""
+    compare: Callable[[Any, Any], str | None] | None = None
+    """``compare(expected, got) -> difference or None``; default :func:`describe_difference`
+    (for tolerances: rounding of legitimate image pipelines, sampling noise)."""
+
+
+ATTEMPTS: dict[str, int] = {}
+"""Wrong tries so far, per exercise title (this kernel's): the hints grow with them."""
+
+
+class ReturnedNone(Exception):
+    """The student's function returned None (a missing ``return``)."""
+
+
+def _guard_none(student: Any) -> Any:
+    """A function that raises :class:`ReturnedNone` instead of returning None."""
+    if isinstance(student, type) or not callable(student):
+        return student
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        result = student(*args, **kwargs)
+        if result is None:
+            raise ReturnedNone()
+        return result
+
+    return guarded
+
+
+def show_solution(reference: Any) -> None:
+    """Print the package's code for an exercise: for a student who wants to see it."""
+    import inspect
+
+    print(inspect.getsource(reference))
 
 
 def _to_numpy(value: Any) -> Any:
@@ -119,35 +159,65 @@ def check_exercise(
     reference: Any,
     cases: Sequence[Case],
     hint: str,
+    pointer: str = "",
+    returns_none: bool = False,
 ) -> Any:
-    """Run ``cases`` on ``student`` and ``reference``; print the verdict; return what to use."""
-    using_reference = "Using the reference solution so the rest of the notebook runs."
+    """Run ``cases`` on ``student`` and ``reference``; print the verdict; return what to use.
+
+    ``hint``: what to think about, in words, shown with every wrong verdict; ``pointer``:
+    where to look (an equation, an API), added from the second wrong try on. Neither may
+    contain answer code. ``returns_none``: the exercise's function returns nothing (a
+    method that changes its object), so None is not a forgotten ``return``.
+    """
+    using_reference = "The package's version is used from here on, so the notebook runs on."
+    if student is reference:
+        print(
+            f"{NOT_ATTEMPTED}: {title}. This is already the package's own code, not yours: "
+            "re-run your code cell first, then this one."
+        )
+        return reference
+    if student is None:
+        print(f"{NOT_ATTEMPTED}: {title}. {using_reference}")
+        return reference
+    guarded = student if returns_none else _guard_none(student)
     for case in cases:
         expected = case.run(reference)
         try:
-            got = None if student is None else case.run(student)
+            got = case.run(guarded)
         except NotImplementedError:
             print(
                 f"{NOT_ATTEMPTED}: {title}.\n  Fill in the code marked '# YOUR CODE HERE', "
                 f"then re-run that cell and this one. {using_reference}"
             )
             return reference
+        except ReturnedNone:
+            problem = "your function returned None: is its `return` line missing?"
+            _wrong(title, case, problem, hint, pointer, using_reference)
+            return reference
         except Exception as error:  # a student's bug of any kind: report it, carry on
-            print(
-                f"{WRONG}: {title}, on case '{case.name}': your code raised\n"
-                f"  {_error_line(error)}\n  Hint: {hint}\n  {using_reference}"
-            )
+            problem = f"your code raised\n    {_error_line(error)}"
+            _wrong(title, case, problem, hint, pointer, using_reference)
             return reference
-        if student is None:
-            print(f"{NOT_ATTEMPTED}: {title}. {using_reference}")
-            return reference
-        difference = describe_difference(expected, got)
+        difference = (case.compare or describe_difference)(expected, got)
         if difference:
-            print(
-                f"{WRONG}: {title}, on case '{case.name}':\n  {difference}\n"
-                f"  expected: {_short(expected)}\n  got:      {_short(got)}\n"
-                f"  Hint: {hint}\n  {using_reference}"
-            )
+            problem = f"{difference}\n    your code returned: {_short(got)}"
+            _wrong(title, case, problem, hint, pointer, using_reference)
             return reference
+    ATTEMPTS.pop(title, None)
     print(f"{PASSED}: {title} ({len(cases)} cases). Your code is used from here on.")
     return student
+
+
+def _wrong(title: str, case: Case, problem: str, hint: str, pointer: str, fallback: str) -> None:
+    tries = ATTEMPTS[title] = ATTEMPTS.get(title, 0) + 1
+    lines = [f"{WRONG}: {title}, on the case '{case.name}'"]
+    if case.rule:
+        lines.append(f"  A correct answer must satisfy: {case.rule}.")
+    lines.append(f"  {problem}")
+    lines.append(f"  Hint: {hint}")
+    if tries >= 2 and pointer:
+        lines.append(f"  Look at: {pointer}")
+    elif pointer:
+        lines.append("  (Run this check again after your next try for a pointer to look at.)")
+    lines.append(f"  {fallback}")
+    print("\n".join(lines))
