@@ -43,7 +43,7 @@ import torch
 
 from rlcourse.agents.dqn import DQN, DQNConfig
 from rlcourse.budget import budget
-from rlcourse.config import check_positive_int
+from rlcourse.config import check_number, check_positive_int
 from rlcourse.evaluation import evaluate
 from rlcourse.files import atomic_write
 from rlcourse.training import progress_bar, train_dqn
@@ -95,14 +95,12 @@ class MaximizationBiasEnv(gym.Env[np.ndarray, int]):
         reward_std: float = 1.0,
         length: int = 1,
     ) -> None:
-        if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions < 2:
-            raise ValueError(f"n_actions must be an int >= 2, got {n_actions!r}")
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be an int >= 1, got {length!r}")
-        if not np.isfinite(reward_mean):
+        n_actions = check_number("n_actions", n_actions, integer=True, low=2)
+        length = check_positive_int("length", length)
+        if not np.isfinite(check_number("reward_mean", reward_mean)):
             raise ValueError(f"reward_mean must be finite, got {reward_mean!r}")
-        if not (np.isfinite(reward_std) and reward_std >= 0):
-            raise ValueError(f"reward_std must be finite and >= 0, got {reward_std!r}")
+        if not np.isfinite(check_number("reward_std", reward_std, low=0)):
+            raise ValueError(f"reward_std must be finite, got {reward_std!r}")
         self.n_actions = n_actions
         self.reward_mean = float(reward_mean)
         self.reward_std = float(reward_std)

@@ -77,17 +77,18 @@ def test_env_seeding_is_deterministic():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "error", "message"),
     [
-        ({"n_actions": 1}, "n_actions must be an int >= 2, got 1"),
-        ({"n_actions": 2.5}, "got 2.5"),
-        ({"length": 0}, "length must be an int >= 1, got 0"),
-        ({"reward_std": -1.0}, "reward_std must be finite and >= 0, got -1.0"),
-        ({"reward_mean": float("nan")}, "reward_mean must be finite, got nan"),
+        ({"n_actions": 1}, ValueError, "n_actions must be >= 2, got 1"),
+        ({"n_actions": 2.5}, TypeError, r"n_actions must be an int, got 2.5 \(float\)"),
+        ({"length": 0}, ValueError, "length must be >= 1, got 0"),
+        ({"reward_std": -1.0}, ValueError, "reward_std must be >= 0, got -1.0"),
+        ({"reward_std": float("inf")}, ValueError, "reward_std must be finite, got inf"),
+        ({"reward_mean": float("nan")}, ValueError, "reward_mean must be a number, got nan"),
     ],
 )
-def test_env_bad_arguments_say_what_was_given(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_env_bad_arguments_say_what_was_given(kwargs, error, message):
+    with pytest.raises(error, match=message):
         MaximizationBiasEnv(**kwargs)
 
 
