@@ -134,8 +134,10 @@ def test_describe_difference():
     )
 
 
-# --- lesson 01 checks: the package's own code passes, so does a correct answer in another
-# style; the typical mistakes are caught ---------------------------------------------------
+# --- lesson 01 checks: correct answers in other styles pass; the typical mistakes are caught
+# with a message that names them, and no check prints answer code --------------------------
+
+from exercise_helpers import assert_no_answer_code  # noqa: E402
 
 
 class MaxAndSkipStudent(gym.Wrapper):
@@ -155,6 +157,46 @@ class MaxAndSkipStudent(gym.Wrapper):
                 break
         pooled = np.maximum(frames[-2], frames[-1]) if len(frames) > 1 else frames[-1]
         return pooled, total, terminated, truncated, info
+
+
+class MaxAndSkipTwoSlots(gym.Wrapper):
+    """Correct, as Stable-Baselines3 writes it: two preallocated slots for the last two frames
+    (at an early end it pools with a stale slot: a convention the check does not judge)."""
+
+    def __init__(self, env, skip=4):
+        super().__init__(env)
+        self.skip = skip
+        self.slots = np.zeros((2, *env.observation_space.shape), np.uint8)
+
+    def step(self, action):
+        total = 0.0
+        for i in range(self.skip):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            if i == self.skip - 2:
+                self.slots[0] = obs
+            if i == self.skip - 1:
+                self.slots[1] = obs
+            total += float(reward)
+            if terminated or truncated:
+                self.slots[1] = obs
+                break
+        return self.slots.max(axis=0), total, terminated, truncated, info
+
+
+class MaxAndSkipDeque(gym.Wrapper):
+    """Correct: the notebook's skeleton with a deque of length 2 and a while loop."""
+
+    def __init__(self, env, skip=4):
+        super().__init__(env)
+        self.skip = skip
+
+    def step(self, action):
+        last_two, total, done, i = deque(maxlen=2), 0.0, False, 0
+        while i < self.skip and not done:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            last_two.append(obs)
+            total, done, i = total + reward, terminated or truncated, i + 1
+        return np.max(np.stack(last_two), axis=0), total, terminated, truncated, info
 
 
 class MaxAndSkipNoStop(gym.Wrapper):
@@ -186,15 +228,87 @@ class MaxAndSkipLastFrameOnly(MaxAndSkipNoStop):
         return obs, total, terminated, truncated, info
 
 
+class MaxAndSkipLastReward(MaxAndSkipStudent):
+    """Keeps the last reward instead of the sum."""
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, float(self.unwrapped.t), terminated, truncated, info
+
+
+class MaxAndSkipOnlyTerminated(MaxAndSkipNoStop):
+    """Stops on terminated but not on truncated."""
+
+    def step(self, action):
+        total, frames = 0.0, []
+        for _ in range(self.skip):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += reward
+            frames.append(obs)
+            if terminated:
+                break
+        return np.maximum(frames[-2], frames[-1]), total, terminated, truncated, info
+
+
+class MaxAndSkipFixedFour(MaxAndSkipStudent):
+    """Repeats 4 times whatever skip is."""
+
+    def __init__(self, env, skip=4):
+        super().__init__(env, skip=4)
+
+
 def process_frame84_student(frame, size=84):
     """Correct, in another style: the gray conversion and resize as two named steps."""
     gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
     return cv2.resize(gray, dsize=(size, size), interpolation=cv2.INTER_AREA).astype(np.uint8)
 
 
+def process_frame84_by_hand(frame, size=84):
+    """Correct: gray by hand with the luma weights, truncated to bytes (off by 1 at most)."""
+    gray = (frame @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def process_frame84_by_hand_rounded(frame, size=84):
+    gray = np.round(frame[..., 0] * 0.299 + frame[..., 1] * 0.587 + frame[..., 2] * 0.114)
+    return cv2.resize(gray.astype(np.uint8), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def process_frame84_resize_first(frame, size=84):
+    """Correct: resize the colour frame, then convert to gray."""
+    small = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+
+
+def process_frame84_bgr(frame, size=84):
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def process_frame84_bilinear(frame, size=84):
+    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (size, size))
+
+
+def process_frame84_red_channel(frame, size=84):
+    return cv2.resize(np.ascontiguousarray(frame[..., 0]), (size, size),
+                      interpolation=cv2.INTER_AREA)  # fmt: skip
+
+
 def process_frame84_ignores_size(frame, size=84):
     gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     return cv2.resize(gray, (84, 84), interpolation=cv2.INTER_AREA)
+
+
+def process_frame84_float(frame, size=84):
+    return process_frame84_student(frame, size).astype(np.float32)
+
+
+def process_frame84_scaled(frame, size=84):
+    return process_frame84_student(frame, size) / 255.0
+
+
+def process_frame84_transposed(frame, size=84):
+    return process_frame84_student(frame, size).T
 
 
 def process_frame_old_signature(frame):
@@ -223,6 +337,47 @@ class FrameStackStudent(gym.Wrapper):
         return np.stack(self.frames), reward, terminated, truncated, info
 
 
+class FrameStackList(gym.Wrapper):
+    """Correct: a Python list of frames, a new array by concatenation at each call."""
+
+    def __init__(self, env, k=4):
+        super().__init__(env)
+        self.k, self.frames = k, []
+
+    def _observation(self):
+        return np.concatenate([frame[None] for frame in self.frames])
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.frames = [obs for _ in range(self.k)]
+        return self._observation(), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.frames = [*self.frames[1:], obs]
+        return self._observation(), reward, terminated, truncated, info
+
+
+class FrameStackRoll(gym.Wrapper):
+    """Correct: np.roll makes a new array, the new frame goes last."""
+
+    def __init__(self, env, k=4):
+        super().__init__(env)
+        self.k = k
+        self.frames = np.zeros((k, *env.observation_space.shape), np.uint8)
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.frames = np.repeat(obs[None], self.k, axis=0)
+        return self.frames, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.frames = np.roll(self.frames, -1, axis=0)
+        self.frames[-1] = obs
+        return self.frames, reward, terminated, truncated, info
+
+
 class FrameStackNoCopy(wrappers.FrameStack):
     def step(self, action):
         obs, *rest = super().step(action)
@@ -236,15 +391,46 @@ class FrameStackPadsWithZeros(FrameStackStudent):
         return np.stack(self.frames), info
 
 
+class FrameStackNewestFirst(FrameStackStudent):
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        return obs[::-1], info
+
+    def step(self, action):
+        obs, *rest = super().step(action)
+        return obs[::-1], *rest
+
+
+class FrameStackNotRefilled(FrameStackStudent):
+    """Fills the slots only at the first reset; later resets just append."""
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.frames.extend([obs] * (self.k if not self.frames else 1))
+        return np.stack(self.frames), info
+
+
+class FrameStackFixedFour(FrameStackStudent):
+    def __init__(self, env, k=4):
+        super().__init__(env, k=4)
+
+
 @pytest.mark.parametrize(
     ("check", "correct"),
     [
-        (check_max_and_skip, wrappers.MaxAndSkip),
         (check_max_and_skip, MaxAndSkipStudent),
-        (check_process_frame84, wrappers.process_frame84),
+        (check_max_and_skip, MaxAndSkipTwoSlots),
+        (check_max_and_skip, MaxAndSkipDeque),
+        (check_max_and_skip, type("Copy", (wrappers.MaxAndSkip,), {})),
         (check_process_frame84, process_frame84_student),
-        (check_frame_stack, wrappers.FrameStack),
+        (check_process_frame84, process_frame84_by_hand),
+        (check_process_frame84, process_frame84_by_hand_rounded),
+        (check_process_frame84, process_frame84_resize_first),
+        (check_process_frame84, lambda *a, **k: wrappers.process_frame84(*a, **k)),
         (check_frame_stack, FrameStackStudent),
+        (check_frame_stack, FrameStackList),
+        (check_frame_stack, FrameStackRoll),
+        (check_frame_stack, type("Copy", (wrappers.FrameStack,), {})),
     ],
 )
 def test_lesson01_checks_pass_correct_code(capsys, check, correct):
@@ -252,34 +438,68 @@ def test_lesson01_checks_pass_correct_code(capsys, check, correct):
     assert capsys.readouterr().out.startswith(PASSED)
 
 
-@pytest.mark.parametrize(
-    ("check", "buggy", "case"),
-    [
-        (check_max_and_skip, MaxAndSkipNoStop, "episode ends in the middle of a repeat"),
-        (check_max_and_skip, MaxAndSkipLastFrameOnly, "skip=4, three steps"),
-        (
-            check_process_frame84,
-            lambda f, size=84: cv2.resize(f[..., 0], (size, size)),
-            "a horizontal gradient",
-        ),
-        (
-            check_process_frame84,
-            lambda f, size=84: cv2.resize(
-                cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (size, size), interpolation=cv2.INTER_AREA
-            ),
-            "random RGB frame",
-        ),
-        (check_process_frame84, process_frame84_ignores_size, "size=42"),
-        (check_process_frame84, process_frame_old_signature, "size=42"),
-        (check_frame_stack, FrameStackNoCopy, "k=4, reset then five steps"),
-        (check_frame_stack, FrameStackPadsWithZeros, "k=4, reset then five steps"),
-    ],
-)
-def test_lesson01_checks_catch_typical_mistakes(capsys, check, buggy, case):
+LESSON01_MISTAKES = [
+    (check_max_and_skip, MaxAndSkipNoStop, "episode ends in the middle of a repeat",
+     "no frame is played after the end", "the game went on after the episode had ended"),
+    (check_max_and_skip, MaxAndSkipLastFrameOnly, "skip=4, three steps", "pixel-wise maximum",
+     "returned frame 4 as its observation, expected the maximum of frames 3 and 4"),
+    (check_max_and_skip, MaxAndSkipLastReward, "skip=4, three steps", "the sum of the 4 rewards",
+     "the reward 4, expected 10: the sum of the rewards"),
+    (check_max_and_skip, MaxAndSkipOnlyTerminated, "truncation ends the repeat",
+     "a truncation (a time limit) also stops the repeat", "the game went on after the episode"),
+    (check_max_and_skip, MaxAndSkipFixedFour, "skip=2, five steps", "the wrapper's skip",
+     "had played 4 frames, expected 2"),
+    (check_process_frame84, process_frame84_bgr, "pure red frame", "red counts about 0.3",
+     "BGR order"),
+    (check_process_frame84, process_frame84_bilinear, "random RGB frame",
+     "average of the gray pixels it covers", "bilinear interpolation"),
+    (check_process_frame84, process_frame84_red_channel, "pure red frame", "weighs the red",
+     "one colour channel was kept"),
+    (check_process_frame84, process_frame84_ignores_size, "size=42", "is the size argument",
+     "the size argument was not used"),
+    (check_process_frame84, process_frame_old_signature, "size=42", "is the size argument",
+     "unexpected keyword argument 'size'"),
+    (check_process_frame84, process_frame84_float, "a horizontal gradient", "uint8",
+     "dtype float32, expected uint8"),
+    (check_process_frame84, process_frame84_scaled, "a horizontal gradient", "uint8",
+     "dtype float64, expected uint8"),
+    (check_process_frame84, process_frame84_transposed, "a horizontal gradient", "dark on the left",
+     "the frame is transposed"),
+    (check_frame_stack, FrameStackNoCopy, "k=4, reset then five steps", "never changes",
+     "changed during later steps"),
+    (check_frame_stack, FrameStackPadsWithZeros, "k=4, reset then five steps",
+     "the first frame fills every slot", "blank frames where the first frame should be repeated"),
+    (check_frame_stack, FrameStackNewestFirst, "k=4, reset then five steps", "oldest first",
+     "the frames are newest first"),
+    (check_frame_stack, FrameStackNotRefilled, "a second reset pads with the new first frame",
+     "none of the previous episode's", "frames of the previous episode are left after the reset"),
+    (check_frame_stack, FrameStackFixedFour, "k=2", "the wrapper's k", "your stack holds"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), LESSON01_MISTAKES)
+def test_lesson01_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
+    ATTEMPTS.clear()
     result = check(buggy)
     out = capsys.readouterr().out
     assert result is not buggy
     assert out.startswith(WRONG) and f"case '{case}" in out
+    assert "A correct answer must satisfy: " in out and rule in out.split("\n")[1]
+    assert detail in out
+    assert "Hint:" in out and "Look at" not in out
+    check(buggy)  # the second wrong try adds the pointer
+    second = capsys.readouterr().out
+    assert "Look at: section" in second
+    reference = check(None)
+    capsys.readouterr()
+    assert_no_answer_code(out + second, reference)
+
+
+def test_lesson01_checks_rerun_on_the_package_code_does_not_pass(capsys):
+    for check in (check_max_and_skip, check_process_frame84, check_frame_stack):
+        reference = check(None)
+        assert check(reference) is reference
+        assert "re-run your code cell first" in capsys.readouterr().out
 
 
 # --- the notebooks' exercises are the package's functions --------------------------------

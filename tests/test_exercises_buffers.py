@@ -1,8 +1,9 @@
-"""Lesson 02's checks accept correct code (the package's ReplayBuffer, the notebook's solution
-and one in another style) and catch the typical mistakes, naming the case that shows them."""
+"""Lesson 02's checks accept correct code written in other styles and catch the typical
+mistakes, with a message that names each one; no check prints answer code."""
 
 import numpy as np
 import pytest
+from exercise_helpers import assert_no_answer_code
 
 from rlcourse.buffers import ReplayBuffer, ReplaySample
 from rlcourse.course.exercises.buffers import (
@@ -10,7 +11,7 @@ from rlcourse.course.exercises.buffers import (
     check_replay_sample,
     check_stack_frames,
 )
-from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG
 
 
 class StudentBuffer:
@@ -74,6 +75,28 @@ class CountingBuffer:
         return ReplaySample(*(array[idx] for array in self.fields.values()))
 
 
+class EmptyArraysBuffer(StudentBuffer):
+    """Correct: allocates with np.empty (rows never written hold whatever was in memory)."""
+
+    def __init__(self, capacity, obs_shape, *, rng, obs_dtype=np.float32):
+        super().__init__(capacity, obs_shape, rng=rng, obs_dtype=obs_dtype)
+        for name in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated"):
+            array = getattr(self, name)
+            garbage = np.empty_like(array)
+            garbage.view(np.uint8)[...] = 0x5A  # what np.empty may leave there, made sure
+            setattr(self, name, garbage)
+
+
+class LoopSampleBuffer(StudentBuffer):
+    """Correct: draws one index at a time and builds the batch row by row."""
+
+    def sample(self, batch_size):
+        rows = [int(self.rng.integers(self.size)) for _ in range(batch_size)]
+        fields = (self.obs, self.actions, self.rewards, self.next_obs, self.terminated,
+                  self.truncated)  # fmt: skip
+        return tuple(np.array([field[i] for i in rows]) for field in fields)
+
+
 class AddWithoutModulo(StudentBuffer):
     def add(self, obs, action, reward, next_obs, terminated, truncated):
         super().add(obs, action, reward, next_obs, terminated, truncated)
@@ -92,16 +115,38 @@ class AddForgetsTruncated(StudentBuffer):
         super().add(obs, action, reward, next_obs, terminated, False)
 
 
+class AddCursorMovedFirst(StudentBuffer):
+    """Off by one: moves the cursor before writing, so row 0 waits for the wrap-around."""
+
+    def add(self, obs, action, reward, next_obs, terminated, truncated):
+        self.cursor = (self.cursor + 1) % self.capacity
+        i = self.cursor
+        self.obs[i], self.actions[i], self.rewards[i] = obs, action, reward
+        self.next_obs[i], self.terminated[i], self.truncated[i] = next_obs, terminated, truncated
+        self.size = min(self.size + 1, self.capacity)
+
+
+class AddWrapsOneEarly(StudentBuffer):
+    """Off by one: wraps around after capacity - 1 rows, never using the last one."""
+
+    def add(self, obs, action, reward, next_obs, terminated, truncated):
+        super().add(obs, action, reward, next_obs, terminated, truncated)
+        self.cursor = 0 if self.cursor >= self.capacity - 1 else self.cursor
+
+
 class AddNotAttempted(StudentBuffer):
     def add(self, obs, action, reward, next_obs, terminated, truncated):
         raise NotImplementedError()
 
 
+def _sample_rows(buffer, idx):
+    return (buffer.obs[idx], buffer.actions[idx], buffer.rewards[idx], buffer.next_obs[idx],
+            buffer.terminated[idx], buffer.truncated[idx])  # fmt: skip
+
+
 class SampleWholeCapacity(StudentBuffer):
     def sample(self, batch_size):
-        idx = self.rng.integers(0, self.capacity, size=batch_size)  # empty slots too
-        return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
-                self.terminated[idx], self.truncated[idx])  # fmt: skip
+        return _sample_rows(self, self.rng.integers(0, self.capacity, size=batch_size))
 
 
 class SampleIndicesPerField(StudentBuffer):
@@ -113,25 +158,52 @@ class SampleIndicesPerField(StudentBuffer):
 
 class SampleNeverTheNewest(StudentBuffer):
     def sample(self, batch_size):
-        idx = self.rng.integers(0, len(self) - 1, size=batch_size)
-        return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
-                self.terminated[idx], self.truncated[idx])  # fmt: skip
+        return _sample_rows(self, self.rng.integers(0, len(self) - 1, size=batch_size))
+
+
+class SampleBelowTheCursor(StudentBuffer):
+    """Draws below the cursor: right until the buffer wraps around."""
+
+    def sample(self, batch_size):
+        return _sample_rows(self, self.rng.integers(0, self.cursor, size=batch_size))
+
+
+class SampleModuloCapacity(StudentBuffer):
+    """Folds draws over the whole capacity onto the stored rows: not uniform."""
+
+    def sample(self, batch_size):
+        return _sample_rows(self, self.rng.integers(0, self.capacity, size=batch_size) % len(self))
+
+
+class SampleFieldsSwapped(StudentBuffer):
+    def sample(self, batch_size):
+        obs, actions, rewards, next_obs, terminated, truncated = super().sample(batch_size)
+        return obs, rewards, actions, next_obs, terminated, truncated
 
 
 class SampleWithoutReplacement(StudentBuffer):
     """Correct too (just slower): the check must not insist on one way to draw."""
 
     def sample(self, batch_size):
-        idx = self.rng.choice(len(self), size=batch_size, replace=False)
-        return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
-                self.terminated[idx], self.truncated[idx])  # fmt: skip
+        return _sample_rows(self, self.rng.choice(len(self), size=batch_size, replace=False))
 
 
-def stack_frames_loop(frames, episode_start, i, k):
-    start = i
-    while start > i - k + 1 and not episode_start[start]:
-        start -= 1
-    return frames[[max(j, start) for j in range(i - k + 1, i + 1)]]
+def stack_frames_backwards(frames, episode_start, i, k):
+    """Correct: walks back from i, repeating the episode's first frame once it is reached."""
+    stack, j = [], i
+    for _ in range(k):
+        stack.append(frames[j])
+        if j > 0 and not episode_start[j]:
+            j -= 1
+    return np.stack(stack[::-1])
+
+
+def stack_frames_vectorised(frames, episode_start, i, k):
+    """Correct: the latest start in the window with flatnonzero, then np.maximum."""
+    window = np.arange(i - k + 1, i + 1)
+    starts = np.flatnonzero(episode_start[: i + 1])
+    start = max(starts[-1] if starts.size else 0, i - k + 1)
+    return frames[np.maximum(window, start)]
 
 
 def stack_frames_no_padding(frames, episode_start, i, k):
@@ -146,7 +218,7 @@ def stack_frames_first_start(frames, episode_start, i, k):
 
 
 def stack_frames_zero_padding(frames, episode_start, i, k):
-    stack = stack_frames_loop(frames, episode_start, i, k).copy()
+    stack = stack_frames_backwards(frames, episode_start, i, k).copy()
     start = i
     while start > i - k + 1 and not episode_start[start]:
         start -= 1
@@ -155,24 +227,36 @@ def stack_frames_zero_padding(frames, episode_start, i, k):
 
 
 def stack_frames_shifted_window(frames, episode_start, i, k):
-    return stack_frames_loop(frames, episode_start, i - 1, k)
+    return stack_frames_backwards(frames, episode_start, i - 1, k)
+
+
+def stack_frames_newest_first(frames, episode_start, i, k):
+    return stack_frames_backwards(frames, episode_start, i, k)[::-1]
 
 
 def stack_frames_not_attempted(frames, episode_start, i, k):
     raise NotImplementedError()
 
 
+class Copy(ReplayBuffer):
+    """The package's code, under another name (the package's own object gets "re-run")."""
+
+
 @pytest.mark.parametrize(
     ("check", "correct"),
     [
-        (check_replay_add, ReplayBuffer),
+        (check_replay_add, Copy),
         (check_replay_add, StudentBuffer),
         (check_replay_add, CountingBuffer),
-        (check_replay_sample, ReplayBuffer),
+        (check_replay_add, EmptyArraysBuffer),
+        (check_replay_sample, Copy),
         (check_replay_sample, StudentBuffer),
         (check_replay_sample, CountingBuffer),
+        (check_replay_sample, LoopSampleBuffer),
         (check_replay_sample, SampleWithoutReplacement),
-        (check_stack_frames, stack_frames_loop),
+        (check_replay_sample, EmptyArraysBuffer),
+        (check_stack_frames, stack_frames_backwards),
+        (check_stack_frames, stack_frames_vectorised),
     ],
 )
 def test_lesson02_checks_pass_correct_code(capsys, check, correct):
@@ -180,27 +264,60 @@ def test_lesson02_checks_pass_correct_code(capsys, check, correct):
     assert capsys.readouterr().out.startswith(PASSED)
 
 
-@pytest.mark.parametrize(
-    ("check", "buggy", "case", "detail"),
-    [
-        (check_replay_add, AddWithoutModulo, "12 transitions into capacity 5", "IndexError"),
-        (check_replay_add, AddSizeUncapped, "12 transitions", "['len(buffer)']: expected 5"),
-        (check_replay_add, AddForgetsTruncated, "5 transitions fill", "['truncated']"),
-        (check_replay_sample, SampleWholeCapacity, "capacity 10, 4 stored", "one transition"),
-        (check_replay_sample, SampleIndicesPerField, "capacity 10", "one transition"),
-        (check_replay_sample, SampleNeverTheNewest, "capacity 10", "every stored transition"),
-        (check_stack_frames, stack_frames_no_padding, "i=0", "shape (0, 2, 2)"),
-        (check_stack_frames, stack_frames_first_start, "i=7", "expected 6, got 5"),
-        (check_stack_frames, stack_frames_zero_padding, "i=7", "expected 6, got 0"),
-        (check_stack_frames, stack_frames_shifted_window, "i=4", "expected 1, got 0"),
-    ],
-)
-def test_lesson02_checks_catch_typical_mistakes(capsys, check, buggy, case, detail):
+MISTAKES = [
+    (check_replay_add, AddWithoutModulo, "12 transitions into capacity 5", "from row 0 again",
+     "IndexError"),
+    (check_replay_add, AddSizeUncapped, "12 transitions", "len() stays at the capacity",
+     "len(buffer) is 12 after 12 adds into a buffer of capacity 5, expected 5: a buffer never "
+     "holds more than its capacity"),
+    (check_replay_add, AddForgetsTruncated, "5 transitions fill", "the last row is used too",
+     "row 3 holds #4 with wrong truncated"),
+    (check_replay_add, AddCursorMovedFirst, "3 transitions into capacity 5",
+     "the k-th transition added goes to row k-1", "row 0 was never written, expected #1 there"),
+    (check_replay_add, AddWrapsOneEarly, "5 transitions fill capacity 5 exactly",
+     "the last row is used too", "row 0 holds transition #5, expected #1: the new transition "
+     "went to the wrong row"),
+    (check_replay_sample, SampleWholeCapacity, "capacity 10, 4 stored",
+     "only from the rows filled so far",
+     "sample returned transitions that were never added (empty slots)"),
+    (check_replay_sample, SampleIndicesPerField, "capacity 10", "from the same transition",
+     "mix fields of different transitions"),
+    (check_replay_sample, SampleFieldsSwapped, "capacity 10", "from the same transition",
+     "returned the right rows, but its fields in another order"),
+    (check_replay_sample, SampleNeverTheNewest, "capacity 10", "each stored transition equally",
+     "transitions ['#4'] were stored but never drawn"),
+    (check_replay_sample, SampleBelowTheCursor, "capacity 6 after 15 adds", "wherever the cursor",
+     "were stored but never drawn"),
+    (check_replay_sample, SampleModuloCapacity, "capacity 10", "each stored transition equally",
+     "expected 25.0% (uniform over the stored ones, tolerance 3%"),
+    (check_stack_frames, stack_frames_no_padding, "i=0", "the first frame of all is repeated",
+     "the stack holds frames [], expected [0, 0, 0, 0]"),
+    (check_stack_frames, stack_frames_first_start, "i=7", "never reaches back past the latest",
+     "frame 5 belongs to an earlier episode (this one starts at frame 6)"),
+    (check_stack_frames, stack_frames_zero_padding, "i=0", "repeated k times",
+     "blank frames where the episode's first frame should repeat"),
+    (check_stack_frames, stack_frames_shifted_window, "i=4", "ending at frame i",
+     "the newest frame must be frame i=4"),
+    (check_stack_frames, stack_frames_newest_first, "i=4", "oldest first",
+     "newest first, but a stack goes oldest first"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), MISTAKES)
+def test_lesson02_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
+    ATTEMPTS.clear()
     result = check(buggy)
     out = capsys.readouterr().out
     assert result is not buggy
-    assert out.startswith(WRONG) and f"case '{case}" in out and detail in out
-    assert "Hint:" in out and "reference" in out
+    assert out.startswith(WRONG) and f"case '{case}" in out
+    assert rule in out.split("\n")[1] and detail in out
+    assert "Hint:" in out and "package's version is used" in out and "Look at" not in out
+    check(buggy)
+    second = capsys.readouterr().out
+    assert "Look at: section" in second
+    reference = check(None)
+    capsys.readouterr()
+    assert_no_answer_code(out + second, reference)
 
 
 @pytest.mark.parametrize(
@@ -222,3 +339,10 @@ def test_sample_check_falls_back_to_the_reference_class(capsys):
 
     assert check_replay_sample(NotAttempted) is ReplayBuffer
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
+
+
+def test_lesson02_checks_rerun_on_the_package_code_does_not_pass(capsys):
+    for check in (check_replay_add, check_replay_sample, check_stack_frames):
+        reference = check(None)
+        assert check(reference) is reference
+        assert "re-run your code cell first" in capsys.readouterr().out
