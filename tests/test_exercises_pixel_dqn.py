@@ -1,25 +1,169 @@
-"""Lesson 04's checks: the package's own functions pass, so do other correct answers
-(wrappers written out by hand, another order that behaves the same); the typical mistakes
-are caught, naming the case that shows them."""
+"""Lesson 04's checks: correct answers written in other styles pass; the typical mistakes
+are caught, with the case and the property that show them, and no answer code."""
 
+import numpy as np
 import pytest
+import torch
+from exercise_helpers import assert_no_answer_code
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
 
 from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.pixel_dqn import (
-    check_conv_output_size,
+    check_evaluate,
     check_make_atari_env,
-    check_make_env_for,
+    check_nature_cnn,
 )
-from rlcourse.envs import make_atari_env, make_env, make_env_for
-from rlcourse.networks import conv_output_size
+from rlcourse.envs import make_atari_env, make_env
+from rlcourse.evaluation import evaluate
+from rlcourse.networks import NatureCNN
 from rlcourse.wrappers import (
     ClipReward,
     EpisodicLife,
+    FireReset,
     FrameStack,
     MaxAndSkip,
     NoopReset,
     ProcessFrame84,
 )
+
+# --- NatureCNN -------------------------------------------------------------------------
+
+
+class LayersByName(nn.Module):
+    """Separate layers, functional ReLUs, the flattened size worked out by a loop."""
+
+    def __init__(self, obs_shape=(4, 84, 84), n_actions=18, dueling=False):
+        super().__init__()
+        frames, height, width = obs_shape
+        self.conv1 = nn.Conv2d(frames, 32, 8, stride=4)
+        self.conv2 = nn.Conv2d(32, 64, 4, stride=2)
+        self.conv3 = nn.Conv2d(64, 64, 3, stride=1)
+        for kernel, stride in ((8, 4), (4, 2), (3, 1)):
+            height = len(range(0, height - kernel + 1, stride))
+            width = len(range(0, width - kernel + 1, stride))
+        self.fc = nn.Linear(64 * height * width, 512)
+        self.out = nn.Linear(512, n_actions)
+
+    def forward(self, x):
+        x = x.to(torch.float32).div(255)
+        x = F.relu(self.conv3(F.relu(self.conv2(F.relu(self.conv1(x))))))
+        x = F.relu(self.fc(x.reshape(x.shape[0], -1)))
+        return self.out(x)
+
+
+class HeadFirstLazy(nn.Module):
+    """The output layer defined first, a lazy dense layer, scaling by a multiplication."""
+
+    def __init__(self, obs_shape=(4, 84, 84), n_actions=18, dueling=False):
+        super().__init__()
+        self.q = nn.Linear(512, n_actions)
+        self.body = nn.Sequential(
+            nn.Conv2d(obs_shape[0], 32, kernel_size=(8, 8), stride=(4, 4)),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(64, 64, kernel_size=3),
+            nn.ReLU(inplace=True),
+            nn.Flatten(),
+            nn.LazyLinear(512),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, frames):
+        return self.q(self.body(frames.float() * (1.0 / 255.0)))
+
+
+def _variant(*, scale=255.0, scale_twice=False, conv2_stride=2, conv2_kernel=4, dense_relu=True,
+             flat=None, bias=True):  # fmt: skip
+    """A Nature CNN with one mistake switched on."""
+
+    class Variant(nn.Module):
+        def __init__(self, obs_shape=(4, 84, 84), n_actions=18, dueling=False):
+            super().__init__()
+            side = obs_shape[1]
+            for kernel, stride in ((8, 4), (conv2_kernel, conv2_stride), (3, 1)):
+                side = (side - kernel) // stride + 1
+            self.convs = nn.Sequential(
+                nn.Conv2d(obs_shape[0], 32, 8, 4, bias=bias), nn.ReLU(),
+                nn.Conv2d(32, 64, conv2_kernel, conv2_stride, bias=bias), nn.ReLU(),
+                nn.Conv2d(64, 64, 3, 1, bias=bias), nn.ReLU(), nn.Flatten(),
+            )  # fmt: skip
+            self.fc = nn.Linear(flat or 64 * side * side, 512)
+            self.head = nn.Linear(512, n_actions)
+
+        def forward(self, obs):
+            x = obs.float() / scale
+            if scale_twice:
+                x = x / 255.0
+            x = self.fc(self.convs(x))
+            return self.head(F.relu(x) if dense_relu else x)
+
+    return Variant
+
+
+@pytest.mark.parametrize(
+    "correct", [LayersByName, HeadFirstLazy, _variant()], ids=["layers", "lazy", "sequential"]
+)
+def test_nature_cnn_correct_code_passes(capsys, correct):
+    assert check_nature_cnn(correct) is correct
+    assert capsys.readouterr().out.startswith(PASSED)
+
+
+@pytest.mark.parametrize(
+    ("buggy", "case", "says"),
+    [
+        (_variant(scale=1.0), "pixel scaling", "do not seem to be divided by 255"),
+        (_variant(scale_twice=True), "pixel scaling", "divided by 255 twice"),
+        (_variant(conv2_stride=1), "convolutions' outputs", "64x9x9"),
+        (_variant(conv2_kernel=5), "convolutions' outputs", "conv2 (64 filters 4x4, stride 2)"),
+        (_variant(conv2_stride=1, flat=3136), "convolutions' outputs", "yours output"),
+        (_variant(dense_relu=False), "positive and negative", "a ReLU after each convolution"),
+        (_variant(flat=3136), "other arguments", "work it out from obs_shape"),
+        (_variant(bias=False), "parameters", "three convolutions with biases"),
+    ],
+    ids=[
+        "no-scaling",
+        "scaled-twice",
+        "stride",
+        "kernel",
+        "stride-3136",
+        "no-relu",
+        "fixed-3136",
+        "no-bias",
+    ],  # fmt: skip
+)
+def test_nature_cnn_mistakes_are_caught(capsys, buggy, case, says):
+    assert check_nature_cnn(buggy) is NatureCNN
+    out = capsys.readouterr().out
+    assert out.startswith(WRONG) and case in out and says in out, out
+    assert_no_answer_code(out, NatureCNN)
+
+
+def test_nature_cnn_unfilled_and_rerun():
+    class Unfilled(nn.Module):
+        def __init__(self, obs_shape=(4, 84, 84), n_actions=18, dueling=False):
+            super().__init__()
+            raise NotImplementedError()
+
+    assert check_nature_cnn(Unfilled) is NatureCNN
+    assert check_nature_cnn(NatureCNN) is NatureCNN
+
+
+def test_nature_cnn_unfilled_forward_is_not_attempted(capsys):
+    class NoForward(LayersByName):
+        def forward(self, x):
+            raise NotImplementedError()
+
+    check_nature_cnn(NoForward)
+    assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
+
+
+# --- make_atari_env ----------------------------------------------------------------------
+
+
+def _fire_game(env):
+    return env.unwrapped.get_action_meanings()[1] == "FIRE"
 
 
 def _by_hand(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None):
@@ -28,6 +172,8 @@ def _by_hand(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None)
     env = MaxAndSkip(NoopReset(env, noop_max=30), skip=4)
     if episodic_life:
         env = EpisodicLife(env)
+    if _fire_game(env):
+        env = FireReset(env)
     env = ProcessFrame84(env)
     if clip_rewards:
         env = ClipReward(env)
@@ -35,37 +181,21 @@ def _by_hand(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None)
 
 
 def _clip_first(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None):
-    """Another order that behaves the same: must pass."""
+    """Another order that behaves the same (rewards clipped below the lives): must pass."""
     env = make_env(env_id, obs_type="grayscale", render_mode=render_mode)
     env = MaxAndSkip(NoopReset(env, noop_max=30), skip=4)
     env = ClipReward(env) if clip_rewards else env
     env = EpisodicLife(env) if episodic_life else env
+    env = FireReset(env) if _fire_game(env) else env
     return FrameStack(ProcessFrame84(env), k=4)
 
 
-def _env_for_by_hand(env_id, *, training, render_mode=None):
-    return _by_hand(env_id, episodic_life=training, clip_rewards=training,
-                    render_mode=render_mode)  # fmt: skip
-
-
-def _conv_by_counting(size, kernel, stride):
-    return len(range(0, size - kernel + 1, stride))
-
-
 @pytest.mark.parametrize(
-    ("check", "correct"),
-    [
-        (check_conv_output_size, conv_output_size),
-        (check_conv_output_size, _conv_by_counting),
-        (check_make_atari_env, make_atari_env),
-        (check_make_atari_env, _by_hand),
-        (check_make_atari_env, _clip_first),
-        (check_make_env_for, make_env_for),
-        (check_make_env_for, _env_for_by_hand),
-    ],
-)
-def test_correct_code_passes(capsys, check, correct):
-    assert check(correct) is correct
+    "correct", [_by_hand, _clip_first, lambda *a, **k: make_atari_env(*a, **k)],
+    ids=["by-hand", "clip-first", "package-wrapped"],
+)  # fmt: skip
+def test_make_atari_env_correct_code_passes(capsys, correct):
+    assert check_make_atari_env(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
 
 
@@ -73,6 +203,33 @@ def _stack_before_skip(env_id, *, episodic_life=True, clip_rewards=True, render_
     env = make_env(env_id, obs_type="grayscale", render_mode=render_mode)
     env = FrameStack(ProcessFrame84(NoopReset(env, noop_max=30)), k=4)
     return ClipReward(EpisodicLife(MaxAndSkip(env, skip=4)))
+
+
+def _noops_after_skip(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None):
+    env = make_env(env_id, obs_type="grayscale", render_mode=render_mode)
+    env = NoopReset(MaxAndSkip(env, skip=4), noop_max=30)
+    env = EpisodicLife(env) if episodic_life else env
+    env = FireReset(env) if _fire_game(env) else env
+    env = ClipReward(ProcessFrame84(env)) if clip_rewards else ProcessFrame84(env)
+    return FrameStack(env, k=4)
+
+
+def _fire_inside_lives(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None):
+    """FireReset under EpisodicLife: FIRE only at the real resets, not after a lost life."""
+    env = make_env(env_id, obs_type="grayscale", render_mode=render_mode)
+    env = MaxAndSkip(NoopReset(env, noop_max=30), skip=4)
+    env = FireReset(env) if _fire_game(env) else env
+    env = EpisodicLife(env) if episodic_life else env
+    env = ClipReward(ProcessFrame84(env)) if clip_rewards else ProcessFrame84(env)
+    return FrameStack(env, k=4)
+
+
+def _no_fire(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None):
+    env = make_env(env_id, obs_type="grayscale", render_mode=render_mode)
+    env = MaxAndSkip(NoopReset(env, noop_max=30), skip=4)
+    env = EpisodicLife(env) if episodic_life else env
+    env = ClipReward(ProcessFrame84(env)) if clip_rewards else ProcessFrame84(env)
+    return FrameStack(env, k=4)
 
 
 def _aids_always_on(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None):
@@ -88,55 +245,139 @@ def _ignores_render_mode(env_id, *, episodic_life=True, clip_rewards=True, rende
     return _by_hand(env_id, episodic_life=episodic_life, clip_rewards=clip_rewards)
 
 
-def _training_env_only(env_id):
-    """The lesson's former ``make_training_env(env_id)``."""
-    return make_atari_env(env_id)
-
-
-def _env_for_inverted(env_id, *, training, render_mode=None):
-    return make_env_for(env_id, training=not training, render_mode=render_mode)
-
-
-def _env_for_keeps_clipping(env_id, *, training, render_mode=None):
-    return make_atari_env(env_id, episodic_life=training, render_mode=render_mode)
-
-
-def _env_for_keeps_lives(env_id, *, training, render_mode=None):
-    return make_atari_env(env_id, clip_rewards=training, render_mode=render_mode)
-
-
-def _env_for_raw_game(env_id, *, training, render_mode=None):
-    return make_env(env_id, render_mode=render_mode)
-
-
 @pytest.mark.parametrize(
-    ("check", "buggy", "case"),
+    ("buggy", "case", "says"),
     [
-        (check_conv_output_size, lambda n, k, s: n // s, "first layer"),
-        (check_conv_output_size, lambda n, k, s: (n - k) / s + 1, "does not divide evenly"),
-        (check_make_atari_env, _stack_before_skip, "frames"),
-        (check_make_atari_env, lambda e, **kw: _by_hand(e, episodic_life=False), "episodes end"),
-        (check_make_atari_env, lambda e, **kw: _by_hand(e, clip_rewards=False), "rewards"),
-        (check_make_atari_env, _aids_always_on, "episodic_life=False"),
-        (check_make_atari_env, _flags_swapped, "episodic_life=False"),
-        (check_make_atari_env, _ignores_render_mode, "render_mode='rgb_array'"),
-        (check_make_atari_env, _training_env_only, "episodic_life=False"),
-        (check_make_env_for, _env_for_inverted, "training=True"),
-        (check_make_env_for, _env_for_keeps_clipping, "training=False: the rewards"),
-        (check_make_env_for, _env_for_keeps_lives, "training=False: the steps"),
-        (check_make_env_for, _env_for_raw_game, "training=True"),
+        (lambda e, **kw: _by_hand(e, episodic_life=False), "episodes end",
+         "a lost life ends the episode"),
+        (lambda e, **kw: _by_hand(e, clip_rewards=False), "rewards", "clipped to -1, 0 or +1"),
+        (_stack_before_skip, "frames over 400 steps", "the stack holds the last 4 such steps"),
+        (_noops_after_skip, "first observation", "no-ops, each one frame"),
+        (_no_fire, "waits for FIRE", "FIRE is pressed at every reset"),
+        (_fire_inside_lives, "waits for FIRE", "also the resets after a lost life"),
+        (_aids_always_on, "episodic_life=False", "the whole game"),
+        (_flags_swapped, "episodic_life=False", "the whole game"),
+        (_ignores_render_mode, "render_mode='rgb_array'", "full-colour"),
     ],
-)
-def test_bugs_are_caught_with_the_case_that_shows_them(check, buggy, case, capsys):
-    assert check(buggy) is not buggy
+    ids=["no-episodic-life", "no-clipping", "stack-before-skip", "noops-after-skip", "no-fire",
+         "fire-inside-lives", "aids-always-on", "flags-swapped", "no-render-mode"],
+)  # fmt: skip
+def test_make_atari_env_mistakes_are_caught(capsys, buggy, case, says):
+    assert check_make_atari_env(buggy) is make_atari_env
     out = capsys.readouterr().out
-    assert out.startswith(WRONG) and case in out and "Hint:" in out
+    assert out.startswith(WRONG) and case in out and says in out, out
+    assert_no_answer_code(out, make_atari_env)
 
 
-def test_unfilled_exercises_are_not_attempted_and_fall_back_to_the_package(capsys):
+def test_missing_episodic_life_is_named_not_an_array_shape(capsys):
+    check_make_atari_env(lambda e, **kw: _by_hand(e, episodic_life=False))
+    out = capsys.readouterr().out
+    assert "no episode ended" in out and "shape" not in out, out
+
+
+def test_make_atari_env_unfilled_is_not_attempted(capsys):
     def unfilled(*args, **kwargs):
         raise NotImplementedError()
 
     assert check_make_atari_env(unfilled) is make_atari_env
-    assert check_make_env_for(unfilled) is make_env_for
-    assert capsys.readouterr().out.count(NOT_ATTEMPTED) == 2
+    assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
+
+
+# --- evaluate ----------------------------------------------------------------------------
+
+
+def _evaluate_loops(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, discount, steps = 0.0, 1.0, 0
+        while max_steps is None or steps < max_steps:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            total += discount * reward
+            discount *= gamma
+            steps += 1
+            if terminated or truncated:
+                break
+        returns.append(total)
+    return np.array(returns)
+
+
+def _evaluate_lists(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
+    returns = np.zeros(episodes, dtype=np.float32)
+    for i, episode_seed in enumerate(range(seed, seed + episodes)):
+        obs, _ = env.reset(seed=episode_seed)
+        rewards, done = [], False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            rewards.append(reward)
+            done = terminated or truncated or len(rewards) == max_steps
+        returns[i] = np.sum(np.array(rewards) * gamma ** np.arange(len(rewards)))
+    return returns
+
+
+@pytest.mark.parametrize(
+    "correct", [_evaluate_loops, _evaluate_lists, lambda *a, **k: evaluate(*a, **k)],
+    ids=["loops", "lists", "package-wrapped"],
+)  # fmt: skip
+def test_evaluate_correct_code_passes(capsys, correct):
+    assert check_evaluate(correct) is correct
+    assert capsys.readouterr().out.startswith(PASSED)
+
+
+def _one_seed(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
+    return [_evaluate_loops(policy, env, 1, seed, max_steps=max_steps, gamma=gamma)[0]
+            for _ in range(episodes)]  # fmt: skip
+
+
+def _terminated_only(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, terminated, t = 0.0, False, 0
+        while not terminated and (max_steps is None or t < max_steps):
+            obs, reward, terminated, _, _ = env.step(policy(obs))
+            total += gamma**t * reward
+            t += 1
+        returns.append(total)
+    return returns
+
+
+def _one_step_too_many(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
+    limit = None if max_steps is None else max_steps + 1
+    return _evaluate_loops(policy, env, episodes, seed, max_steps=limit, gamma=gamma)
+
+
+def _discount_from_one(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
+    returns = _evaluate_loops(policy, env, episodes, seed, max_steps=max_steps, gamma=gamma)
+    return returns * gamma
+
+
+def _total_only(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
+    return float(np.sum(_evaluate_loops(policy, env, episodes, seed, max_steps=max_steps,
+                                        gamma=gamma)))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("buggy", "case", "says"),
+    [
+        (_one_seed, "seeds given to reset", "seed + i"),
+        (_terminated_only, "truncation", "terminated or truncated"),
+        (_one_step_too_many, "max_steps=4", "exactly those steps"),
+        (_discount_from_one, "gamma=0.5", "counting from 0"),
+        (_total_only, "the returns", "one return per episode"),
+    ],
+    ids=["one-seed", "terminated-only", "max-steps-off-by-one", "discount-from-one", "total"],
+)
+def test_evaluate_mistakes_are_caught(capsys, buggy, case, says):
+    assert check_evaluate(buggy) is evaluate
+    out = capsys.readouterr().out
+    assert out.startswith(WRONG) and case in out and says in out, out
+    assert_no_answer_code(out, evaluate)
+
+
+def test_evaluate_missing_return_is_named(capsys):
+    def no_return(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
+        _evaluate_loops(policy, env, episodes, seed, max_steps=max_steps, gamma=gamma)
+
+    check_evaluate(no_return)
+    assert "return" in capsys.readouterr().out

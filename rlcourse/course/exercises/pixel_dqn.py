@@ -1,52 +1,263 @@
-"""Checks for lesson 04 (pixel DQN): the CNN's output size, the preprocessing pipeline's
-order, and what the evaluation env changes.
+"""Checks for lesson 04 (pixel DQN): the Nature CNN on stacked uint8 frames, and the
+training env's preprocessing pipeline.
 
-The references are the package's own functions (:func:`rlcourse.networks.conv_output_size`,
-:func:`rlcourse.envs.make_atari_env`, :func:`rlcourse.envs.make_env_for`), called as the
-student's. The two env checks compare behaviour, not code: the student's env and the
-reference play the same seeded game with the same actions and must show the same frames,
-rewards and episode ends. Any order of wrappers that behaves the same passes.
+The references are the package's own (:class:`rlcourse.networks.NatureCNN`,
+:func:`rlcourse.envs.make_atari_env`), called as the student's.
+
+The network check compares behaviour, not code: both networks get the same weights, layer
+by layer (matched by shape, so any names and any order of definition pass), and must give
+the same Q-values. With weights where every ReLU is active, the check sees the pixel scaling
+alone; with signed weights, the ReLUs too.
+
+The env check plays the same seeded games with the same actions on the student's env and on
+the course's, and compares frames, rewards and episode ends: any order of wrappers that
+behaves the same passes. The course's rollouts are played once per process (cached).
 """
 
 from __future__ import annotations
 
+import contextlib
+import zlib
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from rlcourse.course.exercises.core import Case, check_exercise
-from rlcourse.envs import make_atari_env, make_env_for
-from rlcourse.networks import conv_output_size
+from rlcourse.course.exercises.core import Case, ReturnedNone, check_exercise
+from rlcourse.envs import make_atari_env
+from rlcourse.networks import NatureCNN
 
 GAME = "ALE/MsPacman-v5"
+FIRE_GAME = "ALE/Breakout-v5"
+
+# --- the Nature CNN ---------------------------------------------------------------------
+
+_UNCHECKED = "no torch.nn.Conv2d modules: not checked"
 
 
-def _nature_flat_size(f: Any) -> Any:
-    side = 84
-    for kernel, stride in ((8, 4), (4, 2), (3, 1)):
-        side = f(side, kernel, stride)
-    return 64 * side * side
+def _build(cls: Any, obs_shape: tuple[int, int, int] = (4, 84, 84), n_actions: int = 9) -> Any:
+    import torch
+
+    torch.manual_seed(0)
+    net = cls(obs_shape=obs_shape, n_actions=n_actions)
+    if not isinstance(net, torch.nn.Module):
+        raise TypeError(f"NatureCNN(...) made a {type(net).__name__}, not a torch.nn.Module")
+    net.eval()
+    # Materialise lazy layers (torch.nn.LazyLinear) before counting parameters.
+    with contextlib.suppress(Exception):
+        _forward(net, np.zeros((1, *obs_shape), dtype=np.uint8))
+    return net
 
 
-def check_conv_output_size(student_function: Any) -> Any:
-    """Check ``conv_output_size(size, kernel, stride) -> int`` (no padding)."""
-    cases = [
-        Case("the Nature CNN's first layer: 84, kernel 8, stride 4", lambda f: f(84, 8, 4)),
-        Case("second layer: 20, kernel 4, stride 2", lambda f: f(20, 4, 2)),
-        Case("third layer: 9, kernel 3, stride 1", lambda f: f(9, 3, 1)),
-        Case("a stride that does not divide evenly: 10, kernel 3, stride 2", lambda f: f(10, 3, 2)),
-        Case("kernel as large as the input: one position", lambda f: f(7, 7, 3)),
-        Case("the flattened size 64 x 7 x 7 after the three layers", _nature_flat_size),
-    ]
-    return check_exercise(
-        "conv_output_size",
-        student_function,
-        conv_output_size,
-        cases,
-        hint="the kernel fits at positions 0, stride, 2*stride, ... up to size - kernel: "
-        "(size - kernel) // stride + 1 (integer division: a partial step does not count).",
+def _forward(net: Any, frames: np.ndarray) -> Any:
+    import torch
+
+    with torch.no_grad():
+        out = net(torch.as_tensor(frames))
+    if out is None:
+        raise ReturnedNone()
+    return out
+
+
+def _frames(batch: int, obs_shape: tuple[int, ...] = (4, 84, 84), value: int | None = None) -> Any:
+    if value is not None:
+        return np.full((batch, *obs_shape), value, dtype=np.uint8)
+    return np.random.default_rng(batch).integers(0, 256, (batch, *obs_shape), dtype=np.uint8)
+
+
+def _set_weights(net: Any, positive: bool) -> None:
+    """The same weights in any network with the Nature CNN's layers: each parameter's values
+    follow from its shape alone (two biases of 64 get the same values, whichever is which).
+    ``positive``: weights >= 0 and biases > 0, so on pixels >= 0 every ReLU is active."""
+    import torch
+
+    with torch.no_grad():
+        for parameter in net.parameters():
+            shape = tuple(parameter.shape)
+            rng = np.random.default_rng(zlib.crc32(repr((shape, positive)).encode()))
+            if len(shape) >= 2:
+                fan_in = int(np.prod(shape[1:]))
+                values = (rng.uniform(0, 2 / fan_in, shape) if positive
+                          else rng.normal(0, 1 / np.sqrt(fan_in), shape))  # fmt: skip
+            else:
+                values = (
+                    rng.uniform(0.01, 0.1, shape) if positive else rng.uniform(-0.1, 0.1, shape)
+                )
+            parameter.copy_(torch.as_tensor(values, dtype=parameter.dtype))
+
+
+def _conv_output_shapes(cls: Any) -> Any:
+    import torch
+
+    net = _build(cls)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    if not convs:
+        return _UNCHECKED
+    shapes: list[tuple[int, ...]] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
+             for m in convs]  # fmt: skip
+    try:
+        _forward(net, _frames(1, value=0))
+    except ReturnedNone:
+        raise
+    except Exception:
+        if len(shapes) < len(convs):  # it failed inside the convolutions: say so
+            raise
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes
+
+
+def _compare_conv_shapes(expected: Any, got: Any) -> str | None:
+    if got == _UNCHECKED or list(got) == list(expected):
+        return None
+
+    def text(shapes: Any) -> str:
+        return ", ".join("x".join(str(d) for d in shape) for shape in shapes) or "none"
+
+    return (f"the course's convolutions output {text(expected)}; "
+            f"yours output {text(got)}")  # fmt: skip
+
+
+def _output(cls: Any) -> Any:
+    out = _forward(_build(cls), _frames(2, value=0))
+    return tuple(out.shape), bool(out.dtype.is_floating_point)
+
+
+def _parameter_shapes(cls: Any, obs_shape: Any = (4, 84, 84), n_actions: int = 9) -> Any:
+    return Counter(tuple(p.shape) for p in _build(cls, obs_shape, n_actions).parameters())
+
+
+def _compare_parameters(expected: Counter, got: Counter) -> str | None:
+    if got == expected:
+        return None
+
+    def count(shapes: Counter) -> int:
+        return sum(int(np.prod(shape)) * n for shape, n in shapes.items())
+
+    def text(shapes: Counter) -> str:
+        return ", ".join(f"{'x'.join(map(str, s))}" + (f" (x{n})" if n > 1 else "")
+                         for s, n in sorted(shapes.items())) or "none"  # fmt: skip
+
+    return (
+        f"{count(got):,} parameters, expected {count(expected):,}; parameter shapes "
+        f"the course's network has and yours lacks: {text(expected - got)}; "
+        f"shapes yours has in excess: {text(got - expected)}"
     )
+
+
+def _q_values(cls: Any, positive: bool) -> Any:
+    net = _build(cls)
+    _set_weights(net, positive)
+    frames = [_frames(1, value=0), _frames(1, value=255), _frames(3)]
+    return [np.asarray(_forward(net, x), dtype=np.float64) for x in frames]
+
+
+def _close(expected: np.ndarray, got: np.ndarray) -> bool:
+    scale = max(1.0, float(np.abs(expected).max()))
+    return expected.shape == got.shape and bool(
+        np.allclose(got, expected, rtol=1e-4, atol=1e-5 * scale)
+    )
+
+
+def _compare_scaling(expected: Any, got: Any) -> str | None:
+    if all(_close(e, g) for e, g in zip(expected, got, strict=True)):
+        return None
+    (e0, e255, _), (g0, g255, _) = expected, got
+    if e0.shape != g0.shape:
+        return f"Q-values of shape {g0.shape}, expected {e0.shape}"
+    ratio = float(np.mean((g255 - g0) / (e255 - e0)))
+    if _close(e0, g0) and abs(ratio / 255 - 1) < 0.01:
+        return (
+            "on a black frame your Q-values are right, but a white frame (all 255) moves "
+            "them 255 times as much as the course's: the pixels do not seem to be "
+            "divided by 255"
+        )
+    if _close(e0, g0) and abs(ratio * 255 - 1) < 0.01:
+        return (
+            "on a black frame your Q-values are right, but a white frame (all 255) moves "
+            "them 255 times less than the course's: the pixels seem to be divided by 255 "
+            "twice"
+        )
+    return (
+        f"for a black, a white and random frames, Q-values {np.round(e0.ravel()[:4], 4)} "
+        f"... were expected on the black one, yours are {np.round(g0.ravel()[:4], 4)} ..."
+    )
+
+
+def _compare_q(expected: Any, got: Any) -> str | None:
+    if all(_close(e, g) for e, g in zip(expected, got, strict=True)):
+        return None
+    e, g = expected[2], got[2]
+    if e.shape != g.shape:
+        return f"Q-values of shape {g.shape}, expected {e.shape}"
+    return (
+        f"on random frames the course's network gives Q-values starting "
+        f"{np.round(e[0, :4], 4)}, yours {np.round(g[0, :4], 4)}"
+    )
+
+
+def _other_sizes(cls: Any) -> Any:
+    obs_shape, n_actions = (2, 64, 64), 5
+    out = _forward(_build(cls, obs_shape, n_actions), _frames(3, obs_shape))
+    count = sum(
+        int(np.prod(s)) * n for s, n in _parameter_shapes(cls, obs_shape, n_actions).items()
+    )
+    return {"output shape": tuple(out.shape), "parameters": count}
+
+
+def check_nature_cnn(student_class: Any) -> Any:
+    """Check ``NatureCNN(obs_shape=(4, 84, 84), n_actions=18, dueling=False)`` (a
+    ``torch.nn.Module``; only ``dueling=False`` is checked): layers, outputs, pixel scaling."""
+    cases = [
+        Case("the convolutions' outputs for one (4, 84, 84) observation", _conv_output_shapes,
+             rule="without padding, conv1 (32 filters 8x8, stride 4) makes 84x84 into 20x20, "
+                  "conv2 (64 filters 4x4, stride 2) makes it 9x9 and conv3 (64 filters 3x3, "
+                  "stride 1) makes it 7x7", compare=_compare_conv_shapes),
+        Case("a batch of 2 uint8 observations, 9 actions: the output", _output,
+             rule="the network takes a batch of uint8 frames and gives one floating-point "
+                  "Q-value per action for each observation of the batch"),
+        Case("the parameters (4 frames, 9 actions)", _parameter_shapes,
+             rule="the Nature CNN's layers and nothing else: three convolutions with biases, "
+                  "a 512-unit dense layer on the last convolution's output flattened "
+                  "(64 x 7 x 7 values per observation), and one output per action",
+             compare=_compare_parameters),
+        Case("the pixel scaling: Q-values for a black, a white and random frames, "
+             "with the course's network's weights (all positive)",
+             lambda c: _q_values(c, positive=True),
+             rule="the network takes pixels from 0 to 255 and divides them by 255 itself, "
+                  "exactly once, so a white pixel counts as 1.0",
+             compare=_compare_scaling),
+        Case("the Q-values for random frames, with the course's network's weights "
+             "(positive and negative)", lambda c: _q_values(c, positive=False),
+             rule="with the same weights, the same Q-values: a ReLU after each convolution and "
+                  "after the 512-unit layer, none after the output layer, and each "
+                  "observation's features flattened on their own", compare=_compare_q),
+        Case("other arguments: obs_shape=(2, 64, 64), n_actions=5, a batch of 3", _other_sizes,
+             rule="the network is built from its arguments: the number of stacked frames is "
+                  "conv1's input channels, the frame size sets the flattened size of the last "
+                  "convolution's output (work it out from obs_shape, one side at a time), "
+                  "n_actions is the number of outputs"),
+    ]  # fmt: skip
+    return check_exercise(
+        "NatureCNN",
+        student_class,
+        NatureCNN,
+        cases,
+        hint="follow the table of section 2 layer by layer: each convolution followed by a "
+        "ReLU, then the features of each observation flattened into one vector, the 512-unit "
+        "dense layer with its ReLU, and a last dense layer with one output per action. The "
+        "frames arrive as bytes: make them floats and divide by 255 at the start of the "
+        "forward pass, once.",
+        pointer="the table in section 2 (kernels, strides, output sizes), "
+        "rlcourse.networks.conv_output_size for one side of a convolution's output, and "
+        "torch.nn.Conv2d, torch.nn.Flatten and torch.nn.Linear in the PyTorch documentation",
+    )
+
+
+# --- the training env --------------------------------------------------------------------
 
 
 class Rollout(NamedTuple):
@@ -77,16 +288,24 @@ def _rollout(env: Any, steps: int = 400, seed: int = 3) -> Rollout:
             lives.append(int(info.get("lives", -1)))
             obs, _ = env.reset()
     env.close()
-    return Rollout(space, first, np.array(sums), np.array(rewards), np.array(ends),
-                   np.array(lives))  # fmt: skip
+    return Rollout(space, first, np.array(sums), np.array(rewards), np.array(ends, dtype=int),
+                   np.array(lives, dtype=int))  # fmt: skip
 
 
-def _player(make: Callable[[Any], Any]) -> Callable[[Any], Rollout]:
+_REFERENCE_ROLLOUTS: dict[str, Rollout] = {}
+"""The course's rollouts, played once per process: a check re-run costs only the student's."""
+
+
+def _player(make: Callable[[Any], Any], key: str) -> Callable[[Any], Rollout]:
     """``play(f)``: the rollout of the env ``make(f)``, played once per implementation ``f``
-    however many cases look at it (an Atari rollout takes a good fraction of a second)."""
+    however many cases look at it (an Atari rollout takes about half a second)."""
     played: dict[Any, Rollout] = {}
 
     def play(f: Any) -> Rollout:
+        if f is make_atari_env:
+            if key not in _REFERENCE_ROLLOUTS:
+                _REFERENCE_ROLLOUTS[key] = _rollout(make(f))
+            return _REFERENCE_ROLLOUTS[key]
         if f not in played:
             played[f] = _rollout(make(f))
         return played[f]
@@ -101,72 +320,187 @@ def _first_render_shape(env: Any) -> Any:
     return None if frame is None else np.shape(frame)
 
 
-def _env_cases(make: Callable[[Any], Any], what: str) -> list[Case]:
+def _compare_ends(expected: Any, got: Any) -> str | None:
+    (e_ends, e_lives), (g_ends, g_lives) = expected, got
+    if g_ends is None:
+        return f"your function returned {g_lives!r}" if g_lives else "not a Gymnasium env"
+    if np.array_equal(e_ends, g_ends) and np.array_equal(e_lives, g_lives):
+        return None
+
+    def text(ends: Any, lives: Any) -> str:
+        if len(ends) == 0:
+            return "no episode ended"
+        return "episodes ended at steps " + ", ".join(
+            f"{t} ({n} lives left)" for t, n in zip(ends, lives, strict=True)
+        )
+
+    return f"on your env {text(g_ends, g_lives)}; on the course's {text(e_ends, e_lives)}"
+
+
+def _ends(rollout: Rollout) -> Any:
+    if rollout.episode_ends is None:
+        return None, rollout.space
+    return rollout.episode_ends, rollout.lives_at_ends
+
+
+def _env_cases(make: Callable[[Any], Any], what: str, key: str) -> list[Case]:
     """Cases that play ``make(f)``: the env an implementation ``f`` makes for ``what``."""
-    play = _player(make)
-    # Most telling first: a missing wrapper shows in episode ends or rewards before frames.
+    play = _player(make, key)
+    # Most telling first: the reset, then a missing wrapper shows in episode ends or rewards
+    # before it shows in the frames.
     return [
-        Case(f"{what}: the observation space (shape, dtype)", lambda f: play(f).space),
-        Case(f"{what}: the first observation after reset(seed=3), 4 stacked 84x84 frames",
-             lambda f: play(f).first_obs),
+        Case(f"{what}: the observation space (shape, dtype)", lambda f: play(f).space,
+             rule="observations are 4 stacked 84x84 gray frames of uint8"),
+        Case(f"{what}: the first observation after reset(seed=3)", lambda f: play(f).first_obs,
+             rule="a reset starts with a random number (up to 30) of no-ops, each one frame, "
+                  "and the observation stacks the last 4 processed frames"),
         Case(f"{what}: the steps at which episodes end, and the lives left then",
-             lambda f: (play(f).episode_ends, play(f).lives_at_ends)),
-        Case(f"{what}: the rewards over 400 steps", lambda f: play(f).rewards),
+             lambda f: _ends(play(f)), compare=_compare_ends,
+             rule="in training (episodic_life=True) a lost life ends the episode, and the "
+                  "game goes on from there at the next reset"),
+        Case(f"{what}: the rewards over 400 steps", lambda f: play(f).rewards,
+             rule="in training (clip_rewards=True) every reward is clipped to -1, 0 or +1"),
         Case(f"{what}: the frames over 400 steps (sum of each stacked observation)",
-             lambda f: play(f).frame_sums),
+             lambda f: play(f).frame_sums,
+             rule="each step repeats the action on 4 emulator frames and keeps the max of the "
+                  "last two; the stack holds the last 4 such steps, each made gray 84x84"),
     ]  # fmt: skip
 
 
-def _outcome_cases(make: Callable[[Any], Any], what: str) -> list[Case]:
+def _outcome_cases(make: Callable[[Any], Any], what: str, key: str, rule: str) -> list[Case]:
     """The episode ends and rewards of ``make(f)``: what the training aids change."""
-    play = _player(make)
+    play = _player(make, key)
     return [
         Case(f"{what}: the steps at which episodes end, and the lives left then",
-             lambda f: (play(f).episode_ends, play(f).lives_at_ends)),
-        Case(f"{what}: the rewards over 400 steps", lambda f: play(f).rewards),
+             lambda f: _ends(play(f)), compare=_compare_ends, rule=rule),
+        Case(f"{what}: the rewards over 400 steps", lambda f: play(f).rewards, rule=rule),
     ]  # fmt: skip
 
 
 def check_make_atari_env(student_function: Any) -> Any:
     """Check ``make_atari_env(env_id, *, episodic_life=True, clip_rewards=True,
     render_mode=None) -> env``: the DQN papers' pipeline, in order, with its training aids."""
+    play_fire = _player(lambda f: f(FIRE_GAME), FIRE_GAME)
     cases = [
-        *_env_cases(lambda f: f(GAME), f"make_atari_env({GAME!r})"),
-        *_outcome_cases(lambda f: f(GAME, episodic_life=False), "episodic_life=False"),
-        *_outcome_cases(lambda f: f(GAME, clip_rewards=False), "clip_rewards=False"),
+        *_env_cases(lambda f: f(GAME), f"make_atari_env({GAME!r})", GAME),
+        *_outcome_cases(lambda f: f(GAME, episodic_life=False), "episodic_life=False",
+                        "no-life", rule="with episodic_life=False an episode is the whole "
+                        "game (all lives), with clipped rewards"),
+        *_outcome_cases(lambda f: f(GAME, clip_rewards=False), "clip_rewards=False",
+                        "no-clip", rule="with clip_rewards=False the rewards are the game's "
+                        "real points, and a lost life still ends the episode"),
+        Case(f"{FIRE_GAME!r}, a game that waits for FIRE: the steps at which episodes end",
+             lambda f: _ends(play_fire(f)), compare=_compare_ends,
+             rule="in a game whose action 1 is FIRE, FIRE is pressed at every reset, also "
+                  "the resets after a lost life"),
+        Case(f"{FIRE_GAME!r}: the frames over 400 steps", lambda f: play_fire(f).frame_sums,
+             rule="in a game whose action 1 is FIRE, FIRE is pressed at every reset, also "
+                  "the resets after a lost life"),
         Case("render_mode='rgb_array': the frame render() shows",
-             lambda f: _first_render_shape(f(GAME, render_mode="rgb_array"))),
+             lambda f: _first_render_shape(f(GAME, render_mode="rgb_array")),
+             rule="render_mode reaches the game itself, which renders full-colour 210x160 "
+                  "frames for videos"),
     ]  # fmt: skip
     return check_exercise(
         "make_atari_env",
         student_function,
         make_atari_env,
         cases,
-        hint="from the inside out: make_env(env_id, obs_type='grayscale') -> "
-        "NoopReset(noop_max=30) -> MaxAndSkip(skip=4) -> EpisodicLife (if episodic_life) -> "
-        "ProcessFrame84 -> ClipReward (if clip_rewards) -> FrameStack(k=4). Skip before "
-        "stacking (the stack holds every 4th frame, max-pooled over the last two), and stack "
-        "last, on the 84x84 frames.",
+        hint="think about what each wrapper needs to see: the max over two frames needs the "
+        "emulator's consecutive frames, a lost life is a fact of the game (not of the "
+        "processed frames), the stack must hold the frames the agent decides on, small and "
+        "gray. Each training aid is there only when its flag is on.",
+        pointer="the table of wrappers in section 1 (what each one does), the docstrings of "
+        "rlcourse.wrappers (NoopReset, MaxAndSkip, EpisodicLife, FireReset, ProcessFrame84, "
+        "ClipReward, FrameStack), and lesson 01",
     )
 
 
-def check_make_env_for(student_function: Any) -> Any:
-    """Check ``make_env_for(env_id, *, training, render_mode=None) -> env`` on an ALE game:
-    the training aids in training only, the same frames in both."""
+# --- the evaluation protocol ---------------------------------------------------------------
+
+
+class _ToyGame:
+    """A tiny deterministic game: its length and rewards follow from the reset's seed and
+    the actions; it records the seeds it was reset with and refuses a step after the end."""
+
+    def __init__(self, truncate: bool = False) -> None:
+        self.truncate = truncate
+        self.seeds: list[Any] = []
+        self.done = True
+        self.action_space = None
+
+    def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+        self.seeds.append(seed)
+        base = 0 if seed is None else int(seed)
+        self.length, self.t, self.done = 3 + base % 5, 0, False
+        self.obs = base
+        return base, {"lives": 3}
+
+    def step(self, action: Any) -> Any:
+        if self.done:
+            raise RuntimeError("step() after the episode ended: reset() must come first")
+        self.t += 1
+        reward = 10.0 * (int(action) + 1) + self.obs % 7
+        self.obs += 1
+        over = self.t >= self.length
+        terminated, truncated = (False, over) if self.truncate else (over, False)
+        self.done = over
+        return self.obs, reward, terminated, truncated, {"lives": 3 - self.t // 3}
+
+    def close(self) -> None:
+        pass
+
+
+def _policy(obs: Any) -> int:
+    return int(obs) % 3
+
+
+def _evaluation(f: Any, truncate: bool = False, **kwargs: Any) -> Any:
+    game = _ToyGame(truncate=truncate)
+    returns = f(_policy, game, **kwargs)
+    return np.asarray(returns, dtype=np.float64)
+
+
+def _seeds(f: Any) -> Any:
+    game = _ToyGame()
+    f(_policy, game, episodes=3, seed=40)
+    return game.seeds
+
+
+def check_evaluate(student_function: Any) -> Any:
+    """Check ``evaluate(policy, env, episodes, seed=EVAL_SEED, *, max_steps=None,
+    gamma=1.0) -> returns`` (one per episode) on a tiny deterministic game."""
+    from rlcourse.evaluation import evaluate
+
     cases = [
-        *_outcome_cases(lambda f: f(GAME, training=True), "training=True"),
-        *_env_cases(lambda f: f(GAME, training=False), "training=False"),
-        Case("training=False, render_mode='rgb_array': the frame render() shows",
-             lambda f: _first_render_shape(f(GAME, training=False, render_mode="rgb_array"))),
+        Case("3 episodes from seed 40: the seeds given to reset()", _seeds,
+             rule="episode i starts with a reset seeded seed + i: repeatable evaluations, and "
+                  "every game a different one"),
+        Case("3 episodes from seed 40: the returns", lambda f: _evaluation(f, episodes=3, seed=40),
+             rule="one return per episode: the sum of the game's own rewards from the reset to "
+                  "the end of the episode"),
+        Case("a game that ends by truncation (a time limit): the returns",
+             lambda f: _evaluation(f, truncate=True, episodes=2, seed=5),
+             rule="an episode ends when the game is terminated or truncated, whichever comes "
+                  "first, and no step is taken after that"),
+        Case("max_steps=4 on games of 3 to 7 steps: the returns",
+             lambda f: _evaluation(f, episodes=5, seed=0, max_steps=4),
+             rule="with max_steps, an episode stops after that many steps (a game that ends "
+                  "earlier stops there), and its return counts exactly those steps"),
+        Case("gamma=0.5: the discounted returns",
+             lambda f: _evaluation(f, episodes=2, seed=1, gamma=0.5),
+             rule="with gamma, the reward of the episode's step t (counting from 0) is "
+                  "weighted by gamma to the power t; gamma=1 is the plain game score"),
     ]  # fmt: skip
     return check_exercise(
-        "make_env_for",
+        "evaluate",
         student_function,
-        make_env_for,
+        evaluate,
         cases,
-        hint="keep the frame pipeline (gray screen, noop starts, skip 4 with max-pooling, "
-        "84x84, 4 frames) and keep EpisodicLife and ClipReward for training only: an "
-        "evaluation plays the whole game (all lives) and reports its real score. "
-        "make_atari_env(env_id, episodic_life=training, clip_rewards=training, "
-        "render_mode=render_mode) does exactly that.",
+        hint="play one whole episode per loop: reset with the episode's own seed, then step "
+        "with the policy's action until the game ends (either way) or the step limit is "
+        "reached, adding up the rewards (discounted when gamma is below 1). Keep one return "
+        "per episode.",
+        pointer="the evaluation protocol in section 5, and the Gymnasium API of env.reset "
+        "and env.step (its five results)",
     )
