@@ -1,17 +1,33 @@
-"""Lesson 03's checks: the package's own functions pass, so do correct answers in other
-styles; the typical mistakes are caught, naming the case that shows them."""
+"""Lesson 03's checks: correct answers in other styles pass; the typical mistakes are caught,
+with a message naming the property they break; no check prints answer code."""
+
+from collections import deque
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F  # noqa: N812
+from exercise_helpers import assert_no_answer_code
 
-from rlcourse.agents.dqn import epsilon_greedy, linear_schedule, td_target
-from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.agents.dqn import (
+    compute_dqn_loss,
+    epsilon_greedy,
+    linear_schedule,
+    td_target,
+    update_target_network,
+)
+from rlcourse.buffers import ReplaySample
+from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.dqn import (
+    check_compute_dqn_loss,
+    check_dqn_loop,
     check_epsilon_greedy,
     check_linear_schedule,
     check_td_target,
+    dqn_loop,
 )
+
+# --- correct answers written differently from the package -----------------------------------
 
 
 def _schedule_interp(start, end, duration, step):
@@ -24,7 +40,20 @@ def _schedule_branches(start, end, duration, step):
     return start - (start - end) * step / duration
 
 
-def _greedy_with_choice(q_values, epsilon, rng):
+def _greedy_action_drawn_first(q_values, epsilon, rng):
+    random_action = int(rng.integers(len(q_values)))  # drawn before the coin
+    if rng.random() < epsilon:
+        return random_action
+    return int(np.argmax(q_values))
+
+
+def _greedy_with_choice_and_probabilities(q_values, epsilon, rng):
+    probs = np.full(len(q_values), epsilon / len(q_values))
+    probs[np.argmax(q_values)] += 1 - epsilon
+    return int(rng.choice(len(q_values), p=probs))
+
+
+def _greedy_with_uniform(q_values, epsilon, rng):
     if rng.uniform() < epsilon:
         return int(rng.choice(len(q_values)))
     return int(q_values.argmax())
@@ -39,22 +68,133 @@ def _target_with_logical_not(rewards, next_q_values, terminated, truncated, gamm
     return rewards + gamma * next_q_values.max(1)[0] * (~terminated)
 
 
-@pytest.mark.parametrize(
-    ("check", "correct"),
-    [
-        (check_linear_schedule, linear_schedule),
-        (check_linear_schedule, _schedule_interp),
-        (check_linear_schedule, _schedule_branches),
-        (check_epsilon_greedy, epsilon_greedy),
-        (check_epsilon_greedy, _greedy_with_choice),
-        (check_td_target, td_target),
-        (check_td_target, _target_with_where),
-        (check_td_target, _target_with_logical_not),
-    ],
-)
+def _loss_with_indexing_and_detach(q_network, target_network, batch, gamma, double=False,
+                                   loss="huber"):  # fmt: skip
+    obs, actions, rewards, next_obs, terminated, truncated = batch
+    q_taken = q_network(obs)[torch.arange(len(actions)), actions]
+    next_best = target_network(next_obs).detach().max(dim=1).values
+    target = torch.where(terminated, rewards, rewards + gamma * next_best)
+    error = q_taken - target
+    if loss == "mse":
+        return (error**2).mean(), q_taken
+    return F.huber_loss(q_taken, target, delta=1.0), q_taken
+
+
+def _loss_with_one_hot_and_no_grad(q_network, target_network, batch, gamma, double=False,
+                                   loss="huber"):  # fmt: skip
+    one_hot = F.one_hot(batch.actions.long(), num_classes=q_network(batch.obs).shape[1])
+    q_taken = (q_network(batch.obs) * one_hot).sum(dim=1)
+    with torch.no_grad():
+        y = td_target(batch.rewards, target_network(batch.next_obs), batch.terminated,
+                      batch.truncated, gamma)  # fmt: skip
+    error = (q_taken - y).abs()
+    if loss == "mse":
+        return F.mse_loss(q_taken, y), q_taken
+    per_item = torch.where(error < 1, 0.5 * error**2, error - 0.5)  # Huber by hand
+    return per_item.mean(), q_taken
+
+
+def _loop_while_and_soft_update(env, q_network, target_network, optimizer, buffer, total_steps,
+                                rng, config):  # fmt: skip
+    """A while loop, steps counted from 1, the package's update_target_network with tau=1."""
+    returns, rewards = [], []
+    obs, _ = env.reset(seed=config.seed)
+    step = 0
+    while step < total_steps:
+        step += 1
+        epsilon = linear_schedule(config.epsilon_start, config.epsilon_end,
+                                  config.exploration_steps, step - 1)  # fmt: skip
+        q = q_network(torch.tensor(obs[None], dtype=torch.float32)).detach().numpy()[0]
+        action = epsilon_greedy(q, epsilon, rng)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, reward, next_obs, terminated=terminated, truncated=truncated)
+        rewards.append(reward)
+        if terminated or truncated:
+            returns.append(sum(rewards))
+            rewards = []
+            obs, _ = env.reset()
+        else:
+            obs = next_obs
+        if step >= config.learning_starts and step % config.train_frequency == 0:
+            for _ in range(config.gradient_steps):
+                sample = buffer.sample(config.batch_size)
+                batch = ReplaySample(*[torch.from_numpy(np.asarray(x)) for x in sample])
+                value, _ = compute_dqn_loss(q_network, target_network, batch, config.gamma)
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()
+                optimizer.step()
+        if step % config.target_update_interval == 0:
+            update_target_network(target_network, q_network, tau=1.0)
+    return returns
+
+
+def _loop_with_deque_and_parameter_copy(env, q_network, target_network, optimizer, buffer,
+                                        total_steps, rng, config):  # fmt: skip
+    """Episode rewards in a deque, an inline epsilon-greedy, syncing before the update."""
+    finished = []
+    episode = deque()
+    obs, _ = env.reset()
+    n_actions = env.action_space.n
+    for t in range(total_steps):
+        fraction = min(t / config.exploration_steps, 1.0)
+        epsilon = config.epsilon_start + fraction * (config.epsilon_end - config.epsilon_start)
+        if rng.random() < epsilon:
+            action = int(rng.integers(n_actions))
+        else:
+            with torch.no_grad():
+                action = int(q_network(torch.as_tensor(obs)[None]).argmax())
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, reward, next_obs, terminated, truncated)
+        episode.append(reward)
+        obs = next_obs
+        if (t + 1) % config.target_update_interval == 0:
+            for target_param, param in zip(
+                target_network.parameters(), q_network.parameters(), strict=True
+            ):
+                target_param.data.copy_(param.data)
+        if len(buffer) >= config.learning_starts and (t + 1) % config.train_frequency == 0:
+            for _ in range(config.gradient_steps):
+                batch = ReplaySample(*map(torch.as_tensor, buffer.sample(config.batch_size)))
+                value, _ = compute_dqn_loss(q_network, target_network, batch, config.gamma,
+                                            loss=config.loss)  # fmt: skip
+                optimizer.zero_grad()
+                value.backward()
+                torch.nn.utils.clip_grad_norm_(q_network.parameters(), config.max_grad_norm)
+                optimizer.step()
+        if terminated or truncated:
+            finished.append(float(sum(episode)))
+            episode.clear()
+            obs, _ = env.reset()
+    return finished
+
+
+CORRECT = [
+    (check_linear_schedule, _schedule_interp),
+    (check_linear_schedule, _schedule_branches),
+    (check_linear_schedule, lambda *a: linear_schedule(*a)),
+    (check_epsilon_greedy, _greedy_action_drawn_first),
+    (check_epsilon_greedy, _greedy_with_choice_and_probabilities),
+    (check_epsilon_greedy, _greedy_with_uniform),
+    (check_epsilon_greedy, lambda *a: epsilon_greedy(*a)),
+    (check_td_target, _target_with_where),
+    (check_td_target, _target_with_logical_not),
+    (check_td_target, lambda *a: td_target(*a)),
+    (check_compute_dqn_loss, _loss_with_indexing_and_detach),
+    (check_compute_dqn_loss, _loss_with_one_hot_and_no_grad),
+    (check_compute_dqn_loss, lambda *a, **k: compute_dqn_loss(*a, **k)),
+    (check_dqn_loop, _loop_while_and_soft_update),
+    (check_dqn_loop, _loop_with_deque_and_parameter_copy),
+    (check_dqn_loop, lambda *a, **k: dqn_loop(*a, **k)),
+]
+
+
+@pytest.mark.parametrize(("check", "correct"), CORRECT)
 def test_correct_code_passes(capsys, check, correct):
     assert check(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
+
+
+# --- typical mistakes -------------------------------------------------------------------------
 
 
 def _schedule_step_first(step, start, end, duration):
@@ -64,6 +204,12 @@ def _schedule_step_first(step, start, end, duration):
 
 def _greedy_only(q_values, epsilon, rng):
     return int(np.argmax(q_values))
+
+
+def _greedy_with_probability_epsilon(q_values, epsilon, rng):
+    if rng.random() < epsilon:  # inverted: greedy with probability epsilon
+        return int(np.argmax(q_values))
+    return int(rng.integers(len(q_values)))
 
 
 def _explores_among_others_only(q_values, epsilon, rng):
@@ -82,51 +228,185 @@ def _masks_truncated_too(rewards, next_q_values, terminated, truncated, gamma):
     return rewards + gamma * (1.0 - done.float()) * next_q_values.max(dim=1).values
 
 
-@pytest.mark.parametrize(
-    ("check", "buggy", "case"),
-    [
-        (check_linear_schedule, lambda a, b, d, s: a + (b - a) * s / d, "long after the decay"),
-        (check_linear_schedule, lambda a, b, d, s: max(b, a - s / d), "half-way"),
-        (check_linear_schedule, lambda a, b, d, s: max(b, a + (b - a) * s / d), "a rising"),
-        (check_linear_schedule, _schedule_step_first, "step 0 is the start"),
-        (check_epsilon_greedy, _greedy_only, "epsilon = 1 is uniform"),
-        (check_epsilon_greedy, _explores_among_others_only, "epsilon = 1 is uniform"),
-        (check_epsilon_greedy, _returns_numpy_array, "epsilon = 0 is greedy"),
-        (check_td_target, _masks_truncated_too, "a truncated episode still bootstraps"),
-        (
-            check_td_target,
-            lambda r, q, te, tr, g: r + g * q.max(dim=1).values,
-            "episodes terminated: no bootstrap",
-        ),
-        (
-            check_td_target,
-            lambda r, q, te, tr, g: r + g * (1 - te.float()) * q.mean(dim=1),
-            "no episode ended",
-        ),
-        (
-            check_td_target,
-            lambda r, q, te, tr, g: r + g * (1 - te.float()) * q.max(dim=1).values.sum(),
-            "no episode ended",
-        ),
-    ],
-)
-def test_checks_catch_typical_mistakes(capsys, check, buggy, case):
+def _dqn_loss(no_mask=False, mask_truncated=False, with_gradient=False, wrong_axis=False,
+              no_gather=False, always_huber=False, online_target=False):  # fmt: skip
+    def loss_function(q_network, target_network, batch, gamma, double=False, loss="huber"):
+        obs, actions, rewards, next_obs, terminated, truncated = batch
+        q_all = q_network(obs)
+        q_taken = q_all.max(dim=1).values if no_gather else q_all.gather(
+            1, actions.unsqueeze(1)).squeeze(1)  # fmt: skip
+        next_q = (q_network if online_target else target_network)(next_obs)
+        if not with_gradient:
+            next_q = next_q.detach()
+        best = next_q.max(dim=0 if wrong_axis else 1).values
+        done = terminated | truncated if mask_truncated else terminated
+        mask = torch.ones_like(rewards) if no_mask else 1.0 - done.float()
+        target = rewards + gamma * mask * best
+        if loss == "mse" and not always_huber:
+            return F.mse_loss(q_taken, target), q_taken
+        return F.smooth_l1_loss(q_taken, target), q_taken
+
+    return loss_function
+
+
+def _buggy_loop(never_sync=False, early_updates=False, no_decay=False, inverted=False,
+                done_flags=False, no_reset=False, next_obs_after_reset=False,
+                no_zero_grad=False, sync_every_step=False):  # fmt: skip
+    def loop(env, q_network, target_network, optimizer, buffer, total_steps, rng, config):
+        returns, episode_return = [], 0.0
+        obs, _ = env.reset(seed=config.seed)
+        for step in range(total_steps):
+            epsilon = (
+                config.epsilon_start
+                if no_decay
+                else linear_schedule(
+                    config.epsilon_start, config.epsilon_end, config.exploration_steps, step
+                )
+            )
+            with torch.no_grad():
+                q_values = q_network(torch.as_tensor(obs).unsqueeze(0))[0].numpy()
+            if inverted:
+                action = _greedy_with_probability_epsilon(q_values, epsilon, rng)
+            else:
+                action = epsilon_greedy(q_values, epsilon, rng)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            episode_return += reward
+            ended = terminated or truncated
+            if ended and not no_reset:
+                returns.append(episode_return)
+                episode_return = 0.0
+                reset_obs, _ = env.reset()
+                if next_obs_after_reset:
+                    next_obs = reset_obs
+            stored = (terminated or truncated) if done_flags else terminated
+            buffer.add(obs, action, reward, next_obs, stored, truncated)
+            obs = reset_obs if ended and not no_reset else next_obs
+            ready = len(buffer) >= config.batch_size if early_updates else (
+                len(buffer) >= config.learning_starts)  # fmt: skip
+            if ready and (step + 1) % config.train_frequency == 0:
+                for _ in range(config.gradient_steps):
+                    batch = ReplaySample(
+                        *(torch.as_tensor(x) for x in buffer.sample(config.batch_size))
+                    )
+                    loss, _ = compute_dqn_loss(q_network, target_network, batch, config.gamma)
+                    if not no_zero_grad:
+                        optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+            interval = 1 if sync_every_step else config.target_update_interval
+            if not never_sync and (step + 1) % interval == 0:
+                target_network.load_state_dict(q_network.state_dict())
+        return returns
+
+    return loop
+
+
+MISTAKES = [
+    # (check, buggy, case named, words of the broken property, the reference)
+    (check_linear_schedule, lambda a, b, d, s: a + (b - a) * s / d, "long after the decay",
+     "stays at the end value", linear_schedule),
+    (check_linear_schedule, lambda a, b, d, s: max(b, a - s / d), "half-way",
+     "half-way between start and end", linear_schedule),
+    (check_linear_schedule, lambda a, b, d, s: max(b, a + (b - a) * s / d), "a rising",
+     "may also rise", linear_schedule),
+    (check_linear_schedule, _schedule_step_first, "step 0 is the start", "its start value",
+     linear_schedule),
+    (check_epsilon_greedy, _greedy_only, "epsilon = 1 is uniform", "equally likely",
+     epsilon_greedy),
+    (check_epsilon_greedy, _greedy_with_probability_epsilon, "epsilon = 0 is greedy",
+     "always the one with the largest Q-value", epsilon_greedy),
+    (check_epsilon_greedy, _explores_among_others_only, "epsilon = 1 is uniform",
+     "the greedy one included", epsilon_greedy),
+    (check_epsilon_greedy, _returns_numpy_array, "epsilon = 0 is greedy", "expected an int",
+     epsilon_greedy),
+    (check_td_target, _masks_truncated_too, "a truncated episode still bootstraps",
+     "truncation must not cut the bootstrap", td_target),
+    (check_td_target, lambda r, q, te, tr, g: r + g * q.max(dim=1).values,
+     "episodes terminated: no bootstrap", "must not bootstrap", td_target),
+    (check_td_target, lambda r, q, te, tr, g: r + g * (1 - te.float()) * q.mean(dim=1),
+     "no episode ended", "the largest Q-value of its own next state", td_target),
+    (check_td_target, lambda r, q, te, tr, g: r + g * (1 - te.float()) * q.max(dim=0).values,
+     "no episode ended", "the max runs over the actions", td_target),
+    (check_compute_dqn_loss, _dqn_loss(no_mask=True), "terminated transitions do not bootstrap",
+     "ended by termination must not bootstrap", compute_dqn_loss),
+    (check_compute_dqn_loss, _dqn_loss(mask_truncated=True),
+     "truncated transitions still bootstrap", "only termination removes the bootstrap",
+     compute_dqn_loss),
+    (check_compute_dqn_loss, _dqn_loss(with_gradient=True), "no gradient through the target",
+     "never the target network", compute_dqn_loss),
+    (check_compute_dqn_loss, _dqn_loss(wrong_axis=True), "the loss when no episode ended",
+     "the max runs over the actions", compute_dqn_loss),
+    (check_compute_dqn_loss, _dqn_loss(no_gather=True), "the Q-values of the actions taken",
+     "Q-value of the action taken", compute_dqn_loss),
+    (check_compute_dqn_loss, _dqn_loss(always_huber=True), "loss='mse'",
+     "mean squared error", compute_dqn_loss),
+    (check_compute_dqn_loss, _dqn_loss(online_target=True), "the loss when no episode ended",
+     "largest target-network Q-value", compute_dqn_loss),
+    (check_dqn_loop, _buggy_loop(never_sync=True), "the target network is synced",
+     "was never synced", dqn_loop),
+    (check_dqn_loop, _buggy_loop(sync_every_step=True), "the target network is synced",
+     "a copy every target_update_interval", dqn_loop),
+    (check_dqn_loop, _buggy_loop(early_updates=True), "when and how the network learns",
+     "no update before it holds learning_starts", dqn_loop),
+    (check_dqn_loop, _buggy_loop(no_decay=True), "epsilon-greedy actions on the schedule",
+     "epsilon decaying from epsilon_start to epsilon_end", dqn_loop),
+    (check_dqn_loop, _buggy_loop(inverted=True), "epsilon-greedy actions on the schedule",
+     "act at random with probability epsilon", dqn_loop),
+    (check_dqn_loop, _buggy_loop(done_flags=True), "one transition stored per env step",
+     "store the two flags separately", dqn_loop),
+    (check_dqn_loop, _buggy_loop(next_obs_after_reset=True),
+     "one transition stored per env step", "not the one the reset returned", dqn_loop),
+    (check_dqn_loop, _buggy_loop(no_reset=True), "one transition stored per env step",
+     "without a reset", dqn_loop),
+    (check_dqn_loop, _buggy_loop(no_zero_grad=True), "when and how the network learns",
+     "gradients zeroed before each backward", dqn_loop),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("check", "buggy", "case", "words", "reference"), MISTAKES)
+def test_checks_catch_typical_mistakes(capsys, check, buggy, case, words, reference):
     assert check(buggy) is not buggy
     out = capsys.readouterr().out
-    assert out.startswith(WRONG) and f"case '{case}" in out and "Hint:" in out
+    assert out.startswith(WRONG), out
+    assert f"case '{case}" in out, out
+    assert words in out, out
+    assert "A correct answer must satisfy:" in out and "Hint:" in out
+    assert_no_answer_code(out, reference)
 
 
-def test_the_truncation_mistake_is_explained(capsys):
-    check_td_target(_masks_truncated_too)
+def test_epsilon_greedy_reports_frequencies_against_the_true_distribution(capsys):
+    check_epsilon_greedy(_greedy_only)
     out = capsys.readouterr().out
-    assert "`truncated` must not cut the bootstrap" in out
+    assert "expected the true probabilities [0.250, 0.250, 0.250, 0.250]" in out
+    assert "within 5 standard errors" in out
 
 
-def test_unfilled_exercises_are_not_attempted_and_fall_back_to_the_package(capsys):
-    def unfilled(*args):
+def test_a_second_wrong_try_adds_the_pointer(capsys):
+    ATTEMPTS.clear()
+    buggy = _dqn_loss(with_gradient=True)
+    check_compute_dqn_loss(buggy)
+    assert "Look at:" not in capsys.readouterr().out
+    check_compute_dqn_loss(buggy)
+    out = capsys.readouterr().out
+    assert "Look at:" in out and "torch.no_grad" in out
+    assert_no_answer_code(out, compute_dqn_loss)
+
+
+@pytest.mark.parametrize(
+    ("check", "reference"),
+    [
+        (check_linear_schedule, linear_schedule),
+        (check_epsilon_greedy, epsilon_greedy),
+        (check_td_target, td_target),
+        (check_compute_dqn_loss, compute_dqn_loss),
+        (check_dqn_loop, dqn_loop),
+    ],
+)
+def test_unfilled_or_rerun_exercises_fall_back_to_the_reference(capsys, check, reference):
+    def unfilled(*args, **kwargs):
         raise NotImplementedError()
 
-    assert check_linear_schedule(unfilled) is linear_schedule
-    assert check_epsilon_greedy(unfilled) is epsilon_greedy
-    assert check_td_target(unfilled) is td_target
-    assert capsys.readouterr().out.count(NOT_ATTEMPTED) == 3
+    assert check(unfilled) is reference
+    assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
+    assert check(reference) is reference  # a check cell re-run on its own
+    assert "re-run your code cell first" in capsys.readouterr().out
