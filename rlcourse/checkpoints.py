@@ -156,8 +156,11 @@ def export_checkpoint(
     source: str | os.PathLike | dict[str, Any], target: str | os.PathLike, half: bool = True
 ) -> Path:
     """A small copy for playing only: no resume state, weights in fp16 when ``half``."""
-    payload = source if isinstance(source, dict) else load_checkpoint(source)
-    build_policy_network(payload, where=str(source) if not isinstance(source, dict) else "")
+    if isinstance(source, dict):
+        payload = source  # an agent's own payload: it fits by construction
+    else:
+        payload = load_checkpoint(source)
+        build_policy_network(payload, where=str(source))  # a file may not: check before copying
     small = {key: value for key, value in payload.items() if key != "resume"}
     if half:
         small["weights"] = {

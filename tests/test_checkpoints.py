@@ -151,8 +151,9 @@ def test_an_older_format_version_still_loads(tmp_path):
 def test_export_refuses_weights_that_do_not_fit(tmp_path):
     payload = _payload()
     payload["weights"]["counter"] = torch.tensor([7], dtype=torch.int64)
+    source = save_checkpoint(tmp_path / "odd.pt", payload)
     with pytest.raises(CheckpointError, match="do not fit the network"):
-        export_checkpoint(payload, tmp_path / "small.pt")
+        export_checkpoint(source, tmp_path / "small.pt")
     assert not (tmp_path / "small.pt").exists()
 
 
