@@ -2,6 +2,10 @@
 
 A notebook cell says ``steps = budget(full=500_000, smoke=2_000)``. Students get the full
 budget; ``make test`` sets ``RLCOURSE_SMOKE=1`` so every notebook runs in seconds.
+``make notebooks`` (the outputs committed in the notebooks) sets ``RLCOURSE_OUTPUTS=1``
+as well: trainings stay at the smoke budget (their curves come from committed logs), while
+a cell that measures a shipped agent asks for its full count with ``outputs=``:
+``games = budget(full=20, smoke=2, outputs=20)``, so the committed numbers are the real ones.
 
 >>> budget(full=500_000, smoke=2_000, smoke_mode=True)
 2000
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 
 SMOKE_ENV_VAR = "RLCOURSE_SMOKE"
+OUTPUTS_ENV_VAR = "RLCOURSE_OUTPUTS"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -41,19 +46,38 @@ def is_smoke() -> bool:
     )
 
 
+def is_making_outputs() -> bool:
+    """Whether the notebooks are being run to make their committed outputs
+    (``RLCOURSE_OUTPUTS=1``, set by ``make notebooks``; it implies smoke mode)."""
+    value = os.environ.get(OUTPUTS_ENV_VAR, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{OUTPUTS_ENV_VAR}={value!r} is not understood: use 1 or 0")
+
+
 def _check_count(name: str, value: object) -> int:
     from rlcourse.config import check_positive_int
 
     return check_positive_int(f"budget {name}=", value)
 
 
-def budget(*, full: int, smoke: int, smoke_mode: bool | None = None) -> int:
-    """Return ``smoke`` in smoke mode, else ``full``.
+def budget(
+    *, full: int, smoke: int, outputs: int | None = None, smoke_mode: bool | None = None
+) -> int:
+    """Return ``smoke`` in smoke mode, else ``full``; when making the committed outputs,
+    ``outputs`` if given, else ``smoke``.
 
     Args:
         full: the budget a student trains with (steps, episodes, ...).
         smoke: the tiny budget CI uses; must not exceed ``full``.
+        outputs: the budget of ``make notebooks`` (``RLCOURSE_OUTPUTS=1``), for cells whose
+            output is quoted (e.g. the 20 games that score a shipped agent).
         smoke_mode: force a mode; by default read from ``RLCOURSE_SMOKE``.
+
+    >>> budget(full=20, smoke=2, outputs=20, smoke_mode=True)
+    2
 
     >>> budget(full=10, smoke=100, smoke_mode=True)
     Traceback (most recent call last):
@@ -71,6 +95,8 @@ def budget(*, full: int, smoke: int, smoke_mode: bool | None = None) -> int:
             f"budget smoke={smoke} is larger than full={full}: the smoke budget is the small one."
         )
     if smoke_mode is None:
+        if is_making_outputs():
+            return smoke if outputs is None else _check_count("outputs", outputs)
         smoke_mode = is_smoke()
     return smoke if smoke_mode else full
 
@@ -82,6 +108,11 @@ def describe_mode() -> str:
     'Budget: full (set RLCOURSE_SMOKE=1 for a quick smoke run)'
     >>> del os.environ[SMOKE_ENV_VAR]
     """
+    if is_making_outputs():
+        return (
+            "Budget: as committed (trainings at the smoke size; the curves, scores and videos "
+            "shown come from the shipped agents and the committed logs)"
+        )
     if is_smoke():
         return f"Budget: smoke ({SMOKE_ENV_VAR}=1: tiny step counts, results are not meaningful)"
     return f"Budget: full (set {SMOKE_ENV_VAR}=1 for a quick smoke run)"

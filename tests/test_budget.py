@@ -39,3 +39,13 @@ def test_bad_environment_value_says_what_is_accepted(monkeypatch):
 def test_bad_budgets_raise_clear_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
         budget(**kwargs, smoke_mode=True)
+
+
+def test_making_the_committed_outputs_uses_the_outputs_budget(monkeypatch):
+    monkeypatch.setenv("RLCOURSE_OUTPUTS", "1")
+    assert budget(full=20, smoke=2, outputs=20) == 20  # a quoted measurement: its real size
+    assert budget(full=500_000, smoke=2_000) == 2_000  # a training: the smoke size
+    assert "as committed" in describe_mode()
+    monkeypatch.setenv("RLCOURSE_OUTPUTS", "maybe")
+    with pytest.raises(ValueError, match="RLCOURSE_OUTPUTS='maybe' is not understood"):
+        budget(full=2, smoke=1)
