@@ -284,9 +284,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from rlcourse.checkpoints import load_agent
-    from rlcourse.envs import env_for_checkpoint
-    from rlcourse.evaluation import evaluate_batched, format_score
-    from rlcourse.policies import QPolicy, RandomPolicy
+    from rlcourse.evaluation import evaluate_checkpoint, format_score
 
     with user_input():
         check_number("--episodes", args.episodes, integer=True, low=1)
@@ -295,26 +293,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
             check_number("--max-steps", args.max_steps, integer=True, low=1)
     policy = load_agent(args.checkpoint)
     info = policy.checkpoint
-    policy.reseed(args.seed)  # the same command, the same games and the same draws
-    if isinstance(policy, QPolicy):
-        policy.epsilon = args.epsilon
-        rule = f"epsilon {args.epsilon:g}"
-    else:
-        rule = "actions sampled from the policy"
-
-    def make_env() -> Any:
-        return env_for_checkpoint(info)
-
+    result = evaluate_checkpoint(policy, args.episodes, args.seed, epsilon=args.epsilon,
+                                 max_steps=args.max_steps, vs_random=args.vs_random)  # fmt: skip
     print(f"{args.checkpoint}: {info.algo.upper()} on {info.env_id} ({info.steps:,} steps), "
-          f"{args.episodes} whole games from seed {args.seed}, {rule}")  # fmt: skip
-    scores = evaluate_batched(policy, make_env, args.episodes, args.seed, max_steps=args.max_steps)
-    if args.vs_random:
-        action_space = make_env().action_space
-        random_policy = RandomPolicy(action_space, seed=args.seed)
-        random_scores = evaluate_batched(random_policy, make_env, args.episodes, args.seed,
-                                         max_steps=args.max_steps)  # fmt: skip
-        print(f"random: {format_score(random_scores)}")
-    print(f"score: {format_score(scores)}")
+          f"{args.episodes} whole games from seed {args.seed}, {result.rule}")  # fmt: skip
+    if result.random_scores is not None:
+        print(f"random: {format_score(result.random_scores)}")
+    print(f"score: {format_score(result.scores)}")
     return 0
 
 

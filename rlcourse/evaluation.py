@@ -18,7 +18,7 @@ scores use other, fresh seeds: ``rlcourse evaluate CHECKPOINT --seed S`` with S 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -138,3 +138,58 @@ def format_score(scores: Sequence[float] | np.ndarray, unit: str = "games") -> s
     """
     scores = np.asarray(scores, dtype=np.float64)
     return f"{scores.mean():.1f} +- {scores.std():.1f} over {len(scores)} {unit}"
+
+
+class CheckpointScores(NamedTuple):
+    """What :func:`evaluate_checkpoint` measured."""
+
+    scores: np.ndarray
+    """The agent's score in each game."""
+    random_scores: np.ndarray | None
+    """Random play's score in the same games with the same actions (``vs_random``)."""
+    rule: str
+    """How the agent chose its actions, in words."""
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Any,
+    episodes: int = 20,
+    seed: int = TEST_SEED,
+    *,
+    epsilon: float = 0.05,
+    max_steps: int | None = None,
+    vs_random: bool = False,
+) -> CheckpointScores:
+    """The course's evaluation protocol, written once: ``rlcourse evaluate`` and the lessons
+    both call it, so a lesson's quoted score is the command's.
+
+    ``episodes`` whole games (the checkpoint's env with ``training=False``) seeded ``seed``,
+    ``seed + 1``, ...; a DQN agent plays epsilon-greedy (``epsilon``, 0.05 as in the Nature
+    paper), an actor-critic samples from its policy; the draws restart from ``seed``. With
+    ``vs_random``, random play on the same games with the same action set.
+    ``checkpoint``: a path, or a policy from :func:`rlcourse.checkpoints.load_agent`.
+    """
+    from rlcourse.checkpoints import load_agent
+    from rlcourse.config import check_number
+    from rlcourse.envs import env_for_checkpoint
+    from rlcourse.policies import QPolicy, RandomPolicy
+
+    check_number("epsilon", epsilon, low=0, high=1)
+    policy = checkpoint if hasattr(checkpoint, "checkpoint") else load_agent(checkpoint)
+    policy.reseed(seed)  # the same call, the same games and the same draws
+    if isinstance(policy, QPolicy):
+        policy.epsilon = epsilon
+        rule = f"epsilon {epsilon:g}"
+    else:
+        rule = "actions sampled from the policy"
+
+    def make_env() -> gym.Env:
+        return env_for_checkpoint(policy)
+
+    scores = evaluate_batched(policy, make_env, episodes, seed, max_steps=max_steps)
+    random_scores = None
+    if vs_random:
+        random_policy = RandomPolicy(make_env().action_space, seed=seed)
+        random_scores = evaluate_batched(random_policy, make_env, episodes, seed,
+                                         max_steps=max_steps)  # fmt: skip
+    return CheckpointScores(scores, random_scores, rule)

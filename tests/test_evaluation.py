@@ -144,3 +144,20 @@ def test_random_policy_is_reproducible_and_scores_are_formatted():
     np.testing.assert_array_equal(a, b)
     assert format_score([10.0, 20.0, 30.0]) == "20.0 +- 8.2 over 3 games"
     assert format_score([1.0], unit="episodes") == "1.0 +- 0.0 over 1 episodes"
+
+
+def test_evaluate_checkpoint_is_what_the_command_line_prints(capsys):
+    from rlcourse import pretrained
+    from rlcourse.cli import main
+    from rlcourse.evaluation import evaluate_checkpoint, format_score
+
+    path = pretrained.path("dqn_cartpole.pt")
+    first = evaluate_checkpoint(path, episodes=3, seed=7, max_steps=60, vs_random=True)
+    again = evaluate_checkpoint(path, episodes=3, seed=7, max_steps=60, vs_random=True)
+    np.testing.assert_array_equal(first.scores, again.scores)  # the draws restart from seed
+    assert first.rule == "epsilon 0.05"
+    assert main(["evaluate", str(path), "--episodes", "3", "--seed", "7", "--max-steps", "60",
+                 "--vs-random"]) == 0  # fmt: skip
+    *_, random_line, score_line = capsys.readouterr().out.splitlines()
+    assert score_line == f"score: {format_score(first.scores)}"
+    assert random_line == f"random: {format_score(first.random_scores)}"
