@@ -19,7 +19,7 @@ help:
 	@echo "make test       lint + unit tests + doctests + every notebook (both versions, smoke budget)"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make student    regenerate notebooks/student/ from notebooks/"
-	@echo "make notebooks  re-run the notebooks to refresh their checked outputs, then 'make student'"
+	@echo "make notebooks  regenerate notebooks/student/, run all notebooks, save them with outputs"
 	@echo "make lint       ruff"
 	@echo "make bench      run the benchmarks in bench/ (minutes)"
 	@echo "make results    redraw the README's result figures from the committed CSV logs (seconds)"
@@ -58,9 +58,10 @@ lab:
 student:
 	$(PY) -m rlcourse.course.nbtools student
 
+# Regenerates notebooks/student/, then runs all 12 notebooks (2 at a time) with
+# RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1 and saves them with their (deterministic) outputs.
 notebooks:
-	RLCOURSE_SMOKE=1 $(PY) -m rlcourse.course.nbtools refresh notebooks/*.ipynb
-	$(PY) -m rlcourse.course.nbtools student
+	RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1 OMP_NUM_THREADS=1 $(PY) -m rlcourse.course.nbtools notebooks --jobs 2
 
 lint:
 	$(PY) -m ruff check .

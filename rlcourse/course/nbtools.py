@@ -1,7 +1,8 @@
 """Notebook housekeeping: student versions and committed outputs.
 
     python -m rlcourse.course.nbtools student [--check]  # notebooks/*.ipynb -> notebooks/student/
-    python -m rlcourse.course.nbtools refresh NOTEBOOK...  # run; keep NBVAL_CHECK_OUTPUT outputs
+    python -m rlcourse.course.nbtools refresh NOTEBOOK...  # run and save with outputs
+    python -m rlcourse.course.nbtools notebooks [--jobs 2]  # `make notebooks`: all of the above
 
 Solution notebooks mark answers nbgrader's way::
 
@@ -14,8 +15,14 @@ and the student version replaces each block, at the block's indentation, with::
     # YOUR CODE HERE
     raise NotImplementedError()
 
-Notebooks are committed without outputs, except cells marked ``# NBVAL_CHECK_OUTPUT``,
-whose (deterministic) outputs nbval compares.
+Notebooks are committed **with** their outputs (figures, scores, videos), made by
+``make notebooks``: the student versions are regenerated from the solution notebooks, then
+all twelve are run in fresh kernels (``RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1``, see
+:mod:`rlcourse.budget`) and saved with their outputs, made deterministic: no execution
+timestamps, no widgets (tqdm's bars), no transient display ids; the repository's root and
+the home directory are written as relative paths, and any other absolute path or memory
+address in an output is an error naming the cell. A run that changes nothing changes no
+byte. nbval compares only the outputs of cells marked ``# NBVAL_CHECK_OUTPUT``.
 """
 
 from __future__ import annotations
@@ -83,7 +90,8 @@ def strip_outputs(notebook: Any) -> Any:
 
 
 def student_version(notebook: Any) -> Any:
-    """The student notebook: solutions stubbed, outputs stripped, a banner on top."""
+    """The student notebook: solutions stubbed, a banner on top, outputs stripped except the
+    checked cells' (``make notebooks`` then runs it, so its outputs are the student's own)."""
     student = strip_outputs(notebook)
     for cell in student.cells:
         if cell.cell_type == "code" and BEGIN in cell.source:
@@ -103,9 +111,28 @@ def _dumps(notebook: Any) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+def structure(notebook: Any) -> Any:
+    """What a notebook is without its outputs: cells (type, id, source, metadata) and the
+    notebook's metadata, less what running it changes. Two notebooks with the same structure
+    differ only in their outputs."""
+    cells = [
+        (
+            cell.get("cell_type"),
+            cell.get("id"),
+            cell.get("source"),
+            {k: v for k, v in cell.get("metadata", {}).items() if k != "execution"},
+        )
+        for cell in notebook.cells
+    ]
+    metadata = {k: v for k, v in notebook.metadata.items() if k not in ("widgets", "language_info")}
+    return cells, metadata
+
+
 def write_students(source_dir: Path, target_dir: Path, check: bool = False) -> list[Path]:
     """Write (or with ``check``, compare) the student version of each notebook.
 
+    A student notebook whose structure (cells and sources, :func:`structure`) is already the
+    expected one is left as it is, with the outputs ``make notebooks`` saved in it.
     Returns the student notebooks that were stale (``check``) or written.
     """
     import nbformat
@@ -113,28 +140,158 @@ def write_students(source_dir: Path, target_dir: Path, check: bool = False) -> l
     touched = []
     target_dir.mkdir(parents=True, exist_ok=True)
     for path in sorted(source_dir.glob("*.ipynb")):
-        expected = _dumps(student_version(nbformat.read(path, as_version=4)))
+        expected = student_version(nbformat.read(path, as_version=4))
         target = target_dir / path.name
-        current = target.read_text() if target.exists() else None
-        if current != expected:
+        current = nbformat.read(target, as_version=4) if target.exists() else None
+        if current is None or structure(current) != structure(expected):
             touched.append(target)
             if not check:
-                target.write_text(expected)
+                target.write_text(_dumps(expected))
     return touched
 
 
-def refresh(path: Path, timeout: int = 1200) -> None:
-    """Run a notebook in a fresh kernel and save it with only the checked outputs kept."""
+MAX_NOTEBOOK_BYTES = 3_000_000
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+_ABSOLUTE = re.compile(r"(?<![\w.~/])/(?:tmp|root|home|work|Users|var|private|mnt|opt|srv)/")
+_DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]*")
+_TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "application/javascript")
+
+
+class OutputError(ValueError):
+    """An output that would make the committed notebook machine-dependent."""
+
+
+def _relative_paths(text: str, notebook_dir: Path) -> str:
+    """The notebook's folder, the repository root and the home folder as relative forms."""
+    root = Path(__file__).resolve().parents[2]
+    home = str(Path.home())
+    replacements = [(str(notebook_dir.resolve()) + "/", ""), (str(notebook_dir.resolve()), ".")]
+    replacements += [(str(root) + "/", ""), (str(root), ".")]
+    if home not in ("/", ""):
+        replacements.append((home, "~"))
+    for old, new in replacements:
+        text = text.replace(old, new)
+    return text
+
+
+def _check_text(text: str, where: str) -> None:
+    visible = _DATA_URI.sub("data:...", text)
+    for pattern, what in ((_ADDRESS, "a memory address"), (_ABSOLUTE, "an absolute path")):
+        found = pattern.search(visible)
+        if found:
+            start = max(found.start() - 60, 0)
+            raise OutputError(
+                f"{where}: the output holds {what} ({visible[start:found.end() + 40]!r}): "
+                "committed outputs must not depend on the machine; print a relative path, "
+                "not an object's repr"
+            )
+
+
+def normalise_outputs(notebook: Any, notebook_dir: Path, name: str = "notebook") -> Any:
+    """Make a run notebook's outputs deterministic and machine-independent (in place).
+
+    Drops widget outputs (tqdm's bars), ``transient`` display ids, execution timings and the
+    widget state; writes the notebook's folder, the repository root and ``~`` as relative
+    paths; raises :class:`OutputError`, naming the cell, for any other absolute path or a
+    memory address.
+    """
+    notebook.metadata.pop("widgets", None)
+    code_index = 0
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        code_index += 1
+        cell.metadata.pop("execution", None)
+        where = f"{name}, cell {index} (code cell {code_index}, {cell.source[:50]!r})"
+        kept = []
+        for output in cell.get("outputs", []):
+            output.pop("transient", None)
+            data = output.get("data")
+            if data is not None and WIDGET_VIEW in data:
+                continue
+            if output.get("output_type") == "stream":
+                output.text = _relative_paths(output.text, notebook_dir)
+                _check_text(output.text, where)
+            elif output.get("output_type") == "error":
+                output.traceback = [_relative_paths(t, notebook_dir) for t in output.traceback]
+                output.evalue = _relative_paths(output.evalue, notebook_dir)
+            elif data is not None:
+                for mime in _TEXT_MIME:
+                    if mime in data:
+                        value = data[mime]
+                        joined = "".join(value) if isinstance(value, list) else value
+                        data[mime] = _relative_paths(joined, notebook_dir)
+                        _check_text(data[mime], f"{where} [{mime}]")
+            kept.append(output)
+        cell.outputs = kept
+    return notebook
+
+
+def refresh(path: Path, timeout: int = 1200) -> int:
+    """Run a notebook in a fresh kernel and save it with its outputs, deterministically
+    (:func:`normalise_outputs`). Returns the size of the file written, in bytes."""
     import nbformat
     from nbclient import NotebookClient
 
+    path = Path(path)
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     resources = {"metadata": {"path": str(path.parent)}}
-    # coalesce_streams: one stream output per cell, however the kernel's flushes fell.
+    # coalesce_streams: one stream output per cell, however the kernel's flushes fell;
+    # record_timing=False: no execution timestamps in the cells' metadata.
     NotebookClient(
-        notebook, timeout=timeout, resources=resources, coalesce_streams=True
-    ).execute()
-    path.write_text(_dumps(strip_outputs(notebook)))
+        notebook, timeout=timeout, resources=resources, coalesce_streams=True,
+        record_timing=False,
+    ).execute()  # fmt: skip
+    normalise_outputs(notebook, path.parent, name=str(path))
+    text = _dumps(notebook)
+    path.write_text(text)
+    return len(text.encode())
+
+
+def _refresh_one(path: Path) -> tuple[Path, float, int]:
+    import time
+
+    start = time.perf_counter()
+    size = refresh(path)
+    return path, time.perf_counter() - start, size
+
+
+def make_notebooks(source_dir: Path = Path("notebooks"), jobs: int = 2) -> int:
+    """``make notebooks``: regenerate the student versions, then run every solution and
+    student notebook (``jobs`` at a time) with ``RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1`` and
+    save them with their outputs. Returns 1 if a notebook failed or is too large."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    os.environ.update({"RLCOURSE_SMOKE": "1", "RLCOURSE_OUTPUTS": "1", "PYTHONHASHSEED": "0"})
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    target_dir = source_dir / "student"
+    for path in write_students(source_dir, target_dir):
+        print(f"wrote: {path}")
+    solutions = sorted(source_dir.glob("*.ipynb"))
+    # Pair each lesson with its student version, the long (late) lessons first.
+    paths = [p for s in reversed(solutions) for p in (s, target_dir / s.name)]
+    failed = 0
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_refresh_one, path): path for path in paths}
+        for future in as_completed(futures):
+            try:
+                path, seconds, size = future.result()
+            except Exception as error:  # report every notebook, fail at the end
+                failed = 1
+                print(f"FAILED: {futures[future]}: {type(error).__name__}: {error}",
+                      file=sys.stderr)  # fmt: skip
+                continue
+            flag = ""
+            if size > MAX_NOTEBOOK_BYTES:
+                failed = 1
+                flag = f"  TOO LARGE (> {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB: shorter videos)"
+            print(f"refreshed: {path} ({seconds:.0f} s, {size / 1e6:.2f} MB){flag}", flush=True)
+    return failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,8 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     student.add_argument("--source", type=Path, default=Path("notebooks"))
     student.add_argument("--target", type=Path, default=Path("notebooks/student"))
     student.add_argument("--check", action="store_true", help="only report stale files")
-    run = commands.add_parser("refresh", help="execute notebooks, keep checked outputs only")
+    run = commands.add_parser("refresh", help="execute notebooks, save them with outputs")
     run.add_argument("notebooks", type=Path, nargs="+")
+    every = commands.add_parser("notebooks", help="student versions, then run all (make notebooks)")
+    every.add_argument("--source", type=Path, default=Path("notebooks"))
+    every.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
 
     if args.command == "student":
@@ -156,9 +316,11 @@ def main(argv: list[str] | None = None) -> int:
             print("Run `make student` and commit notebooks/student/.", file=sys.stderr)
             return 1
         return 0
+    if args.command == "notebooks":
+        return make_notebooks(args.source, jobs=args.jobs)
     for path in args.notebooks:
-        refresh(path)
-        print(f"refreshed: {path}")
+        size = refresh(path)
+        print(f"refreshed: {path} ({size / 1e6:.2f} MB)")
     return 0
 
 
