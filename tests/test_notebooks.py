@@ -169,3 +169,32 @@ def test_lesson_04_sb3_section_skips_with_a_message_without_sb3(monkeypatch, cap
     monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # import -> ImportError
     exec(compile(cell.source, "lesson 04, SB3 section", "exec"), {})
     assert "pip install stable-baselines3" in capsys.readouterr().out
+
+
+def test_refresh_keeps_the_committed_output_of_a_measurement(tmp_path):
+    """A timing differs on every run: a cell tagged "measurement" keeps its committed output
+    while its code is unchanged, so a refresh that changes nothing makes no diff."""
+    import nbformat
+
+    from rlcourse.course.nbtools import MEASUREMENT, refresh
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("import time\nprint('answer', 6 * 7)"),
+        nbformat.v4.new_code_cell("print(time.perf_counter_ns())",
+                                  metadata={"tags": [MEASUREMENT]}),  # fmt: skip
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}  # fmt: skip
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(notebook, path)
+    refresh(path)
+    first = path.read_text()
+    refresh(path)
+    assert path.read_text() == first
+    assert "answer 42" in first
+    changed = nbformat.read(path, as_version=4)
+    changed.cells[1].source = "print(time.perf_counter_ns(), 'new code')"
+    nbformat.write(changed, path)
+    refresh(path)
+    assert "new code" in nbformat.read(path, as_version=4).cells[1].outputs[0]["text"]

@@ -120,7 +120,8 @@ def structure(notebook: Any) -> Any:
             cell.get("cell_type"),
             cell.get("id"),
             cell.get("source"),
-            {k: v for k, v in cell.get("metadata", {}).items() if k != "execution"},
+            {k: v for k, v in cell.get("metadata", {}).items()
+             if k not in ("execution", "measured_source")},  # fmt: skip
         )
         for cell in notebook.cells
     ]
@@ -228,6 +229,16 @@ def normalise_outputs(notebook: Any, notebook_dir: Path, name: str = "notebook")
     return notebook
 
 
+def _digest(source: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+MEASUREMENT = "measurement"
+"""Tag of a cell whose output is a measurement (a timing): see :func:`refresh`."""
+
+
 def refresh(path: Path, timeout: int = 1200) -> int:
     """Run a notebook in a fresh kernel and save it with its outputs, deterministically
     (:func:`normalise_outputs`). Returns the size of the file written, in bytes."""
@@ -236,6 +247,15 @@ def refresh(path: Path, timeout: int = 1200) -> int:
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
+    # Measurements (timings) differ on every run: a cell tagged "measurement" keeps the
+    # output it was committed with, as long as its code is the same.
+    # The output is kept only if it was made by this very code (a hash of the source is
+    # stored with it): an edited cell is measured again.
+    kept = {
+        cell.source: cell.outputs for cell in notebook.cells
+        if cell.cell_type == "code" and MEASUREMENT in cell.metadata.get("tags", [])
+        and cell.outputs and cell.metadata.get("measured_source") == _digest(cell.source)
+    }  # fmt: skip
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -246,6 +266,10 @@ def refresh(path: Path, timeout: int = 1200) -> int:
         notebook, timeout=timeout, resources=resources, coalesce_streams=True,
         record_timing=False,
     ).execute()  # fmt: skip
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and MEASUREMENT in cell.metadata.get("tags", []):
+            cell.outputs = kept.get(cell.source, cell.outputs)
+            cell.metadata["measured_source"] = _digest(cell.source)
     normalise_outputs(notebook, path.parent, name=str(path))
     text = _dumps(notebook)
     path.write_text(text)
