@@ -35,7 +35,9 @@ def _check_episodes(episodes: object) -> int:
     return check_positive_int("episodes", episodes)
 
 
-def _lost_life(info: dict[str, Any], lives: int | None) -> tuple[bool, int | None]:
+def lost_life(info: dict[str, Any], lives: int | None) -> tuple[bool, int | None]:
+    """``(a life was lost at this step, the lives now)`` from a step's ``info`` and the lives
+    before it (None: not known yet). Games without lives never lose one."""
     now = info.get("lives")
     if now is None:
         return False, lives
@@ -73,14 +75,14 @@ def evaluate(
         if reset is not None:
             reset(1)
         lives = None
-        _, lives = _lost_life(info, lives)
+        _, lives = lost_life(info, lives)
         done, steps = False, 0
         while not done and (max_steps is None or steps < max_steps):
             obs, reward, terminated, truncated, info = env.step(policy(obs))
             returns[episode] += gamma**steps * float(reward)
             done = terminated or truncated
             steps += 1
-            lost, lives = _lost_life(info, lives)
+            lost, lives = lost_life(info, lives)
             if lost and lives_reset and reset_game is not None:
                 reset_game(0)
     return returns
@@ -108,7 +110,7 @@ def evaluate_batched(
         lives_reset = bool(getattr(policy, "reset_on_life_loss", False))
         first = [env.reset(seed=seed + i) for i, env in enumerate(envs)]
         observations = np.stack([obs for obs, _ in first])
-        lives: list[int | None] = [_lost_life(info, None)[1] for _, info in first]
+        lives: list[int | None] = [lost_life(info, None)[1] for _, info in first]
         scores = np.zeros(episodes)
         playing = np.ones(episodes, bool)
         steps = 0
@@ -120,7 +122,7 @@ def evaluate_batched(
                 observations[game] = obs
                 scores[game] += float(reward)
                 playing[game] = not (terminated or truncated)
-                lost, lives[game] = _lost_life(info, lives[game])
+                lost, lives[game] = lost_life(info, lives[game])
                 if lost and lives_reset:
                     policy.reset_game(game)
             steps += 1

@@ -18,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlcourse.config import check_number, check_positive_int
+from rlcourse.evaluation import lost_life
 from rlcourse.files import atomic_write
 
 
@@ -133,7 +134,7 @@ def record_episode(
     if hasattr(policy, "reset"):
         policy.reset(1)
     lives_reset = bool(getattr(policy, "reset_on_life_loss", False))
-    lives = info.get("lives")
+    _, lives = lost_life(info, None)
     frames.append(env.render())
     episode_return, steps, ended, terminated = 0.0, 0, False, False
     while not ended and steps < max_steps:
@@ -142,9 +143,9 @@ def record_episode(
         steps += 1
         ended = terminated or truncated
         frames.append(env.render())
-        if lives_reset and lives is not None and info.get("lives", lives) < lives:
+        lost, lives = lost_life(info, lives)
+        if lost and lives_reset:
             policy.reset_game(0)
-        lives = info.get("lives", lives)
     count = write_video(frames, path, fps=fps)
     return Recording(Path(path), count, episode_return, steps, bool(terminated))
 

@@ -61,6 +61,19 @@ async def _run_cell(ws_url: str, token: str, code: str) -> str:
     return output
 
 
+def _wait_until_up(process: subprocess.Popen, base: str, token: str) -> None:
+    """Until the server `make lab` started answers (60 s at most)."""
+    for _ in range(120):
+        try:
+            _get(f"{base}/api/status", token)
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("`make lab` exited early") from None
+            time.sleep(0.5)
+    raise TimeoutError("JupyterLab did not answer within 60 s")
+
+
 @pytest.fixture
 def lab():
     port, token = _free_port(), uuid.uuid4().hex
@@ -71,16 +84,7 @@ def lab():
                                start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                _get(f"{base}/api/status", token)
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError("`make lab` exited early") from None
-                time.sleep(0.5)
-        else:
-            raise TimeoutError("JupyterLab did not answer within 60 s")
+        _wait_until_up(process, base, token)
         yield base, token
     finally:
         if process.poll() is None:

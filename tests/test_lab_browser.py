@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_lab import _free_port, _get
+from test_lab import _free_port, _get, _wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -62,16 +62,7 @@ def lab_in_browser(tmp_path_factory):
                                start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                _get(f"{base}/api/status", token)
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError("`make lab` exited early") from None
-                time.sleep(0.5)
-        else:
-            raise TimeoutError("JupyterLab did not answer within 60 s")
+        _wait_until_up(process, base, token)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                  args=ARGS)  # fmt: skip

@@ -302,7 +302,7 @@ class A2C:
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a resume point made by :meth:`checkpoint`."""
-        if payload["network_spec"] != _plain_spec(self.network_spec):
+        if payload["network_spec"] != self.network_spec:
             raise CheckpointError(
                 f"the checkpoint's network {payload['network_spec']} is not this agent's "
                 f"{self.network_spec}: use the same env and hyperparameters"
@@ -311,8 +311,3 @@ class A2C:
         # A copy: torch would share the payload's moment tensors with this agent.
         self.optimizer.load_state_dict(copy.deepcopy(payload["resume"]["optimizer"]))
         self.steps, self.updates = int(payload["steps"]), int(payload["resume"]["updates"])
-
-
-def _plain_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"class": spec["class"], "kwargs": {
-        k: list(v) if isinstance(v, tuple) else v for k, v in spec["kwargs"].items()}}  # fmt: skip
