@@ -134,7 +134,7 @@ def test_describe_difference():
     )
 
 
-# --- lesson 01 checks: correct answers in other styles pass; the typical mistakes are caught
+# --- lesson 02 checks: correct answers in other styles pass; the typical mistakes are caught
 # with a message that names them, and no check prints answer code --------------------------
 
 from exercise_helpers import assert_no_answer_code  # noqa: E402
@@ -433,7 +433,7 @@ class FrameStackFixedFour(FrameStackStudent):
         (check_frame_stack, type("Copy", (wrappers.FrameStack,), {})),
     ],
 )
-def test_lesson01_checks_pass_correct_code(capsys, check, correct):
+def test_lesson02_checks_pass_correct_code(capsys, check, correct):
     assert check(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
 
@@ -478,7 +478,7 @@ LESSON01_MISTAKES = [
 
 
 @pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), LESSON01_MISTAKES)
-def test_lesson01_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
+def test_lesson02_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
     ATTEMPTS.clear()
     result = check(buggy)
     out = capsys.readouterr().out
@@ -495,7 +495,7 @@ def test_lesson01_checks_catch_typical_mistakes(capsys, check, buggy, case, rule
     assert_no_answer_code(out + second, reference)
 
 
-def test_lesson01_checks_rerun_on_the_package_code_does_not_pass(capsys):
+def test_lesson02_checks_rerun_on_the_package_code_does_not_pass(capsys):
     for check in (check_max_and_skip, check_process_frame84, check_frame_stack):
         reference = check(None)
         assert check(reference) is reference

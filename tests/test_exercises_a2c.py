@@ -1,4 +1,4 @@
-"""Lesson 06's checks: correct answers written in other styles pass; the typical mistakes
+"""Lesson 08's checks: correct answers written in other styles pass; the typical mistakes
 are caught, with the rule that points at them, and no check prints answer code."""
 
 import pytest
@@ -215,7 +215,7 @@ class PackageForward(RecurrentActorCritic):
         (check_train_on_rollout, train_with_package_pieces),
     ],
 )
-def test_lesson06_checks_pass_correct_code_in_other_styles(capsys, check, correct):
+def test_lesson08_checks_pass_correct_code_in_other_styles(capsys, check, correct):
     assert check(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
 
@@ -230,7 +230,7 @@ def test_lesson06_checks_pass_correct_code_in_other_styles(capsys, check, correc
         (check_train_on_rollout, a2c.train_on_rollout),
     ],
 )
-def test_lesson06_checks_on_the_package_itself_or_unfilled_code(capsys, check, reference):
+def test_lesson08_checks_on_the_package_itself_or_unfilled_code(capsys, check, reference):
     # a re-run check cell (the name is bound to the package's code): not a "passed"
     assert check(reference) is reference
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
@@ -416,7 +416,7 @@ REFERENCES = {
 
 
 @pytest.mark.parametrize(("check", "buggy", "rule"), MISTAKES)
-def test_lesson06_checks_catch_typical_mistakes(capsys, check, buggy, rule):
+def test_lesson08_checks_catch_typical_mistakes(capsys, check, buggy, rule):
     result = check(buggy)
     out = capsys.readouterr().out
     assert result is REFERENCES[check]

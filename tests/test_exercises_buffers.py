@@ -1,4 +1,4 @@
-"""Lesson 02's checks accept correct code written in other styles and catch the typical
+"""Lesson 03's checks accept correct code written in other styles and catch the typical
 mistakes, with a message that names each one; no check prints answer code."""
 
 import numpy as np
@@ -259,7 +259,7 @@ class Copy(ReplayBuffer):
         (check_stack_frames, stack_frames_vectorised),
     ],
 )
-def test_lesson02_checks_pass_correct_code(capsys, check, correct):
+def test_lesson03_checks_pass_correct_code(capsys, check, correct):
     assert check(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
 
@@ -304,7 +304,7 @@ MISTAKES = [
 
 
 @pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), MISTAKES)
-def test_lesson02_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
+def test_lesson03_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
     ATTEMPTS.clear()
     result = check(buggy)
     out = capsys.readouterr().out
@@ -327,7 +327,7 @@ def test_lesson02_checks_catch_typical_mistakes(capsys, check, buggy, case, rule
         (check_stack_frames, stack_frames_not_attempted),
     ],
 )
-def test_lesson02_checks_report_not_attempted(capsys, check, stub):
+def test_lesson03_checks_report_not_attempted(capsys, check, stub):
     assert check(stub) is not stub
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
 
@@ -341,7 +341,7 @@ def test_sample_check_falls_back_to_the_reference_class(capsys):
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
 
 
-def test_lesson02_checks_rerun_on_the_package_code_does_not_pass(capsys):
+def test_lesson03_checks_rerun_on_the_package_code_does_not_pass(capsys):
     for check in (check_replay_add, check_replay_sample, check_stack_frames):
         reference = check(None)
         assert check(reference) is reference

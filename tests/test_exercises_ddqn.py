@@ -1,4 +1,4 @@
-"""Lesson 05's checks: correct answers in other styles pass; the typical mistakes are caught,
+"""Lesson 06's checks: correct answers in other styles pass; the typical mistakes are caught,
 with the case and the rule that point at them, and no check prints answer code."""
 
 import pytest

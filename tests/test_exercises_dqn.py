@@ -1,4 +1,4 @@
-"""Lesson 03's checks: correct answers in other styles pass; the typical mistakes are caught,
+"""Lesson 04's checks: correct answers in other styles pass; the typical mistakes are caught,
 with a message naming the property they break; no check prints answer code."""
 
 from collections import deque

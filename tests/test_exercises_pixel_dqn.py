@@ -1,4 +1,4 @@
-"""Lesson 04's checks: correct answers written in other styles pass; the typical mistakes
+"""Lesson 05's checks: correct answers written in other styles pass; the typical mistakes
 are caught, with the case and the property that show them, and no answer code."""
 
 import numpy as np

@@ -85,15 +85,15 @@ def test_wheel_installs_and_runs_notebooks(tmp_path):
 
     notebooks = tmp_path / "notebooks"
     (notebooks / "student").mkdir(parents=True)
-    shutil.copy(ROOT / "notebooks" / "student" / "01_wrappers.ipynb", notebooks / "student")
-    shutil.copy(ROOT / "notebooks" / "03_dqn_cartpole.ipynb", notebooks)
+    shutil.copy(ROOT / "notebooks" / "student" / "02_wrappers.ipynb", notebooks / "student")
+    shutil.copy(ROOT / "notebooks" / "04_dqn_cartpole.ipynb", notebooks)
     located = _run([python, "-c", "import rlcourse; print(rlcourse.__file__)"], cwd=tmp_path)
     assert str(env_dir) in located.stdout, "the notebooks must use the installed package"
     env = {**os.environ, "RLCOURSE_SMOKE": "1", "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-         "--nbval-current-env", "student/01_wrappers.ipynb", "03_dqn_cartpole.ipynb"],
+         "--nbval-current-env", "student/02_wrappers.ipynb", "04_dqn_cartpole.ipynb"],
         cwd=notebooks, env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -81,7 +81,7 @@ def _kernels_idle(base: str, token: str) -> bool:
     return bool(kernels) and all(k["execution_state"] == "idle" for k in kernels)
 
 
-@pytest.mark.parametrize("name", ["01_wrappers.ipynb", "03_dqn_cartpole.ipynb"])
+@pytest.mark.parametrize("name", ["02_wrappers.ipynb", "04_dqn_cartpole.ipynb"])
 def test_student_runs_all_cells_in_jupyterlab(lab_in_browser, name):
     browser, base, token = lab_in_browser
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

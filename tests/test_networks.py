@@ -3,7 +3,7 @@ import torch
 
 from rlcourse.networks import RecurrentActorCritic
 
-# --- RecurrentActorCritic (lesson 06) ----------------------------------------------------
+# --- RecurrentActorCritic (lesson 08) ----------------------------------------------------
 
 
 def test_recurrent_actor_critic_shapes_and_layers():
@@ -62,7 +62,7 @@ def test_bad_shapes_are_clear_errors():
         RecurrentActorCritic(obs_shape=(1, 42, 42), n_actions=0)
 
 
-# --- Q-networks (lessons 03-05) -------------------------------------------------------------
+# --- Q-networks (lessons 04-06) -------------------------------------------------------------
 
 
 def test_nature_cnn_layers_and_uint8_scaling():

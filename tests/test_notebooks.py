@@ -163,11 +163,11 @@ def test_committed_outputs_present_training_lesson_shows_figure_and_video(path):
     assert "<video" in html and "data:video/mp4;base64," in html, f"{_id(path)} shows no video"
 
 
-def test_lesson_04_sb3_section_skips_with_a_message_without_sb3(monkeypatch, capsys):
-    notebook = nbformat.read(ROOT / "notebooks" / "04_pixel_dqn_mspacman.ipynb", as_version=4)
+def test_lesson_05_sb3_section_skips_with_a_message_without_sb3(monkeypatch, capsys):
+    notebook = nbformat.read(ROOT / "notebooks" / "05_pixel_dqn_mspacman.ipynb", as_version=4)
     (cell,) = [c for c in notebook.cells if "from stable_baselines3 import DQN" in c.source]
     monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # import -> ImportError
-    exec(compile(cell.source, "lesson 04, SB3 section", "exec"), {})
+    exec(compile(cell.source, "lesson 05, SB3 section", "exec"), {})
     assert "pip install stable-baselines3" in capsys.readouterr().out
 
 

@@ -37,7 +37,7 @@ RUNTIME = (
     "numpy",
     "opencv-python",
     "matplotlib",
-    "ipywidgets",  # lesson 01's `interact`; the widget form of the tqdm.auto progress bars
+    "ipywidgets",  # lesson 02's `interact`; the widget form of the tqdm.auto progress bars
     "tqdm",
     "imageio",
     "imageio-ffmpeg",

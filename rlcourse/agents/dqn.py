@@ -175,7 +175,7 @@ def default_preset(env_id: str) -> str:
     return "atari" if is_nes_mario(env_id) or is_atari(env_id) else "cartpole"
 
 
-# --- the formulas (each one an exercise in lessons 03 and 05) -------------------------------
+# --- the formulas (each one an exercise in lessons 04 and 06) -------------------------------
 
 
 def linear_schedule(start: float, end: float, duration: int, step: int) -> float:

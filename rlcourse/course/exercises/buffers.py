@@ -1,4 +1,4 @@
-"""Checks for lesson 02 (replay buffers): a ring buffer's ``add`` and ``sample``, and
+"""Checks for lesson 03 (replay buffers): a ring buffer's ``add`` and ``sample``, and
 rebuilding a frame stack from single frames.
 
 The buffer's reference is the package's own :class:`rlcourse.buffers.ReplayBuffer`: the
@@ -391,5 +391,5 @@ def check_stack_frames(student_function: Any) -> Any:
         "from i looking for the latest episode start (at most k-1 frames back); every slot "
         "that would reach before that start gets the start frame instead.",
         pointer="section 4 of this lesson (the diagram of the stacks at a1 and a4), and how "
-        "lesson 01's FrameStack pads after a reset",
+        "lesson 02's FrameStack pads after a reset",
     )

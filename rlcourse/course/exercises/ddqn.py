@@ -1,4 +1,4 @@
-"""Checks for lesson 05 (Double DQN): the Double DQN target, the Double DQN loss and the
+"""Checks for lesson 06 (Double DQN): the Double DQN target, the Double DQN loss and the
 target network's hard and soft updates.
 
 The references are the package's own functions (:mod:`rlcourse.agents.dqn`), called as the
@@ -55,7 +55,7 @@ def check_double_dqn_target(student_function: Any) -> Any:
         Case(
             "when both nets agree it equals the DQN target",
             lambda f: f(_REWARDS, _TARGET, _TARGET, _NONE, _NONE, 0.99),
-            rule="given the same values for both networks, the target is lesson 03's DQN "
+            rule="given the same values for both networks, the target is lesson 04's DQN "
             "target: reward plus gamma times the best next value",
         ),
         Case(
@@ -75,7 +75,7 @@ def check_double_dqn_target(student_function: Any) -> Any:
         "terminated (only there), and add the reward. DQN differs only in the first step: "
         "there the target network both chooses and rates.",
         pointer="the Double DQN target equation in section 2 (the argmax inside the target "
-        "network's Q), and lesson 03's td_target for the terminal mask",
+        "network's Q), and lesson 04's td_target for the terminal mask",
     )
 
 
@@ -173,10 +173,10 @@ def check_compute_dqn_loss(student_function: Any) -> Any:
             "not rated by the online network)",
         ),
         Case(
-            "double=False is still lesson 03's DQN loss",
+            "double=False is still lesson 04's DQN loss",
             lambda f: _loss_values(f, _batch(), double=False),
             rule="with double=False (the default) the target network both chooses and rates "
-            "the next action, as in lesson 03",
+            "the next action, as in lesson 04",
         ),
         Case(
             "double=True, a terminated transition has no bootstrap",
@@ -209,14 +209,14 @@ def check_compute_dqn_loss(student_function: Any) -> Any:
         student_function,
         compute_dqn_loss,
         cases,
-        hint="keep lesson 03's three steps: the online network's Q-values of the actions "
+        hint="keep lesson 04's three steps: the online network's Q-values of the actions "
         "taken (with gradient); the target, computed without gradient; the loss between "
         "them. Only the target changes with double=True: the online network looks at the "
         "next observations to choose each next action, the target network says what that "
         "action is worth (your double_dqn_target does exactly this, given both networks' "
         "values of the next observations).",
         pointer="the Double DQN target equation in section 2, your double_dqn_target of "
-        "exercise 1, and lesson 03's compute_dqn_loss (torch.no_grad for the target; "
+        "exercise 1, and lesson 04's compute_dqn_loss (torch.no_grad for the target; "
         "torch.nn.functional.smooth_l1_loss and mse_loss)",
     )
 

@@ -1,4 +1,4 @@
-"""Checks for lesson 03 (DQN): the epsilon schedule, epsilon-greedy, the TD target, DQN's
+"""Checks for lesson 04 (DQN): the epsilon schedule, epsilon-greedy, the TD target, DQN's
 loss and the training loop.
 
 The references of the first four are the package's own functions

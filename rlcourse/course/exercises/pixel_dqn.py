@@ -1,4 +1,4 @@
-"""Checks for lesson 04 (pixel DQN): the Nature CNN on stacked uint8 frames, and the
+"""Checks for lesson 05 (pixel DQN): the Nature CNN on stacked uint8 frames, and the
 training env's preprocessing pipeline.
 
 The references are the package's own (:class:`rlcourse.networks.NatureCNN`,
@@ -412,7 +412,7 @@ def check_make_atari_env(student_function: Any) -> Any:
         "gray. Each training aid is there only when its flag is on.",
         pointer="the table of wrappers in section 1 (what each one does), the docstrings of "
         "rlcourse.wrappers (NoopReset, MaxAndSkip, EpisodicLife, FireReset, ProcessFrame84, "
-        "ClipReward, FrameStack), and lesson 01",
+        "ClipReward, FrameStack), and lesson 02",
     )
 
 

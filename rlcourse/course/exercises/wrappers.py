@@ -1,4 +1,4 @@
-"""Checks for lesson 01 (Atari wrappers): MaxAndSkip.step, process_frame84, FrameStack.
+"""Checks for lesson 02 (Atari wrappers): MaxAndSkip.step, process_frame84, FrameStack.
 
 The references are the package's own (:mod:`rlcourse.wrappers`), used as the student's: same
 names, same signatures. The cases play :class:`rlcourse.toy_envs.FrameCounterEnv`, whose
@@ -231,7 +231,7 @@ def check_process_frame84(student_function: Any) -> Any:
              "(red counts about 0.3)", red),
         case("random RGB frame",
              "each output pixel is the average of the gray pixels it covers", random_frame),
-        case("size=42 (lesson 06's frames)",
+        case("size=42 (lesson 08's frames)",
              "the side of the output square is the size argument", random_frame, 42),
     ]  # fmt: skip
     return check_exercise(
