@@ -164,9 +164,6 @@ def atari_config(**overrides: Any) -> DQNConfig:
 PRESETS = {"cartpole": cartpole_config, "atari": atari_config}
 
 
-PRESETS = {"cartpole": cartpole_config, "atari": atari_config}
-
-
 def default_preset(env_id: str) -> str:
     """The preset used when none is named: 'atari' for pixel games (ALE, NES Super Mario),
     else 'cartpole'."""
