@@ -1,0 +1,105 @@
+"""Why Mario Bros. (ALE) is hard for DQN: what gives points, and what simple policies score.
+
+Arcade Mario Bros. is one screen: pests walk along the platforms from both sides; Mario
+flips one by bumping the platform under it (a jump, FIRE) and kicks it off by touching it.
+This script plays whole games (all lives, real points, as the course's evaluation) and
+prints, for each action set:
+
+* random play: mean +- std score, game length, and every reward value seen with its count;
+* each constant action (a policy that always presses one button), to show the degenerate
+  policies a Q-network can collapse to (e.g. NOOP: Mario stands still, safe, scoring 0).
+
+    python bench/mario_actions.py --games 20 --out bench/results/mario_actions.md
+
+Seeds start at 777,100: never used to train or select an agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rlcourse.envs import ACTION_SETS, make_env_for
+from rlcourse.files import atomic_write
+
+SETS: dict[str, list[str] | None] = {
+    "right_only": list(ACTION_SETS["right_only"]),
+    "walk_and_fire": list(ACTION_SETS["walk_and_fire"]),
+    "all 18": None,
+}
+
+
+def play(env, choose, games: int, seed: int, max_steps: int):
+    """Scores, lengths and reward values of ``games`` whole games of ``choose(rng) -> action``."""
+    rng = np.random.default_rng(seed)
+    scores, lengths, rewards = [], [], collections.Counter()
+    for game in range(games):
+        env.reset(seed=seed + game)
+        total, steps, done = 0.0, 0, False
+        while not done and steps < max_steps:
+            _, reward, terminated, truncated, _ = env.step(choose(rng))
+            if reward:
+                rewards[float(reward)] += 1
+            total += float(reward)
+            steps += 1
+            done = terminated or truncated
+        scores.append(total)
+        lengths.append(steps)
+    return np.array(scores), np.array(lengths), rewards
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", type=int, default=20, help="games per policy")
+    parser.add_argument("--seed", type=int, default=777_100, help="seed of the first game")
+    parser.add_argument("--max-steps", type=int, default=27_000, help="agent steps per game")
+    parser.add_argument("--out", type=Path, help="write the table here too (Markdown)")
+    args = parser.parse_args(argv)
+
+    lines = [
+        f"Mario Bros. (ALE/MarioBros-v5), whole games, frame skip 4, seeds {args.seed}+, "
+        f"at most {args.max_steps} agent steps a game",
+        "",
+        "| policy | actions | score (mean +- std) | agent steps a game | rewards seen |",
+        "|---|---|---|---|---|",
+    ]
+    start = time.perf_counter()
+    for name, actions in SETS.items():
+        options = {} if actions is None else {"actions": actions}
+        env = make_env_for("ALE/MarioBros-v5", training=False, **options)
+        n = int(env.action_space.n)
+        scores, lengths, rewards = play(
+            env, lambda rng, n=n: int(rng.integers(n)), args.games, args.seed, args.max_steps
+        )
+        seen = ", ".join(f"{value:g} x{count}" for value, count in sorted(rewards.items()))
+        lines.append(
+            f"| random | {name} ({n}) | {scores.mean():.1f} +- {scores.std():.1f} "
+            f"| {lengths.mean():.0f} | {seen or 'none'} |"
+        )
+        print(lines[-1], flush=True)
+        if name == "walk_and_fire":
+            for index, action in enumerate(actions):
+                scores, lengths, rewards = play(
+                    env, lambda rng, a=index: a, min(args.games, 5), args.seed, args.max_steps
+                )
+                seen = ", ".join(f"{v:g} x{c}" for v, c in sorted(rewards.items()))
+                lines.append(
+                    f"| always {action} | {name} | {scores.mean():.1f} +- {scores.std():.1f} "
+                    f"| {lengths.mean():.0f} | {seen or 'none'} |"
+                )
+                print(lines[-1], flush=True)
+        env.close()
+    lines += ["", f"({time.perf_counter() - start:.0f} s)"]
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        with atomic_write(args.out) as temporary:
+            Path(temporary).write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
