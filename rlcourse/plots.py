@@ -257,3 +257,180 @@ def _finish(figure: Any, title: str | None, path: str | os.PathLike | None, dpi:
         with atomic_write(path, suffix=".png") as temporary:
             figure.savefig(temporary, format="png", dpi=dpi)
     return figure
+
+
+_DIRECTIONS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
+"""Grid directions as (column, row) steps: rows grow downwards, as an image's."""
+
+
+def _grid_axes(
+    ax: Any, shape: tuple[int, int], lines: str = "white"
+) -> tuple[Any, Any, bool]:
+    import matplotlib.pyplot as plt
+
+    rows, columns = shape
+    own = ax is None
+    if own:
+        _, ax = plt.subplots(figsize=(0.75 * columns + 1.6, 0.75 * rows + 0.8))
+    ax.set_xticks(np.arange(columns))
+    ax.set_yticks(np.arange(rows))
+    ax.set_xticks(np.arange(-0.5, columns), minor=True)
+    ax.set_yticks(np.arange(-0.5, rows), minor=True)
+    ax.grid(which="minor", color=lines, linewidth=1.5)
+    ax.grid(which="major", visible=False)
+    ax.tick_params(which="both", length=0, labelsize=7)
+    return ax.figure, ax, own
+
+
+def _grid_shape(values_size: int, shape: Sequence[int]) -> tuple[int, int]:
+    from rlcourse.config import check_positive_int
+
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (rows, columns), got {shape!r}")
+    rows, columns = (check_positive_int("shape", int(n)) for n in shape)
+    if rows * columns != values_size:
+        raise ValueError(f"a {rows}x{columns} grid has {rows * columns} cells, got {values_size}")
+    return rows, columns
+
+
+def _cell_label(ax: Any, row: int, column: int, text: str) -> None:
+    box = {"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8}
+    ax.text(column - 0.42, row - 0.42, text, ha="left", va="top", fontsize=7,
+            fontweight="bold", color="black", bbox=box)  # fmt: skip
+
+
+def plot_grid_values(
+    values: Sequence[float] | np.ndarray,
+    shape: Sequence[int],
+    policy: Sequence[int] | np.ndarray | None = None,
+    actions: Sequence[str] = ("left", "down", "right", "up"),
+    *,
+    ax: Any = None,
+    cell_labels: Sequence[str] | np.ndarray | None = None,
+    no_arrow: Sequence[bool] | np.ndarray | None = None,
+    title: str | None = None,
+    cmap: str = "viridis",
+    fmt: str = ".2f",
+    path: str | os.PathLike | None = None,
+) -> Any:
+    """A state-value table drawn on its grid: a heatmap with each value written in its cell
+    and, if ``policy`` (one action per state) is given, the action as an arrow.
+
+    ``actions`` names the direction of each action number (``"left"``, ``"down"``,
+    ``"right"``, ``"up"``): FrozenLake's order is the default, CliffWalking's is
+    :data:`rlcourse.agents.tabular.CLIFF_WALKING_ACTIONS`. ``cell_labels``: a short text
+    per cell (FrozenLake's map letters S, F, H, G), drawn in its corner; ``no_arrow``: cells
+    that get no arrow (holes, goal: nothing to choose there).
+
+    With ``ax`` it draws there (a panel of your figure) and returns that figure; without,
+    it makes its own, saved to ``path`` when given, closed and returned for a notebook to
+    show once.
+
+    >>> figure = plot_grid_values(np.arange(4.0), (2, 2), policy=[2, 1, 2, 0])
+    >>> len(figure.axes)  # the grid and its colour bar
+    2
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    rows, columns = _grid_shape(values.size, shape)
+    figure, ax, own = _grid_axes(ax, (rows, columns))
+    grid = values.reshape(rows, columns)
+    image = ax.imshow(grid, cmap=cmap)
+    figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    low, high = float(np.min(grid)), float(np.max(grid))
+    middle = (low + high) / 2
+    hidden = np.zeros(values.size, bool) if no_arrow is None else np.asarray(no_arrow, bool)
+    if hidden.size != values.size:
+        raise ValueError(f"no_arrow needs one flag per cell ({values.size}), got {hidden.size}")
+    if policy is not None:
+        moves = np.asarray(policy).reshape(-1)
+        if moves.size != values.size:
+            raise ValueError(f"policy needs one action per cell ({values.size}), got {moves.size}")
+        unknown = [name for name in actions if name not in _DIRECTIONS]
+        if unknown:
+            raise ValueError(f"actions must be directions {sorted(_DIRECTIONS)}, got {unknown}")
+    for state in range(values.size):
+        row, column = divmod(state, columns)
+        # Dark text on the bright end of the colour map (viridis: high values), light on the dark.
+        colour = "black" if grid[row, column] > middle and high > low else "white"
+        if policy is not None and not hidden[state]:
+            dx, dy = _DIRECTIONS[actions[int(moves[state])]]
+            ax.annotate("", xy=(column + 0.3 * dx, row - 0.08 + 0.3 * dy),
+                        xytext=(column - 0.3 * dx, row - 0.08 - 0.3 * dy),
+                        arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.8,
+                                    "mutation_scale": 12})  # fmt: skip
+        ax.text(column, row + 0.32, format(values[state], fmt), ha="center", va="center",
+                fontsize=7, color=colour)  # fmt: skip
+        if cell_labels is not None:
+            label = np.asarray(cell_labels).reshape(-1)[state]
+            label = label.decode() if isinstance(label, bytes) else str(label)
+            if label:
+                _cell_label(ax, row, column, label)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if own:
+        return _finish(figure, None, path, dpi=100)
+    return figure
+
+
+def plot_grid_path(
+    paths: dict[str, Sequence[int]],
+    shape: Sequence[int],
+    *,
+    ax: Any = None,
+    shade: Sequence[bool] | np.ndarray | None = None,
+    shade_label: str = "",
+    cell_labels: Sequence[str] | np.ndarray | None = None,
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+) -> Any:
+    """Paths on a grid, each a list of visited states (``state = row * columns + column``),
+    drawn as a line through the cells' centres, one colour per path; the legend gives each
+    path's number of steps. ``shade``: cells to colour (CliffWalking's cliff), named
+    ``shade_label`` in the legend; ``cell_labels`` as in :func:`plot_grid_values`.
+
+    A path's line is shifted a little per path, so paths that share cells stay visible.
+    Returns the figure (see :func:`plot_grid_values` for ``ax`` and ``path``).
+
+    >>> figure = plot_grid_path({"walk": [0, 1, 3]}, (2, 2), shade=[False, False, True, False])
+    >>> figure.axes[0].get_legend() is not None
+    True
+    """
+    import matplotlib.patches as mpatches
+
+    if not paths:
+        raise ValueError("plot_grid_path needs at least one path")
+    rows, columns = _grid_shape(int(np.prod([int(n) for n in shape])), shape)
+    figure, ax, own = _grid_axes(ax, (rows, columns), lines="#d0d0d0")
+    background = np.zeros((rows, columns))
+    handles = []
+    if shade is not None:
+        mask = np.asarray(shade, bool).reshape(-1)
+        if mask.size != rows * columns:
+            raise ValueError(f"shade needs one flag per cell ({rows * columns}), got {mask.size}")
+        background = mask.reshape(rows, columns).astype(float)
+        if shade_label:
+            handles.append(mpatches.Patch(color="#7f7f7f", label=shade_label))
+    ax.imshow(background, cmap="Greys", vmin=0, vmax=2)
+    offsets = np.linspace(-0.12, 0.12, len(paths)) if len(paths) > 1 else [0.0]
+    for index, ((label, states), offset) in enumerate(zip(paths.items(), offsets, strict=True)):
+        states = [int(s) for s in states]
+        if any(not 0 <= s < rows * columns for s in states):
+            raise ValueError(f"path {label!r} leaves the {rows}x{columns} grid: {states}")
+        rows_of, columns_of = np.divmod(np.asarray(states), columns)
+        steps = len(states) - 1
+        legend = f"{label} ({steps} step{'' if steps == 1 else 's'})"
+        (line,) = ax.plot(columns_of + offset, rows_of + offset, "-o", color=f"C{index}",
+                          lw=2.5, ms=4, label=legend)  # fmt: skip
+        handles.append(line)
+    if cell_labels is not None:
+        for state, label in enumerate(np.asarray(cell_labels).reshape(-1)):
+            label = label.decode() if isinstance(label, bytes) else str(label)
+            if label:
+                _cell_label(ax, *divmod(state, columns), label)
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08),
+              ncol=len(handles), frameon=False)  # fmt: skip
+    if title:
+        ax.set_title(title, fontsize=10)
+    if own:
+        return _finish(figure, None, path, dpi=100)
+    return figure

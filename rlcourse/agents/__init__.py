@@ -1,4 +1,6 @@
 """The course's agents.
 
-``dqn``: DQN and Double DQN. ``a2c``: the recurrent advantage actor-critic.
+``tabular``: value iteration, Q-learning and SARSA on tables (lesson 01). ``dqn``: DQN and
+Double DQN (lessons 04-06). ``reinforce``: the REINFORCE policy gradient (lesson 07).
+``a2c``: the recurrent advantage actor-critic (lesson 08).
 """
