@@ -93,12 +93,14 @@ def lab():
 
 
 LESSONS = {
-    "01_wrappers.ipynb",
-    "02_replay_buffer.ipynb",
-    "03_dqn_cartpole.ipynb",
-    "04_pixel_dqn_mspacman.ipynb",
-    "05_ddqn_mario.ipynb",
-    "06_recurrent_a2c_kungfu.ipynb",
+    "01_mdp_qlearning.ipynb",
+    "02_wrappers.ipynb",
+    "03_replay_buffer.ipynb",
+    "04_dqn_cartpole.ipynb",
+    "05_pixel_dqn_mspacman.ipynb",
+    "06_ddqn_mario.ipynb",
+    "07_reinforce_cartpole.ipynb",
+    "08_recurrent_a2c_kungfu.ipynb",
 }
 
 
@@ -106,7 +108,7 @@ def test_make_lab_serves_the_course_and_runs_a_cell(lab):
     base, token = lab
     listed = {item["name"] for item in _get(f"{base}/api/contents", token)["content"]}
     course = {path.name for path in (ROOT / "notebooks").glob("*.ipynb")}
-    assert course == LESSONS, f"the course is six lessons: {sorted(course ^ LESSONS)} differ"
+    assert course == LESSONS, f"the course is eight lessons: {sorted(course ^ LESSONS)} differ"
     assert course <= listed, f"missing from the server: {course - listed}"
     assert "student" in listed
     students = {i["name"] for i in _get(f"{base}/api/contents/student", token)["content"]}
