@@ -4,6 +4,7 @@ stores each frame once.
 Both take transitions ``(obs, action, reward, next_obs, terminated, truncated)`` and
 ``sample(batch_size)`` returns a :class:`ReplaySample`. ``terminated`` and ``truncated``
 are kept apart: only ``terminated`` may cut the bootstrap in a TD target.
+``sample_n_step(batch_size, n, gamma)`` gives n-step transitions (:class:`NStepSample`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,28 @@ class ReplaySample(NamedTuple):
     """``(batch,)`` bool: the episode ended there (no bootstrapping from ``next_obs``)."""
     truncated: Any
     """``(batch,)`` bool: a time limit cut the episode (``next_obs`` still has a value)."""
+
+
+class NStepSample(NamedTuple):
+    """n-step transitions: what :class:`ReplaySample` holds, over up to ``n`` steps.
+
+    ``batch.rewards`` is the discounted sum ``r_t + gamma r_{t+1} + ... + gamma^(k-1) r_{t+k-1}``
+    of the ``k <= n`` steps that followed ``batch.obs``, ``batch.next_obs`` the observation
+    after them, ``batch.terminated`` / ``batch.truncated`` whether the episode ended there.
+    ``k < n`` where the episode ended sooner, or where its next steps are not stored yet.
+    The TD target is ``rewards + discounts * (1 - terminated) * max_a Q(next_obs, a)``.
+    """
+
+    batch: ReplaySample
+    """The transitions, ``rewards`` summed over their ``k`` steps."""
+    discounts: Any
+    """``(batch,)`` float32: ``gamma ** k``, the discount of the bootstrap value."""
+
+
+def _check_n_step(n: object, gamma: object) -> tuple[int, float]:
+    n = check_positive_int("n", n)
+    gamma = float(check_number("gamma", gamma, low=0, high=1))
+    return n, gamma
 
 
 def _check_capacity(capacity: object) -> int:
@@ -246,6 +269,59 @@ class ReplayBuffer(_Memory):
             )
         )
 
+    def sample_n_step(self, batch_size: int, n: int, gamma: float) -> NStepSample:
+        """``batch_size`` n-step transitions from uniformly drawn starts (the same draws as
+        :meth:`sample`). A start's next ``n - 1`` transitions are followed in the order they
+        were added while they continue its episode: the previous one did not end it and its
+        ``next_obs`` is their ``obs`` (so transitions of several envs added in turn are never
+        chained). ``n=1`` gives what :meth:`sample` gives.
+
+        >>> buffer = ReplayBuffer(10, obs_shape=(1,), rng=np.random.default_rng(0))
+        >>> for t in range(3):  # one episode of 3 steps, reward t, terminated at the end
+        ...     buffer.add([t], 0, float(t), [t + 1], terminated=t == 2, truncated=False)
+        >>> batch, discounts = buffer.sample_n_step(3, n=2, gamma=0.5)
+        >>> batch.obs[:, 0], batch.rewards, batch.next_obs[:, 0], batch.terminated, discounts
+        (array([2., 1., 1.], dtype=float32), array([2., 2., 2.], dtype=float32), \
+array([3., 3., 3.], dtype=float32), array([ True,  True,  True]), \
+array([0.5 , 0.25, 0.25], dtype=float32))
+        """
+        n, gamma = _check_n_step(n, gamma)
+        _check_batch_size(batch_size, self._size)
+        age = self.rng.integers(0, self._size, size=batch_size)  # 0: the oldest transition
+        oldest = self._cursor if self._size == self.capacity else 0
+        first = (oldest + age) % self.capacity
+        last = first.copy()
+        rewards = self.rewards[first].astype(np.float64)
+        # Whether each chain may take one more step: its last transition did not end it.
+        active = ~(self.terminated[first] | self.truncated[first])
+        steps = np.ones(batch_size, np.int64)
+        for j in range(1, n):
+            following = (first + j) % self.capacity
+            active &= age + j < self._size  # no further than the newest transition
+            candidates = np.flatnonzero(active)
+            if candidates.size == 0:
+                break
+            continues = self.next_obs[last[candidates]] == self.obs[following[candidates]]
+            active[candidates] = continues.reshape(candidates.size, -1).all(axis=1)
+            rewards[active] += gamma**j * self.rewards[following[active]]
+            last[active] = following[active]
+            steps += active
+            active &= ~(self.terminated[last] | self.truncated[last])
+        batch = ReplaySample(
+            self.obs[first],
+            self.actions[first],
+            rewards.astype(np.float32),
+            self.next_obs[last],
+            self.terminated[last],
+            self.truncated[last],
+        )
+        discounts = (gamma**steps).astype(np.float32)
+        if self.device is not None:
+            import torch
+
+            discounts = torch.as_tensor(discounts, device=self.device)
+        return NStepSample(self._output(batch), discounts)
+
 
 # AtariReplayBuffer keeps one byte of flags per slot: three bits, and in the upper five
 # how many frames back the slot's episode starts, capped at k - 1 (0: an episode start).
@@ -435,6 +511,54 @@ class AtariReplayBuffer(_Memory):
         redo = np.flatnonzero(~ok)
         slots[redo] = valid[self.rng.integers(0, valid.size, redo.size)]
         return slots, self.flags[slots]
+
+    def _stacks(self, newest: np.ndarray) -> np.ndarray:
+        """The frame stacks ending at slots ``newest``, never reaching before an episode's
+        start: ``(batch, k, *frame_shape)``."""
+        back = (self.flags[newest] >> _BACK_SHIFT)[:, None]
+        frame_slots = newest[:, None] - np.minimum(self._lookback[:-1], back)
+        return self.frames[frame_slots % self.capacity]
+
+    def sample_n_step(self, batch_size: int, n: int, gamma: float) -> NStepSample:
+        """``batch_size`` n-step transitions from uniformly drawn starts (the same draws as
+        :meth:`sample`). An episode's transitions sit in consecutive slots, so a start's
+        next ``n - 1`` transitions are the slots after it, until one ended the episode or
+        the newest transition is reached. ``n=1`` gives what :meth:`sample` gives.
+        """
+        n, gamma = _check_n_step(n, gamma)
+        _check_batch_size(batch_size, len(self))
+        first, flags = self._sample_slots(batch_size)
+        last = first.copy()
+        rewards = self.rewards[first].astype(np.float64)
+        # Whether each chain may take one more step: its last transition did not end it.
+        active = (flags & (_TERMINATED | _TRUNCATED)) == 0
+        steps = np.ones(batch_size, np.int64)
+        for j in range(1, n):
+            following = (first + j) % self.capacity
+            # The slot after an episode's last transition holds only its final frame, and
+            # the newest slot only the newest next_obs frame: neither is a transition.
+            active &= (self.flags[following] & _TRANSITION) != 0
+            if not active.any():
+                break
+            rewards[active] += gamma**j * self.rewards[following[active]]
+            last[active] = following[active]
+            steps += active
+            active &= (self.flags[last] & (_TERMINATED | _TRUNCATED)) == 0
+        last_flags = self.flags[last]
+        batch = ReplaySample(
+            self._stacks(first),
+            self.actions[first].astype(self.action_dtype, copy=False),
+            rewards.astype(np.float32),
+            self._stacks((last + 1) % self.capacity),
+            (last_flags & _TERMINATED) != 0,
+            (last_flags & _TRUNCATED) != 0,
+        )
+        discounts = (gamma**steps).astype(np.float32)
+        if self.device is not None:
+            import torch
+
+            discounts = torch.as_tensor(discounts, device=self.device)
+        return NStepSample(self._output(batch), discounts)
 
     def sample(self, batch_size: int) -> ReplaySample:
         """``batch_size`` transitions drawn uniformly (with replacement), at most ``len(self)``."""

@@ -136,6 +136,63 @@ def test_update_with_huber_loss_and_a_stored_truncated_transition():
     assert info.loss == pytest.approx(expected.item())
 
 
+def test_update_bootstraps_n_step_transitions_with_their_own_discounts():
+    agent = _known_agent(double=False)
+    batch = ReplaySample(*(np.concatenate([a, a]) for a in _batch(False, False, action=1)))
+    # the same transition, as a 2-step one (gamma**2) and as a 3-step one (gamma**3)
+    info = agent.update(batch, discounts=np.array([0.25, 0.125], np.float32))
+    targets = np.array([1 + 0.25 * 4, 1 + 0.125 * 4])
+    assert info.loss == pytest.approx(float(np.mean((2.0 - targets) ** 2)))
+    one_step = _known_agent(double=False).update(_batch(False, False, action=1))
+    same = _known_agent(double=False).update(_batch(False, False, action=1),
+                                             discounts=np.array([0.5], np.float32))
+    assert same.loss == pytest.approx(one_step.loss)
+
+
+def test_n_step_dqn_samples_n_step_transitions_and_learns_the_chain():
+    env = ChainEnv(n_states=4, max_steps=20)
+    config = DQNConfig(lr=5e-3, learning_starts=200, exploration_steps=1000, epsilon_end=0.2,
+                       target_update_interval=100, hidden_sizes=(32,), seed=1, n_step=3,
+                       device="cpu")  # fmt: skip
+    agent = DQN(env.observation_space, env.action_space, config)
+    calls = []
+    sample_n_step = agent.buffer.sample_n_step
+    agent.buffer.sample_n_step = lambda *args: calls.append(args) or sample_n_step(*args)
+    train_dqn(agent, env, 3000, progress=False)
+    assert calls and all(args[1:] == (3, config.gamma) for args in calls)
+    assert all(agent.greedy(np.eye(4, dtype=np.float32)[s]) == 1 for s in range(3))
+    q = np.stack([agent.q_values(np.eye(4, dtype=np.float32)[s]) for s in range(3)])
+    assert q[:, 1] == pytest.approx(env.optimal_q(0.99)[:, 1], abs=0.1)
+
+
+def test_random_shift_moves_the_images_the_network_learns_from():
+    from rlcourse.toy_envs import FrameCounterEnv
+    from rlcourse.wrappers import FrameStack
+
+    env = FrameStack(FrameCounterEnv(shape=(84, 84), episode_length=30), k=4)
+
+    def run(random_shift):
+        seen = []
+        config = atari_config(learning_starts=8, buffer_size=100, batch_size=8, n_step=2,
+                              random_shift=random_shift, device="cpu")  # fmt: skip
+        agent = DQN(env.observation_space, env.action_space, config)
+        forward = agent.q.forward
+        agent.q.forward = lambda x: seen.append(x.clone()) or forward(x)
+        obs, _ = env.reset(seed=0)
+        for _ in range(9):
+            next_obs, reward, terminated, truncated, _ = env.step(0)
+            agent.observe(obs, 0, reward, next_obs, terminated, truncated)
+            obs = next_obs
+        assert agent.updates == 1
+        return [x for x in seen if x.shape[0] == 8][0]  # the update's batch of observations
+
+    plain, shifted = run(0), run(4)
+    assert shifted.shape == plain.shape == (8, 4, 84, 84) and shifted.dtype == torch.uint8
+    # Same seeds, so the same stacks were sampled: shifted, their pixels moved.
+    moved = [not torch.equal(a, b) for a, b in zip(plain, shifted, strict=True)]
+    assert sum(moved) >= 6, "with 81 offsets, few of 8 stacks keep theirs"
+
+
 def test_observe_trains_every_train_frequency_steps_and_copies_the_target():
     env = ChainEnv(4)
     config = DQNConfig(learning_starts=4, batch_size=2, train_frequency=2, gradient_steps=3,
@@ -298,6 +355,8 @@ def test_restore_refuses_another_network():
         ("max_grad_norm", 0.0, ValueError, "DQNConfig.max_grad_norm must be > 0, got 0.0"),
         ("learning_starts", -1, ValueError, "DQNConfig.learning_starts must be >= 0, got -1"),
         ("batch_size", 100_000, ValueError, "batch_size=100000 exceeds buffer_size=50000"),
+        ("n_step", 0, ValueError, "DQNConfig.n_step must be >= 1, got 0"),
+        ("random_shift", -1, ValueError, "DQNConfig.random_shift must be >= 0, got -1"),
     ],
 )
 def test_bad_config_values(field, value, error, message):

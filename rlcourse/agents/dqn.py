@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from rlcourse.augmentation import random_shift
 from rlcourse.buffers import AtariReplayBuffer, ReplayBuffer, ReplaySample
 from rlcourse.checkpoints import (
     CheckpointError,
@@ -57,7 +58,8 @@ class DQNConfig:
     train_frequency: int = 1
     """Env steps between rounds of updates."""
     gradient_steps: int = 1
-    """Gradient steps per round of updates."""
+    """Gradient steps per round of updates (the replay ratio, gradient steps per env step,
+    is gradient_steps / train_frequency)."""
     target_update_interval: int = 500
     """Env steps between target-network updates."""
     tau: float = 1.0
@@ -76,6 +78,12 @@ class DQNConfig:
     """Double DQN: the online net picks argmax a', the target net evaluates it."""
     dueling: bool = False
     """Dueling head: separate state-value and advantage streams (Wang et al. 2016)."""
+    n_step: int = 1
+    """n-step returns (as in Rainbow): the target sums n discounted rewards before it
+    bootstraps with gamma**n, and stops early where the episode ends."""
+    random_shift: int = 0
+    """DrQ's augmentation: shift sampled images by up to this many pixels (DrQ uses 4;
+    0: off). Pixel observations only."""
     hidden_sizes: tuple[int, ...] = (128, 128)
     """Widths of the MLP's hidden layers (vector observations; images get the Nature CNN)."""
     seed: int = 0
@@ -90,8 +98,9 @@ class DQNConfig:
         for name in ("batch_size", "buffer_size", "train_frequency", "gradient_steps",
                      "target_update_interval"):  # fmt: skip
             check_positive_int(f"DQNConfig.{name}", getattr(self, name))
-        for name in ("learning_starts", "exploration_steps"):
+        for name in ("learning_starts", "exploration_steps", "random_shift"):
             check_number(f"DQNConfig.{name}", getattr(self, name), integer=True, low=0)
+        check_positive_int("DQNConfig.n_step", self.n_step)
         for width in self.hidden_sizes:
             check_positive_int("DQNConfig.hidden_sizes[i]", width)
         check_number("DQNConfig.gamma", self.gamma, low=0, high=1)
@@ -202,12 +211,13 @@ def td_target(
     next_q_values: torch.Tensor,
     terminated: torch.Tensor,
     truncated: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
 ) -> torch.Tensor:
     """``r + gamma * max_a' Q_target(s', a')``, without the bootstrap where ``terminated``.
 
     ``next_q_values`` is ``(batch, n_actions)``. ``truncated`` is taken on purpose and
     *not* used to mask: the time limit cut the episode, the state itself still had a future.
+    ``gamma`` may be a ``(batch,)`` tensor: n-step transitions bootstrap with ``gamma ** k``.
 
     >>> td_target(torch.tensor([1.0, 1.0, 1.0]), torch.tensor([[2.0, 5.0]] * 3),
     ...           terminated=torch.tensor([False, True, False]),
@@ -224,7 +234,7 @@ def double_dqn_target(
     next_q_target: torch.Tensor,
     terminated: torch.Tensor,
     truncated: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
 ) -> torch.Tensor:
     """Double DQN: the online net chooses ``a* = argmax_a Q_online(s', a)``, the target net
     rates it: ``r + gamma * Q_target(s', a*)``, without the bootstrap where ``terminated``.
@@ -242,7 +252,7 @@ def compute_dqn_loss(
     q_network: nn.Module,
     target_network: nn.Module,
     batch: ReplaySample,
-    gamma: float,
+    gamma: float | torch.Tensor,
     double: bool = False,
     loss: str = "huber",
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -442,16 +452,25 @@ class DQN:
         info = None
         if self.steps >= c.learning_starts and self.steps % c.train_frequency == 0:
             for _ in range(c.gradient_steps):
-                info = self.update(self.buffer.sample(c.batch_size))
+                if c.n_step == 1:
+                    info = self.update(self.buffer.sample(c.batch_size))
+                else:
+                    info = self.update(*self.buffer.sample_n_step(c.batch_size, c.n_step, c.gamma))
         if self.steps % c.target_update_interval == 0:
             update_target_network(self.target, self.q, c.tau)
         return info
 
-    def update(self, batch: ReplaySample) -> UpdateInfo:
-        """One gradient step on a minibatch (:func:`compute_dqn_loss`)."""
+    def update(self, batch: ReplaySample, discounts: Any = None) -> UpdateInfo:
+        """One gradient step on a minibatch (:func:`compute_dqn_loss`). ``discounts``: the
+        bootstrap discount of each n-step transition (``gamma ** k``, from
+        ``sample_n_step``); ``None`` for one-step transitions (``gamma``)."""
         c = self.config
         batch = ReplaySample(*(torch.as_tensor(array, device=self.device) for array in batch))
-        loss, q_taken = compute_dqn_loss(self.q, self.target, batch, c.gamma, double=c.double,
+        if c.random_shift and batch.obs.ndim == 4:  # image stacks: each shifted on its own
+            batch = batch._replace(obs=random_shift(batch.obs, c.random_shift, self.rng),
+                                   next_obs=random_shift(batch.next_obs, c.random_shift, self.rng))
+        gamma = c.gamma if discounts is None else torch.as_tensor(discounts, device=self.device)
+        loss, q_taken = compute_dqn_loss(self.q, self.target, batch, gamma, double=c.double,
                                          loss=c.loss)  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
