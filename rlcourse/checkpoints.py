@@ -38,7 +38,7 @@ __all__ = ["CheckpointError", "load_agent", "load_checkpoint", "save_checkpoint"
 FORMAT = "rlcourse-checkpoint"
 FORMAT_VERSION = 2
 """Version 1 was the two per-algorithm formats before the one-stack redesign."""
-ALGORITHMS = ("dqn", "a2c")
+ALGORITHMS = ("dqn", "a2c", "reinforce")
 """The algorithms a checkpoint can hold."""
 REQUIRED_KEYS = ("algo", "env_id", "env_options", "config", "network_spec", "weights", "steps")
 
@@ -188,7 +188,8 @@ def load_weights(network: torch.nn.Module, payload: dict[str, Any], where: str =
 
 
 def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu") -> Any:
-    """A ready-to-play policy from any checkpoint (DQN: greedy Q-policy; A2C: recurrent).
+    """A ready-to-play policy from any checkpoint (DQN: greedy Q-policy; A2C: recurrent,
+    sampling; REINFORCE: sampling from its softmax policy).
 
     ``policy(obs) -> action``; ``policy.reset()`` starts a new game; ``policy.checkpoint``
     holds what the file says about itself (algorithm, env id and options, config, steps);

@@ -2,6 +2,7 @@
 
     rlcourse train dqn --env CartPole-v1 --total-steps 50000 --seed 0 --out runs/cartpole
     rlcourse train a2c --env ALE/KungFuMaster-v5 --total-steps 3000000 --out runs/kungfu
+    rlcourse train reinforce --env CartPole-v1 --total-steps 400000 --out runs/reinforce
     rlcourse evaluate runs/cartpole/final.pt --episodes 20 --seed 50000 --vs-random
     rlcourse watch runs/cartpole/final.pt --video cartpole.mp4
     rlcourse export runs/kungfu/best.pt kungfu.pt
@@ -24,11 +25,12 @@ from typing import Any
 
 from rlcourse.agents.a2c import A2CConfig
 from rlcourse.agents.dqn import DQNConfig
+from rlcourse.agents.reinforce import ReinforceConfig
 from rlcourse.config import add_config_options, check_number, options_to_values
 from rlcourse.errors import RLCourseError, UsageError
 from rlcourse.evaluation import TEST_SEED
 
-CONFIGS: dict[str, type] = {"dqn": DQNConfig, "a2c": A2CConfig}
+CONFIGS: dict[str, type] = {"dqn": DQNConfig, "a2c": A2CConfig, "reinforce": ReinforceConfig}
 DEFAULT_ENV = {"a2c": "ALE/KungFuMaster-v5"}
 
 
@@ -101,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train an agent (DQN or A2C)")
+    train = commands.add_parser("train", help="train an agent (DQN, A2C or REINFORCE)")
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
     dqn = algos.add_parser(
         "dqn", help="DQN / Double DQN",
@@ -130,6 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _common_train_options(a2c, "a2c")
     add_config_options(a2c, A2CConfig, "A2C hyperparameters")
+    reinforce = algos.add_parser(
+        "reinforce", help="REINFORCE: policy gradient from whole episodes, with a baseline",
+        description="Train REINFORCE on an env with flat observations and discrete actions "
+        "(CartPole-v1, ...). Writes the same files as `rlcourse train dqn`.",
+    )  # fmt: skip
+    _common_train_options(reinforce, "reinforce")
+    reinforce.add_argument("--solve-score", type=float, default=None,
+                           help="stop at the first evaluation whose mean reaches this")
+    add_config_options(reinforce, ReinforceConfig, "REINFORCE hyperparameters")
 
     evaluate = commands.add_parser(
         "evaluate", help="score a checkpoint on whole games (the course's protocol)",
@@ -143,15 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
                                "training or checkpoint selection)")  # fmt: skip
     evaluate.add_argument("--epsilon", type=float, default=0.05,
                           help="DQN agents: random action probability (default 0.05, as the "
-                               "Nature paper); A2C samples from its policy")  # fmt: skip
+                               "Nature paper); A2C and REINFORCE sample from their "
+                               "policy")  # fmt: skip
     evaluate.add_argument("--vs-random", action="store_true",
                           help="also score random play on the same games and actions")
     evaluate.add_argument("--max-steps", type=int, default=None, help="step limit per game")
 
     watch = commands.add_parser(
         "watch", help="play a checkpoint and save a video",
-        description="Play games with a trained agent (DQN: greedy; A2C: its policy), print "
-        "the scores, and record the first one to an MP4.",
+        description="Play games with a trained agent (DQN: greedy; A2C, REINFORCE: their "
+        "policy), print the scores, and record the first one to an MP4.",
     )  # fmt: skip
     watch.add_argument("checkpoint", type=Path, help="final.pt, best.pt or checkpoint.pt")
     watch.add_argument("--video", type=Path, default=None, help="MP4 file to write")
@@ -193,14 +205,31 @@ def _say_training(args: argparse.Namespace, agent: Any) -> None:
           f"-> {args.out}")  # fmt: skip
 
 
+def _flat_discrete(env_id: str, env: Any) -> tuple[int, int]:
+    """``(obs_dim, n_actions)`` of an env with flat observations and discrete actions (what
+    REINFORCE's MLP policy takes), or a ValueError saying why not."""
+    import gymnasium as gym
+
+    obs_space, action_space = env.observation_space, env.action_space
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise ValueError(f"REINFORCE here needs discrete actions; {env_id} has {action_space}")
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise ValueError(
+            f"REINFORCE here needs flat vector observations (an MLP policy); {env_id} gives "
+            f"{obs_space}: use an env such as CartPole-v1 or Acrobot-v1"
+        )
+    return int(obs_space.shape[0]), int(action_space.n)
+
+
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from rlcourse.agents.a2c import A2C
     from rlcourse.agents.dqn import DQN, PRESETS, default_preset
+    from rlcourse.agents.reinforce import Reinforce
     from rlcourse.checkpoints import export_checkpoint
     from rlcourse.envs import check_env_id, make_env_for
-    from rlcourse.training import train_a2c, train_dqn
+    from rlcourse.training import train_a2c, train_dqn, train_reinforce
     from rlcourse.training.harness import check_run_directory
 
     with user_input():
@@ -223,7 +252,7 @@ def run_train(args: argparse.Namespace) -> int:
             config: Any = PRESETS[preset](**values)
             config.extra = {"command": " ".join(["rlcourse", *sys.argv[1:]]), "preset": preset}
         else:
-            config = A2CConfig(**values)
+            config = CONFIGS[args.algo](**values)
         check_run_directory(args.out)
         if not args.resume and (args.out / "checkpoint.pt").exists():
             raise ValueError(
@@ -254,6 +283,16 @@ def run_train(args: argparse.Namespace) -> int:
             save_buffer=not args.no_buffer_in_checkpoint, max_minutes=args.max_minutes,
             **common,
         )  # fmt: skip
+        if result.solved_at_step is not None:
+            print(f"solved (>= {args.solve_score}) at step {result.solved_at_step}")
+    elif args.algo == "reinforce":
+        with user_input():
+            env = make_env_for(args.env, training=True)
+            agent = Reinforce(*_flat_discrete(args.env, env), config)
+        _say_training(args, agent)
+        result = train_reinforce(agent, env, args.total_steps, env_id=args.env,
+                                 solve_score=args.solve_score, max_minutes=args.max_minutes,
+                                 **common)  # fmt: skip
         if result.solved_at_step is not None:
             print(f"solved (>= {args.solve_score}) at step {result.solved_at_step}")
     else:

@@ -167,7 +167,8 @@ def evaluate_checkpoint(
 
     ``episodes`` whole games (the checkpoint's env with ``training=False``) seeded ``seed``,
     ``seed + 1``, ...; a DQN agent plays epsilon-greedy (``epsilon``, 0.05 as in the Nature
-    paper), an actor-critic samples from its policy; the draws restart from ``seed``. With
+    paper), an actor-critic or REINFORCE agent samples from its policy (what it learned);
+    the draws restart from ``seed``. With
     ``vs_random``, random play on the same games with the same action set.
     ``checkpoint``: a path, or a policy from :func:`rlcourse.checkpoints.load_agent`.
     """

@@ -1,4 +1,5 @@
-"""Neural networks of the course: Q-networks for DQN, the recurrent actor-critic for A2C.
+"""Neural networks of the course: Q-networks for DQN, the recurrent actor-critic for A2C,
+the MLP policy for REINFORCE.
 
 Each network checks the input shape it was built for and says so when it gets another.
 """
@@ -89,7 +90,7 @@ class MLPQNetwork(nn.Module):
         return features if self.head is None else self.head(features)
 
 
-# --- lessons 04-05: pixels ---------------------------------------------------------------
+# --- lessons 05-06: pixels ---------------------------------------------------------------
 
 
 class NatureCNN(nn.Module):
@@ -148,7 +149,7 @@ class NatureCNN(nn.Module):
         return self.head(self.features(pixels))
 
 
-# --- lesson 06: recurrent actor-critic (Kung-Fu Master) ---------------------------------
+# --- lesson 08: recurrent actor-critic (Kung-Fu Master) ---------------------------------
 
 Memory = tuple[torch.Tensor, torch.Tensor]
 """An LSTM state ``(h, c)``, each of shape ``[batch, hidden_size]``."""
@@ -228,7 +229,58 @@ class RecurrentActorCritic(nn.Module):
 
 # --- networks described by data (checkpoints store the spec, not the class) ---------------
 
+# --- lesson 07: policy gradient (REINFORCE) ------------------------------------------------
+
+
+def _mlp(in_features: int, hidden_sizes: Sequence[int], out_features: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width = in_features
+    for hidden in hidden_sizes:
+        layers += [nn.Linear(width, check_positive_int("hidden size", hidden)), nn.Tanh()]
+        width = hidden
+    layers.append(nn.Linear(width, out_features))
+    return nn.Sequential(*layers)
+
+
+class MLPPolicy(nn.Module):
+    """A multi-layer perceptron (tanh) mapping a flat observation to one logit per action:
+    the policy ``pi(a | s) = softmax(logits)``; with ``value=True`` also a separate MLP of
+    the same sizes for a learned baseline ``V(s)`` (:meth:`value_of`; no layer is shared,
+    so the baseline's loss never moves the policy).
+
+    >>> net = MLPPolicy(obs_dim=4, n_actions=2, hidden_sizes=(32,), value=True)
+    >>> net(torch.zeros(5, 4)).shape, net.value_of(torch.zeros(5, 4)).shape
+    (torch.Size([5, 2]), torch.Size([5]))
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden_sizes: Sequence[int] = (64, 64),
+        value: bool = False,
+    ) -> None:
+        super().__init__()
+        self.obs_dim = check_positive_int("obs_dim", obs_dim)
+        self.n_actions = check_positive_int("n_actions", n_actions)
+        self.policy = _mlp(self.obs_dim, hidden_sizes, self.n_actions)
+        self.value = _mlp(self.obs_dim, hidden_sizes, 1) if value else None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Logits ``[batch, n_actions]``."""
+        check_input(obs, (self.obs_dim,), type(self).__name__)
+        return self.policy(obs.float())
+
+    def value_of(self, obs: torch.Tensor) -> torch.Tensor:
+        """The learned baseline ``V(s)``, ``[batch]`` (only if built with ``value=True``)."""
+        if self.value is None:
+            raise RuntimeError("this MLPPolicy has no value network (built with value=False)")
+        check_input(obs, (self.obs_dim,), type(self).__name__)
+        return self.value(obs.float()).squeeze(-1)
+
+
 NETWORKS: dict[str, type[nn.Module]] = {
+    "MLPPolicy": MLPPolicy,
     "MLPQNetwork": MLPQNetwork,
     "NatureCNN": NatureCNN,
     "RecurrentActorCritic": RecurrentActorCritic,

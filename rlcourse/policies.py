@@ -150,6 +150,52 @@ class RecurrentPolicy:
         return int(self.act_batch(np.asarray(observation)[None], [0])[0])
 
 
+class CategoricalPolicy:
+    """A feed-forward policy network's softmax: samples an action from ``pi(. | s)`` (or takes
+    the most likely one with ``greedy=True``). No memory: resets do nothing.
+
+    >>> from rlcourse.networks import MLPPolicy
+    >>> policy = CategoricalPolicy(MLPPolicy(4, 2), seed=0)
+    >>> policy(np.zeros(4, np.float32)) in (0, 1)
+    True
+    """
+
+    reset_on_life_loss = False
+
+    def __init__(
+        self,
+        network: nn.Module,
+        greedy: bool = False,
+        seed: int = 0,
+        checkpoint: CheckpointInfo | None = None,
+    ) -> None:
+        self.network = network
+        self.greedy = greedy
+        self.generator = torch.Generator().manual_seed(seed)
+        self.checkpoint = checkpoint
+
+    def reseed(self, seed: int) -> None:
+        """Restart the action sampling from ``seed``."""
+        self.generator.manual_seed(seed)
+
+    def reset(self, n_games: int = 1) -> None:
+        """Nothing to forget: the policy looks only at the current observation."""
+
+    def reset_game(self, game: int) -> None:
+        """Nothing to forget."""
+
+    @torch.no_grad()
+    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
+        logits = self.network(torch.as_tensor(np.asarray(observations)))
+        if self.greedy:
+            return logits.argmax(-1).numpy()
+        probs = torch.softmax(logits, -1)
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy()
+
+    def __call__(self, observation: Any) -> int:
+        return int(self.act_batch(np.asarray(observation)[None], [0])[0])
+
+
 class RandomPolicy:
     """Uniformly random actions of an action space, from its own generator: the baseline
     every score is compared with (same games, same action set)."""
@@ -179,13 +225,19 @@ class RandomPolicy:
         return int(self.rng.integers(self.n_actions))
 
 
-def policy_for(network: nn.Module, info: CheckpointInfo) -> QPolicy | RecurrentPolicy:
+def policy_for(
+    network: nn.Module, info: CheckpointInfo
+) -> QPolicy | RecurrentPolicy | CategoricalPolicy:
     """The policy a checkpoint's algorithm plays with: greedy for DQN (pass ``epsilon`` to
     :class:`QPolicy` for the evaluation protocol's 0.05), sampling for A2C, with the memory
-    zeroed at lost lives when training did so."""
+    zeroed at lost lives when training did so, and sampling for REINFORCE: the stochastic
+    policy is what REINFORCE learns and what its gradient is about (argmax would score a
+    policy it never trained), and it is the actor-critics' rule too."""
     if info.algo == "dqn":
         return QPolicy(network, epsilon=0.0, checkpoint=info)
     if info.algo == "a2c":
         lives = bool(info.config.get("episodic_life", False))
         return RecurrentPolicy(network, reset_on_life_loss=lives, checkpoint=info)
+    if info.algo == "reinforce":
+        return CategoricalPolicy(network, checkpoint=info)
     raise ValueError(f"no policy for algorithm {info.algo!r}")

@@ -299,7 +299,8 @@ def test_a_checkpoint_for_something_else_is_refused_with_what_it_holds(tmp_path)
     path = save_checkpoint(tmp_path / "agent.pt", _payload())
     with pytest.raises(CheckpointError, match="saved for algo='dqn', but algo='a2c' is needed"):
         load_checkpoint(path, expect={"algo": "a2c"})
-    with pytest.raises(ValueError, match=r"algo must be one of \('dqn', 'a2c'\), got 'ppo'"):
+    known = r"\('dqn', 'a2c', 'reinforce'\)"
+    with pytest.raises(ValueError, match=rf"algo must be one of {known}, got 'ppo'"):
         make_checkpoint(algo="ppo", env_id="x", env_options=None, config={}, network_spec={},
                         weights={}, steps=0)  # fmt: skip
 

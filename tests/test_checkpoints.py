@@ -127,7 +127,7 @@ def test_load_errors_say_what_is_wrong(tmp_path):
         ({"format_version": "2"}, "format version '2'"),
         ({"steps": None}, "incomplete checkpoint: no steps"),
         ({"weights": None, "config": None}, "incomplete checkpoint: no config, weights"),
-        ({"algo": "ppo"}, r"algorithm 'ppo'; known: \('dqn', 'a2c'\)"),
+        ({"algo": "ppo"}, r"algorithm 'ppo'; known: \('dqn', 'a2c', 'reinforce'\)"),
     ],
 )  # fmt: skip
 def test_format_and_version_errors(tmp_path, change, message):

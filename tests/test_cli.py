@@ -11,14 +11,16 @@ import pytest
 
 from rlcourse.agents.a2c import A2CConfig
 from rlcourse.agents.dqn import DQNConfig
+from rlcourse.agents.reinforce import ReinforceConfig
 from rlcourse.checkpoints import load_agent, load_checkpoint
 from rlcourse.cli import build_parser, main
 from rlcourse.config import field_docs
 from rlcourse.envs import env_for_checkpoint
 from rlcourse.metrics import LOG_COLUMNS, read_csv
-from rlcourse.policies import QPolicy, RecurrentPolicy
+from rlcourse.policies import CategoricalPolicy, QPolicy, RecurrentPolicy
 
-CONFIGS = {"dqn": DQNConfig, "a2c": A2CConfig}
+CONFIGS = {"dqn": DQNConfig, "a2c": A2CConfig, "reinforce": ReinforceConfig}
+POLICIES = {"dqn": QPolicy, "a2c": RecurrentPolicy, "reinforce": CategoricalPolicy}
 PNG = b"\x89PNG\r\n\x1a\n"
 # Small runs of each algorithm: CartPole for DQN, the default env (Kung-Fu) for A2C.
 TINY = {
@@ -30,6 +32,10 @@ TINY = {
     "a2c": ["train", "a2c", "--total-steps", "20", "--n-games", "2", "--rollout-length", "5",
             "--hidden-size", "16", "--checkpoint-every", "10", "--eval-every", "20",
             "--eval-episodes", "1", "--no-progress"],
+    "reinforce": ["train", "reinforce", "--env", "CartPole-v1", "--total-steps", "120",
+                  "--episodes-per-update", "2", "--hidden-sizes", "16",
+                  "--checkpoint-every", "100", "--eval-every", "100", "--eval-episodes", "1",
+                  "--no-progress"],
 }  # fmt: skip
 
 
@@ -43,7 +49,7 @@ def test_the_commands():
     assert set(commands) == {"train", "evaluate", "watch", "export", "plot", "study"}
 
 
-@pytest.mark.parametrize("algo", ["dqn", "a2c"])
+@pytest.mark.parametrize("algo", ["dqn", "a2c", "reinforce"])
 def test_help_documents_every_config_field_with_its_docstring(algo, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", algo, "--help"])
@@ -64,7 +70,7 @@ def test_help_documents_every_config_field_with_its_docstring(algo, capsys):
         assert f"{flag} " in text
 
 
-@pytest.mark.parametrize("algo", ["dqn", "a2c"])
+@pytest.mark.parametrize("algo", ["dqn", "a2c", "reinforce"])
 def test_train_writes_the_same_run_files_for_every_algorithm(algo, tmp_path, capsys):
     out = tmp_path / "run"
     assert main([*TINY[algo], "--out", str(out), "--lr", "0.003", "--seed", "5"]) == 0
@@ -83,7 +89,7 @@ def test_train_writes_the_same_run_files_for_every_algorithm(algo, tmp_path, cap
     assert (out / "metrics.png").read_bytes()[:8] == PNG
     assert np.isfinite(read_csv(out / "log.csv")["eval_mean"]).sum() == 1  # the evaluation
     policy = load_agent(out / "best.pt")
-    assert isinstance(policy, QPolicy if algo == "dqn" else RecurrentPolicy)
+    assert isinstance(policy, POLICIES[algo])
     if algo == "a2c":
         assert final["env_id"] == "ALE/KungFuMaster-v5"  # the default env
         assert final["env_options"]["crop"] == list(A2CConfig().crop)
@@ -137,7 +143,7 @@ def test_train_export_writes_the_final_weights_in_fp16(tmp_path, capsys):
     assert {str(w.dtype) for w in payload["weights"].values()} == {"torch.float16"}
 
 
-@pytest.mark.parametrize("algo", ["dqn", "a2c"])
+@pytest.mark.parametrize("algo", ["dqn", "a2c", "reinforce"])
 def test_max_minutes_stops_training_for_both_algorithms(algo, tmp_path):
     out = tmp_path / "run"
     assert main([*TINY[algo], "--out", str(out), "--max-minutes", "1e-9"]) == 0

@@ -14,9 +14,9 @@ from rlcourse import pretrained
 from rlcourse.checkpoints import load_agent, load_checkpoint
 from rlcourse.cli import main
 from rlcourse.envs import env_for_checkpoint
-from rlcourse.evaluation import evaluate
+from rlcourse.evaluation import TEST_SEED, evaluate, evaluate_checkpoint
 from rlcourse.metrics import MetricLogger
-from rlcourse.policies import QPolicy, RecurrentPolicy
+from rlcourse.policies import CategoricalPolicy, QPolicy, RecurrentPolicy
 from rlcourse.video import read_video
 
 # name -> (algorithm, env id, policy class, whether it beats random play in short games)
@@ -26,6 +26,7 @@ SHIPPED = {
     # It plays as well as random play on its 2 actions (README).
     "ddqn_mario.pt": ("dqn", "ALE/MarioBros-v5", QPolicy, False),
     "a2c_kungfu.pt": ("a2c", "ALE/KungFuMaster-v5", RecurrentPolicy, True),
+    "reinforce_cartpole.pt": ("reinforce", "CartPole-v1", CategoricalPolicy, True),
 }
 LONG_RUNS = ["dqn_mspacman.pt", "ddqn_mario.pt"]
 SCORE = r"-?\d+\.\d \+- \d+\.\d over {n} games"
@@ -59,6 +60,8 @@ def test_load_agent_gives_a_ready_policy(name):
         obs, *_ = env.step(action)
     if kind is QPolicy:
         assert policy.epsilon == 0  # greedy
+    elif kind is CategoricalPolicy:
+        assert not policy.greedy  # REINFORCE samples from its policy
     else:
         assert policy.reset_on_life_loss == payload["config"]["episodic_life"]
 
@@ -67,6 +70,16 @@ def test_the_cartpole_agent_balances_the_pole_for_the_whole_episode():
     policy = load_agent(pretrained.path("dqn_cartpole.pt"))
     scores = evaluate(policy, env_for_checkpoint(policy), episodes=3, seed=50_000)
     assert scores.tolist() == [500.0] * 3
+
+
+def test_the_reinforce_agent_solves_cartpole_sampling_its_actions():
+    # Lesson 07's agent, by the course's protocol (20 test games, actions sampled from the
+    # policy): what `rlcourse evaluate ... --episodes 20 --seed 50000` prints (a few seconds).
+    result = evaluate_checkpoint(pretrained.path("reinforce_cartpole.pt"), 20, TEST_SEED)
+    assert result.rule == "actions sampled from the policy"
+    assert result.scores.mean() >= 475, result.scores
+    log = MetricLogger.from_csv(pretrained.path("reinforce_cartpole_log.csv"))
+    assert log.evaluations[-1][1] >= 475  # the run stopped once solved
 
 
 def test_the_mario_agent_is_double_dqn_on_the_right_only_action_set():

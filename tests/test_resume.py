@@ -328,3 +328,39 @@ def test_a2c_stopped_with_ctrl_c_saves_a_resume_point_and_resumes_exactly(tmp_pa
     assert not (run / "final.pt").exists()
     _in_process([*A2C_ARGS, "--out", str(run), "--resume"], capsys)
     _assert_same_run(run, reference)
+
+
+# REINFORCE: resume points fall between batches of whole CartPole episodes.
+REINFORCE_ARGS = [
+    "train", "reinforce", "--env", "CartPole-v1", "--total-steps", "4000", "--seed", "4",
+    "--episodes-per-update", "2", "--hidden-sizes", "32", "--threads", "1",
+    "--checkpoint-every", "1500", "--eval-every", "1000", "--eval-episodes", "2",
+    "--no-progress",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reinforce_reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reinforce") / "reference"
+    _reference([*REINFORCE_ARGS, "--out", str(out)])
+    return out
+
+
+def test_reinforce_killed_with_sigkill_resumes_exactly(tmp_path, capsys, reinforce_reference):
+    run = tmp_path / "run"
+    process = _start([*REINFORCE_ARGS, "--out", str(run)], tmp_path)
+    # Killed once rows are logged past its resume point: the resumed run drops them and
+    # plays those episodes again.
+    _wait_for(lambda: (run / "checkpoint.pt").exists() and max(_logged_steps(run), default=0)
+              > 2000, process, tmp_path)  # fmt: skip
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(60) == -signal.SIGKILL
+    assert not (run / "final.pt").exists()
+    saved = load_checkpoint(run / "checkpoint.pt")["steps"]
+    assert 1500 <= saved < 4000
+
+    _in_process([*REINFORCE_ARGS, "--out", str(run), "--resume"], capsys)
+    assert {p.name for p in run.iterdir()} >= RUN_FILES
+    assert load_checkpoint(run / "final.pt")["steps"] >= 4000
+    _assert_same_run(run, reinforce_reference)
+

@@ -58,10 +58,11 @@ def progress_bar(total: int, description: str, enabled: bool = True, initial: in
 class Run:
     """The files, schedule, progress bar and live plot of one training run.
 
-    The loops (:func:`~rlcourse.training.train_dqn`, :func:`~rlcourse.training.train_a2c`)
-    call :meth:`log_episode`, :meth:`evaluation_due` / :meth:`log_evaluation`,
-    :meth:`checkpoint_due` / :meth:`save_resume_point` and :meth:`finish`; everything a run
-    writes is written here. ``out_dir=None``: nothing is written (a notebook's quick run).
+    The loops (:func:`~rlcourse.training.train_dqn`, :func:`~rlcourse.training.train_a2c`,
+    :func:`~rlcourse.training.train_reinforce`) call :meth:`log_episode`,
+    :meth:`evaluation_due` / :meth:`log_evaluation`, :meth:`checkpoint_due` /
+    :meth:`save_resume_point` and :meth:`finish`; everything a run writes is written here.
+    ``out_dir=None``: nothing is written (a notebook's quick run).
     """
 
     def __init__(
