@@ -70,6 +70,7 @@ bench:
 	$(PY) bench/env_throughput.py
 	$(PY) bench/replay.py
 	$(PY) bench/cartpole_solve.py
+	$(PY) bench/reinforce_cartpole.py --with-dqn
 	$(PY) bench/a2c_throughput.py
 	$(PY) bench/atari_dqn_speed.py
 
