@@ -23,6 +23,7 @@ A checkpoint is a dict saved with ``torch.save`` and read back with
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,27 @@ def load_weights(network: torch.nn.Module, payload: dict[str, Any], where: str =
             f"{where or 'the checkpoint'}: its weights do not fit the network "
             f"{payload['network_spec']}: {detail}"
         ) from None
+
+
+def restore_training_state(
+    network: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    network_spec: dict[str, Any],
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """What every agent's ``restore`` does first: check that a resume point's network is
+    the agent's (``network_spec``), load its weights and optimizer state; returns its
+    ``resume`` part (the rest is each agent's own: target net, replay memory, RNGs)."""
+    if payload["network_spec"] != network_spec:
+        raise CheckpointError(
+            f"the checkpoint's network {payload['network_spec']} is not this agent's "
+            f"{network_spec}: use the same env and hyperparameters"
+        )
+    load_weights(network, payload)
+    # A copy: torch would share the payload's moment tensors, and with them two agents
+    # restored from one in-memory payload would update each other's optimizer state.
+    optimizer.load_state_dict(copy.deepcopy(payload["resume"]["optimizer"]))
+    return payload["resume"]
 
 
 def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu") -> Any:

@@ -128,7 +128,8 @@ def test_network_spec_is_plain_data_and_builds_the_network():
 def test_network_spec_errors():
     from rlcourse.networks import build_network, network_spec
 
-    with pytest.raises(ValueError, match=r"unknown network 'ResNet'; known: \['MLPQNetwork'"):
+    known = r"\['MLPPolicy', 'MLPQNetwork'"
+    with pytest.raises(ValueError, match=r"unknown network 'ResNet'; known: " + known):
         network_spec("ResNet")
     with pytest.raises(ValueError, match="not a network spec"):
         build_network({"class": "MLPQNetwork"})

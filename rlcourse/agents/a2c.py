@@ -9,13 +9,12 @@ holds the network and its optimizer. The loop is :func:`rlcourse.training.train_
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
-from rlcourse.checkpoints import CheckpointError, load_weights, make_checkpoint
+from rlcourse.checkpoints import make_checkpoint, restore_training_state
 from rlcourse.config import check_number, check_positive_int, config_from_dict
 from rlcourse.envs import KUNGFU_CROP
 from rlcourse.networks import RecurrentActorCritic, build_network, network_spec
@@ -302,12 +301,5 @@ class A2C:
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a resume point made by :meth:`checkpoint`."""
-        if payload["network_spec"] != self.network_spec:
-            raise CheckpointError(
-                f"the checkpoint's network {payload['network_spec']} is not this agent's "
-                f"{self.network_spec}: use the same env and hyperparameters"
-            )
-        load_weights(self.network, payload)
-        # A copy: torch would share the payload's moment tensors with this agent.
-        self.optimizer.load_state_dict(copy.deepcopy(payload["resume"]["optimizer"]))
+        restore_training_state(self.network, self.optimizer, self.network_spec, payload)
         self.steps, self.updates = int(payload["steps"]), int(payload["resume"]["updates"])

@@ -31,8 +31,8 @@ from rlcourse.augmentation import random_shift
 from rlcourse.buffers import AtariReplayBuffer, ReplayBuffer, ReplaySample
 from rlcourse.checkpoints import (
     CheckpointError,
-    load_weights,
     make_checkpoint,
+    restore_training_state,
     rng_state,
     set_rng_state,
 )
@@ -509,17 +509,8 @@ class DQN:
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a resume point made by :meth:`checkpoint` (same config and env)."""
-        if payload["network_spec"] != self.network_spec:
-            raise CheckpointError(
-                f"the checkpoint's network {payload['network_spec']} is not this agent's "
-                f"{self.network_spec}: use the same env and hyperparameters"
-            )
-        load_weights(self.q, payload)
-        resume = payload["resume"]
+        resume = restore_training_state(self.q, self.optimizer, self.network_spec, payload)
         self.target.load_state_dict(resume["target"])
-        # A copy: torch would share the payload's moment tensors, and with them two agents
-        # restored from one in-memory payload would update each other's optimizer state.
-        self.optimizer.load_state_dict(copy.deepcopy(resume["optimizer"]))
         set_rng_state(self.rng, payload["rng"]["agent"])
         self.steps, self.updates = int(payload["steps"]), int(resume["updates"])
         if "buffer" in resume:

@@ -18,7 +18,6 @@ action (none, the batch's mean return, or a learned ``V(s)``).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
@@ -26,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from rlcourse.checkpoints import CheckpointError, load_weights, make_checkpoint
+from rlcourse.checkpoints import make_checkpoint, restore_training_state
 from rlcourse.config import check_number, check_positive_int, config_from_dict
 from rlcourse.networks import MLPPolicy, build_network, network_spec
 from rlcourse.policies import CategoricalPolicy
@@ -346,13 +345,6 @@ class Reinforce:
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a resume point made by :meth:`checkpoint`."""
-        if payload["network_spec"] != self.network_spec:
-            raise CheckpointError(
-                f"the checkpoint's network {payload['network_spec']} is not this agent's "
-                f"{self.network_spec}: use the same env and hyperparameters"
-            )
-        load_weights(self.network, payload)
-        # A copy: torch would share the payload's moment tensors with this agent.
-        self.optimizer.load_state_dict(copy.deepcopy(payload["resume"]["optimizer"]))
+        restore_training_state(self.network, self.optimizer, self.network_spec, payload)
         self.generator.set_state(payload["rng"]["sampling"].clone())
         self.steps, self.updates = int(payload["steps"]), int(payload["resume"]["updates"])

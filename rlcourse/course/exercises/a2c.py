@@ -24,7 +24,12 @@ from rlcourse.agents.a2c import (
     replay,
     train_on_rollout,
 )
-from rlcourse.course.exercises.core import Case, check_exercise, describe_difference
+from rlcourse.course.exercises.core import (
+    Case,
+    check_exercise,
+    describe_difference,
+    value_or_gradient,
+)
 from rlcourse.networks import RecurrentActorCritic
 from rlcourse.rollouts import Rollout
 
@@ -272,38 +277,29 @@ def check_policy_loss(student_fn: Callable[..., torch.Tensor]) -> Any:
 # --- entropy -----------------------------------------------------------------------------
 
 
-def _entropy(fn: Callable[..., torch.Tensor], logits: torch.Tensor, item: str = "value") -> Any:
-    logits = logits.clone().requires_grad_()
-    value = fn(logits)
-    if item == "value":
-        return value
-    value.backward()
-    return logits.grad
-
-
 def check_entropy(student_fn: Callable[..., torch.Tensor]) -> Any:
     """Check ``entropy(logits) -> scalar``: the mean entropy of the policies, in nats."""
     cases = [
         Case(
             "three uniform policies over 4 actions",
-            lambda f: _entropy(f, torch.zeros(3, 4)),
+            lambda f: value_or_gradient(f, torch.zeros(3, 4)),
             rule="the result is the mean over games (and steps) of each policy's entropy, a "
             "positive number: log(4) = 1.386 nats for a uniform policy over 4 actions",
         ),
         Case(
             "random [batch, time, actions] logits",
-            lambda f: _entropy(f, _cases_tensor(0, 2, 3, 5)),
+            lambda f: value_or_gradient(f, _cases_tensor(0, 2, 3, 5)),
             rule="each policy's entropy sums over the actions (the last axis) only; the "
             "mean is over all the other axes",
         ),
         Case(
             "gradients with respect to random logits",
-            lambda f: _entropy(f, _cases_tensor(1, 2, 3, 5), "gradient"),
+            lambda f: value_or_gradient(f, _cases_tensor(1, 2, 3, 5), "gradient"),
             rule="the entropy's gradient reaches the logits (nothing detached)",
         ),
         Case(
             "a nearly certain policy (logits 200 apart)",
-            lambda f: _entropy(f, torch.tensor([[200.0, 0.0, 0.0], [0.0, 1.0, 2.0]])),
+            lambda f: value_or_gradient(f, torch.tensor([[200.0, 0.0, 0.0], [0.0, 1.0, 2.0]])),
             rule="a nearly certain policy has an entropy near 0, not nan: compute the "
             "log-probabilities from the logits directly (the log of a probability that "
             "rounded to 0 is minus infinity, and 0 times minus infinity is nan)",

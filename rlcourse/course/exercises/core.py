@@ -221,3 +221,15 @@ def _wrong(title: str, case: Case, problem: str, hint: str, pointer: str, fallba
         lines.append("  (Run this check again after your next try for a pointer to look at.)")
     lines.append(f"  {fallback}")
     print("\n".join(lines))
+
+
+def value_or_gradient(fn: Callable[[Any], Any], inputs: Any, item: str = "value") -> Any:
+    """What a check compares for a function of a tensor: ``fn(inputs)`` (``item="value"``),
+    or the gradient of that scalar with respect to ``inputs`` (``item="gradient"``), e.g.
+    to tell an entropy written with the right sign from one that only looks right."""
+    inputs = inputs.clone().requires_grad_()
+    value = fn(inputs)
+    if item == "value":
+        return value
+    value.backward()
+    return inputs.grad

@@ -21,7 +21,7 @@ from rlcourse.agents.reinforce import (
     policy_gradient_loss,
     reward_to_go,
 )
-from rlcourse.course.exercises.core import Case, check_exercise
+from rlcourse.course.exercises.core import Case, check_exercise, value_or_gradient
 
 
 def _tensor(seed: int, *shape: int) -> torch.Tensor:
@@ -238,38 +238,29 @@ def check_policy_gradient_loss(student_fn: Callable[..., torch.Tensor]) -> Any:
 # --- entropy -------------------------------------------------------------------------------
 
 
-def _entropy(fn: Callable[..., torch.Tensor], logits: torch.Tensor, item: str = "value") -> Any:
-    logits = logits.clone().requires_grad_()
-    value = fn(logits)
-    if item == "value":
-        return value
-    value.backward()
-    return logits.grad
-
-
 def check_entropy(student_fn: Callable[..., torch.Tensor]) -> Any:
     """Check ``entropy(logits [N, A]) -> scalar``: the mean entropy of the policies, nats."""
     cases = [
         Case(
             "three uniform policies over 4 actions",
-            lambda f: _entropy(f, torch.zeros(3, 4)),
+            lambda f: value_or_gradient(f, torch.zeros(3, 4)),
             rule="the result is the mean over the steps of each policy's entropy, a positive "
             "number: log(4) = 1.386 nats for a uniform policy over 4 actions",
         ),
         Case(
             "random logits, 5 steps, 3 actions",
-            lambda f: _entropy(f, _tensor(0, 5, 3)),
+            lambda f: value_or_gradient(f, _tensor(0, 5, 3)),
             rule="each policy's entropy is minus the sum over the actions (the last axis) of "
             "probability times log-probability; then the mean over the steps",
         ),
         Case(
             "gradients with respect to random logits",
-            lambda f: _entropy(f, _tensor(1, 4, 3), "gradient"),
+            lambda f: value_or_gradient(f, _tensor(1, 4, 3), "gradient"),
             rule="the entropy's gradient reaches the logits (nothing detached)",
         ),
         Case(
             "a nearly certain policy (logits 200 apart)",
-            lambda f: _entropy(f, torch.tensor([[200.0, 0.0, 0.0], [0.0, 1.0, 2.0]])),
+            lambda f: value_or_gradient(f, torch.tensor([[200.0, 0.0, 0.0], [0.0, 1.0, 2.0]])),
             rule="a nearly certain policy has an entropy near 0, not nan: compute the "
             "log-probabilities from the logits directly (the log of a probability that "
             "rounded to 0 is minus infinity, and 0 times minus infinity is nan)",
