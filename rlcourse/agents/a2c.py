@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from rlcourse.agents.reinforce import entropy, log_prob_of_actions
 from rlcourse.checkpoints import make_checkpoint, restore_training_state
 from rlcourse.config import check_number, check_positive_int, config_from_dict
 from rlcourse.envs import KUNGFU_CROP
@@ -171,19 +172,7 @@ def policy_loss(
     >>> policy_loss(torch.zeros(1, 2), torch.tensor([0]), torch.tensor([1.0]))
     tensor(0.6931)
     """
-    log_probs = torch.log_softmax(logits, dim=-1)
-    taken = log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-    return -(taken * advantage.detach()).mean()
-
-
-def entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Mean entropy of the policies, ``mean(-sum_a pi(a) log pi(a))``, in nats.
-
-    >>> entropy(torch.zeros(3, 4))   # uniform over 4 actions: log(4)
-    tensor(1.3863)
-    """
-    log_probs = torch.log_softmax(logits, dim=-1)
-    return -(log_probs.exp() * log_probs).sum(-1).mean()
+    return -(log_prob_of_actions(logits, actions) * advantage.detach()).mean()
 
 
 def replay(
