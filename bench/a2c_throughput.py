@@ -9,7 +9,9 @@ Kung-Fu Master (42x42 gray frames, LSTM(128)), torch on one thread:
   (a) one game stepped in a Python loop, the agent acting on a batch of one per step
       (what the classic notebook's single-env loop does);
   (b) ``EnvPool(agent, make_kungfu_env, n)`` for each n: ``interact`` in 10-step rollouts,
-      one batched forward pass per step for all n games (Gymnasium ``SyncVectorEnv``).
+      one batched forward pass per step for all n games (Gymnasium ``SyncVectorEnv``);
+  (c) the same with ``vectorization="ale"``: the n games stepped together by ale-py's C++
+      ``AtariVectorEnv`` on ``--env-threads`` threads (``AtariVectorGames``: the same frames).
 
 Both sample actions from the policy and carry the LSTM memory. Acting only (no training).
 Printed: agent steps/s (all games together), median of the rounds, and the ratio to (a).
@@ -18,7 +20,6 @@ Printed: agent steps/s (all games together), median of the rounds, and the ratio
 from __future__ import annotations
 
 import argparse
-import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ import gymnasium as gym
 import torch
 
 from rlcourse.agents.a2c import A2C, A2CConfig
-from rlcourse.envs import make_env_for
+from rlcourse.envs import GameSpec
 from rlcourse.policies import RecurrentPolicy
 from rlcourse.rollouts import EnvPool
 
@@ -51,8 +52,9 @@ def single_loop(agent: torch.nn.Module, make_env: Callable[[], gym.Env], steps: 
 
 
 def pool_rate(agent: torch.nn.Module, make_env: Callable[[], gym.Env], n: int, steps: int,
-              seed: int) -> float:  # fmt: skip
-    pool = EnvPool(agent, make_env, n, seed=seed)
+              seed: int, vectorization: str = "sync", env_threads: int = 2) -> float:  # fmt: skip
+    pool = EnvPool(agent, make_env, n, seed=seed, vectorization=vectorization,
+                   env_threads=env_threads)  # fmt: skip
     pool.interact(2)  # warm-up: first frames, allocations
     rollouts = max(1, steps // (10 * n))
     start = time.perf_counter()
@@ -69,18 +71,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--games", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--env-threads", type=int, default=2,
+                        help="threads of the C++ games in (c) (default 2)")  # fmt: skip
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     config = A2CConfig(seed=0)
     # Whole games, as the config makes them for evaluation (no episodic life).
-    make_env = functools.partial(make_env_for, GAME, training=False, **config.env_options())
+    make_env = GameSpec(GAME, training=False, options=config.env_options())
     probe = make_env()
     agent = A2C(probe.observation_space.shape, probe.action_space.n, config).network
     probe.close()
     agent.eval()
     results: dict[str, list[float]] = {"single game, Python loop": []}
     results.update({f"EnvPool, {n:2d} games": [] for n in args.games})
+    results.update({f"EnvPool, {n:2d} games, C++": [] for n in args.games})
     for round_index in range(args.rounds):
         results["single game, Python loop"].append(
             single_loop(agent, make_env, args.steps, round_index)
@@ -88,6 +93,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for n in args.games:
             rate = pool_rate(agent, make_env, n, args.steps, round_index)
             results[f"EnvPool, {n:2d} games"].append(rate)
+            rate = pool_rate(agent, make_env, n, args.steps, round_index, "ale", args.env_threads)
+            results[f"EnvPool, {n:2d} games, C++"].append(rate)
 
     medians = {name: statistics.median(values) for name, values in results.items()}
     peer = medians["single game, Python loop"]

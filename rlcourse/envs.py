@@ -17,6 +17,7 @@ import difflib
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import ale_py
@@ -498,6 +499,24 @@ def make_env_for(
             render_mode=render_mode, **options,
         )  # fmt: skip
     return make_env(env_id, render_mode=render_mode, **options)
+
+
+@dataclass
+class GameSpec:
+    """A picklable ``() -> make_env_for(env_id, training=training, **options)``: how to make
+    one game, which a vector of games (:class:`~rlcourse.rollouts.EnvPool`) can also read.
+
+    >>> make_game = GameSpec("ALE/KungFuMaster-v5", training=False, options={"screen_size": 42})
+    >>> make_game().observation_space
+    Box(0, 255, (4, 42, 42), uint8)
+    """
+
+    env_id: str
+    training: bool
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self) -> gym.Env:
+        return make_env_for(self.env_id, training=self.training, **self.options)
 
 
 def env_for_checkpoint(

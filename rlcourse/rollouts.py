@@ -4,7 +4,9 @@ holds what happened.
 The games live in a Gymnasium vector env whose autoreset is off: the pool resets each game
 that ended itself, with a seed of its own (``seed``, ``seed + 1``, ... in order), so every
 game can be replayed from its seed and actions (:class:`~rlcourse.resume.ReplayableGame`):
-this is what makes a resumed run exact.
+this is what makes a resumed run exact. With ``vectorization="ale"`` the games are stepped
+in C++ threads (:class:`~rlcourse.atari_vector.AtariVectorGames`), ~2x faster; their
+emulators cannot be replayed one by one, so a resumed run restarts the unfinished games.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from rlcourse.config import check_positive_int
+from rlcourse.envs import GameSpec, is_atari
 from rlcourse.networks import Memory, RecurrentActorCritic
 from rlcourse.resume import ReplayableGame
 from rlcourse.wrappers import EpisodicLife
@@ -104,15 +107,36 @@ class EnvPool:
         *,
         seed: int = 0,
         vectorization: str = "sync",
+        env_threads: int = 2,
     ) -> None:
         n_parallel_games = check_positive_int("n_parallel_games", n_parallel_games)
         env_fn = _ReplayableEnvFn(make_env)
-        vector_class = {"sync": SyncVectorEnv, "async": AsyncVectorEnv}.get(vectorization)
-        if vector_class is None:
-            raise ValueError(f"vectorization must be 'sync' or 'async', got {vectorization!r}")
         self.network = network
         self.n_games = n_parallel_games
-        self.envs = vector_class([env_fn] * n_parallel_games, autoreset_mode=AutoresetMode.DISABLED)
+        self.envs: Any
+        if vectorization == "ale":
+            if not isinstance(make_env, GameSpec) or not is_atari(make_env.env_id):
+                raise ValueError(
+                    f"vectorization='ale' steps ALE games in C++: make_env must be a "
+                    f"GameSpec of an ALE game, e.g. GameSpec('ALE/KungFuMaster-v5', "
+                    f"training=True), got {make_env!r}"
+                )
+            from rlcourse.atari_vector import AtariVectorGames
+
+            self.envs = AtariVectorGames(
+                make_env.env_id, n_parallel_games, training=make_env.training,
+                threads=env_threads, **make_env.options,
+            )  # fmt: skip
+        elif vectorization in ("sync", "async"):
+            vector_class = SyncVectorEnv if vectorization == "sync" else AsyncVectorEnv
+            self.envs = vector_class([env_fn] * n_parallel_games,
+                                     autoreset_mode=AutoresetMode.DISABLED)  # fmt: skip
+        else:
+            raise ValueError(
+                f"vectorization must be 'sync', 'async' or 'ale', got {vectorization!r}"
+            )
+        self.replayable = vectorization != "ale"
+        """Whether :meth:`restore` replays the unfinished games exactly."""
         shape = tuple(self.envs.single_observation_space.shape or ())
         obs_shape = getattr(network, "obs_shape", None)
         if obs_shape is not None and shape != tuple(obs_shape):
@@ -122,9 +146,12 @@ class EnvPool:
                 f"{tuple(obs_shape)}: make the network with the same size/frame_stack"
             )
         # With EpisodicLife an episode is a life: scores are summed up to the real game over.
-        probe = make_env()
-        self._lives_end_episodes = _has_wrapper(probe, EpisodicLife)
-        probe.close()
+        if self.replayable:
+            probe = make_env()
+            self._lives_end_episodes = _has_wrapper(probe, EpisodicLife)
+            probe.close()
+        else:
+            self._lives_end_episodes = self.envs.episodic_life
         self.generator = torch.Generator().manual_seed(seed)
         self.next_seed = seed + n_parallel_games
         """Seed of the next game to start (games are seeded in the order they start)."""
@@ -220,7 +247,7 @@ class EnvPool:
         return {
             "memory": [self.memory[0].clone(), self.memory[1].clone()],
             "generator": self.generator.get_state(),
-            "games": list(self.envs.call("game_log")),
+            "games": list(self.envs.call("game_log")) if self.replayable else None,
             "next_seed": self.next_seed,
             "episode_returns": self.episode_returns.copy(),
             "episode_lengths": self.episode_lengths.copy(),
@@ -230,18 +257,30 @@ class EnvPool:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Replay every game to where :meth:`state` left it, and restore the rest."""
+        """Replay every game to where :meth:`state` left it, and restore the rest.
+
+        Games that cannot be replayed (``vectorization="ale"``, or a state saved by such a
+        pool) start afresh with the next seeds and empty memories; their unfinished scores
+        are dropped."""
         games = state["games"]
-        if len(games) != self.n_games:
+        if games is not None and len(games) != self.n_games:
             raise ValueError(f"the saved pool had {len(games)} games, this one {self.n_games}")
-        self.envs.set_attr("pending_log", list(games))
-        results = self.envs.call("replay_pending")
-        self.observations = np.stack([np.asarray(obs) for obs, _ in results])
-        self.memory = (state["memory"][0].clone(), state["memory"][1].clone())
         self.generator.set_state(state["generator"])
         self.next_seed = int(state["next_seed"])
-        self.episode_returns = np.asarray(state["episode_returns"], dtype=np.float64).copy()
-        self.episode_lengths = np.asarray(state["episode_lengths"], dtype=np.int64).copy()
+        if games is not None and self.replayable:
+            self.envs.set_attr("pending_log", list(games))
+            results = self.envs.call("replay_pending")
+            self.observations = np.stack([np.asarray(obs) for obs, _ in results])
+            self.memory = (state["memory"][0].clone(), state["memory"][1].clone())
+            self.episode_returns = np.asarray(state["episode_returns"], dtype=np.float64).copy()
+            self.episode_lengths = np.asarray(state["episode_lengths"], dtype=np.int64).copy()
+        else:
+            seeds = list(range(self.next_seed, self.next_seed + self.n_games))
+            self.next_seed += self.n_games
+            self.observations, _ = self.envs.reset(seed=seeds)
+            self.memory = self.network.initial_memory(self.n_games)
+            self.episode_returns = np.zeros(self.n_games)
+            self.episode_lengths = np.zeros(self.n_games, dtype=np.int64)
         self.finished_returns = [float(x) for x in state["finished_returns"]]
         self.finished_lengths = [int(x) for x in state["finished_lengths"]]
         self.total_steps = int(state["total_steps"])

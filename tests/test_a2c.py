@@ -201,7 +201,7 @@ def test_a2c_learns_a_two_step_bandit():
         ({"noop_max": -1}, ValueError, "A2CConfig.noop_max must be >= 0, got -1"),
         ({"crop": (1, 2)}, ValueError, "crop must be 4 numbers"),
         ({"crop": (1, 2, 3, -4)}, ValueError, r"A2CConfig.crop\[i\] must be >= 0, got -4"),
-        ({"vectorization": "threads"}, ValueError, "vectorization must be 'sync' or 'async'"),
+        ({"vectorization": "threads"}, ValueError, "must be 'sync', 'async' or 'ale'"),
     ],
 )
 def test_config_checks_its_values(values, error, message):

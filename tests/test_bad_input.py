@@ -158,7 +158,7 @@ CLI_CASES = {
     "a crop of three numbers": (
         [*A2C, "--crop", "1", "2", "3"], "A2CConfig.crop must be 4 numbers"),
     "unknown vectorization": (
-        [*A2C, "--vectorization", "threads"], "vectorization must be 'sync' or 'async'"),
+        [*A2C, "--vectorization", "threads"], "vectorization must be 'sync', 'async' or 'ale'"),
     "--out naming a file for A2C": (
         [*A2C, "--out", "a_file"], "cannot use a_file as a run directory: a_file is a file"),
     "--export of the wrong kind": ([*DQN, "--export", "w.txt"], "--export w.txt: name a .pt"),

@@ -155,7 +155,7 @@ def test_pool_errors():
         EnvPool(toy_agent(), toy_game(), 2)
     with pytest.raises(ValueError, match=r"built for \(1, 42, 42\)"):
         EnvPool(RecurrentActorCritic((1, 42, 42), 4), games(100), 1)
-    with pytest.raises(ValueError, match="vectorization must be 'sync' or 'async'"):
+    with pytest.raises(ValueError, match="vectorization must be 'sync', 'async' or 'ale'"):
         EnvPool(toy_agent(), games(100), 1, vectorization="threads")
     pool = EnvPool(toy_agent(), games(100), 1)
     with pytest.raises(ValueError, match="n_steps must be >= 1, got 0"):

@@ -37,6 +37,9 @@ class A2CConfig:
     """Discount factor."""
     lr: float = 7e-4
     """Adam learning rate."""
+    lr_decay_steps: int = 0
+    """If > 0, the learning rate falls linearly from ``lr`` to 0 over this many agent steps
+    (A2C/PPO's Atari schedule: big steps early, fine ones late); 0 keeps it constant."""
     adam_eps: float = 1e-5
     """Adam's epsilon (the A2C/PPO literature's 1e-5 rather than PyTorch's 1e-8)."""
     entropy_coef: float = 0.001
@@ -64,7 +67,11 @@ class A2CConfig:
     """Training only: a lost life ends the episode (no return after it, memory reset).
     Evaluation always plays whole games."""
     vectorization: str = "sync"
-    """``"sync"`` (games stepped in this process) or ``"async"`` (one process per game)."""
+    """``"sync"`` (games stepped in this process, one by one), ``"async"`` (one process per
+    game) or ``"ale"`` (ALE games stepped together in C++ threads by ale-py's
+    ``AtariVectorEnv``: ~2x the speed of ``"sync"``; a resumed run restarts its games)."""
+    env_threads: int = 2
+    """Threads stepping the games with ``vectorization="ale"``."""
     crop: tuple[int, ...] = KUNGFU_CROP
     """Borders cut from the screen before the resize: top, bottom, left, right (Kung-Fu
     Master's playing field by default; 0 0 0 0 keeps the whole screen)."""
@@ -74,9 +81,10 @@ class A2CConfig:
     def __post_init__(self) -> None:
         self.crop = tuple(self.crop)
         for name in ("n_games", "rollout_length", "hidden_size", "size", "frame_stack",
-                     "frame_skip"):  # fmt: skip
+                     "frame_skip", "env_threads"):  # fmt: skip
             check_positive_int(f"A2CConfig.{name}", getattr(self, name))
         check_number("A2CConfig.noop_max", self.noop_max, integer=True, low=0)
+        check_number("A2CConfig.lr_decay_steps", self.lr_decay_steps, integer=True, low=0)
         check_number("A2CConfig.gamma", self.gamma, low=0, high=1)
         for name in ("lr", "adam_eps", "max_grad_norm", "reward_scale"):
             check_number(f"A2CConfig.{name}", getattr(self, name), low=0, low_open=True)
@@ -90,8 +98,10 @@ class A2CConfig:
             )
         for border in self.crop:
             check_number("A2CConfig.crop[i]", border, integer=True, low=0)
-        if self.vectorization not in ("sync", "async"):
-            raise ValueError(f"vectorization must be 'sync' or 'async', got {self.vectorization!r}")
+        if self.vectorization not in ("sync", "async", "ale"):
+            raise ValueError(
+                f"vectorization must be 'sync', 'async' or 'ale', got {self.vectorization!r}"
+            )
 
     def env_options(self) -> dict[str, Any]:
         """How this config's games are made, for :func:`rlcourse.envs.make_env_for`
@@ -263,8 +273,16 @@ class A2C:
         self.steps = 0  # agent steps, summed over the games
         self.updates = 0
 
+    def learning_rate(self) -> float:
+        """The learning rate at this step count (``config.lr_decay_steps``)."""
+        if not self.config.lr_decay_steps:
+            return self.config.lr
+        return self.config.lr * max(0.0, 1.0 - self.steps / self.config.lr_decay_steps)
+
     def update(self, rollout: Rollout) -> dict[str, float]:
         """One gradient step on ``rollout`` (:func:`train_on_rollout`)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
         stats = train_on_rollout(self.network, self.optimizer, rollout, self.config)
         self.steps += int(rollout.actions.size)
         self.updates += 1

@@ -8,12 +8,11 @@ evaluation and checkpoints follow when due. Everything it writes goes through th
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
 from rlcourse.agents.a2c import A2C
-from rlcourse.envs import make_env_for
+from rlcourse.envs import GameSpec
 from rlcourse.evaluation import EVAL_SEED, evaluate_batched
 from rlcourse.rollouts import EnvPool
 from rlcourse.training.harness import Run
@@ -59,10 +58,10 @@ def train_a2c(
         live_plot=live_plot, live_metrics=("episode_return", "entropy"),
         metrics_window=metrics_window,
     )  # fmt: skip
-    make_training_game = functools.partial(make_env_for, env_id, training=True, **env_options)
-    make_evaluation_game = functools.partial(make_env_for, env_id, training=False, **env_options)
+    make_training_game = GameSpec(env_id, training=True, options=env_options)
+    make_evaluation_game = GameSpec(env_id, training=False, options=env_options)
     pool = EnvPool(agent.network, make_training_game, config.n_games, seed=config.seed,
-                   vectorization=config.vectorization)  # fmt: skip
+                   vectorization=config.vectorization, env_threads=config.env_threads)  # fmt: skip
     sums = dict.fromkeys(STAT_COLUMNS, 0.0)
     updates_since_row, logged_games = 0, 0
     if run.resume_payload is not None:

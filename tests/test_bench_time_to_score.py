@@ -1,0 +1,50 @@
+"""bench/time_to_score.py: both workers stop after the same wall time and are scored by the
+course's protocol (seconds, in-process)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "time_to_score.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("time_to_score", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_arguments_are_checked(bench: ModuleType) -> None:
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--minutes", "0"])
+    args = bench.parse_args(["--quick"])
+    assert args.minutes < 1 and args.seeds == [0] and args.eval_episodes == 2
+
+
+def test_the_course_uses_the_data_efficient_options(bench: ModuleType) -> None:
+    config = bench.course_config(seed=3)
+    assert config.double and config.dueling and config.n_step == 10 and config.random_shift == 4
+    assert config.learning_starts == bench.LEARNING_STARTS == 1_600
+    assert config.exploration_steps == bench.EXPLORATION_STEPS and config.seed == 3
+
+
+def test_workers_stop_on_time_and_are_scored_alike(bench: ModuleType) -> None:
+    pytest.importorskip("stable_baselines3", reason="stable_baselines3 is not installed")
+    threads = torch.get_num_threads()  # the workers set it for the whole process
+    args = bench.parse_args(["--minutes", "0.04", "--eval-episodes", "1", "--seed", "0"])
+    try:
+        results = [bench.course_worker(args), bench.sb3_worker(args)]
+    finally:
+        torch.set_num_threads(threads)
+    for result in results:
+        assert 2.4 <= result["train_seconds"] < 10
+        assert result["steps"] > 0 and len(result["scores"]) == 1
+        assert result["scores"][0] >= 0  # a whole game's real score (Ms. Pac-Man: no penalty)
