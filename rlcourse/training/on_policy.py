@@ -68,6 +68,9 @@ def train_a2c(
         agent.restore(run.resume_payload)
         saved = run.resume_payload["resume"]
         pool.restore(saved["pool"])
+        if not pool.replayable:
+            print("resumed: the C++ games (vectorization='ale') cannot be replayed, so the "
+                  "unfinished games restart; the run goes on, but not bit for bit")  # fmt: skip
         sums = {key: float(saved["stats"][key]) for key in STAT_COLUMNS}
         updates_since_row, logged_games = int(saved["updates_since_row"]), int(saved["logged"])
 
