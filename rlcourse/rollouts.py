@@ -5,7 +5,7 @@ The games live in a Gymnasium vector env whose autoreset is off: the pool resets
 that ended itself, with a seed of its own (``seed``, ``seed + 1``, ... in order), so every
 game can be replayed from its seed and actions (:class:`~rlcourse.resume.ReplayableGame`):
 this is what makes a resumed run exact. With ``vectorization="ale"`` the games are stepped
-in C++ threads (:class:`~rlcourse.atari_vector.AtariVectorGames`), ~2x faster; their
+in C++ threads (:class:`~rlcourse.atari_vector.AtariVectorGames`), faster; their
 emulators cannot be replayed one by one, so a resumed run restarts the unfinished games.
 """
 

@@ -69,7 +69,8 @@ class A2CConfig:
     vectorization: str = "sync"
     """``"sync"`` (games stepped in this process, one by one), ``"async"`` (one process per
     game) or ``"ale"`` (ALE games stepped together in C++ threads by ale-py's
-    ``AtariVectorEnv``: ~2x the speed of ``"sync"``; a resumed run restarts its games)."""
+    ``AtariVectorEnv``: rollouts 1.3x and training 1.2x faster than ``"sync"`` on 2 cores;
+    a resumed run restarts its games)."""
     env_threads: int = 2
     """Threads stepping the games with ``vectorization="ale"``."""
     crop: tuple[int, ...] = KUNGFU_CROP
