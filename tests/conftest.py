@@ -3,3 +3,16 @@ import torch
 # Tiny networks gain nothing from intra-op threads, and with pytest-xdist workers on 2 cores
 # the threads only fight each other (OpenMP spin-waits): one thread per test process.
 torch.set_num_threads(1)
+
+
+def load_bench_script(name: str):
+    """A script of bench/ (not a package) imported as a module, for its tests."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,11 +1,11 @@
 """Figures: a run's metrics, runs compared (today's logs and the old A2C ones), live curves."""
 
-import importlib.util
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
+from conftest import load_bench_script
 
 from rlcourse.metrics import MetricLogger
 from rlcourse.plots import LivePlot, plot_metrics, plot_runs, read_run_log
@@ -85,9 +85,7 @@ def test_plot_runs_checks_labels(tmp_path):
 
 def test_make_results_draws_the_readme_figures_from_the_committed_logs(tmp_path):
     """bench/make_results.py: the shipped DQN logs, the study and the old-format A2C logs."""
-    spec = importlib.util.spec_from_file_location("make_results", BENCH / "make_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_bench_script("make_results")
     written = module.main(["--out", str(tmp_path)])
     names = {path.name for path in written}
     assert names == {"dqn_mspacman.png", "ddqn_mario.png", "overestimation.png", "a2c_kungfu.png"}
