@@ -1,6 +1,5 @@
 """Figures: a run's metrics, runs compared (today's logs and the old A2C ones), live curves."""
 
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -13,7 +12,6 @@ from rlcourse.plots import LivePlot, plot_metrics, plot_runs, read_run_log
 matplotlib.use("Agg")
 
 PNG = b"\x89PNG\r\n\x1a\n"
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 OLD_A2C_HEADER = ("wall_s,train_s,steps,steps_per_s,eval_score,eval_std,train_score,entropy,"
                   "policy_loss,value_loss,grad_norm")  # fmt: skip
 
