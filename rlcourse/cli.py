@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcourse.agents.a2c import A2CConfig
+from rlcourse.agents.dqn import PRESETS as DQN_PRESETS
 from rlcourse.agents.dqn import DQNConfig
 from rlcourse.agents.reinforce import ReinforceConfig
 from rlcourse.config import add_config_options, check_number, options_to_values
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/metrics.png.",
     )  # fmt: skip
     _common_train_options(dqn, "dqn")
-    dqn.add_argument("--preset", choices=("cartpole", "atari"), default=None,
+    dqn.add_argument("--preset", choices=sorted(DQN_PRESETS), default=None,
                      help="hyperparameter preset (default: chosen from the env)")  # fmt: skip
     dqn.add_argument("--solve-score", type=float, default=None,
                      help="stop at the first evaluation whose mean reaches this")  # fmt: skip
