@@ -4,7 +4,8 @@ stores each frame once.
 Both take transitions ``(obs, action, reward, next_obs, terminated, truncated)`` and
 ``sample(batch_size)`` returns a :class:`ReplaySample`. ``terminated`` and ``truncated``
 are kept apart: only ``terminated`` may cut the bootstrap in a TD target.
-``sample_n_step(batch_size, n, gamma)`` gives n-step transitions (:class:`NStepSample`).
+``sample_n_step(batch_size, n, gamma)`` gives n-step transitions (:class:`NStepSample`),
+their rewards summed by :func:`n_step_return`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,39 @@ def _check_n_step(n: object, gamma: object) -> tuple[int, float]:
     n = check_positive_int("n", n)
     gamma = float(check_number("gamma", gamma, low=0, high=1))
     return n, gamma
+
+
+def n_step_return(rewards: Any, ends: Any, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's discounted sum of rewards up to its first end, and how many steps it took.
+
+    ``rewards`` and ``ends`` are ``(batch, n)``: the rewards of the ``n`` transitions that
+    follow each start (the start's own first), and whether the chain stops after that
+    transition (its episode terminated or was truncated there, or the memory holds no
+    continuation). Row ``i`` sums ``gamma**j * rewards[i, j]`` for ``j < k[i]``, where
+    ``k[i]`` is one more than the index of its first end (``n`` if none): rewards after an
+    end belong to another episode and never count. Returns ``(returns, k)``, float64 and
+    int64 ``(batch,)``. The n-step TD target is then
+    ``returns + gamma**k * (1 - terminated) * max_a Q(s_{t+k}, a)``, ``terminated`` being
+    the flag of the row's last counted transition.
+
+    >>> rewards = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [2.0, 5.0, 5.0]])
+    >>> ends = np.array([[False, False, False], [False, True, False], [True, False, False]])
+    >>> n_step_return(rewards, ends, gamma=0.5)
+    (array([1.75, 1.5 , 2.  ]), array([3, 2, 1]))
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    ends = np.asarray(ends)
+    if rewards.ndim != 2 or ends.shape != rewards.shape or ends.dtype != np.bool_:
+        raise ValueError(
+            "n_step_return takes rewards (batch, n) and a bool array ends of the same shape, "
+            f"got rewards {rewards.shape} and ends {ends.shape} of dtype {ends.dtype}"
+        )
+    gamma = float(check_number("gamma", gamma, low=0, high=1))
+    # Step j counts while no step before it ended the chain.
+    counted = np.cumsum(ends, axis=1) - ends == 0
+    discounts = gamma ** np.arange(rewards.shape[1])
+    returns = np.where(counted, rewards, 0.0) @ discounts
+    return returns, counted.sum(axis=1)
 
 
 def _check_capacity(capacity: object) -> int:
@@ -290,23 +324,16 @@ array([0.5 , 0.25, 0.25], dtype=float32))
         age = self.rng.integers(0, self._size, size=batch_size)  # 0: the oldest transition
         oldest = self._cursor if self._size == self.capacity else 0
         first = (oldest + age) % self.capacity
-        last = first.copy()
-        rewards = self.rewards[first].astype(np.float64)
-        # Whether each chain may take one more step: its last transition did not end it.
-        active = ~(self.terminated[first] | self.truncated[first])
-        steps = np.ones(batch_size, np.int64)
-        for j in range(1, n):
-            following = (first + j) % self.capacity
-            active &= age + j < self._size  # no further than the newest transition
-            candidates = np.flatnonzero(active)
-            if candidates.size == 0:
-                break
-            continues = self.next_obs[last[candidates]] == self.obs[following[candidates]]
-            active[candidates] = continues.reshape(candidates.size, -1).all(axis=1)
-            rewards[active] += gamma**j * self.rewards[following[active]]
-            last[active] = following[active]
-            steps += active
-            active &= ~(self.terminated[last] | self.truncated[last])
+        window = (first[:, None] + np.arange(n)) % self.capacity  # each start's next n slots
+        # A chain stops after a transition that ended its episode, that is the newest, or
+        # whose next_obs is not the following transition's obs (another env's).
+        ends = self.terminated[window] | self.truncated[window]
+        ends[:, :-1] |= age[:, None] + np.arange(1, n) >= self._size
+        if n > 1:
+            follows = self.next_obs[window[:, :-1]] == self.obs[window[:, 1:]]
+            ends[:, :-1] |= ~follows.reshape(batch_size, n - 1, -1).all(axis=2)
+        rewards, steps = n_step_return(self.rewards[window], ends, gamma)
+        last = window[np.arange(batch_size), steps - 1]
         batch = ReplaySample(
             self.obs[first],
             self.actions[first],
@@ -527,23 +554,16 @@ class AtariReplayBuffer(_Memory):
         """
         n, gamma = _check_n_step(n, gamma)
         _check_batch_size(batch_size, len(self))
-        first, flags = self._sample_slots(batch_size)
-        last = first.copy()
-        rewards = self.rewards[first].astype(np.float64)
-        # Whether each chain may take one more step: its last transition did not end it.
-        active = (flags & (_TERMINATED | _TRUNCATED)) == 0
-        steps = np.ones(batch_size, np.int64)
-        for j in range(1, n):
-            following = (first + j) % self.capacity
-            # The slot after an episode's last transition holds only its final frame, and
-            # the newest slot only the newest next_obs frame: neither is a transition.
-            active &= (self.flags[following] & _TRANSITION) != 0
-            if not active.any():
-                break
-            rewards[active] += gamma**j * self.rewards[following[active]]
-            last[active] = following[active]
-            steps += active
-            active &= (self.flags[last] & (_TERMINATED | _TRUNCATED)) == 0
+        first, _ = self._sample_slots(batch_size)
+        window = (first[:, None] + np.arange(n)) % self.capacity  # each start's next n slots
+        flags = self.flags[window]
+        # A chain stops after a transition that ended its episode, or before a slot that is
+        # no transition: the one after an episode's last transition holds only its final
+        # frame, the newest slot only the newest next_obs frame.
+        ends = (flags & (_TERMINATED | _TRUNCATED)) != 0
+        ends[:, :-1] |= (flags[:, 1:] & _TRANSITION) == 0
+        rewards, steps = n_step_return(self.rewards[window], ends, gamma)
+        last = window[np.arange(batch_size), steps - 1]
         last_flags = self.flags[last]
         batch = ReplaySample(
             self._stacks(first),

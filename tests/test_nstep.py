@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlcourse.buffers import AtariReplayBuffer, NStepSample, ReplayBuffer
+from rlcourse.buffers import AtariReplayBuffer, NStepSample, ReplayBuffer, n_step_return
 from rlcourse.toy_envs import FrameCounterEnv
 from rlcourse.wrappers import FrameStack
 
@@ -185,3 +185,34 @@ def test_bad_n_step_arguments_say_what_is_wrong(n, gamma, message):
     buffer.add([0.0], 0, 1.0, [1.0], False, False)
     with pytest.raises((ValueError, TypeError), match=message):
         buffer.sample_n_step(1, n, gamma)
+
+
+def test_n_step_return_stops_at_the_first_end_of_each_row():
+    rewards = np.array([[1.0, 2.0, 4.0, 8.0]] * 4)
+    ends = np.array([
+        [False, False, False, False],  # no end: all n rewards
+        [False, True, False, False],   # the episode ends after the 2nd: later rewards ignored
+        [True, True, False, False],    # ends at once: the start's own reward only
+        [False, False, False, True],   # ends on the last step: the same as no end
+    ])  # fmt: skip
+    returns, steps = n_step_return(rewards, ends, gamma=0.5)
+    np.testing.assert_allclose(returns, [1 + 1 + 1 + 1, 1 + 1, 1, 4.0])
+    np.testing.assert_array_equal(steps, [4, 2, 1, 4])
+    assert returns.dtype == np.float64 and steps.dtype == np.int64
+
+
+def test_n_step_return_ignores_whatever_follows_an_end():
+    ends = np.array([[False, True, False]])
+    clean, _ = n_step_return(np.array([[1.0, 1.0, 0.0]]), ends, 0.9)
+    noisy, _ = n_step_return(np.array([[1.0, 1.0, np.inf]]), ends, 0.9)
+    assert clean == pytest.approx(1.9) and noisy == pytest.approx(1.9)
+
+
+@pytest.mark.parametrize(("rewards", "ends", "message"), [
+    (np.zeros(3), np.zeros(3, bool), r"rewards \(batch, n\).*got rewards \(3,\)"),
+    (np.zeros((2, 3)), np.zeros((2, 2), bool), r"got rewards \(2, 3\) and ends \(2, 2\)"),
+    (np.zeros((2, 3)), np.zeros((2, 3)), "bool array ends.*dtype float64"),
+])  # fmt: skip
+def test_n_step_return_bad_shapes_say_what_was_given(rewards, ends, message):
+    with pytest.raises(ValueError, match=message):
+        n_step_return(rewards, ends, 0.9)
