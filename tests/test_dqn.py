@@ -12,7 +12,9 @@ import torch
 
 from rlcourse.agents.dqn import (
     DQN,
+    PRESETS,
     DQNConfig,
+    atari_100k_config,
     atari_config,
     double_dqn_target,
     epsilon_greedy,
@@ -211,6 +213,17 @@ def test_observe_trains_every_train_frequency_steps_and_copies_the_target():
     assert [i is not None for i in infos] == [False, False, False, True, False, True, False,
                                               True, False]  # fmt: skip
     assert agent.updates == 9 and agent.steps == 9 and len(agent.buffer) == 9
+
+
+def test_atari_100k_preset_is_replay_ratio_half_with_the_target_copied_after_each_update():
+    config = atari_100k_config(seed=3)
+    assert PRESETS["atari100k"] is atari_100k_config and config.seed == 3
+    assert config.gradient_steps / config.train_frequency == 0.5
+    assert (config.n_step, config.random_shift, config.dueling) == (10, 4, True)
+    # Every update happens on a step the target copy follows: at the next update the two
+    # nets are one, so Double DQN's choice of network changes nothing.
+    assert config.train_frequency % config.target_update_interval == 0 and config.tau == 1.0
+    assert config.learning_starts % config.train_frequency == 0
 
 
 def test_dqn_learns_the_optimal_values_of_a_chain():

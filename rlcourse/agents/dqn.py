@@ -170,7 +170,25 @@ def atari_config(**overrides: Any) -> DQNConfig:
     return DQNConfig(**values)
 
 
-PRESETS = {"cartpole": cartpole_config, "atari": atari_config}
+def atari_100k_config(**overrides: Any) -> DQNConfig:
+    """Data-efficient DQN for the Atari 100k benchmark (100k agent steps), as in DrQ(eps)
+    (Yarats et al. 2021; Agarwal et al. 2021): learning starts after 1,600 steps, epsilon
+    falls to 0.01 in 5,000, one gradient step every 2 agent steps (replay ratio 0.5), the
+    target net copied after each of them, 10-step returns, DrQ's random shift (4 pixels)
+    and the dueling head. (``double`` is on, but with the target a copy of the online net at
+    every update it changes nothing.) Lesson 07 builds it idea by idea.
+    """
+    values: dict[str, Any] = {
+        "lr": 1e-4, "batch_size": 32, "buffer_size": 100_000, "learning_starts": 1_600,
+        "train_frequency": 2, "gradient_steps": 1, "target_update_interval": 2,
+        "exploration_steps": 5_000, "epsilon_end": 0.01, "max_grad_norm": 10.0,
+        "double": True, "dueling": True, "n_step": 10, "random_shift": 4,
+    }  # fmt: skip
+    values.update(overrides)
+    return DQNConfig(**values)
+
+
+PRESETS = {"cartpole": cartpole_config, "atari": atari_config, "atari100k": atari_100k_config}
 
 
 def default_preset(env_id: str) -> str:
