@@ -1,0 +1,102 @@
+"""Lesson 07's ablation: data-efficient DQN built one idea at a time, 100k agent steps of
+Ms. Pac-Man per variant, seed 0, then 20 whole games each (the course's protocol).
+
+Each variant adds one idea to the one before; the last is the course's ``atari100k`` preset.
+Train them (one CPU core each, torch on one thread; 50-120 minutes a variant on the
+course's 2-core machines), then collect:
+
+    python bench/dqn_100k_ablation.py commands --runs RUNS   # the training commands
+    python bench/dqn_100k_ablation.py collect --runs RUNS    # evaluate, write the files
+
+``collect`` plays each ``RUNS/<variant>/final.pt`` (and random play) on the 20 test games
+and writes ``rlcourse/pretrained/dqn_100k_ablation_log.csv`` and ``..._scores.csv`` (the
+lesson reads them, in Colab too) and ``bench/results/dqn_100k_ablation.png``. The command
+recorded for each variant is the one its run was made with (from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "rlcourse" / "pretrained"
+GAME = "ALE/MsPacman-v5"
+COMMON = "--preset atari100k --total-steps 100000 --seed 0 --threads 1 --checkpoint-every 25000"
+# name -> (label, flags that undo the ideas not added yet; the preset has them all)
+VARIANTS = {
+    "dqn": ("DQN", "--dueling false --n-step 1 --random-shift 0 --train-frequency 4"),
+    "dueling": ("+ dueling head", "--n-step 1 --random-shift 0 --train-frequency 4"),
+    "nstep": ("+ 10-step returns", "--random-shift 0 --train-frequency 4"),
+    "shift": ("+ random shift", "--train-frequency 4"),
+    "replay_ratio": ("+ replay ratio 0.5", ""),
+}
+# Published Atari 100k scores (Ms. Pac-Man), drawn as dashed lines.
+PUBLISHED = {"DER": 1187, "DrQ(eps)": 1218, "BBF": 2008}
+
+
+def command(name: str, runs: Path) -> str:
+    words = ["rlcourse train dqn --env", GAME, COMMON, VARIANTS[name][1], "--out", str(runs / name)]
+    return " ".join(word for word in words if word)
+
+
+def collect(runs: Path, episodes: int, out_png: Path) -> list:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+
+    from rlcourse.ablation import Variant, plot_ablation, summary, write_ablation
+    from rlcourse.checkpoints import load_agent
+    from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
+    from rlcourse.metrics import read_csv
+
+    torch.set_num_threads(1)
+    variants = []
+    for name, (label, _) in VARIANTS.items():
+        final = runs / name / "final.pt"
+        if not final.exists():
+            sys.exit(f"{final} is missing: train it first ({command(name, runs)})")
+        agent = load_agent(final, device="cpu")
+        result = evaluate_checkpoint(agent, episodes=episodes, seed=TEST_SEED,
+                                     vs_random=not variants)  # fmt: skip
+        if not variants:
+            variants.append(Variant("random", "random play", 0, 0.0, result.random_scores,
+                                    "random actions, the same games"))  # fmt: skip
+        log = read_csv(runs / name / "log.csv")
+        episodes_logged = np.isfinite(log["episode_return"])
+        log = {key: log[key][episodes_logged] for key in ("step", "episode_return",
+                                                           "wall_seconds")}  # fmt: skip
+        info = agent.checkpoint
+        minutes = float(log["wall_seconds"][-1]) / 60
+        made_by = info.config["extra"].get("command", "")
+        variants.append(Variant(name, label, info.steps, minutes, result.scores, made_by, log))
+        print(f"{label}: {result.scores.mean():.1f} +- {result.scores.std():.1f}", flush=True)
+    write_ablation(variants, PRETRAINED / "dqn_100k_ablation_log.csv",
+                   PRETRAINED / "dqn_100k_ablation_scores.csv")  # fmt: skip
+    title = "Data-efficient DQN on Ms. Pac-Man, 100k agent steps, one idea at a time"
+    plot_ablation(variants, out_png, baselines=PUBLISHED, title=title)
+    print(summary(variants))
+    return variants
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("commands", "collect"))
+    parser.add_argument("--runs", type=Path, default=Path("runs/ablation"),
+                        help="folder of the variants' run directories")  # fmt: skip
+    parser.add_argument("--episodes", type=int, default=20, help="evaluation games per variant")
+    parser.add_argument("--png", type=Path, default=ROOT / "bench" / "results" /
+                        "dqn_100k_ablation.png")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.action == "commands":
+        print("\n".join(command(name, args.runs) for name in VARIANTS))
+    else:
+        collect(args.runs, args.episodes, args.png)
+
+
+if __name__ == "__main__":
+    main()

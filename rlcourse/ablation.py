@@ -1,0 +1,147 @@
+"""An ablation: runs that add one idea at a time, their curves and their final scores.
+
+Lesson 07 builds data-efficient DQN idea by idea and shows what each one buys, same game,
+same 100k agent steps, same seed (``bench/dqn_100k_ablation.py`` trains the runs and
+writes the two CSV files this module reads; both ship in :mod:`rlcourse.pretrained`):
+
+- the log: one row per training episode, ``variant, step, episode_return, wall_seconds``;
+- the scores: one row per variant, ``variant, label, steps, minutes, mean, std, scores,
+  command`` (``scores``: every evaluation game's score, space-separated).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlcourse.files import atomic_write
+from rlcourse.metrics import moving_average
+
+LOG_FIELDS = ("variant", "step", "episode_return", "wall_seconds")
+SCORE_FIELDS = ("variant", "label", "steps", "minutes", "mean", "std", "scores", "command")
+
+
+@dataclass
+class Variant:
+    """One run of an ablation."""
+
+    name: str
+    """Short name, e.g. 'nstep'."""
+    label: str
+    """What it adds, for figures, e.g. '+ 10-step returns'."""
+    steps: int
+    """Agent steps it trained for."""
+    minutes: float
+    """Training wall time, minutes."""
+    scores: np.ndarray
+    """The evaluation games' scores."""
+    command: str
+    """The command that trained it."""
+    log: dict[str, np.ndarray] = field(default_factory=dict)
+    """Training episodes: ``step``, ``episode_return``, ``wall_seconds`` columns (empty for
+    a baseline that does not train, such as random play)."""
+
+
+def _write_rows(path: str | os.PathLike, header: Sequence[str], rows: Any) -> None:
+    with atomic_write(path, suffix=".csv") as temporary, open(temporary, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_ablation(variants: Sequence[Variant], log_path: str | os.PathLike,
+                   scores_path: str | os.PathLike) -> None:  # fmt: skip
+    """Write the two CSV files (atomically)."""
+    _write_rows(log_path, LOG_FIELDS, (
+        [v.name, int(step), f"{episode_return:g}", f"{wall:.1f}"]
+        for v in variants
+        for step, episode_return, wall in zip(
+            *(v.log.get(name, ()) for name in LOG_FIELDS[1:]), strict=True
+        )
+    ))  # fmt: skip
+    _write_rows(scores_path, SCORE_FIELDS, (
+        [v.name, v.label, v.steps, f"{v.minutes:.1f}", f"{v.scores.mean():.1f}",
+         f"{v.scores.std():.1f}", " ".join(f"{s:g}" for s in v.scores), v.command]
+        for v in variants
+    ))  # fmt: skip
+
+
+def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -> list[Variant]:
+    """The variants of an ablation, in the scores file's order, each with its log."""
+    for path, fields in ((log_path, LOG_FIELDS), (scores_path, SCORE_FIELDS)):
+        with Path(path).open() as file:
+            header = next(csv.reader(file), [])
+        if tuple(header) != fields:
+            raise ValueError(f"{path} is not an ablation file: its columns are {header}, "
+                             f"expected {list(fields)}")  # fmt: skip
+    with Path(log_path).open() as file:
+        rows = list(csv.DictReader(file))
+    variants = []
+    with Path(scores_path).open() as file:
+        for row in csv.DictReader(file):
+            mine = [r for r in rows if r["variant"] == row["variant"]]
+            log = {name: np.array([float(r[name]) for r in mine]) for name in LOG_FIELDS[1:]}
+            variants.append(Variant(
+                row["variant"], row["label"], int(row["steps"]), float(row["minutes"]),
+                np.array([float(s) for s in row["scores"].split()]), row["command"], log,
+            ))  # fmt: skip
+    return variants
+
+
+def summary(variants: Sequence[Variant]) -> str:
+    """A table: each variant's score over its evaluation games, steps and minutes."""
+    width = max(len(v.label) for v in variants)
+    lines = [f"{'variant':<{width}}  {'score (mean +- std)':>22}  {'steps':>7}  {'minutes':>7}"]
+    for v in variants:
+        score = f"{v.scores.mean():.1f} +- {v.scores.std():.1f} ({len(v.scores)})"
+        lines.append(f"{v.label:<{width}}  {score:>22}  {v.steps:>7,}  {v.minutes:>7.0f}")
+    return "\n".join(lines)
+
+
+def plot_ablation(
+    variants: Sequence[Variant],
+    path: str | os.PathLike | None = None,
+    *,
+    baselines: Mapping[str, float] | None = None,
+    window: int = 50,
+    title: str | None = None,
+) -> Any:
+    """Left: each variant's training return (mean of the last ``window`` episodes) against
+    agent steps. Right: its final score over the evaluation games (mean, std as an error
+    bar, each game a dot), with ``baselines`` (name -> score) as dashed lines. Saved
+    (atomically) to ``path`` when given; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from rlcourse.plots import _finish
+
+    if not variants:
+        raise ValueError("plot_ablation needs at least one variant")
+    figure, (curves, bars) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=(1.3, 1))
+    rng = np.random.default_rng(0)  # the dots' horizontal jitter only
+    for index, v in enumerate(variants):
+        color = f"C{index}"
+        if len(v.log.get("step", [])):
+            curves.plot(v.log["step"] / 1e3, moving_average(v.log["episode_return"], window),
+                        color=color, label=v.label)  # fmt: skip
+        bars.bar(index, v.scores.mean(), yerr=v.scores.std(), color=color, alpha=0.6, capsize=3)
+        bars.scatter(index + rng.uniform(-0.25, 0.25, len(v.scores)), v.scores, s=6,
+                     color="black", alpha=0.6, zorder=3)  # fmt: skip
+    curves.set_xlabel("agent steps, thousands")
+    curves.set_ylabel(f"training return (life, clipped), last {window}")
+    curves.grid(alpha=0.3)
+    curves.legend(fontsize=8, loc="upper left")
+    for index, (name, score) in enumerate((baselines or {}).items()):
+        bars.axhline(score, color="gray", ls=["--", ":", "-."][index % 3], lw=1, label=name)
+    bars.set_xticks(range(len(variants)), [v.label for v in variants], rotation=20,
+                    ha="right", fontsize=8)  # fmt: skip
+    bars.set_ylabel("score, whole games (mean ± std, dots: games)")
+    bars.grid(alpha=0.3, axis="y")
+    if baselines:
+        bars.legend(fontsize=8, loc="upper left")
+    return _finish(figure, title, path, dpi=72)

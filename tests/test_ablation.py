@@ -1,0 +1,46 @@
+"""The ablation files: written and read back, summarised, drawn; foreign files refused."""
+
+import numpy as np
+import pytest
+
+from rlcourse.ablation import Variant, plot_ablation, read_ablation, summary, write_ablation
+
+
+def _variants():
+    log = {"step": np.array([100.0, 250.0, 400.0]), "episode_return": np.array([1.0, 3.0, 2.0]),
+           "wall_seconds": np.array([1.5, 3.0, 4.5])}  # fmt: skip
+    return [
+        Variant("random", "random play", 0, 0.0, np.array([200.0, 400.0]), "random actions"),
+        Variant("dqn", "DQN", 400, 0.1, np.array([500.0, 700.0, 900.0]), "rlcourse train", log),
+    ]
+
+
+def test_written_and_read_back(tmp_path):
+    write_ablation(_variants(), tmp_path / "log.csv", tmp_path / "scores.csv")
+    again = read_ablation(tmp_path / "log.csv", tmp_path / "scores.csv")
+    assert [v.name for v in again] == ["random", "dqn"]
+    random_play, dqn = again
+    assert random_play.log["step"].size == 0 and random_play.steps == 0
+    np.testing.assert_array_equal(dqn.scores, [500.0, 700.0, 900.0])
+    np.testing.assert_array_equal(dqn.log["episode_return"], [1.0, 3.0, 2.0])
+    assert (dqn.label, dqn.steps, dqn.command) == ("DQN", 400, "rlcourse train")
+    table = summary(again)
+    assert "700.0 +- 163.3 (3)" in table and "300.0 +- 100.0 (2)" in table
+
+
+def test_plot_has_the_curves_and_one_bar_per_variant(tmp_path):
+    figure = plot_ablation(_variants(), tmp_path / "ablation.png", baselines={"DER": 1187},
+                           window=2)  # fmt: skip
+    curves, bars = figure.axes
+    assert len(curves.lines) == 1  # random play has no training curve
+    assert len(bars.patches) == 2 and bars.get_lines()[-1].get_ydata()[0] == 1187
+    assert (tmp_path / "ablation.png").stat().st_size > 1000
+
+
+def test_foreign_files_are_refused_with_their_columns(tmp_path):
+    (tmp_path / "log.csv").write_text("step,episode_return\n1,2\n")
+    (tmp_path / "scores.csv").write_text("x\n")
+    with pytest.raises(ValueError, match=r"not an ablation file: its columns are \['step'"):
+        read_ablation(tmp_path / "log.csv", tmp_path / "scores.csv")
+    with pytest.raises(ValueError, match="at least one variant"):
+        plot_ablation([])
