@@ -1,4 +1,4 @@
-"""Wall time to solve CartPole-v1 with the course's REINFORCE (lesson 07's agent).
+"""Wall time to solve CartPole-v1 with the course's REINFORCE (lesson 08's agent).
 
     python bench/reinforce_cartpole.py [--seeds 0 1 2 3 4] [--max-minutes 3] [--with-dqn]
 

@@ -445,7 +445,7 @@ def make_kungfu_env(
     render_mode: str | None = None,
     **options: Any,
 ) -> gym.Env:
-    """Kung-Fu Master as lesson 08's recurrent agent sees it: uint8 ``(1, 42, 42)`` frames.
+    """Kung-Fu Master as lesson 09's recurrent agent sees it: uint8 ``(1, 42, 42)`` frames.
 
     :func:`make_atari_env` cropped to the playing field (:data:`KUNGFU_CROP`), gray, 42x42,
     one frame (the LSTM is the memory), the game's own rewards (100, 200, ... points), no

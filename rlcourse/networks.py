@@ -149,7 +149,7 @@ class NatureCNN(nn.Module):
         return self.head(self.features(pixels))
 
 
-# --- lesson 08: recurrent actor-critic (Kung-Fu Master) ---------------------------------
+# --- lesson 09: recurrent actor-critic (Kung-Fu Master) ---------------------------------
 
 Memory = tuple[torch.Tensor, torch.Tensor]
 """An LSTM state ``(h, c)``, each of shape ``[batch, hidden_size]``."""
@@ -229,7 +229,7 @@ class RecurrentActorCritic(nn.Module):
 
 # --- networks described by data (checkpoints store the spec, not the class) ---------------
 
-# --- lesson 07: policy gradient (REINFORCE) ------------------------------------------------
+# --- lesson 08: policy gradient (REINFORCE) ------------------------------------------------
 
 
 def _mlp(in_features: int, hidden_sizes: Sequence[int], out_features: int) -> nn.Sequential:

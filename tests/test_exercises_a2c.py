@@ -1,4 +1,4 @@
-"""Lesson 08's checks: correct answers written in other styles pass; the typical mistakes
+"""Lesson 09's checks: correct answers written in other styles pass; the typical mistakes
 are caught, with the rule that points at them, and no check prints answer code."""
 
 import pytest

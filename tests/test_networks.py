@@ -3,7 +3,7 @@ import torch
 
 from rlcourse.networks import RecurrentActorCritic
 
-# --- RecurrentActorCritic (lesson 08) ----------------------------------------------------
+# --- RecurrentActorCritic (lesson 09) ----------------------------------------------------
 
 
 def test_recurrent_actor_critic_shapes_and_layers():

@@ -27,7 +27,7 @@ from rlcourse.course.nbtools import (
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ALL = NOTEBOOKS + sorted((ROOT / "notebooks" / "student").glob("*.ipynb"))
-TRAINING = ("01_", "04_", "05_", "06_", "07_", "08_")
+TRAINING = ("01_", "04_", "05_", "06_", "07_", "08_", "09_")
 
 
 def _id(path):

@@ -73,7 +73,7 @@ def test_the_cartpole_agent_balances_the_pole_for_the_whole_episode():
 
 
 def test_the_reinforce_agent_solves_cartpole_sampling_its_actions():
-    # Lesson 07's agent, by the course's protocol (20 test games, actions sampled from the
+    # Lesson 08's agent, by the course's protocol (20 test games, actions sampled from the
     # policy): what `rlcourse evaluate ... --episodes 20 --seed 50000` prints (a few seconds).
     result = evaluate_checkpoint(pretrained.path("reinforce_cartpole.pt"), 20, TEST_SEED)
     assert result.rule == "actions sampled from the policy"

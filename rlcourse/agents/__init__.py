@@ -1,6 +1,6 @@
 """The course's agents.
 
 ``tabular``: value iteration, Q-learning and SARSA on tables (lesson 01). ``dqn``: DQN and
-Double DQN (lessons 04-06). ``reinforce``: the REINFORCE policy gradient (lesson 07).
-``a2c``: the recurrent advantage actor-critic (lesson 08).
+Double DQN (lessons 04-06). ``reinforce``: the REINFORCE policy gradient (lesson 08).
+``a2c``: the recurrent advantage actor-critic (lesson 09).
 """

@@ -1,6 +1,6 @@
 """Recurrent advantage actor-critic (A2C): config, loss pieces, agent.
 
-The pieces of lesson 08, in the order the notebook builds them: the loss pieces
+The pieces of lesson 09, in the order the notebook builds them: the loss pieces
 (:func:`n_step_returns`, :func:`advantages`, :func:`value_loss`, :func:`policy_loss`,
 :func:`entropy`), put together by :func:`train_on_rollout` on a
 :class:`~rlcourse.rollouts.Rollout` of parallel games, and the :class:`A2C` agent that

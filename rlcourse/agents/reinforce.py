@@ -1,6 +1,6 @@
 """REINFORCE (Williams 1992): the policy gradient from whole episodes, with a baseline.
 
-The pieces of lesson 07, in the order the notebook builds them: the log-probability of the
+The pieces of lesson 08, in the order the notebook builds them: the log-probability of the
 actions taken (:func:`log_prob_of_actions`), the return that follows each step
 (:func:`reward_to_go`), the loss whose gradient is the policy gradient
 (:func:`policy_gradient_loss`) and the entropy bonus (:func:`entropy`), put together by

@@ -1,4 +1,4 @@
-"""Checks for lesson 08 (recurrent A2C): the forward step, the n-step returns, the policy
+"""Checks for lesson 09 (recurrent A2C): the forward step, the n-step returns, the policy
 term, the entropy, and one training step.
 
 Each ``check_*`` runs the student's code and the reference (the package's own function in

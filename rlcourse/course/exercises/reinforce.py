@@ -1,4 +1,4 @@
-"""Checks for lesson 07 (REINFORCE): the log-probability of the actions taken, the
+"""Checks for lesson 08 (REINFORCE): the log-probability of the actions taken, the
 reward-to-go, the policy-gradient loss with a baseline, and the entropy.
 
 Each ``check_*`` runs the student's code and the reference (the package's own function in

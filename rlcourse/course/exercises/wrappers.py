@@ -231,7 +231,7 @@ def check_process_frame84(student_function: Any) -> Any:
              "(red counts about 0.3)", red),
         case("random RGB frame",
              "each output pixel is the average of the gray pixels it covers", random_frame),
-        case("size=42 (lesson 08's frames)",
+        case("size=42 (lesson 09's frames)",
              "the side of the output square is the size argument", random_frame, 42),
     ]  # fmt: skip
     return check_exercise(
