@@ -99,8 +99,9 @@ LESSONS = {
     "04_dqn_cartpole.ipynb",
     "05_pixel_dqn_mspacman.ipynb",
     "06_ddqn_mario.ipynb",
-    "07_reinforce_cartpole.ipynb",
-    "08_recurrent_a2c_kungfu.ipynb",
+    "07_data_efficient_dqn.ipynb",
+    "08_reinforce_cartpole.ipynb",
+    "09_recurrent_a2c_kungfu.ipynb",
 }
 
 

@@ -88,8 +88,8 @@ def check_n_step_return(student_function: Any) -> Any:
         "discount, multiply the discount by gamma, and stop right after a step whose end "
         "flag is set (that step's reward still counts). k is how many rewards you added. "
         "Returns and k are two arrays of one number per row.",
-        pointer="the n-step return equation in section 3, and its figure of an episode "
-        "ending inside the window",
+        pointer="the n-step target equation in section 2 and its table of example rows (the "
+        "second row: an episode that ends inside the window)",
     )
 
 
@@ -236,7 +236,7 @@ def check_random_shift(student_function: Any) -> Any:
         "original size at a random corner, drawn from rng for each image: a corner anywhere "
         "from 0 to 2 * pad, both included. Replicate padding may not accept uint8: work in "
         "float and convert back, or build the crop with clamped indices instead.",
-        pointer="section 4's picture of a padded frame and its crop window, and the docs of "
-        "torch.nn.functional.pad (mode 'replicate') or of Generator.integers (its high end "
-        "is excluded)",
+        pointer="exercise 2's description in section 3 (pad, then crop at a corner from 0 to "
+        "2 * pad), and the docs of torch.nn.functional.pad (mode 'replicate') or of "
+        "Generator.integers (its high end is excluded)",
     )
