@@ -20,7 +20,8 @@ import numpy as np
 from gymnasium.spaces import Box, Discrete
 
 from rlcourse.config import check_positive_int
-from rlcourse.envs import check_env_id, is_atari
+from rlcourse.envs import atari_options, check_env_id, is_atari
+from rlcourse.wrappers import crop_slices
 
 SCREEN = (210, 160)
 """Height and width of an Atari frame."""
@@ -81,22 +82,18 @@ class AtariVectorGames:
                 f"AtariVectorGames cannot apply the options {unknown} (it applies "
                 f"{sorted(_SUPPORTED)}): use the Gymnasium games (vectorization 'sync')"
             )
-        self.episodic_life = bool(options.get("episodic_life", True)) and training
-        self.clip_rewards = bool(options.get("clip_rewards", True)) and training
-        self.size = check_positive_int("screen_size", options.get("screen_size", 84))
-        self.frame_stack = check_positive_int("frame_stack", options.get("frame_stack", 4))
-        frame_skip = check_positive_int("frame_skip", options.get("frame_skip", 4))
-        top, bottom, left, right = options.get("crop") or (0, 0, 0, 0)
-        if top + bottom >= SCREEN[0] or left + right >= SCREEN[1]:
-            raise ValueError(f"crop {(top, bottom, left, right)} leaves nothing of the screen")
-        self._rows = slice(top, SCREEN[0] - bottom)
-        self._cols = slice(left, SCREEN[1] - right)
+        options = atari_options(options, training=training)  # make_env_for's rules
+        self.episodic_life, self.clip_rewards = options["episodic_life"], options["clip_rewards"]
+        self.size = check_positive_int("screen_size", options["screen_size"])
+        self.frame_stack = check_positive_int("frame_stack", options["frame_stack"])
+        frame_skip = check_positive_int("frame_skip", options["frame_skip"])
+        self._rows, self._cols = crop_slices(options["crop"] or (0, 0, 0, 0), SCREEN)
         self.envs = AtariVectorEnv(
             rom_name(env_id), self.n_games, num_threads=min(threads, self.n_games),
             img_height=SCREEN[0], img_width=SCREEN[1], grayscale=True, stack_num=1,
-            frameskip=frame_skip, maxpool=frame_skip > 1, noop_max=options.get("noop_max", 30),
-            repeat_action_probability=options.get("repeat_action_probability", 0.0),
-            use_fire_reset=options.get("fire_reset") is not False,
+            frameskip=frame_skip, maxpool=frame_skip > 1, noop_max=options["noop_max"],
+            repeat_action_probability=options["repeat_action_probability"],
+            use_fire_reset=options["fire_reset"] is not False,
             # Both done here: the C++ rule resets the game at a lost life.
             episodic_life=False, reward_clipping=False,
         )  # fmt: skip

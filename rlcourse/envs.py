@@ -14,6 +14,7 @@ Discrete(9)
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import re
 from collections.abc import Sequence
@@ -489,16 +490,32 @@ def make_env_for(
         options.setdefault("actions", "right_only")
         return make_mario_env(env_id, render_mode=render_mode, **options)
     if is_atari(env_id):
-        # Popped whatever `training` is: evaluation ignores them.
-        episodic_life = options.pop("episodic_life", True) and training
-        clip_rewards = options.pop("clip_rewards", True) and training
-        if options.get("crop") is not None:
-            options["crop"] = tuple(options["crop"])
-        return make_atari_env(
-            env_id, episodic_life=episodic_life, clip_rewards=clip_rewards,
-            render_mode=render_mode, **options,
-        )  # fmt: skip
+        return make_atari_env(env_id, render_mode=render_mode,
+                              **atari_options(options, training=training))  # fmt: skip
     return make_env(env_id, render_mode=render_mode, **options)
+
+
+def atari_options(options: dict[str, Any], *, training: bool) -> dict[str, Any]:
+    """The keyword arguments of :func:`make_atari_env` for an agent's saved ``options``: its
+    defaults where an option is not given, ``crop`` a tuple, and ``episodic_life`` and
+    ``clip_rewards`` (default True) on only in training. :func:`make_env_for` and
+    :class:`~rlcourse.atari_vector.AtariVectorGames` both follow them.
+
+    >>> atari_options({"screen_size": 42}, training=False)["episodic_life"]
+    False
+    >>> training = atari_options({}, training=True)
+    >>> training["frame_skip"], training["clip_rewards"], training["crop"]
+    (4, True, None)
+    """
+    parameters = inspect.signature(make_atari_env).parameters.values()
+    resolved = {p.name: p.default for p in parameters
+                if p.kind is p.KEYWORD_ONLY and p.name != "render_mode"}  # fmt: skip
+    resolved.update(options)
+    resolved["episodic_life"] = bool(resolved["episodic_life"]) and training
+    resolved["clip_rewards"] = bool(resolved["clip_rewards"]) and training
+    if resolved["crop"] is not None:
+        resolved["crop"] = tuple(resolved["crop"])
+    return resolved
 
 
 @dataclass

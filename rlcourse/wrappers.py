@@ -274,6 +274,27 @@ class ScaledFloatFrame(gym.ObservationWrapper):
         return np.asarray(observation, dtype=np.float32) / np.float32(255.0)
 
 
+def crop_slices(
+    crop: tuple[int, int, int, int], frame_shape: tuple[int, ...]
+) -> tuple[slice, slice]:
+    """The rows and columns that ``crop=(top, bottom, left, right)`` keeps of frames of
+    ``frame_shape`` (height, width, ...); ValueError if it leaves nothing.
+
+    >>> crop_slices((60, 30, 15, 0), (210, 160))
+    (slice(60, 180, None), slice(15, 160, None))
+    """
+    top, bottom, left, right = crop
+    for name, value in (("top", top), ("bottom", bottom), ("left", left), ("right", right)):
+        _positive_int(name, value, minimum=0)
+    height, width = frame_shape[:2]
+    if top + bottom >= height or left + right >= width:
+        raise ValueError(
+            f"Crop(top={top}, bottom={bottom}, left={left}, right={right}) leaves nothing "
+            f"of a {height}x{width} frame"
+        )
+    return slice(top, height - bottom), slice(left, width - right)
+
+
 class Crop(gym.ObservationWrapper):
     """Cut ``top``, ``bottom``, ``left`` and ``right`` pixels off each frame.
 
@@ -290,16 +311,7 @@ class Crop(gym.ObservationWrapper):
     ) -> None:
         super().__init__(env)
         space = _image_space(env, "Crop")
-        height, width = space.shape[:2]
-        for name, value in (("top", top), ("bottom", bottom), ("left", left), ("right", right)):
-            _positive_int(name, value, minimum=0)
-        if top + bottom >= height or left + right >= width:
-            raise ValueError(
-                f"Crop(top={top}, bottom={bottom}, left={left}, right={right}) leaves nothing "
-                f"of a {height}x{width} frame"
-            )
-        self._rows = slice(top, height - bottom)
-        self._cols = slice(left, width - right)
+        self._rows, self._cols = crop_slices((top, bottom, left, right), space.shape[:2])
         self.observation_space = Box(
             space.low[self._rows, self._cols], space.high[self._rows, self._cols], dtype=space.dtype
         )
