@@ -110,7 +110,6 @@ class EnvPool:
         env_threads: int = 2,
     ) -> None:
         n_parallel_games = check_positive_int("n_parallel_games", n_parallel_games)
-        env_fn = _ReplayableEnvFn(make_env)
         self.network = network
         self.n_games = n_parallel_games
         self.envs: Any
@@ -129,7 +128,7 @@ class EnvPool:
             )  # fmt: skip
         elif vectorization in ("sync", "async"):
             vector_class = SyncVectorEnv if vectorization == "sync" else AsyncVectorEnv
-            self.envs = vector_class([env_fn] * n_parallel_games,
+            self.envs = vector_class([_ReplayableEnvFn(make_env)] * n_parallel_games,
                                      autoreset_mode=AutoresetMode.DISABLED)  # fmt: skip
         else:
             raise ValueError(
