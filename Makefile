@@ -58,7 +58,7 @@ lab:
 student:
 	$(PY) -m rlcourse.course.nbtools student
 
-# Regenerates notebooks/student/, then runs all 16 notebooks (2 at a time) with
+# Regenerates notebooks/student/, then runs all 18 notebooks (2 at a time) with
 # RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1 and saves them with their (deterministic) outputs.
 notebooks:
 	RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1 OMP_NUM_THREADS=1 $(PY) -m rlcourse.course.nbtools notebooks --jobs 2

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rlcourse import pretrained
+from rlcourse.agents.dqn import atari_100k_config
 from rlcourse.checkpoints import load_agent, load_checkpoint
 from rlcourse.cli import main
 from rlcourse.envs import env_for_checkpoint
@@ -23,6 +24,7 @@ from rlcourse.video import read_video
 SHIPPED = {
     "dqn_cartpole.pt": ("dqn", "CartPole-v1", QPolicy, True),
     "dqn_mspacman.pt": ("dqn", "ALE/MsPacman-v5", QPolicy, True),
+    "dqn_mspacman_100k.pt": ("dqn", "ALE/MsPacman-v5", QPolicy, True),
     # It plays as well as random play on its 2 actions (README).
     "ddqn_mario.pt": ("dqn", "ALE/MarioBros-v5", QPolicy, False),
     "a2c_kungfu.pt": ("a2c", "ALE/KungFuMaster-v5", RecurrentPolicy, True),
@@ -80,6 +82,14 @@ def test_the_reinforce_agent_solves_cartpole_sampling_its_actions():
     assert result.scores.mean() >= 475, result.scores
     log = MetricLogger.from_csv(pretrained.path("reinforce_cartpole_log.csv"))
     assert log.evaluations[-1][1] >= 475  # the run stopped once solved
+
+
+def test_the_100k_agent_is_the_atari100k_preset_after_100k_steps():
+    # Lesson 07's agent: the last run of its ablation (bench/dqn_100k_ablation.py).
+    policy = load_agent(pretrained.path("dqn_mspacman_100k.pt"))
+    config = dict(policy.checkpoint.config, extra={})
+    assert config == atari_100k_config(seed=0).to_dict()
+    assert policy.checkpoint.steps == 100_000
 
 
 def test_the_mario_agent_is_double_dqn_on_the_right_only_action_set():

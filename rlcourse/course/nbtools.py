@@ -17,7 +17,7 @@ and the student version replaces each block, at the block's indentation, with::
 
 Notebooks are committed **with** their outputs (figures, scores, videos), made by
 ``make notebooks``: the student versions are regenerated from the solution notebooks, then
-all of them (16) are run in fresh kernels (``RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1``, see
+all of them (18) are run in fresh kernels (``RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1``, see
 :mod:`rlcourse.budget`) and saved with their outputs, made deterministic: no execution
 timestamps, no widgets (tqdm's bars), no transient display ids; the repository's root and
 the home directory are written as relative paths, and any other absolute path or memory
