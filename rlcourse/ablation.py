@@ -140,7 +140,7 @@ def plot_ablation(
         bars.axhline(score, color="gray", ls=["--", ":", "-."][index % 3], lw=1, label=name)
     bars.set_xticks(range(len(variants)), [v.label for v in variants], rotation=20,
                     ha="right", fontsize=8)  # fmt: skip
-    bars.set_ylabel("score, whole games (mean ± std, dots: games)")
+    bars.set_ylabel("score (mean ± std; dots: games)")
     bars.grid(alpha=0.3, axis="y")
     if baselines:
         bars.legend(fontsize=8, loc="upper left")
