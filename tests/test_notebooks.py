@@ -73,6 +73,34 @@ def test_student_notebooks_are_up_to_date(tmp_path):
     assert not stale, f"stale student notebooks {stale}: run `make student` and commit them"
 
 
+def test_make_student_keeps_outputs_when_only_markdown_changed(tmp_path):
+    solutions, students = tmp_path / "solutions", tmp_path / "student"
+    solutions.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Lesson"),
+        nbformat.v4.new_code_cell(f"x = 1\n{BEGIN}\ny = 2\n{END}"),
+        nbformat.v4.new_code_cell("print(x)"),
+    ])  # fmt: skip
+    nbformat.write(notebook, solutions / "lesson.ipynb")
+    write_students(solutions, students)
+    student = nbformat.read(students / "lesson.ipynb", as_version=4)
+    student.cells[-1].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    student.cells[-1].execution_count = 2
+    nbformat.write(student, students / "lesson.ipynb")
+
+    notebook.cells[0].source = "# Lesson, retitled"  # markdown only: the outputs stay
+    nbformat.write(notebook, solutions / "lesson.ipynb")
+    assert write_students(solutions, students) == [students / "lesson.ipynb"]
+    kept = nbformat.read(students / "lesson.ipynb", as_version=4)
+    assert kept.cells[1].source == "# Lesson, retitled"
+    assert kept.cells[-1].outputs[0].text == "1\n" and kept.cells[-1].execution_count == 2
+
+    notebook.cells[2].source = "print(x + 1)"  # code changed: its outputs are gone
+    nbformat.write(notebook, solutions / "lesson.ipynb")
+    write_students(solutions, students)
+    assert nbformat.read(students / "lesson.ipynb", as_version=4).cells[-1].outputs == []
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_solution_notebook_structure(path):
     notebook = nbformat.read(path, as_version=4)

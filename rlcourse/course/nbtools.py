@@ -133,8 +133,9 @@ def write_students(source_dir: Path, target_dir: Path, check: bool = False) -> l
     """Write (or with ``check``, compare) the student version of each notebook.
 
     A student notebook whose structure (cells and sources, :func:`structure`) is already the
-    expected one is left as it is, with the outputs ``make notebooks`` saved in it.
-    Returns the student notebooks that were stale (``check``) or written.
+    expected one is left as it is, with the outputs ``make notebooks`` saved in it. One whose
+    code cells are unchanged (only markdown changed) keeps their outputs: the same code made
+    them. Returns the student notebooks that were stale (``check``) or written.
     """
     import nbformat
 
@@ -147,8 +148,22 @@ def write_students(source_dir: Path, target_dir: Path, check: bool = False) -> l
         if current is None or structure(current) != structure(expected):
             touched.append(target)
             if not check:
+                if current is not None:
+                    _keep_code_outputs(current, expected)
                 target.write_text(_dumps(expected))
     return touched
+
+
+def _keep_code_outputs(current: Any, expected: Any) -> None:
+    """Copy ``current``'s code outputs into ``expected`` if their code cells are the same."""
+    old = [cell for cell in current.cells if cell.cell_type == "code"]
+    new = [cell for cell in expected.cells if cell.cell_type == "code"]
+    if [cell.source for cell in old] != [cell.source for cell in new]:
+        return
+    for before, after in zip(old, new, strict=True):
+        after.outputs, after.execution_count = before.outputs, before.execution_count
+        if "measured_source" in before.metadata:
+            after.metadata["measured_source"] = before.metadata["measured_source"]
 
 
 MAX_NOTEBOOK_BYTES = 3_000_000
