@@ -32,8 +32,19 @@ def conv_output_size(size: int, kernel: int, stride: int) -> int:
     return (size - kernel) // stride + 1
 
 
+def dueling_q_values(values: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
+    """``Q(s, a) = V(s) + A(s, a) - mean_a A(s, a)``: ``values`` ``(batch, 1)`` and
+    ``advantages`` ``(batch, n_actions)`` in, ``(batch, n_actions)`` Q-values out. The mean
+    over the actions makes the split unique: the mean Q of a state is its value.
+
+    >>> dueling_q_values(torch.tensor([[1.0]]), torch.tensor([[3.0, 5.0]]))
+    tensor([[0., 2.]])
+    """
+    return values + advantages - advantages.mean(dim=1, keepdim=True)
+
+
 class DuelingHead(nn.Module):
-    """``Q(s, a) = V(s) + A(s, a) - mean_a A(s, a)`` (Wang et al. 2016).
+    """``Q(s, a) = V(s) + A(s, a) - mean_a A(s, a)`` (Wang et al. 2016; :func:`dueling_q_values`).
 
     Two streams share the features: how good the state is, and how much better each action
     is than the average one. Subtracting the mean makes the split unique.
@@ -52,8 +63,7 @@ class DuelingHead(nn.Module):
         self.advantage = stream(n_actions)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        advantage = self.advantage(features)
-        return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
+        return dueling_q_values(self.value(features), self.advantage(features))
 
 
 class MLPQNetwork(nn.Module):

@@ -1,6 +1,6 @@
-"""Lesson 07's checks: correct answers in other styles pass (a random shift with any draw of
-offsets among them); the typical mistakes are caught, with the case and the rule that point
-at them; no check prints answer code."""
+"""Lesson 07's checks (dueling Q-values, n-step return, random shift): correct answers in
+other styles pass (a random shift with any draw of offsets among them); the typical mistakes
+are caught, with the case and the rule that point at them; no check prints answer code."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,12 @@ from exercise_helpers import assert_no_answer_code
 from rlcourse.augmentation import random_shift
 from rlcourse.buffers import n_step_return
 from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG
-from rlcourse.course.exercises.data_efficient import check_n_step_return, check_random_shift
+from rlcourse.course.exercises.data_efficient import (
+    check_dueling_q_values,
+    check_n_step_return,
+    check_random_shift,
+)
+from rlcourse.networks import dueling_q_values
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +25,36 @@ def _fresh_attempts():
     ATTEMPTS.clear()
     yield
     ATTEMPTS.clear()
+
+
+# --- dueling_q_values ----------------------------------------------------------------------
+
+
+def _dueling_last_dim(values, advantages):
+    return values + (advantages - advantages.mean(dim=-1, keepdim=True))
+
+
+def _dueling_unsqueezed(values, advantages):
+    mean = torch.mean(advantages, 1).unsqueeze(1)
+    return values.expand_as(advantages) + advantages - mean
+
+
+def _dueling_without_the_mean(values, advantages):
+    return values + advantages
+
+
+def _dueling_mean_over_the_batch(values, advantages):
+    return values + advantages - advantages.mean(dim=0, keepdim=True)
+
+
+def _dueling_value_detached(values, advantages):
+    return values.detach() + advantages - advantages.mean(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("correct", [_dueling_last_dim, _dueling_unsqueezed])
+def test_dueling_check_passes_correct_code_in_other_styles(capsys, correct):
+    assert check_dueling_q_values(correct) is correct
+    assert PASSED in capsys.readouterr().out
 
 
 # --- n_step_return: correct answers ------------------------------------------------------
@@ -179,11 +214,15 @@ def test_random_shift_check_passes_any_correct_draw(capsys, correct):
     assert PASSED in capsys.readouterr().out
 
 
+_DUELING = (check_dueling_q_values, dueling_q_values)
 _N_STEP = (check_n_step_return, n_step_return)
 _SHIFT = (check_random_shift, random_shift)
 
 
 @pytest.mark.parametrize(("exercise", "mistake", "words"), [
+    (_DUELING, _dueling_without_the_mean, "minus the mean of that state's advantages"),
+    (_DUELING, _dueling_mean_over_the_batch, "minus the mean of that state's advantages"),
+    (_DUELING, _dueling_value_detached, "nothing may be detached"),
     (_N_STEP, _ignores_ends, "a row stops at its first end"),
     (_N_STEP, _drops_the_last_reward, "the reward of the transition that ended the episode counts"),
     (_N_STEP, _k_is_the_index, "k is n"),
@@ -204,7 +243,7 @@ def test_checks_catch_typical_mistakes(capsys, exercise, mistake, words):
     assert_no_answer_code(printed, reference)
 
 
-@pytest.mark.parametrize("exercise", [_N_STEP, _SHIFT])
+@pytest.mark.parametrize("exercise", [_DUELING, _N_STEP, _SHIFT])
 def test_checks_of_unfilled_code_or_the_package_itself_say_not_attempted(capsys, exercise):
     check, reference = exercise
 

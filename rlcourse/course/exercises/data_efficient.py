@@ -1,11 +1,12 @@
-"""Checks for lesson 07 (data-efficient DQN): the n-step return cut at episode ends, and
-DrQ's random shift.
+"""Checks for lesson 07 (data-efficient DQN): the dueling head's Q-values, the n-step return
+cut at episode ends, and DrQ's random shift.
 
-The references are the package's own functions (:func:`rlcourse.buffers.n_step_return`,
-:func:`rlcourse.augmentation.random_shift`), called as the student's: same name, same
-signature. A random shift has many correct answers (any draw of offsets), so its cases
-compare properties — shape, dtype, each image its input moved by at most ``pad`` pixels with
-the edge repeated, one offset per image — never the exact pixels. Hints are words, never code.
+The references are the package's own functions (:func:`rlcourse.networks.dueling_q_values`,
+:func:`rlcourse.buffers.n_step_return`, :func:`rlcourse.augmentation.random_shift`), called
+as the student's: same name, same signature. A random shift has many correct answers (any
+draw of offsets), so its cases compare properties — shape, dtype, each image its input moved
+by at most ``pad`` pixels with the edge repeated, one offset per image — never the exact
+pixels. Hints are words, never code.
 """
 
 from __future__ import annotations
@@ -17,7 +18,65 @@ import torch
 
 from rlcourse.augmentation import random_shift
 from rlcourse.buffers import n_step_return
-from rlcourse.course.exercises.core import Case, check_exercise, describe_difference
+from rlcourse.course.exercises.core import (
+    Case,
+    check_exercise,
+    describe_difference,
+    value_or_gradient,
+)
+from rlcourse.networks import dueling_q_values
+
+# --- dueling_q_values --------------------------------------------------------------------
+
+_VALUES = torch.tensor([[1.0], [-2.0], [0.5]])
+_ADVANTAGES = torch.tensor([[3.0, 5.0, 1.0, -1.0], [0.0, 0.0, 0.0, 0.0], [2.0, -4.0, 7.0, 3.0]])
+
+
+def _q_values(f: Any, values: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(f(values, advantages)).detach()
+
+
+def check_dueling_q_values(student_function: Any) -> Any:
+    """Check ``dueling_q_values(values, advantages) -> Tensor``."""
+    cases = [
+        Case(
+            "a batch of 3 states, 4 actions",
+            lambda f: _q_values(f, _VALUES, _ADVANTAGES),
+            rule="Q(s, a) is the state's value plus the action's advantage minus the mean of "
+            "that state's advantages over its actions: a (batch, n_actions) tensor",
+        ),
+        Case(
+            "one state, one action",
+            lambda f: _q_values(f, torch.tensor([[2.5]]), torch.tensor([[9.0]])),
+            rule="with a single action its advantage is its own mean: Q equals the value",
+        ),
+        Case(
+            "the mean is over the actions of each state, not over the batch",
+            lambda f: _q_values(f, _VALUES[:2], _ADVANTAGES[:2, :2] * 10),
+            rule="each state subtracts the mean of its own advantages (a mean over the "
+            "actions, one per row), so the mean of each row of Q is that row's value",
+        ),
+        Case(
+            "the gradient reaches both streams",
+            lambda f: (
+                value_or_gradient(lambda v: f(v, _ADVANTAGES).sum(), _VALUES, "gradient"),
+                value_or_gradient(lambda a: (f(_VALUES, a) * a).sum(), _ADVANTAGES, "gradient"),
+            ),
+            rule="both the value and the advantages are learned through Q: nothing may be "
+            "detached",
+        ),
+    ]
+    return check_exercise(
+        "dueling_q_values",
+        student_function,
+        dueling_q_values,
+        cases,
+        hint="one line of tensor arithmetic: the value (one column) broadcasts over the "
+        "actions; the mean of the advantages is taken along the actions' dimension and must "
+        "keep that dimension (size 1) to broadcast back over the row.",
+        pointer="the dueling equation in section 1, and the keepdim argument of Tensor.mean",
+    )
+
 
 # --- n_step_return -----------------------------------------------------------------------
 
@@ -236,7 +295,7 @@ def check_random_shift(student_function: Any) -> Any:
         "original size at a random corner, drawn from rng for each image: a corner anywhere "
         "from 0 to 2 * pad, both included. Replicate padding may not accept uint8: work in "
         "float and convert back, or build the crop with clamped indices instead.",
-        pointer="exercise 2's description in section 3 (pad, then crop at a corner from 0 to "
+        pointer="exercise 3's description in section 3 (pad, then crop at a corner from 0 to "
         "2 * pad), and the docs of torch.nn.functional.pad (mode 'replicate') or of "
         "Generator.integers (its high end is excluded)",
     )
