@@ -17,6 +17,7 @@ recorded for each variant is the one its run was made with (from its checkpoint)
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -34,6 +35,7 @@ VARIANTS = {
     "shift": ("+ random shift", "--train-frequency 4"),
     "replay_ratio": ("+ replay ratio 0.5", ""),
 }
+SHIPPED = (PRETRAINED / "dqn_100k_ablation_log.csv", PRETRAINED / "dqn_100k_ablation_scores.csv")
 # Published Atari 100k scores (Ms. Pac-Man), drawn as dashed lines.
 PUBLISHED = {"DER": 1187, "DrQ(eps)": 1218, "BBF": 2008}
 
@@ -44,12 +46,9 @@ def command(name: str, runs: Path) -> str:
 
 
 def collect(runs: Path, episodes: int, out_png: Path) -> list:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import torch
 
-    from rlcourse.ablation import Variant, plot_ablation, summary, write_ablation
+    from rlcourse.ablation import Variant, summary, write_ablation
     from rlcourse.checkpoints import load_agent
     from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
     from rlcourse.metrics import read_csv
@@ -72,18 +71,31 @@ def collect(runs: Path, episodes: int, out_png: Path) -> list:
                                                            "wall_seconds")}  # fmt: skip
         info = agent.checkpoint
         minutes = float(log["wall_seconds"][-1]) / 60
-        made_by = info.config["extra"].get("command", "")
+        # The command it was made with, its run folder relative (two runs were resumed:
+        # resuming is exact, so the command without --resume makes the same run).
+        made_by = info.config["extra"].get("command", "").replace(" --resume", "")
+        made_by = re.sub(r"--out \S+", f"--out {runs.name}/{name}", made_by)
         variants.append(Variant(name, label, info.steps, minutes, result.scores, made_by, log))
         print(f"{label}: {result.scores.mean():.1f} +- {result.scores.std():.1f}", flush=True)
-    write_ablation(variants, PRETRAINED / "dqn_100k_ablation_log.csv",
-                   PRETRAINED / "dqn_100k_ablation_scores.csv")  # fmt: skip
-    title = "Data-efficient DQN on Ms. Pac-Man, 100k agent steps, one idea at a time"
-    plot_ablation(variants, out_png, baselines=PUBLISHED, title=title)
+    write_ablation(variants, *SHIPPED)
+    draw(out_png)
     print(summary(variants))
     return variants
 
 
+def draw(out_png: Path) -> Path:
+    """The README's figure, from the shipped CSVs (``make results`` calls this too)."""
+    from rlcourse.ablation import plot_ablation, read_ablation
+
+    title = "Data-efficient DQN on Ms. Pac-Man, 100k agent steps, one idea at a time"
+    plot_ablation(read_ablation(*SHIPPED), out_png, baselines=PUBLISHED, title=title)
+    return out_png
+
+
 def main(argv: list[str] | None = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("commands", "collect"))
     parser.add_argument("--runs", type=Path, default=Path("runs/ablation"),

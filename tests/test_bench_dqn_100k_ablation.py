@@ -1,0 +1,45 @@
+"""bench/dqn_100k_ablation.py: its commands make the configs the lesson says they do (one
+idea added per variant, the last the atari100k preset), and the shipped files agree."""
+
+import dataclasses
+import shlex
+
+from conftest import load_bench_script
+
+from rlcourse import pretrained
+from rlcourse.ablation import read_ablation
+from rlcourse.agents.dqn import PRESETS, atari_100k_config
+from rlcourse.cli import CONFIGS, build_parser
+from rlcourse.config import options_to_values
+
+ablation = load_bench_script("dqn_100k_ablation")
+
+
+def _config(name):
+    argv = shlex.split(ablation.command(name, ablation.Path("runs")))[1:]
+    args = build_parser().parse_args(argv)
+    values = options_to_values(args, CONFIGS["dqn"])
+    return PRESETS[args.preset](**values, seed=args.seed)
+
+
+def _differences(a, b):
+    return {f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)}
+
+
+def test_each_variant_adds_one_idea_and_the_last_is_the_preset():
+    names = list(ablation.VARIANTS)
+    configs = [_config(name) for name in names]
+    assert configs[-1] == atari_100k_config(seed=0)
+    added = [_differences(a, b) for a, b in zip(configs, configs[1:], strict=False)]
+    assert added == [{"dueling"}, {"n_step"}, {"random_shift"}, {"train_frequency"}]
+    assert configs[0].train_frequency == 4 and configs[-1].train_frequency == 2
+    assert (configs[0].n_step, configs[0].random_shift, configs[0].dueling) == (1, 0, False)
+
+
+def test_the_shipped_files_hold_every_variant_and_random_play():
+    variants = read_ablation(pretrained.path("dqn_100k_ablation_log.csv"),
+                             pretrained.path("dqn_100k_ablation_scores.csv"))  # fmt: skip
+    assert [v.name for v in variants] == ["random", *ablation.VARIANTS]
+    for v in variants[1:]:
+        assert v.steps == 100_000 and len(v.scores) == 20
+        assert v.log["step"][-1] <= 100_000 and len(v.log["step"]) > 100
