@@ -51,16 +51,6 @@ A2C_RUNS = {
 }
 
 
-def _bench_script(name: str):
-    """Another script of bench/, imported as a module (bench/ is not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the PNGs")
@@ -84,9 +74,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
         plot_runs(a2c_logs, png, labels=labels, target=10_000, budget_minutes=30, n_actions=14,
                   title=A2C_TITLE)  # fmt: skip
         written.append(png)
-    ablation = _bench_script("dqn_100k_ablation")
-    if all(path.exists() for path in ablation.SHIPPED):
-        written.append(ablation.draw(args.out / "dqn_100k_ablation.png"))
+    import dqn_100k_ablation  # a sibling script: bench/ is on sys.path when one of it runs
+
+    if all(path.exists() for path in dqn_100k_ablation.SHIPPED):
+        written.append(dqn_100k_ablation.draw(args.out / "dqn_100k_ablation.png"))
     for path in written:
         print(f"wrote {Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path}")
     return written

@@ -6,11 +6,16 @@ torch.set_num_threads(1)
 
 
 def load_bench_script(name: str):
-    """A script of bench/ (not a package) imported as a module, for its tests."""
+    """A script of bench/ (not a package) imported as a module, for its tests. bench/ goes on
+    sys.path, as when the script runs, so it can import its sibling scripts."""
     import importlib.util
+    import sys
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    path = bench / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
