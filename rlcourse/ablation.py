@@ -72,25 +72,27 @@ def write_ablation(variants: Sequence[Variant], log_path: str | os.PathLike,
     ))  # fmt: skip
 
 
-def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -> list[Variant]:
-    """The variants of an ablation, in the scores file's order, each with its log."""
-    for path, fields in ((log_path, LOG_FIELDS), (scores_path, SCORE_FIELDS)):
-        with Path(path).open() as file:
-            header = next(csv.reader(file), [])
-        if tuple(header) != fields:
+def _read_rows(path: str | os.PathLike, fields: Sequence[str]) -> list[dict[str, str]]:
+    with Path(path).open() as file:
+        reader = csv.DictReader(file)
+        header = list(reader.fieldnames or [])
+        if tuple(header) != tuple(fields):
             raise ValueError(f"{path} is not an ablation file: its columns are {header}, "
                              f"expected {list(fields)}")  # fmt: skip
-    with Path(log_path).open() as file:
-        rows = list(csv.DictReader(file))
+        return list(reader)
+
+
+def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -> list[Variant]:
+    """The variants of an ablation, in the scores file's order, each with its log."""
+    rows = _read_rows(log_path, LOG_FIELDS)
     variants = []
-    with Path(scores_path).open() as file:
-        for row in csv.DictReader(file):
-            mine = [r for r in rows if r["variant"] == row["variant"]]
-            log = {name: np.array([float(r[name]) for r in mine]) for name in LOG_FIELDS[1:]}
-            variants.append(Variant(
-                row["variant"], row["label"], int(row["steps"]), float(row["minutes"]),
-                np.array([float(s) for s in row["scores"].split()]), row["command"], log,
-            ))  # fmt: skip
+    for row in _read_rows(scores_path, SCORE_FIELDS):
+        mine = [r for r in rows if r["variant"] == row["variant"]]
+        log = {name: np.array([float(r[name]) for r in mine]) for name in LOG_FIELDS[1:]}
+        variants.append(Variant(
+            row["variant"], row["label"], int(row["steps"]), float(row["minutes"]),
+            np.array([float(s) for s in row["scores"].split()]), row["command"], log,
+        ))  # fmt: skip
     return variants
 
 

@@ -98,10 +98,13 @@ def _ends(*rows: str) -> np.ndarray:
 def _as_pair(result: Any) -> tuple[np.ndarray, np.ndarray]:
     """The returns and the step counts as float arrays, whatever container they came in."""
     returns, steps = result
-    as_array = lambda x: np.asarray(  # noqa: E731
-        x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float64
-    )
-    return as_array(returns), as_array(steps)
+    return _float_array(returns), _float_array(steps)
+
+
+def _float_array(values: Any) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=np.float64)
 
 
 def check_n_step_return(student_function: Any) -> Any:
