@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -251,7 +252,7 @@ def run_train(args: argparse.Namespace) -> int:
             preset = args.preset or default_preset(args.env)
             values.setdefault("device", "auto")
             config: Any = PRESETS[preset](**values)
-            config.extra = {"command": " ".join(["rlcourse", *sys.argv[1:]]), "preset": preset}
+            config.extra = {"command": shlex.join(["rlcourse", *args.argv]), "preset": preset}
         else:
             config = CONFIGS[args.algo](**values)
         check_run_directory(args.out)
@@ -409,7 +410,9 @@ COMMANDS = {"train": run_train, "evaluate": run_evaluate, "watch": run_watch,
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded in the run's config: the command that made it
     try:
         return COMMANDS[args.command](args)
     except RLCourseError as error:
