@@ -17,11 +17,8 @@ recorded for each variant is the one its run was made with (from its checkpoint)
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "rlcourse" / "pretrained"
@@ -48,35 +45,19 @@ def command(name: str, runs: Path) -> str:
 def collect(runs: Path, episodes: int, out_png: Path) -> list:
     import torch
 
-    from rlcourse.ablation import Variant, summary, write_ablation
-    from rlcourse.checkpoints import load_agent
-    from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
-    from rlcourse.metrics import read_csv
+    from rlcourse.ablation import evaluate_run, summary, write_ablation
 
     torch.set_num_threads(1)
     variants = []
     for name, (label, _) in VARIANTS.items():
-        final = runs / name / "final.pt"
-        if not final.exists():
-            sys.exit(f"{final} is missing: train it first ({command(name, runs)})")
-        agent = load_agent(final, device="cpu")
-        result = evaluate_checkpoint(agent, episodes=episodes, seed=TEST_SEED,
-                                     vs_random=not variants)  # fmt: skip
-        if not variants:
-            variants.append(Variant("random", "random play", 0, 0.0, result.random_scores,
-                                    "random actions, the same games"))  # fmt: skip
-        log = read_csv(runs / name / "log.csv")
-        episodes_logged = np.isfinite(log["episode_return"])
-        log = {key: log[key][episodes_logged] for key in ("step", "episode_return",
-                                                           "wall_seconds")}  # fmt: skip
-        info = agent.checkpoint
-        minutes = float(log["wall_seconds"][-1]) / 60
-        # The command it was made with, its run folder relative (two runs were resumed:
-        # resuming is exact, so the command without --resume makes the same run).
-        made_by = info.config["extra"].get("command", "").replace(" --resume", "")
-        made_by = re.sub(r"--out \S+", f"--out {runs.name}/{name}", made_by)
-        variants.append(Variant(name, label, info.steps, minutes, result.scores, made_by, log))
-        print(f"{label}: {result.scores.mean():.1f} +- {result.scores.std():.1f}", flush=True)
+        if not (runs / name / "final.pt").exists():
+            sys.exit(f"{runs / name / 'final.pt'} is missing: train it first "
+                     f"({command(name, runs)})")  # fmt: skip
+        # Random play on the same games once, with the first variant.
+        variants += evaluate_run(runs / name, name, label, episodes=episodes,
+                                 vs_random=not variants)  # fmt: skip
+        print(f"{label}: {variants[-1].scores.mean():.1f} +- {variants[-1].scores.std():.1f}",
+              flush=True)  # fmt: skip
     write_ablation(variants, *SHIPPED)
     draw(out_png)
     print(summary(variants))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,43 @@ def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -
             row["variant"], row["label"], int(row["steps"]), float(row["minutes"]),
             np.array([float(s) for s in row["scores"].split()]), row["command"], log,
         ))  # fmt: skip
+    return variants
+
+
+def evaluate_run(
+    run: str | os.PathLike,
+    name: str,
+    label: str,
+    *,
+    episodes: int = 20,
+    vs_random: bool = False,
+) -> list[Variant]:
+    """A finished run directory (``rlcourse train ... --out run``) as a :class:`Variant`:
+    its ``final.pt`` scored with the course's protocol on the test games, its training
+    episodes from ``log.csv``, the command it was made with (its ``--out`` relative to the
+    run's parent folder, ``--resume`` dropped: resuming is exact). With ``vs_random``, random
+    play on the same games comes first, as a variant named ``random``."""
+    from rlcourse.checkpoints import load_agent
+    from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
+    from rlcourse.metrics import read_csv
+
+    run = Path(run)
+    final = run / "final.pt"
+    if not final.exists():
+        raise FileNotFoundError(f"{final} is missing: the run has not finished (train it, or "
+                                "resume it with --resume)")  # fmt: skip
+    agent = load_agent(final, device="cpu")
+    result = evaluate_checkpoint(agent, episodes=episodes, seed=TEST_SEED, vs_random=vs_random)
+    log = read_csv(run / "log.csv")
+    logged = np.isfinite(log["episode_return"])
+    log = {key: log[key][logged] for key in LOG_FIELDS[1:]}
+    made_by = agent.checkpoint.config["extra"].get("command", "").replace(" --resume", "")
+    made_by = re.sub(r"--out \S+", f"--out {run.parent.name}/{run.name}", made_by)
+    minutes = float(log["wall_seconds"][-1]) / 60 if len(log["wall_seconds"]) else 0.0
+    variants = [Variant(name, label, agent.checkpoint.steps, minutes, result.scores, made_by, log)]
+    if vs_random:
+        variants.insert(0, Variant("random", "random play", 0, 0.0, result.random_scores,
+                                   "random actions, the same games"))  # fmt: skip
     return variants
 
 

@@ -44,3 +44,22 @@ def test_foreign_files_are_refused_with_their_columns(tmp_path):
         read_ablation(tmp_path / "log.csv", tmp_path / "scores.csv")
     with pytest.raises(ValueError, match="at least one variant"):
         plot_ablation([])
+
+
+def test_a_finished_run_becomes_a_variant_and_an_unfinished_one_is_named(tmp_path, capsys):
+    from rlcourse.ablation import evaluate_run
+    from rlcourse.cli import main
+
+    run = tmp_path / "runs" / "cartpole"
+    assert main(["train", "dqn", "--env", "CartPole-v1", "--total-steps", "300", "--seed", "3",
+                 "--no-progress", "--out", str(run)]) == 0  # fmt: skip
+    capsys.readouterr()
+    random_play, trained = evaluate_run(run, "cp", "CartPole", episodes=3, vs_random=True)
+    assert (random_play.name, random_play.steps, random_play.log) == ("random", 0, {})
+    assert (trained.name, trained.label, trained.steps) == ("cp", "CartPole", 300)
+    assert len(trained.scores) == len(random_play.scores) == 3
+    assert trained.command.startswith("rlcourse train dqn --env CartPole-v1")
+    assert trained.command.endswith("--out runs/cartpole")  # relative to the runs' folder
+    assert trained.log["step"][-1] <= 300 and np.all(trained.log["episode_return"] > 0)
+    with pytest.raises(FileNotFoundError, match="final.pt is missing: the run has not finished"):
+        evaluate_run(tmp_path / "runs" / "none", "none", "none")

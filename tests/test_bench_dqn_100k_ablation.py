@@ -1,5 +1,6 @@
-"""bench/dqn_100k_ablation.py: its commands make the configs the lesson says they do (one
-idea added per variant, the last the atari100k preset), and the shipped files agree."""
+"""Lesson 07's bench scripts. bench/dqn_100k_ablation.py: its commands make the configs the
+lesson says they do (one idea added per variant, the last the atari100k preset), and the
+shipped files agree. bench/dqn_100k_seeds.py: its commands are the preset, seed by seed."""
 
 import dataclasses
 import shlex
@@ -13,11 +14,11 @@ from rlcourse.cli import CONFIGS, build_parser
 from rlcourse.config import options_to_values
 
 ablation = load_bench_script("dqn_100k_ablation")
+seeds = load_bench_script("dqn_100k_seeds")
 
 
-def _config(name):
-    argv = shlex.split(ablation.command(name, ablation.Path("runs")))[1:]
-    args = build_parser().parse_args(argv)
+def _config(command):
+    args = build_parser().parse_args(shlex.split(command)[1:])
     values = options_to_values(args, CONFIGS["dqn"])
     return PRESETS[args.preset](**values, seed=args.seed)
 
@@ -28,7 +29,7 @@ def _differences(a, b):
 
 def test_each_variant_adds_one_idea_and_the_last_is_the_preset():
     names = list(ablation.VARIANTS)
-    configs = [_config(name) for name in names]
+    configs = [_config(ablation.command(name, ablation.Path("runs"))) for name in names]
     assert configs[-1] == atari_100k_config(seed=0)
     added = [_differences(a, b) for a, b in zip(configs, configs[1:], strict=False)]
     assert added == [{"dueling"}, {"n_step"}, {"random_shift"}, {"train_frequency"}]
@@ -43,3 +44,11 @@ def test_the_shipped_files_hold_every_variant_and_random_play():
     for v in variants[1:]:
         assert v.steps == 100_000 and len(v.scores) == 20
         assert v.log["step"][-1] <= 100_000 and len(v.log["step"]) > 100
+
+
+def test_the_seed_runs_are_the_preset_with_their_seed_on_both_games():
+    for game, (env_id, _) in seeds.GAMES.items():
+        for seed in seeds.SEEDS:
+            command = seeds.command(game, seed, seeds.Path("runs"))
+            assert _config(command) == atari_100k_config(seed=seed)
+            assert f"--env {env_id} " in command and command.endswith(f"runs/{game}_s{seed}")
