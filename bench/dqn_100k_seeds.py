@@ -7,10 +7,11 @@ Train the runs (one CPU core each, torch on one thread; 75-130 minutes a run on 
     python bench/dqn_100k_seeds.py commands --runs RUNS   # the training commands
     python bench/dqn_100k_seeds.py collect --runs RUNS    # evaluate, write the files
 
-``collect`` plays each ``RUNS/<game>_s<seed>/final.pt`` (and random play, once a game) on the
-20 test games and writes ``rlcourse/pretrained/dqn_100k_seeds_log.csv`` and ``..._scores.csv``
-(the lesson reads them, in Colab too; the format of :mod:`rlcourse.ablation`) and one figure
-a game, ``bench/results/dqn_100k_seeds_<game>.png``. Seed 0 of each game ships as the
+``collect`` plays each finished ``RUNS/<game>_s<seed>/final.pt`` (and random play, once a
+game) on the 20 test games (unfinished runs are named and left out) and writes
+``rlcourse/pretrained/dqn_100k_seeds_log.csv`` and ``..._scores.csv`` (the lesson reads them,
+in Colab too; the format of :mod:`rlcourse.ablation`) and one figure a game,
+``bench/results/dqn_100k_seeds_<game>.png``. Seed 0 of each game ships as the
 lesson's agent (``rlcourse export RUNS/<game>_s0/final.pt rlcourse/pretrained/...``): chosen
 before training, not by its score.
 """
@@ -52,16 +53,18 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
     torch.set_num_threads(1)
     missing = [command(game, seed, runs) for game in GAMES for seed in SEEDS
                if not (runs / run_name(game, seed) / "final.pt").exists()]  # fmt: skip
-    if missing:
-        sys.exit("runs not finished; train (or resume, --resume) them first:\n"
-                 + "\n".join(missing))  # fmt: skip
+    if len(missing) == len(GAMES) * len(SEEDS):
+        sys.exit(f"no finished run in {runs}; train them first:\n" + "\n".join(missing))
+    if missing:  # the files hold the finished runs; collect again when the rest are done
+        print("not finished, left out (train, or resume with --resume):\n" + "\n".join(missing))
     variants = []
     for game, (_, title) in GAMES.items():
-        for seed in SEEDS:
+        finished = [seed for seed in SEEDS if (runs / run_name(game, seed) / "final.pt").exists()]
+        for seed in finished:
             name = run_name(game, seed)
             found = evaluate_run(runs / name, name, f"{title}, seed {seed}", episodes=episodes,
-                                 vs_random=seed == SEEDS[0])  # fmt: skip
-            if seed == SEEDS[0]:  # random play on the same games, once a game
+                                 vs_random=seed == finished[0])  # fmt: skip
+            if seed == finished[0]:  # random play on the same games, once a game
                 found[0].name, found[0].label = f"{game}_random", f"{title}, random play"
             variants += found
             print(f"{name}: {found[-1].scores.mean():.1f} +- {found[-1].scores.std():.1f}",
@@ -80,6 +83,8 @@ def draw(results: Path) -> list[Path]:
     written = []
     for index, (game, (_, title)) in enumerate(GAMES.items()):
         mine = [v for v in variants if v.name.startswith(f"{game}_")]
+        if not mine:
+            continue
         baselines = {name: scores[index] for name, scores in PUBLISHED.items()}
         png = results / f"dqn_100k_seeds_{game}.png"
         title = f"Data-efficient DQN (atari100k preset), {title}, 100k agent steps"

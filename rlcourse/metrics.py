@@ -69,7 +69,8 @@ def moving_average(values: Sequence[float], window: int = 100) -> np.ndarray:
 
 
 class CSVLogger:
-    """Append rows of metrics to a CSV file (created with a header on first write)."""
+    """Append rows of metrics to a CSV file (created with its header at once, so a run that
+    logged nothing yet still has a readable log)."""
 
     def __init__(self, path: str | os.PathLike, fields: Sequence[str]) -> None:
         self.path = Path(path)
@@ -83,16 +84,21 @@ class CSVLogger:
                     f"{self.path} has columns {header}, this run logs {self.fields}: "
                     "use another output directory"
                 )
+        else:
+            self._write_header()
+
+    def _write_header(self) -> None:
+        with self.path.open("w", newline="") as file:
+            csv.writer(file).writerow(self.fields)
 
     def write(self, **row: Any) -> None:
         unknown = set(row) - set(self.fields)
         if unknown:
             raise ValueError(f"unknown CSV columns {sorted(unknown)}; known: {self.fields}")
-        new = not self.path.exists() or self.path.stat().st_size == 0
+        if not self.path.exists():  # deleted since: start again
+            self._write_header()
         with self.path.open("a", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=self.fields)
-            if new:
-                writer.writeheader()
             writer.writerow({k: _csv_value(row.get(k)) for k in self.fields})
 
     def truncate_after(self, step: int, step_field: str = "step") -> None:

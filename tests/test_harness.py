@@ -116,7 +116,8 @@ def test_a_new_run_replaces_an_old_log_and_resume_point(tmp_path):
     old.log_episode(3)
     old.save_resume_point(_payload(old))
     _run(out)
-    assert not (out / "log.csv").exists() and not (out / "checkpoint.pt").exists()
+    assert (out / "log.csv").read_text().count("\n") == 1  # the header alone: a new log
+    assert not (out / "checkpoint.pt").exists()
 
 
 def _resume_point(out, **payload_overrides):

@@ -37,6 +37,8 @@ def test_ewma_and_moving_average():
 def test_csv_logger_writes_a_header_once_and_checks_columns(tmp_path):
     path = tmp_path / "run" / "log.csv"
     logger = CSVLogger(path, ["step", "loss"])
+    assert path.read_text() == "step,loss\n"  # readable before the first row
+    assert read_csv(path) == {}
     logger.write(step=1, loss=0.123456789)
     logger.write(step=2)  # missing cells stay empty
     assert path.read_text().splitlines() == ["step,loss", "1,0.123457", "2,"]
