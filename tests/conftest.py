@@ -1,8 +1,19 @@
+import pytest
 import torch
+
+from rlcourse.course.exercises.core import ATTEMPTS
 
 # Tiny networks gain nothing from intra-op threads, and with pytest-xdist workers on 2 cores
 # the threads only fight each other (OpenMP spin-waits): one thread per test process.
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_attempts():
+    """Each test starts at an exercise's first try (the hints grow with the wrong tries)."""
+    ATTEMPTS.clear()
+    yield
+    ATTEMPTS.clear()
 
 
 def load_bench_script(name: str):

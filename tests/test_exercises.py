@@ -59,7 +59,6 @@ RULED = [Case("a positive number", lambda f: f(3), rule="doubling 3 gives 6")]
 
 
 def test_wrong_names_the_case_the_rule_what_came_back_and_the_hint(capsys):
-    ATTEMPTS.clear()
 
     def student(x):
         return x + 1
@@ -75,7 +74,6 @@ def test_wrong_names_the_case_the_rule_what_came_back_and_the_hint(capsys):
 
 
 def test_hints_come_in_tiers(capsys):
-    ATTEMPTS.clear()
 
     def student(x):
         return x + 1
@@ -479,7 +477,6 @@ LESSON01_MISTAKES = [
 
 @pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), LESSON01_MISTAKES)
 def test_lesson02_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
-    ATTEMPTS.clear()
     result = check(buggy)
     out = capsys.readouterr().out
     assert result is not buggy

@@ -11,7 +11,7 @@ from rlcourse.course.exercises.buffers import (
     check_replay_sample,
     check_stack_frames,
 )
-from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 
 
 class StudentBuffer:
@@ -305,7 +305,6 @@ MISTAKES = [
 
 @pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), MISTAKES)
 def test_lesson03_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
-    ATTEMPTS.clear()
     result = check(buggy)
     out = capsys.readouterr().out
     assert result is not buggy

@@ -10,22 +10,13 @@ from exercise_helpers import assert_no_answer_code
 
 from rlcourse.augmentation import random_shift
 from rlcourse.buffers import n_step_return
-from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.data_efficient import (
     check_dueling_q_values,
     check_n_step_return,
     check_random_shift,
 )
 from rlcourse.networks import dueling_q_values
-
-
-@pytest.fixture(autouse=True)
-def _fresh_attempts():
-    """Each test starts at a first try (the pointer comes from the second)."""
-    ATTEMPTS.clear()
-    yield
-    ATTEMPTS.clear()
-
 
 # --- dueling_q_values ----------------------------------------------------------------------
 

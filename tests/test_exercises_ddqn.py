@@ -13,21 +13,12 @@ from rlcourse.agents.dqn import (
     td_target,
     update_target_network,
 )
-from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.ddqn import (
     check_compute_dqn_loss,
     check_double_dqn_target,
     check_update_target_network,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_attempts():
-    """Each test starts at a first try (the pointer comes from the second)."""
-    ATTEMPTS.clear()
-    yield
-    ATTEMPTS.clear()
-
 
 # --- double_dqn_target: correct answers ------------------------------------------------
 

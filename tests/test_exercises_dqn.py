@@ -17,7 +17,7 @@ from rlcourse.agents.dqn import (
     update_target_network,
 )
 from rlcourse.buffers import ReplaySample
-from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.dqn import (
     check_compute_dqn_loss,
     check_dqn_loop,
@@ -382,7 +382,6 @@ def test_epsilon_greedy_reports_frequencies_against_the_true_distribution(capsys
 
 
 def test_a_second_wrong_try_adds_the_pointer(capsys):
-    ATTEMPTS.clear()
     buggy = _dqn_loss(with_gradient=True)
     check_compute_dqn_loss(buggy)
     assert "Look at:" not in capsys.readouterr().out

@@ -11,7 +11,7 @@ from rlcourse.agents.tabular import (
     epsilon_greedy,
     q_learning_update,
 )
-from rlcourse.course.exercises.core import ATTEMPTS, NOT_ATTEMPTED, PASSED, WRONG
+from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.tabular import (
     check_bellman_backup,
     check_discounted_return,
@@ -280,7 +280,6 @@ def test_epsilon_greedy_reports_the_tied_distribution(capsys):
 
 
 def test_a_second_wrong_try_adds_the_pointer(capsys):
-    ATTEMPTS.clear()
     buggy = _backup(no_terminal_mask=True)
     check_bellman_backup(buggy)
     assert "Look at:" not in capsys.readouterr().out
