@@ -325,7 +325,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from rlcourse.checkpoints import load_agent
-    from rlcourse.evaluation import evaluate_checkpoint, format_score
+    from rlcourse.evaluation import evaluate_checkpoint, format_progress, format_score
 
     with user_input():
         check_number("--episodes", args.episodes, integer=True, low=1)
@@ -340,6 +340,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
           f"{args.episodes} whole games from seed {args.seed}, {result.rule}")  # fmt: skip
     if result.random_scores is not None:
         print(f"random: {format_score(result.random_scores)}")
+        if result.random_progress is not None:
+            print(f"random: {format_progress(result.random_progress)}")
+    if result.progress is not None:
+        print(f"agent: {format_progress(result.progress)}")
     print(f"score: {format_score(result.scores)}")
     return 0
 

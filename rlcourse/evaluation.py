@@ -95,11 +95,13 @@ def evaluate_batched(
     seed: int = EVAL_SEED,
     *,
     max_steps: int | None = None,
+    on_step: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> np.ndarray:
     """Like :func:`evaluate`, but all ``episodes`` games side by side, one batched forward
     pass per step (``policy.act_batch``): much faster for a recurrent network.
 
-    ``make_env()`` makes one game. Same seeds and rules as :func:`evaluate`.
+    ``make_env()`` makes one game. Same seeds and rules as :func:`evaluate`. ``on_step(game,
+    info)`` sees every step's ``info`` (e.g. :class:`InfoMaxima` records how far Mario got).
     """
     episodes = _check_episodes(episodes)
     if not callable(make_env):
@@ -125,6 +127,8 @@ def evaluate_batched(
                 lost, lives[game] = lost_life(info, lives[game])
                 if lost and lives_reset:
                     policy.reset_game(game)
+                if on_step is not None:
+                    on_step(game, info)
             steps += 1
         return scores
     finally:
@@ -142,6 +146,32 @@ def format_score(scores: Sequence[float] | np.ndarray, unit: str = "games") -> s
     return f"{scores.mean():.1f} +- {scores.std():.1f} over {len(scores)} {unit}"
 
 
+class InfoMaxima:
+    """The largest value each of ``keys`` took in a game's step infos, game by game: an
+    ``on_step`` for :func:`evaluate_batched`. Games whose infos never had a key get NaN.
+
+    >>> maxima = InfoMaxima(("x_pos", "flag_get"), games=2)
+    >>> for game, x_pos in [(0, 40), (0, 300), (0, 120), (1, 90)]:
+    ...     maxima(game, {"x_pos": x_pos, "flag_get": False})
+    >>> maxima.values["x_pos"].tolist(), maxima.values["flag_get"].tolist()
+    ([300.0, 90.0], [0.0, 0.0])
+    """
+
+    def __init__(self, keys: Sequence[str], games: int) -> None:
+        self.values = {key: np.full(games, np.nan) for key in keys}
+
+    def __call__(self, game: int, info: dict[str, Any]) -> None:
+        for key, values in self.values.items():
+            if key in info:
+                values[game] = np.fmax(values[game], float(np.asarray(info[key])))
+
+
+PROGRESS_KEYS = {"nes_mario": ("x_pos", "flag_get")}
+"""Step-info keys that say how far an agent got, by game family: NES Super Mario's
+``x_pos`` (the distance reached, in pixels from the stage's start) and ``flag_get`` (1 once
+the flag is reached)."""
+
+
 class CheckpointScores(NamedTuple):
     """What :func:`evaluate_checkpoint` measured."""
 
@@ -151,6 +181,29 @@ class CheckpointScores(NamedTuple):
     """Random play's score in the same games with the same actions (``vs_random``)."""
     rule: str
     """How the agent chose its actions, in words."""
+    progress: dict[str, np.ndarray] | None = None
+    """For games where a score is not the whole story (:data:`PROGRESS_KEYS`: NES Super
+    Mario), each game's maximum of those step-info values (``x_pos``: distance reached,
+    ``flag_get``: 1 if the flag was reached), else None."""
+    random_progress: dict[str, np.ndarray] | None = None
+    """The same for random play (``vs_random``)."""
+
+
+def format_progress(progress: dict[str, np.ndarray]) -> str:
+    """``progress`` of :class:`CheckpointScores` in words.
+
+    >>> format_progress({"x_pos": np.array([300.0, 900.0]), "flag_get": np.array([0.0, 1.0])})
+    'distance reached (x_pos): 600.0 +- 300.0 over 2 games, furthest 900; flags: 1 of 2'
+    """
+    parts = []
+    if "x_pos" in progress:
+        x_pos = progress["x_pos"]
+        parts.append(f"distance reached (x_pos): {format_score(x_pos)}, "
+                     f"furthest {np.nanmax(x_pos):.0f}")  # fmt: skip
+    if "flag_get" in progress:
+        flags = progress["flag_get"]
+        parts.append(f"flags: {int(np.nansum(flags > 0))} of {len(flags)}")
+    return "; ".join(parts)
 
 
 def evaluate_checkpoint(
@@ -169,12 +222,13 @@ def evaluate_checkpoint(
     ``seed + 1``, ...; a DQN agent plays epsilon-greedy (``epsilon``, 0.05 as in the Nature
     paper), an actor-critic or REINFORCE agent samples from its policy (what it learned);
     the draws restart from ``seed``. With
-    ``vs_random``, random play on the same games with the same action set.
+    ``vs_random``, random play on the same games with the same action set. For NES Super
+    Mario the distance reached and the flags too (``progress``).
     ``checkpoint``: a path, or a policy from :func:`rlcourse.checkpoints.load_agent`.
     """
     from rlcourse.checkpoints import load_agent
     from rlcourse.config import check_number
-    from rlcourse.envs import env_for_checkpoint
+    from rlcourse.envs import env_for_checkpoint, is_nes_mario
     from rlcourse.policies import QPolicy, RandomPolicy
 
     check_number("epsilon", epsilon, low=0, high=1)
@@ -189,10 +243,16 @@ def evaluate_checkpoint(
     def make_env() -> gym.Env:
         return env_for_checkpoint(policy)
 
-    scores = evaluate_batched(policy, make_env, episodes, seed, max_steps=max_steps)
-    random_scores = None
+    keys = PROGRESS_KEYS["nes_mario"] if is_nes_mario(policy.checkpoint.env_id) else ()
+
+    def play(player: Any) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+        maxima = InfoMaxima(keys, episodes)
+        scores = evaluate_batched(player, make_env, episodes, seed, max_steps=max_steps,
+                                  on_step=maxima if keys else None)  # fmt: skip
+        return scores, maxima.values if keys else None
+
+    scores, progress = play(policy)
+    random_scores = random_progress = None
     if vs_random:
-        random_policy = RandomPolicy(make_env().action_space, seed=seed)
-        random_scores = evaluate_batched(random_policy, make_env, episodes, seed,
-                                         max_steps=max_steps)  # fmt: skip
-    return CheckpointScores(scores, random_scores, rule)
+        random_scores, random_progress = play(RandomPolicy(make_env().action_space, seed=seed))
+    return CheckpointScores(scores, random_scores, rule, progress, random_progress)

@@ -161,3 +161,27 @@ def test_evaluate_checkpoint_is_what_the_command_line_prints(capsys):
     *_, random_line, score_line = capsys.readouterr().out.splitlines()
     assert score_line == f"score: {format_score(first.scores)}"
     assert random_line == f"random: {format_score(first.random_scores)}"
+
+
+class Walker(FrameCounterEnv):
+    """FrameCounterEnv whose infos say how far it got: x_pos goes up, then back down."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        info = dict(info, x_pos=min(self.t, 10 - self.t) * (1 + self.seed_value))
+        return obs, reward, terminated, truncated, info
+
+    def reset(self, *, seed=None, options=None):
+        self.seed_value = seed
+        return super().reset(seed=seed, options=options)
+
+
+def test_batched_evaluation_shows_every_step_info_to_on_step():
+    from rlcourse.evaluation import InfoMaxima
+
+    maxima = InfoMaxima(("x_pos", "flag_get"), games=3)
+    evaluate_batched(CountingPolicy(), lambda: Walker(shape=(2, 2), episode_length=8), 3, seed=0,
+                     on_step=maxima)  # fmt: skip
+    # Peaks at step 5 (5 * (1 + seed)); a key never seen stays NaN.
+    np.testing.assert_array_equal(maxima.values["x_pos"], [5.0, 10.0, 15.0])
+    assert np.isnan(maxima.values["flag_get"]).all()

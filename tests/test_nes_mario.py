@@ -6,6 +6,7 @@ play the game are skipped unless the package is installed.
 """
 
 import importlib.util
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -198,3 +199,25 @@ def test_nes_ids_train_with_the_pixel_preset():
     assert default_preset("SuperMarioBros-1-1-v0") == "atari"
     assert default_preset("ALE/MarioBros-v5") == "atari"
     assert default_preset("CartPole-v1") == "cartpole"
+
+
+def test_evaluate_reports_how_far_mario_got_and_the_flags(mario, tmp_path, capsys):
+    from rlcourse.cli import main
+    from rlcourse.evaluation import evaluate_checkpoint
+
+    run = tmp_path / "run"
+    assert main(["train", "dqn", "--env", STAGE, "--actions", "right_only", "--total-steps",
+                 "40", "--learning-starts", "20", "--batch-size", "4", "--buffer-size", "100",
+                 "--no-progress", "--out", str(run)]) == 0  # fmt: skip
+    result = evaluate_checkpoint(str(run / "final.pt"), episodes=2, max_steps=60, vs_random=True)
+    for progress in (result.progress, result.random_progress):
+        assert sorted(progress) == ["flag_get", "x_pos"]
+        assert (progress["x_pos"] >= 40).all()  # stage 1-1 starts at x_pos 40
+        assert (progress["flag_get"] == 0).all()
+    capsys.readouterr()
+    argv = ["evaluate", str(run / "final.pt"), "--episodes", "2", "--max-steps", "60"]
+    assert main([*argv, "--vs-random"]) == 0
+    out = capsys.readouterr().out
+    for who in ("random", "agent"):
+        assert re.search(who + r": distance reached \(x_pos\): [\d.]+ \+- [\d.]+ over 2 games, "
+                         r"furthest \d+; flags: 0 of 2", out), out  # fmt: skip
