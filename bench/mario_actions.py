@@ -7,7 +7,9 @@ prints, for each action set:
 
 * random play: mean +- std score, game length, and every reward value seen with its count;
 * each constant action (a policy that always presses one button), to show the degenerate
-  policies a Q-network can collapse to (e.g. NOOP: Mario stands still, safe, scoring 0).
+  policies a Q-network can collapse to (e.g. NOOP: Mario stands still, safe, scoring 0);
+* right_only with the jump drawn more or less often, or pressed every k-th step: no simple
+  rhythm beats the coin toss, so points come from jumping at the right moments.
 
     python bench/mario_actions.py --games 20 --out bench/results/mario_actions.md
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import time
 from pathlib import Path
 
@@ -28,9 +31,15 @@ from rlcourse.files import atomic_write
 
 SETS: dict[str, list[str] | None] = {
     "right_only": list(ACTION_SETS["right_only"]),
+    "left_only": ["LEFT", "LEFTFIRE"],
+    "both ways": ["RIGHT", "LEFT", "RIGHTFIRE", "LEFTFIRE"],
+    "jumps only": ["FIRE", "RIGHTFIRE", "LEFTFIRE"],
     "walk_and_fire": list(ACTION_SETS["walk_and_fire"]),
     "all 18": None,
 }
+# right_only played with RIGHTFIRE (a jump) drawn with these chances, and every k-th step.
+JUMP_CHANCES = (0.25, 0.5, 0.75)
+JUMP_PERIODS = (2, 4, 8, 16)
 
 
 def play(env, choose, games: int, seed: int, max_steps: int):
@@ -50,6 +59,12 @@ def play(env, choose, games: int, seed: int, max_steps: int):
         scores.append(total)
         lengths.append(steps)
     return np.array(scores), np.array(lengths), rewards
+
+
+def every(period: int):
+    """A policy of right_only that jumps (action 1) on every ``period``-th step."""
+    ticks = itertools.count(1)
+    return lambda rng: int(next(ticks) % period == 0)
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -93,6 +108,18 @@ def main(argv: list[str] | None = None) -> str:
                 )
                 print(lines[-1], flush=True)
         env.close()
+    env = make_env_for("ALE/MarioBros-v5", training=False, actions=SETS["right_only"])
+    policies = {f"RIGHTFIRE with chance {p:g}": (lambda rng, p=p: int(rng.random() < p))
+                for p in JUMP_CHANCES}  # fmt: skip
+    for period in JUMP_PERIODS:
+        policies[f"RIGHTFIRE once every {period} steps"] = every(period)
+    for name, choose in policies.items():
+        scores, lengths, rewards = play(env, choose, args.games, args.seed, args.max_steps)
+        seen = ", ".join(f"{v:g} x{c}" for v, c in sorted(rewards.items()))
+        lines.append(f"| {name} | right_only | {scores.mean():.1f} +- {scores.std():.1f} "
+                     f"| {lengths.mean():.0f} | {seen or 'none'} |")  # fmt: skip
+        print(lines[-1], flush=True)
+    env.close()
     lines += ["", f"({time.perf_counter() - start:.0f} s)"]
     text = "\n".join(lines) + "\n"
     if args.out:
