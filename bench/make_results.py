@@ -8,6 +8,7 @@ check that the pictures show what the logs say.
 - ``bench/results/overestimation.png`` from ``bench/results/overestimation.csv``
 - ``bench/results/a2c_kungfu.png``    from ``bench/results/a2c_kungfu_*.csv``
 - ``bench/results/dqn_100k_ablation.png`` from ``rlcourse/pretrained/dqn_100k_ablation_*.csv``
+- ``bench/results/dqn_100k_seeds_<game>.png`` from ``rlcourse/pretrained/dqn_100k_seeds_*.csv``
 
     python bench/make_results.py [--out bench/results]
 """
@@ -74,10 +75,13 @@ def main(argv: list[str] | None = None) -> list[Path]:
         plot_runs(a2c_logs, png, labels=labels, target=10_000, budget_minutes=30, n_actions=14,
                   title=A2C_TITLE)  # fmt: skip
         written.append(png)
-    import dqn_100k_ablation  # a sibling script: bench/ is on sys.path when one of it runs
+    import dqn_100k_ablation  # sibling scripts: bench/ is on sys.path when one of it runs
+    import dqn_100k_seeds
 
     if all(path.exists() for path in dqn_100k_ablation.SHIPPED):
         written.append(dqn_100k_ablation.draw(args.out / "dqn_100k_ablation.png"))
+    if all(path.exists() for path in dqn_100k_seeds.SHIPPED):
+        written += dqn_100k_seeds.draw(args.out)
     for path in written:
         print(f"wrote {Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path}")
     return written
