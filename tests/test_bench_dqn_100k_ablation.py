@@ -52,3 +52,19 @@ def test_the_seed_runs_are_the_preset_with_their_seed_on_both_games():
             command = seeds.command(game, seed, seeds.Path("runs"))
             assert _config(command) == atari_100k_config(seed=seed)
             assert f"--env {env_id} " in command and command.endswith(f"runs/{game}_s{seed}")
+
+
+def test_the_shipped_seed_runs_hold_random_play_and_the_finished_runs_of_each_game():
+    runs = read_ablation(pretrained.path("dqn_100k_seeds_log.csv"),
+                         pretrained.path("dqn_100k_seeds_scores.csv"))  # fmt: skip
+    names = [run.name for run in runs]
+    for game in seeds.GAMES:
+        mine = [name for name in names if name.startswith(f"{game}_")]
+        assert mine[0] == f"{game}_random" and f"{game}_s0" in mine
+        assert set(mine[1:]) <= {seeds.run_name(game, seed) for seed in seeds.SEEDS}
+    for run in runs:
+        assert len(run.scores) == 20
+        if run.name.endswith("_random"):
+            assert run.steps == 0
+        else:
+            assert run.steps == 100_000 and "--seed" in run.command and len(run.log["step"]) > 100
