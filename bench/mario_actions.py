@@ -61,6 +61,15 @@ def play(env, choose, games: int, seed: int, max_steps: int):
     return np.array(scores), np.array(lengths), rewards
 
 
+def row(policy: str, actions: str, scores, lengths, rewards) -> str:
+    """One table row of a policy's games (what :func:`play` returns), printed as it comes."""
+    seen = ", ".join(f"{value:g} x{count}" for value, count in sorted(rewards.items()))
+    text = (f"| {policy} | {actions} | {scores.mean():.1f} +- {scores.std():.1f} "
+            f"| {lengths.mean():.0f} | {seen or 'none'} |")  # fmt: skip
+    print(text, flush=True)
+    return text
+
+
 def every(period: int):
     """A policy of right_only that jumps (action 1) on every ``period``-th step."""
     ticks = itertools.count(1)
@@ -87,26 +96,16 @@ def main(argv: list[str] | None = None) -> str:
         options = {} if actions is None else {"actions": actions}
         env = make_env_for("ALE/MarioBros-v5", training=False, **options)
         n = int(env.action_space.n)
-        scores, lengths, rewards = play(
+        played = play(
             env, lambda rng, n=n: int(rng.integers(n)), args.games, args.seed, args.max_steps
         )
-        seen = ", ".join(f"{value:g} x{count}" for value, count in sorted(rewards.items()))
-        lines.append(
-            f"| random | {name} ({n}) | {scores.mean():.1f} +- {scores.std():.1f} "
-            f"| {lengths.mean():.0f} | {seen or 'none'} |"
-        )
-        print(lines[-1], flush=True)
+        lines.append(row("random", f"{name} ({n})", *played))
         if name == "walk_and_fire":
             for index, action in enumerate(actions):
-                scores, lengths, rewards = play(
+                played = play(
                     env, lambda rng, a=index: a, min(args.games, 5), args.seed, args.max_steps
                 )
-                seen = ", ".join(f"{v:g} x{c}" for v, c in sorted(rewards.items()))
-                lines.append(
-                    f"| always {action} | {name} | {scores.mean():.1f} +- {scores.std():.1f} "
-                    f"| {lengths.mean():.0f} | {seen or 'none'} |"
-                )
-                print(lines[-1], flush=True)
+                lines.append(row(f"always {action}", name, *played))
         env.close()
     env = make_env_for("ALE/MarioBros-v5", training=False, actions=SETS["right_only"])
     policies = {f"RIGHTFIRE with chance {p:g}": (lambda rng, p=p: int(rng.random() < p))
@@ -114,11 +113,8 @@ def main(argv: list[str] | None = None) -> str:
     for period in JUMP_PERIODS:
         policies[f"RIGHTFIRE once every {period} steps"] = every(period)
     for name, choose in policies.items():
-        scores, lengths, rewards = play(env, choose, args.games, args.seed, args.max_steps)
-        seen = ", ".join(f"{v:g} x{c}" for v, c in sorted(rewards.items()))
-        lines.append(f"| {name} | right_only | {scores.mean():.1f} +- {scores.std():.1f} "
-                     f"| {lengths.mean():.0f} | {seen or 'none'} |")  # fmt: skip
-        print(lines[-1], flush=True)
+        played = play(env, choose, args.games, args.seed, args.max_steps)
+        lines.append(row(name, "right_only", *played))
     env.close()
     lines += ["", f"({time.perf_counter() - start:.0f} s)"]
     text = "\n".join(lines) + "\n"
