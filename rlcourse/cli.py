@@ -161,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--vs-random", action="store_true",
                           help="also score random play on the same games and actions")
     evaluate.add_argument("--max-steps", type=int, default=None, help="step limit per game")
+    evaluate.add_argument("--value-bias", action="store_true",
+                          help="DQN agents: also measure overestimation, the mean Q(s, a) "
+                               "predicted against the discounted return obtained, on the "
+                               "same games")  # fmt: skip
 
     watch = commands.add_parser(
         "watch", help="play a checkpoint and save a video",
@@ -334,6 +338,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             check_number("--max-steps", args.max_steps, integer=True, low=1)
     policy = load_agent(args.checkpoint)
     info = policy.checkpoint
+    if args.value_bias and info.algo != "dqn":
+        raise UsageError(f"--value-bias reads Q-values: it needs a DQN checkpoint, and "
+                         f"{args.checkpoint} holds a {info.algo.upper()} agent")  # fmt: skip
     result = evaluate_checkpoint(policy, args.episodes, args.seed, epsilon=args.epsilon,
                                  max_steps=args.max_steps, vs_random=args.vs_random)  # fmt: skip
     print(f"{args.checkpoint}: {info.algo.upper()} on {info.env_id} ({info.steps:,} steps), "
@@ -344,6 +351,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"random: {format_progress(result.random_progress)}")
     if result.progress is not None:
         print(f"agent: {format_progress(result.progress)}")
+    if args.value_bias:
+        from rlcourse.overestimation import measure_value_bias
+
+        bias = measure_value_bias(policy, args.episodes, args.seed, epsilon=args.epsilon,
+                                  max_steps=args.max_steps)  # fmt: skip
+        print(f"value bias: {bias}")
     print(f"score: {format_score(result.scores)}")
     return 0
 

@@ -462,6 +462,143 @@ def summary(result: StudyResult, last: int = 5) -> str:
     return "\n".join(lines)
 
 
+# --- on a real game: a trained agent's predictions against what it obtains ----------------
+
+
+class ValueBias(NamedTuple):
+    """A trained DQN agent's predictions against what it obtained, step by step
+    (:func:`measure_value_bias`)."""
+
+    predicted: np.ndarray
+    """``Q(s_t, a_t)`` of the action taken, at every step whose return is known."""
+    obtained: np.ndarray
+    """The discounted return that followed each of those steps, in the rewards the agent was
+    trained on (clipped when its training clipped them), up to the end of the life (when a
+    lost life ended its training episodes) or of the game."""
+    gamma: float
+    """The agent's discount factor."""
+    games: int
+    """Games played."""
+
+    @property
+    def overestimate(self) -> float:
+        """Mean of predicted minus obtained: > 0 when the agent expects more than it gets."""
+        return float((self.predicted - self.obtained).mean())
+
+    def __str__(self) -> str:
+        return (f"predicted Q {self.predicted.mean():.3f}, discounted return obtained "
+                f"{self.obtained.mean():.3f}: overestimate {self.overestimate:+.3f} "
+                f"(mean over {len(self.predicted):,} steps of {self.games} games)")  # fmt: skip
+
+
+def discounted_returns(rewards: np.ndarray, ends: np.ndarray, gamma: float) -> np.ndarray:
+    """``G_t = r_t + gamma * G_{t+1}``, restarting after every step where ``ends`` is True.
+
+    >>> ends = np.array([False, True, False, True])
+    >>> discounted_returns(np.array([1.0, 0.0, 1.0, 1.0]), ends, gamma=0.5).tolist()
+    [1.0, 0.0, 1.5, 1.0]
+    """
+    returns = np.zeros(len(rewards))
+    following = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        following = float(rewards[t]) + gamma * (0.0 if ends[t] else following)
+        returns[t] = following
+    return returns
+
+
+def value_bias(
+    policy: Any,
+    env: gym.Env,
+    episodes: int,
+    seed: int,
+    *,
+    gamma: float,
+    clip_rewards: bool = False,
+    lives_end_returns: bool = False,
+    max_steps: int | None = None,
+) -> ValueBias:
+    """Play ``episodes`` whole games of ``env`` seeded ``seed``, ``seed + 1``, ... with a
+    :class:`~rlcourse.policies.QPolicy` (its epsilon and draws) and put ``Q(s_t, a_t)`` next
+    to the discounted return that followed: rewards clipped to their sign with
+    ``clip_rewards``, a lost life ending the return with ``lives_end_returns``. Steps whose
+    return a step limit cut off (the last life of a game stopped by ``max_steps`` or a time
+    limit) are left out."""
+    from rlcourse.evaluation import lost_life
+
+    episodes = check_positive_int("episodes", episodes)
+    check_number("gamma", gamma, low=0, high=1)
+    predicted: list[float] = []
+    obtained: list[float] = []
+    for game in range(episodes):
+        obs, info = env.reset(seed=seed + game)
+        _, lives = lost_life(info, None)
+        q_taken, rewards, ends = [], [], []
+        done = cut = False
+        while not done:
+            q = policy.q_values(np.asarray(obs)[None])[0]
+            action = policy.choose(q)
+            obs, reward, terminated, truncated, info = env.step(action)
+            lost, lives = lost_life(info, lives)
+            q_taken.append(float(q[action]))
+            rewards.append(float(np.sign(reward)) if clip_rewards else float(reward))
+            ends.append(bool(terminated or (lost and lives_end_returns)))
+            cut = bool(truncated) or (max_steps is not None and len(rewards) >= max_steps)
+            done = bool(terminated) or cut
+        known = len(rewards)
+        if cut and not ends[-1]:  # the last life's return was cut short: unknown
+            known = int(np.flatnonzero(ends).max()) + 1 if any(ends) else 0
+        returns = discounted_returns(np.array(rewards), np.array(ends), gamma)
+        predicted += q_taken[:known]
+        obtained += returns[:known].tolist()
+    if not predicted:
+        raise ValueError(f"no step with a known return in {episodes} games: every game was "
+                         f"cut by a step limit (max_steps={max_steps}) before a life or the "
+                         "game ended; raise max_steps")  # fmt: skip
+    return ValueBias(np.array(predicted), np.array(obtained), gamma, episodes)
+
+
+def measure_value_bias(
+    checkpoint: str | Path | Any,
+    episodes: int = 10,
+    seed: int = 50_000,
+    *,
+    epsilon: float = 0.05,
+    max_steps: int | None = None,
+) -> ValueBias:
+    """Overestimation on the agent's own game (van Hasselt et al. 2016, Fig. 3, in small):
+    :func:`value_bias` on whole games of the checkpoint's env, epsilon-greedy as
+    :func:`~rlcourse.evaluation.evaluate_checkpoint` plays, the returns counted the way the
+    agent's training counted them: its ``gamma``, and for Atari games rewards clipped and a
+    lost life ending the return when its training did so.
+
+    ``checkpoint``: a DQN checkpoint's path, or a policy from
+    :func:`rlcourse.checkpoints.load_agent`.
+    """
+    from rlcourse.checkpoints import load_agent
+    from rlcourse.envs import atari_options, env_for_checkpoint, is_atari
+    from rlcourse.policies import QPolicy
+
+    check_number("epsilon", epsilon, low=0, high=1)
+    policy = checkpoint if hasattr(checkpoint, "checkpoint") else load_agent(checkpoint)
+    if not isinstance(policy, QPolicy):
+        raise TypeError(f"measure_value_bias needs a DQN agent (it reads Q-values), got a "
+                        f"{policy.checkpoint.algo!r} checkpoint")  # fmt: skip
+    info = policy.checkpoint
+    rules = {}
+    if is_atari(info.env_id):
+        training = atari_options(info.env_options, training=True)
+        rules = {"clip_rewards": training["clip_rewards"],
+                 "lives_end_returns": training["episodic_life"]}  # fmt: skip
+    policy.reseed(seed)
+    policy.epsilon = epsilon
+    env = env_for_checkpoint(policy)
+    try:
+        return value_bias(policy, env, episodes, seed, gamma=float(info.config["gamma"]),
+                          max_steps=max_steps, **rules)  # fmt: skip
+    finally:
+        env.close()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The study's command-line options (``rlcourse study overestimation``)."""
     parser.add_argument("--out", default="bench/results", help="folder for the CSV and PNG")

@@ -91,9 +91,13 @@ class QPolicy:
         return int(self.network.n_actions)
 
     def __call__(self, observation: Any) -> int:
+        return self.choose(self.q_values(np.asarray(observation)[None])[0])
+
+    def choose(self, q_values: np.ndarray) -> int:
+        """The epsilon-greedy action given one observation's ``q_values``."""
         if self.epsilon > 0 and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.n_actions))
-        return int(self.q_values(np.asarray(observation)[None])[0].argmax())
+        return int(np.asarray(q_values).argmax())
 
 
 class RecurrentPolicy:
