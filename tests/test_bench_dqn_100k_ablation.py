@@ -1,6 +1,7 @@
-"""Lesson 07's bench scripts. bench/dqn_100k_ablation.py: its commands make the configs the
-lesson says they do (one idea added per variant, the last the atari100k preset), and the
-shipped files agree. bench/dqn_100k_seeds.py: its commands are the preset, seed by seed."""
+"""Lessons 06 and 07's bench scripts. bench/dqn_100k_ablation.py: its commands make the
+configs the lesson says they do (one idea added per variant, the last the atari100k preset),
+and the shipped files agree. bench/dqn_100k_seeds.py: its commands are the preset, seed by
+seed. bench/mario_ddqn.py: its two runs differ only in Double DQN."""
 
 import dataclasses
 import shlex
@@ -68,3 +69,17 @@ def test_the_shipped_seed_runs_hold_random_play_and_the_finished_runs_of_each_ga
             assert run.steps == 0
         else:
             assert run.steps == 100_000 and "--seed" in run.command and len(run.log["step"]) > 100
+
+
+mario = load_bench_script("mario_ddqn")
+
+
+def test_the_mario_runs_differ_only_in_double_dqn():
+    ddqn, dqn = (_config(mario.command(name, mario.Path("runs"))) for name in mario.RUNS)
+    assert _differences(ddqn, dqn) == {"double"} and ddqn.double and not dqn.double
+    preset = atari_100k_config(seed=mario.SEED)
+    # the target copied every 2,000 steps, not after every update: else Double DQN is DQN
+    assert _differences(ddqn, preset) == {"target_update_interval", "exploration_steps"}
+    assert ddqn.target_update_interval == 2_000 > preset.target_update_interval
+    for name in mario.RUNS:
+        assert "--actions right_only" in mario.command(name, mario.Path("runs"))
