@@ -488,7 +488,8 @@ class ValueBias(NamedTuple):
     def __str__(self) -> str:
         return (f"predicted Q {self.predicted.mean():.3f}, discounted return obtained "
                 f"{self.obtained.mean():.3f}: overestimate {self.overestimate:+.3f} "
-                f"(mean over {len(self.predicted):,} steps of {self.games} games)")  # fmt: skip
+                f"(mean over {len(self.predicted):,} steps of {self.games} "
+                f"game{'s' if self.games != 1 else ''})")  # fmt: skip
 
 
 def discounted_returns(rewards: np.ndarray, ends: np.ndarray, gamma: float) -> np.ndarray:

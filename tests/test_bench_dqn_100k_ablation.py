@@ -6,6 +6,7 @@ seed. bench/mario_ddqn.py: its two runs differ only in Double DQN."""
 import dataclasses
 import shlex
 
+import pytest
 from conftest import load_bench_script
 
 from rlcourse import pretrained
@@ -83,3 +84,20 @@ def test_the_mario_runs_differ_only_in_double_dqn():
     assert ddqn.target_update_interval == 2_000 > preset.target_update_interval
     for name in mario.RUNS:
         assert "--actions right_only" in mario.command(name, mario.Path("runs"))
+
+
+def test_the_shipped_mario_runs_hold_random_play_both_agents_and_their_value_bias():
+    runs = read_ablation(*mario.SHIPPED)
+    assert [run.name for run in runs] == ["random", *mario.RUNS]
+    for run in runs:
+        assert len(run.scores) == 20 and (run.scores % 800 == 0).all()  # a kick is 800 points
+    for run in runs[1:]:
+        assert run.steps == 100_000 and len(run.log["step"]) > 100
+        assert f"--double {mario.RUNS[run.name][0]} " in run.command
+    biases = mario.read_value_bias()
+    assert [row["variant"] for row in biases] == list(mario.RUNS)
+    for row in biases:
+        predicted, obtained = float(row["predicted"]), float(row["obtained"])
+        assert float(row["overestimate"]) == pytest.approx(predicted - obtained, abs=1e-3)
+        assert int(row["games"]) == 20 and int(row["steps_measured"]) > 1_000
+        assert 0 <= obtained <= 1 / (1 - float(row["gamma"]))  # clipped rewards
