@@ -44,7 +44,7 @@ import torch
 from rlcourse.agents.dqn import DQN, DQNConfig
 from rlcourse.budget import budget
 from rlcourse.config import check_number, check_positive_int
-from rlcourse.evaluation import evaluate
+from rlcourse.evaluation import TEST_SEED, evaluate
 from rlcourse.files import atomic_write
 from rlcourse.training import progress_bar, train_dqn
 
@@ -561,7 +561,7 @@ def value_bias(
 def measure_value_bias(
     checkpoint: str | Path | Any,
     episodes: int = 10,
-    seed: int = 50_000,
+    seed: int = TEST_SEED,
     *,
     epsilon: float = 0.05,
     max_steps: int | None = None,
