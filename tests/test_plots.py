@@ -82,14 +82,14 @@ def test_plot_runs_checks_labels(tmp_path):
 
 
 def test_make_results_draws_the_readme_figures_from_the_committed_logs(tmp_path):
-    """bench/make_results.py: the shipped DQN logs, the study, the old-format A2C logs and
-    lesson 07's ablation and its seed runs."""
+    """bench/make_results.py: the shipped DQN logs, the study, the old-format A2C logs,
+    lesson 07's ablation and its seed runs, and lesson 06's Double DQN against DQN."""
     module = load_bench_script("make_results")
     written = module.main(["--out", str(tmp_path)])
     names = {path.name for path in written}
     assert names == {"dqn_mspacman.png", "ddqn_mario.png", "overestimation.png", "a2c_kungfu.png",
                      "dqn_100k_ablation.png", "dqn_100k_seeds_mspacman.png",
-                     "dqn_100k_seeds_kungfu.png"}
+                     "dqn_100k_seeds_kungfu.png", "mario_ddqn.png"}
     for path in written:
         assert path.read_bytes()[:8] == PNG
 
