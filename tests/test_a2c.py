@@ -25,6 +25,7 @@ from rlcourse.agents.a2c import (
 from rlcourse.checkpoints import CheckpointError, load_agent, load_checkpoint, save_checkpoint
 from rlcourse.envs import KUNGFU_CROP, env_for_checkpoint, make_env_for
 from rlcourse.evaluation import evaluate
+from rlcourse.networks import build_network
 from rlcourse.policies import RecurrentPolicy
 from rlcourse.rollouts import EnvPool, Rollout
 from rlcourse.toy_envs import FrameCounterEnv
@@ -251,6 +252,21 @@ def test_agent_is_seeded_and_updates_from_a_pool_rollout():
     assert any(not torch.equal(p, b) for p, b in zip(agent.network.parameters(), before,
                                                      strict=True))  # fmt: skip
     assert agent.optimizer.param_groups[0]["lr"] == agent.config.lr
+
+
+def test_agent_keeps_channels_last_convs_with_the_default_layouts_values():
+    agent = toy_a2c(seed=5)
+    for conv in (agent.network.conv0, agent.network.conv1, agent.network.conv2):
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    plain = build_network(agent.network_spec)  # NCHW, as load_agent builds it
+    plain.load_state_dict(agent.network.state_dict())
+    assert plain.conv1.weight.is_contiguous()
+    frames = torch.randint(0, 256, (3, *SHAPE), dtype=torch.uint8)
+    memory = agent.network.initial_memory(3)
+    (h, _), logits, value = agent.network(frames, memory)
+    (h_plain, _), logits_plain, value_plain = plain(frames, memory)
+    for ours, peer in ((h, h_plain), (logits, logits_plain), (value, value_plain)):
+        torch.testing.assert_close(ours, peer, rtol=1e-5, atol=1e-6)
 
 
 def test_policy_follows_the_training_life_rule():
