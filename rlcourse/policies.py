@@ -80,11 +80,8 @@ class QPolicy:
         return self.network(torch.as_tensor(np.asarray(observations), device=device)).cpu().numpy()
 
     def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
-        actions = self.q_values(observations).argmax(axis=1)
-        for i in range(len(actions)):
-            if self.epsilon > 0 and self.rng.random() < self.epsilon:
-                actions[i] = self.rng.integers(self.n_actions)
-        return actions
+        """One epsilon-greedy action per observation (the draws in the order of the rows)."""
+        return np.array([self.choose(q) for q in self.q_values(observations)], dtype=np.int64)
 
     @property
     def n_actions(self) -> int:
