@@ -342,7 +342,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--value-bias reads Q-values: it needs a DQN checkpoint, and "
                          f"{args.checkpoint} holds a {info.algo.upper()} agent")  # fmt: skip
     result = evaluate_checkpoint(policy, args.episodes, args.seed, epsilon=args.epsilon,
-                                 max_steps=args.max_steps, vs_random=args.vs_random)  # fmt: skip
+                                 max_steps=args.max_steps, vs_random=args.vs_random,
+                                 value_bias=args.value_bias)  # fmt: skip
     print(f"{args.checkpoint}: {info.algo.upper()} on {info.env_id} ({info.steps:,} steps), "
           f"{args.episodes} whole games from seed {args.seed}, {result.rule}")  # fmt: skip
     if result.random_scores is not None:
@@ -351,12 +352,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"random: {format_progress(result.random_progress)}")
     if result.progress is not None:
         print(f"agent: {format_progress(result.progress)}")
-    if args.value_bias:
-        from rlcourse.overestimation import measure_value_bias
-
-        bias = measure_value_bias(policy, args.episodes, args.seed, epsilon=args.epsilon,
-                                  max_steps=args.max_steps)  # fmt: skip
-        print(f"value bias: {bias}")
+    if result.value_bias is not None:
+        print(f"value bias: {result.value_bias}")
     print(f"score: {format_score(result.scores)}")
     return 0
 

@@ -18,15 +18,33 @@ scores use other, fresh seeds: ``rlcourse evaluate CHECKPOINT --seed S`` with S 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
+
+if TYPE_CHECKING:
+    from rlcourse.overestimation import ValueBias
 
 EVAL_SEED = 10_000
 """First game seed of the evaluations made during training (they select ``best.pt``)."""
 TEST_SEED = 50_000
 """First game seed of ``rlcourse evaluate``: games never used in training or selection."""
+
+
+class Step(NamedTuple):
+    """What one step of one game gave, as :func:`evaluate_batched` shows it to ``on_step``."""
+
+    reward: float
+    """The game's points for this step (real, not clipped)."""
+    terminated: bool
+    """The game ended (game over)."""
+    truncated: bool
+    """A time limit cut the game."""
+    lost_life: bool
+    """A life was lost at this step (the game goes on)."""
+    info: dict[str, Any]
+    """The env's ``info`` for this step."""
 
 
 def _check_episodes(episodes: object) -> int:
@@ -95,13 +113,14 @@ def evaluate_batched(
     seed: int = EVAL_SEED,
     *,
     max_steps: int | None = None,
-    on_step: Callable[[int, dict[str, Any]], None] | None = None,
+    on_step: Callable[[int, Step], None] | None = None,
 ) -> np.ndarray:
     """Like :func:`evaluate`, but all ``episodes`` games side by side, one batched forward
     pass per step (``policy.act_batch``): much faster for a recurrent network.
 
     ``make_env()`` makes one game. Same seeds and rules as :func:`evaluate`. ``on_step(game,
-    info)`` sees every step's ``info`` (e.g. :class:`InfoMaxima` records how far Mario got).
+    step)`` sees every :class:`Step` of every game (e.g. :class:`InfoMaxima` records how far
+    Mario got, :class:`~rlcourse.overestimation.ValueBiasRecorder` the returns).
     """
     episodes = _check_episodes(episodes)
     if not callable(make_env):
@@ -128,7 +147,8 @@ def evaluate_batched(
                 if lost and lives_reset:
                     policy.reset_game(game)
                 if on_step is not None:
-                    on_step(game, info)
+                    on_step(game, Step(float(reward), bool(terminated), bool(truncated), lost,
+                                       info))  # fmt: skip
             steps += 1
         return scores
     finally:
@@ -152,7 +172,7 @@ class InfoMaxima:
 
     >>> maxima = InfoMaxima(("x_pos", "flag_get"), games=2)
     >>> for game, x_pos in [(0, 40), (0, 300), (0, 120), (1, 90)]:
-    ...     maxima(game, {"x_pos": x_pos, "flag_get": False})
+    ...     maxima(game, Step(0.0, False, False, False, {"x_pos": x_pos, "flag_get": False}))
     >>> maxima.values["x_pos"].tolist(), maxima.values["flag_get"].tolist()
     ([300.0, 90.0], [0.0, 0.0])
     """
@@ -160,10 +180,10 @@ class InfoMaxima:
     def __init__(self, keys: Sequence[str], games: int) -> None:
         self.values = {key: np.full(games, np.nan) for key in keys}
 
-    def __call__(self, game: int, info: dict[str, Any]) -> None:
+    def __call__(self, game: int, step: Step) -> None:
         for key, values in self.values.items():
-            if key in info:
-                values[game] = np.fmax(values[game], float(np.asarray(info[key])))
+            if key in step.info:
+                values[game] = np.fmax(values[game], float(np.asarray(step.info[key])))
 
 
 PROGRESS_KEYS = {"nes_mario": ("x_pos", "flag_get")}
@@ -187,6 +207,9 @@ class CheckpointScores(NamedTuple):
     ``flag_get``: 1 if the flag was reached), else None."""
     random_progress: dict[str, np.ndarray] | None = None
     """The same for random play (``vs_random``)."""
+    value_bias: ValueBias | None = None
+    """DQN agents, with ``value_bias``: the Q-values it predicted in these games against the
+    discounted returns that followed (:mod:`rlcourse.overestimation`), else None."""
 
 
 def format_progress(progress: dict[str, np.ndarray]) -> str:
@@ -214,6 +237,7 @@ def evaluate_checkpoint(
     epsilon: float = 0.05,
     max_steps: int | None = None,
     vs_random: bool = False,
+    value_bias: bool = False,
 ) -> CheckpointScores:
     """The course's evaluation protocol, written once: ``rlcourse evaluate`` and the lessons
     both call it, so a lesson's quoted score is the command's.
@@ -223,7 +247,9 @@ def evaluate_checkpoint(
     paper), an actor-critic or REINFORCE agent samples from its policy (what it learned);
     the draws restart from ``seed``. With
     ``vs_random``, random play on the same games with the same action set. For NES Super
-    Mario the distance reached and the flags too (``progress``).
+    Mario the distance reached and the flags too (``progress``). With ``value_bias`` (DQN
+    agents), the overestimation in the same games, read while they are played
+    (:class:`~rlcourse.overestimation.ValueBiasRecorder`: the same draws, the same scores).
     ``checkpoint``: a path, or a policy from :func:`rlcourse.checkpoints.load_agent`.
     """
     from rlcourse.checkpoints import load_agent
@@ -243,16 +269,34 @@ def evaluate_checkpoint(
     def make_env() -> gym.Env:
         return env_for_checkpoint(policy)
 
+    recorder = None
+    if value_bias:
+        from rlcourse.overestimation import ValueBiasRecorder
+
+        if not isinstance(policy, QPolicy):
+            raise TypeError(f"the value bias needs a DQN agent (it reads Q-values), got a "
+                            f"{policy.checkpoint.algo!r} checkpoint")  # fmt: skip
+        recorder = ValueBiasRecorder.for_checkpoint(policy, episodes)
     keys = PROGRESS_KEYS["nes_mario"] if is_nes_mario(policy.checkpoint.env_id) else ()
 
-    def play(player: Any) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    Progress = dict[str, np.ndarray] | None
+
+    def play(player: Any, *hooks: Callable[[int, Step], None]) -> tuple[np.ndarray, Progress]:
         maxima = InfoMaxima(keys, episodes)
+        hooks = (maxima, *hooks) if keys else hooks
+
+        def on_step(game: int, step: Step) -> None:
+            for hook in hooks:
+                hook(game, step)
+
         scores = evaluate_batched(player, make_env, episodes, seed, max_steps=max_steps,
-                                  on_step=maxima if keys else None)  # fmt: skip
+                                  on_step=on_step if hooks else None)  # fmt: skip
         return scores, maxima.values if keys else None
 
-    scores, progress = play(policy)
+    # The recorder plays the agent's actions (same draws) and reads what follows them.
+    scores, progress = play(recorder, recorder) if recorder else play(policy)
     random_scores = random_progress = None
     if vs_random:
         random_scores, random_progress = play(RandomPolicy(make_env().action_space, seed=seed))
-    return CheckpointScores(scores, random_scores, rule, progress, random_progress)
+    bias = recorder.result() if recorder else None
+    return CheckpointScores(scores, random_scores, rule, progress, random_progress, bias)

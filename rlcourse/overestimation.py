@@ -44,7 +44,7 @@ import torch
 from rlcourse.agents.dqn import DQN, DQNConfig
 from rlcourse.budget import budget
 from rlcourse.config import check_number, check_positive_int
-from rlcourse.evaluation import TEST_SEED, evaluate
+from rlcourse.evaluation import TEST_SEED, evaluate, evaluate_batched
 from rlcourse.files import atomic_write
 from rlcourse.training import progress_bar, train_dqn
 
@@ -507,9 +507,88 @@ def discounted_returns(rewards: np.ndarray, ends: np.ndarray, gamma: float) -> n
     return returns
 
 
+class ValueBiasRecorder:
+    """Plays a :class:`~rlcourse.policies.QPolicy` in
+    :func:`~rlcourse.evaluation.evaluate_batched` and records, game by game, ``Q(s_t, a_t)``
+    of each action it takes (its epsilon and draws, in the order ``QPolicy.act_batch`` makes
+    them) and, as the ``on_step`` hook, what followed: rewards clipped to their sign with
+    ``clip_rewards``, a lost life ending the return with ``lives_end_returns``. Pass it as both
+    the policy and ``on_step``; :meth:`result` then gives the :class:`ValueBias`.
+    """
+
+    def __init__(
+        self, policy: Any, games: int, *, gamma: float, clip_rewards: bool = False,
+        lives_end_returns: bool = False,
+    ) -> None:  # fmt: skip
+        self.policy = policy
+        self.games = check_positive_int("games", games)
+        self.gamma = check_number("gamma", gamma, low=0, high=1)
+        self.clip_rewards, self.lives_end_returns = clip_rewards, lives_end_returns
+        self.reset_on_life_loss = bool(getattr(policy, "reset_on_life_loss", False))
+        self._q: list[list[float]] = [[] for _ in range(games)]
+        self._rewards: list[list[float]] = [[] for _ in range(games)]
+        self._ends: list[list[bool]] = [[] for _ in range(games)]
+        self._over = np.zeros(games, bool)
+
+    @classmethod
+    def for_checkpoint(cls, policy: Any, games: int) -> ValueBiasRecorder:
+        """Returns counted the way the checkpoint's training counted them: its ``gamma``, and
+        for Atari games rewards clipped and a lost life ending the return when its training
+        did so."""
+        from rlcourse.envs import atari_options, is_atari
+
+        info = policy.checkpoint
+        rules = {}
+        if is_atari(info.env_id):
+            training = atari_options(info.env_options, training=True)
+            rules = {"clip_rewards": training["clip_rewards"],
+                     "lives_end_returns": training["episodic_life"]}  # fmt: skip
+        return cls(policy, games, gamma=float(info.config["gamma"]), **rules)
+
+    def reset(self, n_games: int = 1) -> None:
+        self.policy.reset(n_games)
+
+    def reset_game(self, game: int) -> None:
+        self.policy.reset_game(game)
+
+    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
+        q_values = self.policy.q_values(observations)
+        actions = np.array([self.policy.choose(q) for q in q_values], dtype=np.int64)
+        for game, q, action in zip(games, q_values, actions, strict=True):
+            self._q[game].append(float(q[action]))
+        return actions
+
+    def __call__(self, game: int, step: Any) -> None:
+        """``on_step``: what the action recorded last in ``game`` gave."""
+        reward = float(np.sign(step.reward)) if self.clip_rewards else float(step.reward)
+        self._rewards[game].append(reward)
+        life_ends_return = step.lost_life and self.lives_end_returns
+        self._ends[game].append(bool(step.terminated or life_ends_return))
+        self._over[game] = step.terminated
+
+    def result(self) -> ValueBias:
+        """Predictions against returns, over the steps whose return is known: the last life
+        of a game that did not end (cut by a step or time limit) is left out."""
+        predicted: list[float] = []
+        obtained: list[float] = []
+        for game in range(self.games):
+            ends = np.array(self._ends[game], bool)
+            known = len(ends)
+            if known and not self._over[game] and not ends[-1]:  # a return cut short: unknown
+                known = int(np.flatnonzero(ends).max()) + 1 if ends.any() else 0
+            returns = discounted_returns(np.array(self._rewards[game]), ends, self.gamma)
+            predicted += self._q[game][:known]
+            obtained += returns[:known].tolist()
+        if not predicted:
+            raise ValueError(f"no step with a known return in {self.games} games: every game "
+                             "was cut by a step limit before a life or the game ended; raise "
+                             "max_steps")  # fmt: skip
+        return ValueBias(np.array(predicted), np.array(obtained), self.gamma, self.games)
+
+
 def value_bias(
     policy: Any,
-    env: gym.Env,
+    make_env: Callable[[], gym.Env],
     episodes: int,
     seed: int,
     *,
@@ -518,44 +597,14 @@ def value_bias(
     lives_end_returns: bool = False,
     max_steps: int | None = None,
 ) -> ValueBias:
-    """Play ``episodes`` whole games of ``env`` seeded ``seed``, ``seed + 1``, ... with a
-    :class:`~rlcourse.policies.QPolicy` (its epsilon and draws) and put ``Q(s_t, a_t)`` next
-    to the discounted return that followed: rewards clipped to their sign with
-    ``clip_rewards``, a lost life ending the return with ``lives_end_returns``. Steps whose
-    return a step limit cut off (the last life of a game stopped by ``max_steps`` or a time
-    limit) are left out."""
-    from rlcourse.evaluation import lost_life
-
-    episodes = check_positive_int("episodes", episodes)
-    check_number("gamma", gamma, low=0, high=1)
-    predicted: list[float] = []
-    obtained: list[float] = []
-    for game in range(episodes):
-        obs, info = env.reset(seed=seed + game)
-        _, lives = lost_life(info, None)
-        q_taken, rewards, ends = [], [], []
-        done = cut = False
-        while not done:
-            q = policy.q_values(np.asarray(obs)[None])[0]
-            action = policy.choose(q)
-            obs, reward, terminated, truncated, info = env.step(action)
-            lost, lives = lost_life(info, lives)
-            q_taken.append(float(q[action]))
-            rewards.append(float(np.sign(reward)) if clip_rewards else float(reward))
-            ends.append(bool(terminated or (lost and lives_end_returns)))
-            cut = bool(truncated) or (max_steps is not None and len(rewards) >= max_steps)
-            done = bool(terminated) or cut
-        known = len(rewards)
-        if cut and not ends[-1]:  # the last life's return was cut short: unknown
-            known = int(np.flatnonzero(ends).max()) + 1 if any(ends) else 0
-        returns = discounted_returns(np.array(rewards), np.array(ends), gamma)
-        predicted += q_taken[:known]
-        obtained += returns[:known].tolist()
-    if not predicted:
-        raise ValueError(f"no step with a known return in {episodes} games: every game was "
-                         f"cut by a step limit (max_steps={max_steps}) before a life or the "
-                         "game ended; raise max_steps")  # fmt: skip
-    return ValueBias(np.array(predicted), np.array(obtained), gamma, episodes)
+    """Play ``episodes`` whole games of ``make_env()`` seeded ``seed``, ``seed + 1``, ... side
+    by side (:func:`~rlcourse.evaluation.evaluate_batched`) with a
+    :class:`~rlcourse.policies.QPolicy` and put ``Q(s_t, a_t)`` next to the discounted return
+    that followed (:class:`ValueBiasRecorder`)."""
+    recorder = ValueBiasRecorder(policy, episodes, gamma=gamma, clip_rewards=clip_rewards,
+                                 lives_end_returns=lives_end_returns)  # fmt: skip
+    evaluate_batched(recorder, make_env, episodes, seed, max_steps=max_steps, on_step=recorder)
+    return recorder.result()
 
 
 def measure_value_bias(
@@ -567,37 +616,20 @@ def measure_value_bias(
     max_steps: int | None = None,
 ) -> ValueBias:
     """Overestimation on the agent's own game (van Hasselt et al. 2016, Fig. 3, in small):
-    :func:`value_bias` on whole games of the checkpoint's env, epsilon-greedy as
-    :func:`~rlcourse.evaluation.evaluate_checkpoint` plays, the returns counted the way the
-    agent's training counted them: its ``gamma``, and for Atari games rewards clipped and a
-    lost life ending the return when its training did so.
+    the games :func:`~rlcourse.evaluation.evaluate_checkpoint` plays (the same seeds, epsilon
+    and draws), with ``Q(s_t, a_t)`` of each action taken put next to the discounted return
+    that followed, counted the way the agent's training counted it
+    (:meth:`ValueBiasRecorder.for_checkpoint`).
 
     ``checkpoint``: a DQN checkpoint's path, or a policy from
     :func:`rlcourse.checkpoints.load_agent`.
     """
-    from rlcourse.checkpoints import load_agent
-    from rlcourse.envs import atari_options, env_for_checkpoint, is_atari
-    from rlcourse.policies import QPolicy
+    from rlcourse.evaluation import evaluate_checkpoint
 
-    check_number("epsilon", epsilon, low=0, high=1)
-    policy = checkpoint if hasattr(checkpoint, "checkpoint") else load_agent(checkpoint)
-    if not isinstance(policy, QPolicy):
-        raise TypeError(f"measure_value_bias needs a DQN agent (it reads Q-values), got a "
-                        f"{policy.checkpoint.algo!r} checkpoint")  # fmt: skip
-    info = policy.checkpoint
-    rules = {}
-    if is_atari(info.env_id):
-        training = atari_options(info.env_options, training=True)
-        rules = {"clip_rewards": training["clip_rewards"],
-                 "lives_end_returns": training["episodic_life"]}  # fmt: skip
-    policy.reseed(seed)
-    policy.epsilon = epsilon
-    env = env_for_checkpoint(policy)
-    try:
-        return value_bias(policy, env, episodes, seed, gamma=float(info.config["gamma"]),
-                          max_steps=max_steps, **rules)  # fmt: skip
-    finally:
-        env.close()
+    scores = evaluate_checkpoint(checkpoint, episodes, seed, epsilon=epsilon,
+                                 max_steps=max_steps, value_bias=True)  # fmt: skip
+    assert scores.value_bias is not None
+    return scores.value_bias
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

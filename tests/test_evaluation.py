@@ -185,3 +185,18 @@ def test_batched_evaluation_shows_every_step_info_to_on_step():
     # Peaks at step 5 (5 * (1 + seed)); a key never seen stays NaN.
     np.testing.assert_array_equal(maxima.values["x_pos"], [5.0, 10.0, 15.0])
     assert np.isnan(maxima.values["flag_get"]).all()
+
+
+def test_on_step_sees_each_steps_reward_end_and_lost_life():
+    from rlcourse.evaluation import Step
+
+    seen: list[tuple[int, Step]] = []
+    make_env = lambda: FrameCounterEnv(shape=(2, 2), episode_length=4, life_length=2, lives=5)  # noqa: E731
+    evaluate_batched(CountingPolicy(), make_env, 2, seed=0,
+                     on_step=lambda game, step: seen.append((game, step)))  # fmt: skip
+    assert [game for game, _ in seen] == [0, 1] * 4
+    steps = [step for game, step in seen if game == 0]
+    assert [step.reward for step in steps] == [1.0, 2.0, 3.0, 4.0]
+    assert [step.lost_life for step in steps] == [False, True, False, True]
+    assert [step.terminated for step in steps] == [False, False, False, True]
+    assert not any(step.truncated for step in steps) and "lives" in steps[0].info

@@ -8,7 +8,7 @@ import torch
 import rlcourse
 from rlcourse import overestimation
 from rlcourse.cli import main
-from rlcourse.evaluation import evaluate
+from rlcourse.evaluation import evaluate, evaluate_checkpoint
 from rlcourse.overestimation import (
     MaximizationBiasEnv,
     StudyConfig,
@@ -228,9 +228,11 @@ def test_discounted_returns_restart_after_each_end():
     (True, True, [1.5, 1.0, 1.5, 1.0]),  # every reward clipped to 1
 ])  # fmt: skip
 def test_value_bias_counts_returns_the_way_training_did(clip, lives_end, obtained):
-    env = FrameCounterEnv(shape=(2, 2), episode_length=4, life_length=2, lives=5)
+    def make_env():
+        return FrameCounterEnv(shape=(2, 2), episode_length=4, life_length=2, lives=5)
+
     policy = QPolicy(ConstantQ([10.0, 0.0]))
-    bias = value_bias(policy, env, 2, seed=0, gamma=0.5, clip_rewards=clip,
+    bias = value_bias(policy, make_env, 2, seed=0, gamma=0.5, clip_rewards=clip,
                       lives_end_returns=lives_end)  # fmt: skip
     assert bias.predicted.tolist() == [10.0] * 8  # Q of the action taken (greedy: action 0)
     assert bias.obtained.tolist() == obtained * 2
@@ -240,19 +242,24 @@ def test_value_bias_counts_returns_the_way_training_did(clip, lives_end, obtaine
 
 
 def test_value_bias_reads_the_q_of_the_action_taken_epsilon_greedy():
-    env = FrameCounterEnv(shape=(2, 2), episode_length=50)
     policy = QPolicy(ConstantQ([1.0, 3.0]), epsilon=0.5, seed=0)
-    bias = value_bias(policy, env, 2, seed=0, gamma=0.9)
+    bias = value_bias(policy, lambda: FrameCounterEnv(shape=(2, 2), episode_length=50), 2,
+                      seed=0, gamma=0.9)  # fmt: skip
     assert set(bias.predicted.tolist()) == {1.0, 3.0}  # random actions are counted too
     assert len(bias.predicted) == 100
 
 
 def test_value_bias_leaves_out_returns_a_step_limit_cut_short():
     policy = QPolicy(ConstantQ([0.0]))
-    env = FrameCounterEnv(shape=(2, 2), episode_length=10, life_length=3, lives=5)
-    bias = value_bias(policy, env, 1, seed=0, gamma=1.0, lives_end_returns=True, max_steps=7)
+    def lives_env():
+        return FrameCounterEnv(shape=(2, 2), episode_length=10, life_length=3, lives=5)
+
+    bias = value_bias(policy, lives_env, 1, seed=0, gamma=1.0, lives_end_returns=True,
+                      max_steps=7)  # fmt: skip
     assert bias.obtained.tolist() == [6.0, 5.0, 3.0, 15.0, 11.0, 6.0]  # 2 lives; the 3rd is cut
-    truncating = FrameCounterEnv(shape=(2, 2), episode_length=10, truncate_at=4)
+    def truncating():
+        return FrameCounterEnv(shape=(2, 2), episode_length=10, truncate_at=4)
+
     with pytest.raises(ValueError, match="raise max_steps"):
         value_bias(policy, truncating, 1, seed=0, gamma=1.0)
 
@@ -268,6 +275,17 @@ def test_a_shipped_atari_agent_is_measured_with_its_training_rules(capsys):
     main(["evaluate", str(path), "--episodes", "1", "--max-steps", "1500", "--value-bias"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2] == f"value bias: {bias}" and lines[-1].startswith("score: ")
+
+
+def test_value_bias_is_read_in_the_evaluated_games_without_changing_them():
+    path = PRETRAINED / "dqn_mspacman_100k.pt"
+    plain = evaluate_checkpoint(path, episodes=2, max_steps=300)
+    measured = evaluate_checkpoint(path, episodes=2, max_steps=300, value_bias=True)
+    assert plain.value_bias is None
+    np.testing.assert_array_equal(measured.scores, plain.scores)  # the same draws, games
+    assert len(measured.value_bias.predicted) <= 2 * 300
+    bias = measure_value_bias(path, episodes=2, max_steps=300)
+    np.testing.assert_array_equal(bias.predicted, measured.value_bias.predicted)
 
 
 def test_value_bias_needs_a_dqn_agent(capsys):
