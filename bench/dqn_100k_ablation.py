@@ -16,7 +16,6 @@ recorded for each variant is the one its run was made with (from its checkpoint)
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -74,21 +73,14 @@ def draw(out_png: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import matplotlib
+    from runs_cli import commands_or_collect  # a sibling script (bench/ is on sys.path)
 
-    matplotlib.use("Agg")  # files only
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("commands", "collect"))
-    parser.add_argument("--runs", type=Path, default=Path("runs/ablation"),
-                        help="folder of the variants' run directories")  # fmt: skip
-    parser.add_argument("--episodes", type=int, default=20, help="evaluation games per variant")
-    parser.add_argument("--png", type=Path, default=ROOT / "bench" / "results" /
-                        "dqn_100k_ablation.png")  # fmt: skip
-    args = parser.parse_args(argv)
-    if args.action == "commands":
-        print("\n".join(command(name, args.runs) for name in VARIANTS))
-    else:
-        collect(args.runs, args.episodes, args.png)
+    commands_or_collect(
+        __doc__.splitlines()[0], argv, runs=Path("runs/ablation"),
+        runs_help="folder of the variants' run directories",
+        commands=lambda runs: [command(name, runs) for name in VARIANTS], collect=collect,
+        output=("--png", ROOT / "bench" / "results" / "dqn_100k_ablation.png", "the figure"),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ before training, not by its score.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -94,21 +93,15 @@ def draw(results: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import matplotlib
+    from runs_cli import commands_or_collect  # a sibling script (bench/ is on sys.path)
 
-    matplotlib.use("Agg")  # files only
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("commands", "collect"))
-    parser.add_argument("--runs", type=Path, default=Path("runs/atari100k"),
-                        help="folder of the runs' directories, named <game>_s<seed>")  # fmt: skip
-    parser.add_argument("--episodes", type=int, default=20, help="evaluation games per run")
-    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results",
-                        help="folder of the figures")  # fmt: skip
-    args = parser.parse_args(argv)
-    if args.action == "commands":
-        print("\n".join(command(game, seed, args.runs) for game in GAMES for seed in SEEDS))
-    else:
-        collect(args.runs, args.episodes, args.results)
+    commands_or_collect(
+        __doc__.splitlines()[0], argv, runs=Path("runs/atari100k"),
+        runs_help="folder of the runs' directories, named <game>_s<seed>",
+        commands=lambda runs: [command(game, seed, runs) for game in GAMES for seed in SEEDS],
+        collect=collect,
+        output=("--results", ROOT / "bench" / "results", "folder of the figures"),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ The Double DQN run ships as the lesson's agent
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
@@ -97,21 +96,14 @@ def draw(png: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import matplotlib
+    from runs_cli import commands_or_collect  # a sibling script (bench/ is on sys.path)
 
-    matplotlib.use("Agg")  # files only
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("commands", "collect"))
-    parser.add_argument("--runs", type=Path, default=Path("runs/mario"),
-                        help="folder of the runs' directories (ddqn_s0, dqn_s0)")  # fmt: skip
-    parser.add_argument("--episodes", type=int, default=20, help="evaluation games per run")
-    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results",
-                        help="folder of the figure")  # fmt: skip
-    args = parser.parse_args(argv)
-    if args.action == "commands":
-        print("\n".join(command(name, args.runs) for name in RUNS))
-    else:
-        collect(args.runs, args.episodes, args.results)
+    commands_or_collect(
+        __doc__.splitlines()[0], argv, runs=Path("runs/mario"),
+        runs_help="folder of the runs' directories (ddqn_s0, dqn_s0)",
+        commands=lambda runs: [command(name, runs) for name in RUNS], collect=collect,
+        output=("--results", ROOT / "bench" / "results", "folder of the figure"),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

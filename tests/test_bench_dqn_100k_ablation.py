@@ -101,3 +101,19 @@ def test_the_shipped_mario_runs_hold_random_play_both_agents_and_their_value_bia
         assert float(row["overestimate"]) == pytest.approx(predicted - obtained, abs=1e-3)
         assert int(row["games"]) == 20 and int(row["steps_measured"]) > 1_000
         assert 0 <= obtained <= 1 / (1 - float(row["gamma"]))  # clipped rewards
+
+
+@pytest.mark.parametrize(("name", "runs"), [("dqn_100k_ablation", 5), ("dqn_100k_seeds", 4),
+                                            ("mario_ddqn", 2)])  # fmt: skip
+def test_each_script_prints_its_commands_and_collects_with_its_options(
+    name, runs, tmp_path, capsys, monkeypatch
+):
+    script = load_bench_script(name)
+    script.main(["commands", "--runs", str(tmp_path)])
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == runs and all(line.startswith("rlcourse train dqn") for line in printed)
+    assert all(str(tmp_path) in line for line in printed)
+    calls = []
+    monkeypatch.setattr(script, "collect", lambda *args: calls.append(args))
+    script.main(["collect", "--runs", str(tmp_path), "--episodes", "3"])
+    assert calls[0][:2] == (tmp_path, 3) and "results" in calls[0][2].parts
