@@ -46,6 +46,7 @@ A2C_TITLE = (
     "(dashed: 10,000 points; dotted: 30 minutes)"
 )
 A2C_RUNS = {
+    "a2c_kungfu_ale_cl.csv": "C++ games, lr decayed, channels-last convs (1.18x steps/s)",
     "a2c_kungfu_ale.csv": "C++ games, lr 7e-4 decayed (today's slower CPU)",
     "a2c_kungfu_final.csv": "lr 7e-4, entropy 0.001, episodic life (shipped)",
     "a2c_kungfu_episodic.csv": "lr 5e-4, entropy 0.01, episodic life",
