@@ -10,6 +10,7 @@ check that the pictures show what the logs say.
 - ``bench/results/dqn_100k_ablation.png`` from ``rlcourse/pretrained/dqn_100k_ablation_*.csv``
 - ``bench/results/dqn_100k_seeds_<game>.png`` from ``rlcourse/pretrained/dqn_100k_seeds_*.csv``
 - ``bench/results/mario_ddqn.png``    from ``rlcourse/pretrained/mario_ddqn_*.csv``
+- ``bench/results/ddqn_nes_mario.png`` from ``rlcourse/pretrained/ddqn_nes_mario_*.csv``
 
     python bench/make_results.py [--out bench/results]
 """
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     import dqn_100k_ablation  # sibling scripts: bench/ is on sys.path when one of it runs
     import dqn_100k_seeds
     import mario_ddqn
+    import nes_mario
 
     if all(path.exists() for path in dqn_100k_ablation.SHIPPED):
         written.append(dqn_100k_ablation.draw(args.out / "dqn_100k_ablation.png"))
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         written += dqn_100k_seeds.draw(args.out)
     if all(path.exists() for path in mario_ddqn.SHIPPED):
         written.append(mario_ddqn.draw(args.out / "mario_ddqn.png"))
+    if nes_mario.LOG.exists() and nes_mario.SCORES.exists():
+        written.append(nes_mario.draw(args.out / "ddqn_nes_mario.png"))
     for path in written:
         print(f"wrote {Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path}")
     return written

@@ -221,3 +221,14 @@ def test_evaluate_reports_how_far_mario_got_and_the_flags(mario, tmp_path, capsy
     for who in ("random", "agent"):
         assert re.search(who + r": distance reached \(x_pos\): [\d.]+ \+- [\d.]+ over 2 games, "
                          r"furthest \d+; flags: 0 of 2", out), out  # fmt: skip
+
+
+def test_the_shipped_agent_runs_further_right_than_random_play(mario):
+    # rlcourse/pretrained/ddqn_nes_mario.pt on 2 short test games (its 20-game scores ship in
+    # ddqn_nes_mario_scores.csv: tests/test_bench_nes_mario.py).
+    from rlcourse import pretrained
+    from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
+
+    result = evaluate_checkpoint(pretrained.path("ddqn_nes_mario.pt"), episodes=2,
+                                 seed=TEST_SEED, max_steps=150, vs_random=True)  # fmt: skip
+    assert result.progress["x_pos"].mean() > result.random_progress["x_pos"].mean()

@@ -1,0 +1,36 @@
+"""bench/nes_mario.py: its command is the shipped agent's config, and the shipped scores say
+what lesson 06 and the README say (the agent gets further into 1-1 than random play)."""
+
+import shlex
+
+from conftest import load_bench_script
+
+from rlcourse.agents.dqn import PRESETS
+from rlcourse.checkpoints import load_checkpoint
+from rlcourse.cli import CONFIGS, build_parser
+from rlcourse.config import options_to_values
+
+nes = load_bench_script("nes_mario")
+
+
+def test_the_command_makes_the_shipped_agents_config(tmp_path, capsys):
+    nes.main(["commands", "--runs", str(tmp_path)])
+    command = capsys.readouterr().out.strip()
+    assert command == nes.command(tmp_path) and command.endswith(f"--out {tmp_path / 'nes_s0'}")
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    config = PRESETS[args.preset](**options_to_values(args, CONFIGS["dqn"]), seed=args.seed)
+    shipped = load_checkpoint(nes.AGENT)
+    assert dict(config.to_dict(), extra={}) == dict(shipped["config"], extra={})
+    assert (args.env, args.actions, args.total_steps) == (
+        shipped["env_id"], shipped["env_options"]["actions"], shipped["steps"])
+
+
+def test_the_shipped_scores_put_the_agent_beyond_random_play():
+    random_play, agent = nes.read_scores()
+    assert random_play["player"].startswith("random play") and agent["player"] == "Double DQN"
+    assert random_play["games"] == agent["games"] == "20"
+    assert float(agent["distance_mean"]) > float(random_play["distance_mean"])
+    assert float(agent["furthest"]) >= float(agent["distance_mean"])
+    assert 0 <= int(agent["flags"]) <= 20
+    # Random play on these games and actions, as measured before the agent existed (README).
+    assert (random_play["distance_mean"], random_play["score_mean"]) == ("803.0", "712.5")
