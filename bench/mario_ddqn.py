@@ -14,7 +14,8 @@ Train the runs (one CPU core each, torch on one thread; about 80-100 minutes a r
 course's 2-core machines; ``--resume`` continues one), then ``collect`` scores each
 ``RUNS/<name>/final.pt`` and random play on the 20 test games (the course's protocol),
 measures each agent's overestimation on the same games (the mean ``Q(s, a)`` it predicted
-against the discounted return that followed, :func:`rlcourse.overestimation.measure_value_bias`)
+against the discounted return that followed, read while they are played: ``evaluate_run(...,
+value_bias=True)``)
 and writes ``rlcourse/pretrained/mario_ddqn_log.csv``, ``..._scores.csv`` (the format of
 :mod:`rlcourse.ablation`), ``..._value_bias.csv`` and ``bench/results/mario_ddqn.png``.
 The Double DQN run ships as the lesson's agent
@@ -51,9 +52,7 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
     import torch
 
     from rlcourse.ablation import evaluate_run, summary, write_ablation
-    from rlcourse.evaluation import TEST_SEED
     from rlcourse.files import atomic_write
-    from rlcourse.overestimation import measure_value_bias
 
     torch.set_num_threads(1)
     missing = [command(name, runs) for name in RUNS if not (runs / name / "final.pt").exists()]
@@ -61,10 +60,11 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
         sys.exit(f"not finished in {runs} (train, or resume with --resume):\n" + "\n".join(missing))
     variants, biases = [], []
     for index, (name, (_, label)) in enumerate(RUNS.items()):
-        found = evaluate_run(runs / name, name, label, episodes=episodes, vs_random=index == 0)
+        found = evaluate_run(runs / name, name, label, episodes=episodes, vs_random=index == 0,
+                             value_bias=True)  # the bias in the very games scored
         variants += found
         print(f"{label}: {found[-1].scores.mean():.1f} +- {found[-1].scores.std():.1f}", flush=True)
-        bias = measure_value_bias(runs / name / "final.pt", episodes, TEST_SEED)
+        bias = found[-1].value_bias
         print(f"{label}: {bias}", flush=True)
         biases.append([name, label, bias.games, len(bias.predicted), bias.gamma,
                        f"{bias.predicted.mean():.4f}", f"{bias.obtained.mean():.4f}",

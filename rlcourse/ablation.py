@@ -47,6 +47,9 @@ class Variant:
     log: dict[str, np.ndarray] = field(default_factory=dict)
     """Training episodes: ``step``, ``episode_return``, ``wall_seconds`` columns (empty for
     a baseline that does not train, such as random play)."""
+    value_bias: Any = None
+    """The overestimation measured in the same evaluation games
+    (:class:`~rlcourse.overestimation.ValueBias`), when asked for (``evaluate_run``)."""
 
 
 def _write_rows(path: str | os.PathLike, header: Sequence[str], rows: Any) -> None:
@@ -104,12 +107,14 @@ def evaluate_run(
     *,
     episodes: int = 20,
     vs_random: bool = False,
+    value_bias: bool = False,
 ) -> list[Variant]:
     """A finished run directory (``rlcourse train ... --out run``) as a :class:`Variant`:
     its ``final.pt`` scored with the course's protocol on the test games, its training
     episodes from ``log.csv``, the command it was made with (its ``--out`` relative to the
     run's parent folder, ``--resume`` dropped: resuming is exact). With ``vs_random``, random
-    play on the same games comes first, as a variant named ``random``."""
+    play on the same games comes first, as a variant named ``random``. With ``value_bias``
+    (DQN runs), the overestimation read while the agent plays those games."""
     from rlcourse.checkpoints import load_agent
     from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
     from rlcourse.metrics import read_csv
@@ -120,14 +125,16 @@ def evaluate_run(
         raise FileNotFoundError(f"{final} is missing: the run has not finished (train it, or "
                                 "resume it with --resume)")  # fmt: skip
     agent = load_agent(final, device="cpu")
-    result = evaluate_checkpoint(agent, episodes=episodes, seed=TEST_SEED, vs_random=vs_random)
+    result = evaluate_checkpoint(agent, episodes=episodes, seed=TEST_SEED, vs_random=vs_random,
+                                 value_bias=value_bias)  # fmt: skip
     log = read_csv(run / "log.csv")
     logged = np.isfinite(log["episode_return"])
     log = {key: log[key][logged] for key in LOG_FIELDS[1:]}
     made_by = agent.checkpoint.config["extra"].get("command", "").replace(" --resume", "")
     made_by = re.sub(r"--out \S+", f"--out {run.parent.name}/{run.name}", made_by)
     minutes = float(log["wall_seconds"][-1]) / 60 if len(log["wall_seconds"]) else 0.0
-    variants = [Variant(name, label, agent.checkpoint.steps, minutes, result.scores, made_by, log)]
+    variants = [Variant(name, label, agent.checkpoint.steps, minutes, result.scores, made_by, log,
+                        result.value_bias)]  # fmt: skip
     if vs_random:
         variants.insert(0, Variant("random", "random play", 0, 0.0, result.random_scores,
                                    "random actions, the same games"))  # fmt: skip

@@ -510,10 +510,10 @@ def discounted_returns(rewards: np.ndarray, ends: np.ndarray, gamma: float) -> n
 class ValueBiasRecorder:
     """Plays a :class:`~rlcourse.policies.QPolicy` in
     :func:`~rlcourse.evaluation.evaluate_batched` and records, game by game, ``Q(s_t, a_t)``
-    of each action it takes (its epsilon and draws, in the order ``QPolicy.act_batch`` makes
-    them) and, as the ``on_step`` hook, what followed: rewards clipped to their sign with
-    ``clip_rewards``, a lost life ending the return with ``lives_end_returns``. Pass it as both
-    the policy and ``on_step``; :meth:`result` then gives the :class:`ValueBias`.
+    of each action it takes (its epsilon and draws: ``QPolicy.choose_batch``, as its
+    ``act_batch``) and, as the ``on_step`` hook, what followed: rewards clipped to their sign
+    with ``clip_rewards``, a lost life ending the return with ``lives_end_returns``. Pass it as
+    both the policy and ``on_step``; :meth:`result` then gives the :class:`ValueBias`.
     """
 
     def __init__(
@@ -553,7 +553,7 @@ class ValueBiasRecorder:
 
     def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
         q_values = self.policy.q_values(observations)
-        actions = np.array([self.policy.choose(q) for q in q_values], dtype=np.int64)
+        actions = self.policy.choose_batch(q_values)  # QPolicy.act_batch's draws
         for game, q, action in zip(games, q_values, actions, strict=True):
             self._q[game].append(float(q[action]))
         return actions

@@ -80,8 +80,11 @@ class QPolicy:
         return self.network(torch.as_tensor(np.asarray(observations), device=device)).cpu().numpy()
 
     def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
-        """One epsilon-greedy action per observation (the draws in the order of the rows)."""
-        return np.array([self.choose(q) for q in self.q_values(observations)], dtype=np.int64)
+        return self.choose_batch(self.q_values(observations))
+
+    def choose_batch(self, q_values: np.ndarray) -> np.ndarray:
+        """One epsilon-greedy action per row of ``q_values`` (the draws in the rows' order)."""
+        return np.array([self.choose(q) for q in q_values], dtype=np.int64)
 
     @property
     def n_actions(self) -> int:
