@@ -338,9 +338,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
             check_number("--max-steps", args.max_steps, integer=True, low=1)
     policy = load_agent(args.checkpoint)
     info = policy.checkpoint
-    if args.value_bias and info.algo != "dqn":
-        raise UsageError(f"--value-bias reads Q-values: it needs a DQN checkpoint, and "
-                         f"{args.checkpoint} holds a {info.algo.upper()} agent")  # fmt: skip
     result = evaluate_checkpoint(policy, args.episodes, args.seed, epsilon=args.epsilon,
                                  max_steps=args.max_steps, vs_random=args.vs_random,
                                  value_bias=args.value_bias)  # fmt: skip

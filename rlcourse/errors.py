@@ -29,5 +29,9 @@ class CheckpointError(RLCourseError, ValueError):
     """A checkpoint that cannot be used: missing, corrupt, or made for something else."""
 
 
+class WrongAgentError(RLCourseError, TypeError):
+    """A checkpoint whose agent cannot do what was asked (Q-values from an actor-critic)."""
+
+
 class RunDirectoryError(RLCourseError, ValueError):
     """A run directory that cannot be created or written to."""

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from rlcourse.errors import WrongAgentError
+
 if TYPE_CHECKING:
     from rlcourse.overestimation import ValueBias
 
@@ -274,8 +276,10 @@ def evaluate_checkpoint(
         from rlcourse.overestimation import ValueBiasRecorder
 
         if not isinstance(policy, QPolicy):
-            raise TypeError(f"the value bias needs a DQN agent (it reads Q-values), got a "
-                            f"{policy.checkpoint.algo!r} checkpoint")  # fmt: skip
+            raise WrongAgentError(
+                f"the value bias reads Q-values: it needs a DQN checkpoint, and this one "
+                f"holds a {policy.checkpoint.algo.upper()} agent"
+            )
         recorder = ValueBiasRecorder.for_checkpoint(policy, episodes)
     keys = PROGRESS_KEYS["nes_mario"] if is_nes_mario(policy.checkpoint.env_id) else ()
 

@@ -291,5 +291,5 @@ def test_value_bias_is_read_in_the_evaluated_games_without_changing_them():
 def test_value_bias_needs_a_dqn_agent(capsys):
     assert main(["evaluate", str(PRETRAINED / "reinforce_cartpole.pt"), "--value-bias"]) == 2
     assert "needs a DQN checkpoint" in capsys.readouterr().err
-    with pytest.raises(TypeError, match="needs a DQN agent"):
+    with pytest.raises(TypeError, match="needs a DQN checkpoint, and this one holds a REINFORCE"):
         measure_value_bias(PRETRAINED / "reinforce_cartpole.pt", episodes=1)
