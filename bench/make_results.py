@@ -6,7 +6,8 @@ check that the pictures show what the logs say.
 - ``bench/results/dqn_mspacman.png``  from ``rlcourse/pretrained/dqn_mspacman_log.csv``
 - ``bench/results/ddqn_mario.png``    from ``rlcourse/pretrained/ddqn_mario_log.csv``
 - ``bench/results/overestimation.png`` from ``bench/results/overestimation.csv``
-- ``bench/results/a2c_kungfu.png``    from ``bench/results/a2c_kungfu_*.csv``
+- ``bench/results/a2c_kungfu.png``    from ``bench/results/a2c_kungfu_*.csv`` (lesson 09's runs)
+- ``bench/results/a2c_kungfu_cpp.png`` from the same folder (the runs on ale-py's C++ games)
 - ``bench/results/dqn_100k_ablation.png`` from ``rlcourse/pretrained/dqn_100k_ablation_*.csv``
 - ``bench/results/dqn_100k_seeds_<game>.png`` from ``rlcourse/pretrained/dqn_100k_seeds_*.csv``
 - ``bench/results/mario_ddqn.png``    from ``rlcourse/pretrained/mario_ddqn_*.csv``
@@ -46,12 +47,22 @@ A2C_TITLE = (
     "Recurrent A2C on Kung-Fu Master, 2 shared CPU cores "
     "(dashed: 10,000 points; dotted: 30 minutes)"
 )
+A2C_CPP_TITLE = (
+    "Recurrent A2C on Kung-Fu Master, ale-py's C++ games, lr decayed to 0, 2 CPU cores "
+    "(dashed: 10,000 points; dotted: 30 minutes)"
+)
 A2C_RUNS = {
-    "a2c_kungfu_ale_cl.csv": "C++ games, lr decayed, channels-last convs (1.18x steps/s)",
-    "a2c_kungfu_ale.csv": "C++ games, lr 7e-4 decayed (today's slower CPU)",
     "a2c_kungfu_final.csv": "lr 7e-4, entropy 0.001, episodic life (shipped)",
     "a2c_kungfu_episodic.csv": "lr 5e-4, entropy 0.01, episodic life",
     "a2c_kungfu_baseline.csv": "lr 5e-4, entropy 0.01",
+}
+# The 30-minute runs on ale-py's C++ games (README, "The C++ pool ..."): one figure of their own.
+A2C_CPP_RUNS = {
+    "a2c_kungfu_ale.csv": "16 games x 10 steps (705 steps/s)",
+    "a2c_kungfu_ale_cl.csv": "the same, channels-last convs (834 steps/s)",
+    "a2c_kungfu_r5_s0.csv": "16 games x 5 steps (1,166 steps/s)",
+    "a2c_kungfu_r5_s1.csv": "16 games x 5 steps, seed 1 (1,450 steps/s)",
+    "a2c_kungfu_n32_s0.csv": "32 games x 5 steps (1,405 steps/s)",
 }
 
 
@@ -70,14 +81,15 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if study.exists():
         plot_overestimation(read_study_csv(study), args.out / "overestimation.png")
         written.append(args.out / "overestimation.png")
-    a2c_logs = [RESULTS / name for name in A2C_RUNS if (RESULTS / name).exists()]
-    if a2c_logs:
-        # Logs of rlcourse < 0.2 (old A2C columns): plot_runs reads them as they are.
-        labels = [A2C_RUNS[path.name] for path in a2c_logs]
-        png = args.out / "a2c_kungfu.png"
-        plot_runs(a2c_logs, png, labels=labels, target=10_000, budget_minutes=30, n_actions=14,
-                  title=A2C_TITLE)  # fmt: skip
-        written.append(png)
+    # Logs of rlcourse < 0.2 (old A2C columns): plot_runs reads them as they are.
+    for png_name, runs, title in (("a2c_kungfu.png", A2C_RUNS, A2C_TITLE),
+                                  ("a2c_kungfu_cpp.png", A2C_CPP_RUNS, A2C_CPP_TITLE)):  # fmt: skip
+        logs = [RESULTS / name for name in runs if (RESULTS / name).exists()]
+        if logs:
+            png = args.out / png_name
+            plot_runs(logs, png, labels=[runs[path.name] for path in logs], target=10_000,
+                      budget_minutes=30, n_actions=14, title=title)  # fmt: skip
+            written.append(png)
     import dqn_100k_ablation  # sibling scripts: bench/ is on sys.path when one of it runs
     import dqn_100k_seeds
     import mario_ddqn
