@@ -222,8 +222,9 @@ def test_config_rejects_bad_values(values, message):
 
 
 def test_old_configs_without_the_new_fields_still_load():
-    new = ("lr_decay_steps", "env_threads")
+    new = ("lr_decay_steps", "env_threads", "epochs", "clip_range")
     values = {k: v for k, v in A2CConfig().__dict__.items() if k not in new}
     config = A2CConfig.from_dict(values)
     assert config.lr_decay_steps == 0 and config.env_threads == 2
+    assert config.epochs == 1, "a checkpoint from before the clipped update trained with A2C"
     assert config.crop == KUNGFU_CROP

@@ -49,6 +49,12 @@ class A2CConfig:
     """Weight of the value (critic) loss against the policy term."""
     max_grad_norm: float = 0.5
     """Gradients are clipped to this global L2 norm."""
+    epochs: int = 1
+    """Gradient steps on each rollout. 1 is A2C; more reuse the rollout with PPO's clipped
+    policy term, which keeps the later steps near the policy that played."""
+    clip_range: float = 0.1
+    """With ``epochs > 1``: the probability ratio new/old policy is clipped to
+    ``[1 - clip_range, 1 + clip_range]`` in the policy term (PPO's Atari value)."""
     reward_scale: float = 0.01
     """Rewards are multiplied by this before learning (Kung-Fu gives 100s of points)."""
     hidden_size: int = 128
@@ -82,12 +88,12 @@ class A2CConfig:
     def __post_init__(self) -> None:
         self.crop = tuple(self.crop)
         for name in ("n_games", "rollout_length", "hidden_size", "size", "frame_stack",
-                     "frame_skip", "env_threads"):  # fmt: skip
+                     "frame_skip", "env_threads", "epochs"):  # fmt: skip
             check_positive_int(f"A2CConfig.{name}", getattr(self, name))
         check_number("A2CConfig.noop_max", self.noop_max, integer=True, low=0)
         check_number("A2CConfig.lr_decay_steps", self.lr_decay_steps, integer=True, low=0)
         check_number("A2CConfig.gamma", self.gamma, low=0, high=1)
-        for name in ("lr", "adam_eps", "max_grad_norm", "reward_scale"):
+        for name in ("lr", "adam_eps", "max_grad_norm", "reward_scale", "clip_range"):
             check_number(f"A2CConfig.{name}", getattr(self, name), low=0, low_open=True)
         for name in ("entropy_coef", "value_coef"):
             check_number(f"A2CConfig.{name}", getattr(self, name), low=0)
@@ -207,6 +213,28 @@ def replay(
     return torch.stack(all_logits, 1), torch.stack(all_values, 1), last_value
 
 
+def rollout_returns(rollout: Rollout, last_value: torch.Tensor, config: A2CConfig) -> torch.Tensor:
+    """The n-step returns ``[B, T]`` of ``rollout``'s scaled rewards, bootstrapped from
+    ``last_value`` after the rollout and, for a game cut by a time limit, from the value of
+    its last observation (``rollout.truncation_values``)."""
+    rewards = torch.from_numpy(rollout.rewards) * config.reward_scale
+    # A truncated game's return goes on: fold gamma * V(last obs) into its last reward.
+    rewards = rewards + config.gamma * torch.from_numpy(rollout.truncation_values)
+    alive = torch.from_numpy(rollout.alive)
+    return n_step_returns(rewards, alive, last_value.detach(), config.gamma)
+
+
+def _gradient_step(
+    agent: RecurrentActorCritic, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+    max_grad_norm: float,
+) -> float:  # fmt: skip
+    optimizer.zero_grad()
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
+    optimizer.step()
+    return grad_norm.item()
+
+
 def train_on_rollout(
     agent: RecurrentActorCritic,
     optimizer: torch.optim.Optimizer,
@@ -220,27 +248,80 @@ def train_on_rollout(
     time limit, from the value of its last observation).
     """
     logits, values, last_value = replay(agent, rollout)
-    rewards = torch.from_numpy(rollout.rewards) * config.reward_scale
-    # A truncated game's return goes on: fold gamma * V(last obs) into its last reward.
-    rewards = rewards + config.gamma * torch.from_numpy(rollout.truncation_values)
-    alive = torch.from_numpy(rollout.alive)
-    returns = n_step_returns(rewards, alive, last_value.detach(), config.gamma)
+    returns = rollout_returns(rollout, last_value, config)
     advantage = advantages(returns, values)
     v_loss = value_loss(values, returns)
     p_loss = policy_loss(logits, torch.from_numpy(rollout.actions), advantage)
     h = entropy(logits)
     loss = p_loss + config.value_coef * v_loss - config.entropy_coef * h
-    optimizer.zero_grad()
-    loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
-    optimizer.step()
+    grad_norm = _gradient_step(agent, optimizer, loss, config.max_grad_norm)
     return {
         "loss": loss.item(),
         "policy_loss": p_loss.item(),
         "value_loss": v_loss.item(),
         "entropy": h.item(),
-        "grad_norm": grad_norm.item(),
+        "grad_norm": grad_norm,
     }
+
+
+def clipped_policy_loss(
+    logits: torch.Tensor, actions: torch.Tensor, advantage: torch.Tensor,
+    old_log_probs: torch.Tensor, clip_range: float,
+) -> torch.Tensor:  # fmt: skip
+    """PPO's clipped surrogate: ``-mean(min(ratio * A, clip(ratio, 1 - c, 1 + c) * A))``
+    with ``ratio = pi(a|s) / pi_old(a|s)``. While the policy is the one that played
+    (ratio 1) its gradient is :func:`policy_loss`'s; once a step has moved an action's
+    probability more than ``c`` away in the advantage's direction, that sample earns no
+    further gradient.
+
+    >>> logits = torch.randn(2, 3, 4, requires_grad=True)
+    >>> actions, advantage = torch.tensor([[0, 1, 2], [3, 0, 1]]), torch.randn(2, 3)
+    >>> old = log_prob_of_actions(logits, actions).detach()
+    >>> clipped, = torch.autograd.grad(
+    ...     clipped_policy_loss(logits, actions, advantage, old, clip_range=0.1), logits)
+    >>> plain, = torch.autograd.grad(policy_loss(logits, actions, advantage), logits)
+    >>> torch.allclose(clipped, plain)
+    True
+    """
+    ratio = torch.exp(log_prob_of_actions(logits, actions) - old_log_probs)
+    advantage = advantage.detach()
+    clipped = ratio.clamp(1.0 - clip_range, 1.0 + clip_range) * advantage
+    return -torch.min(ratio * advantage, clipped).mean()
+
+
+def train_on_rollout_clipped(
+    agent: RecurrentActorCritic,
+    optimizer: torch.optim.Optimizer,
+    rollout: Rollout,
+    config: A2CConfig,
+) -> dict[str, float]:
+    """``config.epochs`` gradient steps on one rollout (PPO's objective, one minibatch).
+
+    The returns, the advantages and the old policy's log-probabilities are computed once,
+    before the first step, from the weights that played the rollout; every step then
+    replays the rollout from its initial memory with the current weights. Returns the
+    last step's loss pieces and grad norm.
+    """
+    actions = torch.from_numpy(rollout.actions)
+    with torch.no_grad():  # the policy that played: fixed targets for all the epochs
+        logits, values, last_value = replay(agent, rollout)
+        old_log_probs = log_prob_of_actions(logits, actions)
+        returns = rollout_returns(rollout, last_value, config)
+        advantage = advantages(returns, values)
+    stats: dict[str, float] = {}
+    for _ in range(config.epochs):
+        logits, values, _ = replay(agent, rollout)
+        p_loss = clipped_policy_loss(logits, actions, advantage, old_log_probs,
+                                     config.clip_range)  # fmt: skip
+        v_loss = value_loss(values, returns)
+        h = entropy(logits)
+        loss = p_loss + config.value_coef * v_loss - config.entropy_coef * h
+        grad_norm = _gradient_step(agent, optimizer, loss, config.max_grad_norm)
+        stats = {
+            "loss": loss.item(), "policy_loss": p_loss.item(), "value_loss": v_loss.item(),
+            "entropy": h.item(), "grad_norm": grad_norm,
+        }  # fmt: skip
+    return stats
 
 
 # --- the agent -----------------------------------------------------------------------------
@@ -284,10 +365,12 @@ class A2C:
         return self.config.lr * max(0.0, 1.0 - self.steps / self.config.lr_decay_steps)
 
     def update(self, rollout: Rollout) -> dict[str, float]:
-        """One gradient step on ``rollout`` (:func:`train_on_rollout`)."""
+        """Learn from ``rollout``: one A2C step (:func:`train_on_rollout`), or
+        ``config.epochs`` clipped steps (:func:`train_on_rollout_clipped`)."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
-        stats = train_on_rollout(self.network, self.optimizer, rollout, self.config)
+        learn = train_on_rollout if self.config.epochs == 1 else train_on_rollout_clipped
+        stats = learn(self.network, self.optimizer, rollout, self.config)
         self.steps += int(rollout.actions.size)
         self.updates += 1
         return stats
