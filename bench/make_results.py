@@ -64,6 +64,17 @@ A2C_CPP_RUNS = {
     "a2c_kungfu_r5_s1.csv": "16 games x 5 steps, seed 1 (1,450 steps/s)",
     "a2c_kungfu_n32_s0.csv": "32 games x 5 steps (1,405 steps/s)",
 }
+# Two other levers against the 16 x 5 run (README, "Four clipped epochs, a bigger picture").
+A2C_LEVERS_TITLE = (
+    "Kung-Fu Master: 4 clipped epochs, 84x84 frames and 42x42 A2C, lr decayed, 2 CPU cores "
+    "(dashed: 10,000 points; dotted: 30 minutes)"
+)
+A2C_LEVER_RUNS = {
+    "a2c_kungfu_r5_s0.csv": "A2C, 16 games x 5 steps, 42x42 (1,166 steps/s)",
+    "a2c_kungfu_ppo4_r10_s0.csv": "4 clipped epochs a rollout, 16 x 10, lr 2.5e-4 (678 steps/s)",
+    "a2c_kungfu_s84_r5_s0.csv": "A2C, 16 x 5, 84x84 (644 steps/s)",
+    "a2c_kungfu_s84_r5_s1.csv": "A2C, 16 x 5, 84x84, seed 1 (651 steps/s)",
+}
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
@@ -82,8 +93,10 @@ def main(argv: list[str] | None = None) -> list[Path]:
         plot_overestimation(read_study_csv(study), args.out / "overestimation.png")
         written.append(args.out / "overestimation.png")
     # Logs of rlcourse < 0.2 (old A2C columns): plot_runs reads them as they are.
-    for png_name, runs, title in (("a2c_kungfu.png", A2C_RUNS, A2C_TITLE),
-                                  ("a2c_kungfu_cpp.png", A2C_CPP_RUNS, A2C_CPP_TITLE)):  # fmt: skip
+    a2c_figures = (("a2c_kungfu.png", A2C_RUNS, A2C_TITLE),
+                   ("a2c_kungfu_cpp.png", A2C_CPP_RUNS, A2C_CPP_TITLE),
+                   ("a2c_kungfu_levers.png", A2C_LEVER_RUNS, A2C_LEVERS_TITLE))  # fmt: skip
+    for png_name, runs, title in a2c_figures:
         logs = [RESULTS / name for name in runs if (RESULTS / name).exists()]
         if logs:
             png = args.out / png_name
