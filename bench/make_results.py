@@ -72,6 +72,7 @@ A2C_LEVERS_TITLE = (
 A2C_LEVER_RUNS = {
     "a2c_kungfu_r5_s0.csv": "A2C, 16 games x 5 steps, 42x42 (1,166 steps/s)",
     "a2c_kungfu_ppo4_r10_s0.csv": "4 clipped epochs a rollout, 16 x 10, lr 2.5e-4 (678 steps/s)",
+    "a2c_kungfu_ppo4_r10_s1.csv": "the same, seed 1 (708 steps/s)",
     "a2c_kungfu_s84_r5_s0.csv": "A2C, 16 x 5, 84x84 (644 steps/s)",
     "a2c_kungfu_s84_r5_s1.csv": "A2C, 16 x 5, 84x84, seed 1 (651 steps/s)",
 }
