@@ -8,6 +8,7 @@ check that the pictures show what the logs say.
 - ``bench/results/overestimation.png`` from ``bench/results/overestimation.csv``
 - ``bench/results/a2c_kungfu.png``    from ``bench/results/a2c_kungfu_*.csv`` (lesson 09's runs)
 - ``bench/results/a2c_kungfu_cpp.png`` from the same folder (the runs on ale-py's C++ games)
+- ``bench/results/a2c_kungfu_levers.png`` from the same folder (4 clipped epochs, 84x84 frames)
 - ``bench/results/dqn_100k_ablation.png`` from ``rlcourse/pretrained/dqn_100k_ablation_*.csv``
 - ``bench/results/dqn_100k_seeds_<game>.png`` from ``rlcourse/pretrained/dqn_100k_seeds_*.csv``
 - ``bench/results/mario_ddqn.png``    from ``rlcourse/pretrained/mario_ddqn_*.csv``

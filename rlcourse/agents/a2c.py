@@ -224,15 +224,24 @@ def rollout_returns(rollout: Rollout, last_value: torch.Tensor, config: A2CConfi
     return n_step_returns(rewards, alive, last_value.detach(), config.gamma)
 
 
-def _gradient_step(
-    agent: RecurrentActorCritic, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
-    max_grad_norm: float,
-) -> float:  # fmt: skip
+def _step_on_losses(
+    agent: RecurrentActorCritic, optimizer: torch.optim.Optimizer, p_loss: torch.Tensor,
+    v_loss: torch.Tensor, h: torch.Tensor, config: A2CConfig,
+) -> dict[str, float]:  # fmt: skip
+    """One clipped gradient step on ``p_loss + value_coef * v_loss - entropy_coef * h``;
+    returns the loss pieces and the grad norm (before clipping)."""
+    loss = p_loss + config.value_coef * v_loss - config.entropy_coef * h
     optimizer.zero_grad()
     loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), max_grad_norm)
+    grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
     optimizer.step()
-    return grad_norm.item()
+    return {
+        "loss": loss.item(),
+        "policy_loss": p_loss.item(),
+        "value_loss": v_loss.item(),
+        "entropy": h.item(),
+        "grad_norm": grad_norm.item(),
+    }
 
 
 def train_on_rollout(
@@ -252,16 +261,7 @@ def train_on_rollout(
     advantage = advantages(returns, values)
     v_loss = value_loss(values, returns)
     p_loss = policy_loss(logits, torch.from_numpy(rollout.actions), advantage)
-    h = entropy(logits)
-    loss = p_loss + config.value_coef * v_loss - config.entropy_coef * h
-    grad_norm = _gradient_step(agent, optimizer, loss, config.max_grad_norm)
-    return {
-        "loss": loss.item(),
-        "policy_loss": p_loss.item(),
-        "value_loss": v_loss.item(),
-        "entropy": h.item(),
-        "grad_norm": grad_norm,
-    }
+    return _step_on_losses(agent, optimizer, p_loss, v_loss, entropy(logits), config)
 
 
 def clipped_policy_loss(
@@ -314,13 +314,7 @@ def train_on_rollout_clipped(
         p_loss = clipped_policy_loss(logits, actions, advantage, old_log_probs,
                                      config.clip_range)  # fmt: skip
         v_loss = value_loss(values, returns)
-        h = entropy(logits)
-        loss = p_loss + config.value_coef * v_loss - config.entropy_coef * h
-        grad_norm = _gradient_step(agent, optimizer, loss, config.max_grad_norm)
-        stats = {
-            "loss": loss.item(), "policy_loss": p_loss.item(), "value_loss": v_loss.item(),
-            "entropy": h.item(), "grad_norm": grad_norm,
-        }  # fmt: skip
+        stats = _step_on_losses(agent, optimizer, p_loss, v_loss, entropy(logits), config)
     return stats
 
 
