@@ -84,6 +84,34 @@ def test_epsilon_schedule_and_greedy_choice():
     assert share == pytest.approx([0.1, 0.8, 0.1], abs=0.02)
 
 
+def test_explore_repeat_holds_each_random_action_until_it_runs_out_or_the_episode_ends():
+    env = ChainEnv(3)
+    config = DQNConfig(explore_repeat=4, exploration_steps=0, epsilon_end=1.0, device="cpu")
+    agent = DQN(env.observation_space, env.action_space, config)
+    obs = np.zeros(3, np.float32)
+    actions = [agent.act(obs) for _ in range(400)]
+    runs = np.array(actions).reshape(100, 4)
+    assert (runs == runs[:, :1]).all()  # held 4 steps each
+    assert 0.35 < runs[:, 0].mean() < 0.65  # then drawn afresh, both actions
+    agent.act(obs)  # a new held action, 3 steps left ...
+    agent.observe(obs, agent.explore_action, 0.0, obs, terminated=False, truncated=True)
+    assert agent.explore_left == 0  # ... dropped at the episode's end
+    greedy = DQN(env.observation_space, env.action_space,
+                 dataclasses.replace(config, epsilon_end=0.0))  # fmt: skip
+    assert len({greedy.act(obs) for _ in range(20)}) == 1  # nothing held without exploration
+
+
+def test_explore_repeat_one_is_plain_epsilon_greedy():
+    env = ChainEnv(3)
+    obs = np.zeros(3, np.float32)
+    config = DQNConfig(exploration_steps=0, epsilon_end=0.5, seed=3, device="cpu")
+    plain = DQN(env.observation_space, env.action_space, config)
+    rng = np.random.default_rng(3)
+    q = plain.q_values(obs)
+    assert [plain.act(obs) for _ in range(200)] == [epsilon_greedy(q, 0.5, rng)
+                                                   for _ in range(200)]  # fmt: skip
+
+
 # --- the agent's update ---------------------------------------------------------------------
 
 
@@ -332,6 +360,16 @@ def test_checkpoint_and_restore_continue_exactly():
     # the same next actions, samples and updates
     obs = np.eye(4, dtype=np.float32)
     assert [agent.act(obs[0]) for _ in range(20)] == [twin.act(obs[0]) for _ in range(20)]
+    # a held exploratory action (explore_repeat) resumes where it was
+    agent.config.explore_repeat = twin.config.explore_repeat = 5
+    agent.explore_action, agent.explore_left = 1, 3
+    twin.restore(agent.checkpoint("Chain", {"n_states": 4}, resume={"loop": 1}))
+    assert (twin.explore_action, twin.explore_left) == (1, 3)
+    assert [twin.act(obs[0]) for _ in range(3)] == [1, 1, 1]
+    older = agent.checkpoint("Chain", {"n_states": 4}, resume={"loop": 1})
+    del older["resume"]["explore"]  # a resume point from before explore_repeat
+    twin.restore(older)
+    assert (twin.explore_action, twin.explore_left) == (0, 0)
     for _ in range(3):
         a, b = agent.buffer.sample(4), twin.buffer.sample(4)
         assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -370,6 +408,7 @@ def test_restore_refuses_another_network():
         ("batch_size", 100_000, ValueError, "batch_size=100000 exceeds buffer_size=50000"),
         ("n_step", 0, ValueError, "DQNConfig.n_step must be >= 1, got 0"),
         ("random_shift", -1, ValueError, "DQNConfig.random_shift must be >= 0, got -1"),
+        ("explore_repeat", 0, ValueError, "DQNConfig.explore_repeat must be >= 1, got 0"),
     ],
 )
 def test_bad_config_values(field, value, error, message):

@@ -70,6 +70,11 @@ class DQNConfig:
     """Exploration rate after ``exploration_steps``."""
     exploration_steps: int = 10_000
     """Env steps over which epsilon decays linearly."""
+    explore_repeat: int = 1
+    """Agent steps each exploratory random action is held for (temporally-extended
+    epsilon-greedy, Dabney et al. 2021, with a fixed duration); 1 is plain epsilon-greedy.
+    Held actions go somewhere where step-by-step dithering stands still: random play on
+    Mario Bros.' walk_and_fire set scores ~40 a game, the same actions held 4 steps ~440."""
     loss: str = "huber"
     """'huber' (smooth L1, as in the Nature paper's error clipping) or 'mse'."""
     max_grad_norm: float | None = 10.0
@@ -96,7 +101,7 @@ class DQNConfig:
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(self.hidden_sizes)
         for name in ("batch_size", "buffer_size", "train_frequency", "gradient_steps",
-                     "target_update_interval"):  # fmt: skip
+                     "target_update_interval", "explore_repeat"):  # fmt: skip
             check_positive_int(f"DQNConfig.{name}", getattr(self, name))
         for name in ("learning_starts", "exploration_steps", "random_shift"):
             check_number(f"DQNConfig.{name}", getattr(self, name), integer=True, low=0)
@@ -423,6 +428,8 @@ class DQN:
         self.buffer = buffer
         self.steps = 0  # env steps observed
         self.updates = 0  # gradient steps taken
+        # The exploratory action being held (config.explore_repeat) and the steps it has left.
+        self.explore_action, self.explore_left = 0, 0
 
     # acting ------------------------------------------------------------------------------
 
@@ -438,10 +445,17 @@ class DQN:
         return self.q(tensor)[0].cpu().numpy()
 
     def act(self, obs: Any, epsilon: float | None = None) -> int:
-        """Epsilon-greedy action (epsilon from the schedule unless given)."""
+        """Epsilon-greedy action (epsilon from the schedule unless given). With
+        ``config.explore_repeat = k > 1`` a random action, once drawn, is played k steps
+        in a row (or until the episode ends)."""
+        if self.explore_left > 0:
+            self.explore_left -= 1
+            return self.explore_action
         epsilon = self.epsilon if epsilon is None else epsilon
         if self.rng.random() < epsilon:  # explore without a forward pass: it is the hot path
-            return int(self.rng.integers(self.n_actions))
+            self.explore_action = int(self.rng.integers(self.n_actions))
+            self.explore_left = self.config.explore_repeat - 1
+            return self.explore_action
         return int(np.argmax(self.q_values(obs)))
 
     def greedy(self, obs: Any) -> int:
@@ -467,6 +481,8 @@ class DQN:
         c = self.config
         self.buffer.add(obs, action, reward, next_obs, terminated, truncated)
         self.steps += 1
+        if terminated or truncated:
+            self.explore_left = 0  # a held action does not carry into the next episode
         info = None
         if self.steps >= c.learning_starts and self.steps % c.train_frequency == 0:
             for _ in range(c.gradient_steps):
@@ -516,6 +532,7 @@ class DQN:
                 "target": self.target.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "updates": self.updates,
+                "explore": [self.explore_action, self.explore_left],
                 **({"buffer": buffer_state(self.buffer)} if include_buffer else {}),
             }
         return make_checkpoint(
@@ -531,6 +548,8 @@ class DQN:
         self.target.load_state_dict(resume["target"])
         set_rng_state(self.rng, payload["rng"]["agent"])
         self.steps, self.updates = int(payload["steps"]), int(resume["updates"])
+        # Resume points written before explore_repeat existed hold no action.
+        self.explore_action, self.explore_left = (int(v) for v in resume.get("explore", (0, 0)))
         if "buffer" in resume:
             restore_buffer(self.buffer, resume["buffer"])
 
