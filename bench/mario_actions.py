@@ -9,7 +9,10 @@ prints, for each action set:
 * each constant action (a policy that always presses one button), to show the degenerate
   policies a Q-network can collapse to (e.g. NOOP: Mario stands still, safe, scoring 0);
 * right_only with the jump drawn more or less often, or pressed every k-th step: no simple
-  rhythm beats the coin toss, so points come from jumping at the right moments.
+  rhythm beats the coin toss, so points come from jumping at the right moments;
+* random actions each held k steps (what ``DQNConfig.explore_repeat`` explores with): on
+  sets with both directions, held actions walk somewhere where step-by-step dithering
+  stands still.
 
     python bench/mario_actions.py --games 20 --out bench/results/mario_actions.md
 
@@ -40,6 +43,9 @@ SETS: dict[str, list[str] | None] = {
 # right_only played with RIGHTFIRE (a jump) drawn with these chances, and every k-th step.
 JUMP_CHANCES = (0.25, 0.5, 0.75)
 JUMP_PERIODS = (2, 4, 8, 16)
+# Random actions held this many steps each, on these sets.
+HOLDS = (4, 10)
+HELD_SETS = ("walk_and_fire", "both ways")
 
 
 def play(env, choose, games: int, seed: int, max_steps: int):
@@ -76,6 +82,19 @@ def every(period: int):
     return lambda rng: int(next(ticks) % period == 0)
 
 
+def held(n_actions: int, hold: int):
+    """Random play that draws one of ``n_actions`` and presses it ``hold`` steps in a row."""
+    ticks = itertools.count()
+    current = [0]
+
+    def choose(rng: np.random.Generator) -> int:
+        if next(ticks) % hold == 0:
+            current[0] = int(rng.integers(n_actions))
+        return current[0]
+
+    return choose
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=20, help="games per policy")
@@ -106,6 +125,10 @@ def main(argv: list[str] | None = None) -> str:
                     env, lambda rng, a=index: a, min(args.games, 5), args.seed, args.max_steps
                 )
                 lines.append(row(f"always {action}", name, *played))
+        if name in HELD_SETS:
+            for hold in HOLDS:
+                played = play(env, held(n, hold), args.games, args.seed, args.max_steps)
+                lines.append(row(f"random, each held {hold} steps", f"{name} ({n})", *played))
         env.close()
     env = make_env_for("ALE/MarioBros-v5", training=False, actions=SETS["right_only"])
     policies = {f"RIGHTFIRE with chance {p:g}": (lambda rng, p=p: int(rng.random() < p))
