@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rlcourse import pretrained
-from rlcourse.agents.dqn import atari_100k_config
+from rlcourse.agents.dqn import DQNConfig, atari_100k_config
 from rlcourse.checkpoints import load_agent, load_checkpoint
 from rlcourse.cli import main
 from rlcourse.envs import env_for_checkpoint
@@ -104,7 +104,8 @@ def test_the_100k_agents_are_the_atari100k_preset_after_100k_steps(name):
     # Lesson 07's agents: seed 0 of bench/dqn_100k_seeds.py (Ms. Pac-Man's is also the last
     # run of the ablation, bench/dqn_100k_ablation.py).
     policy = load_agent(pretrained.path(name))
-    config = dict(policy.checkpoint.config, extra={})
+    # read as today's DQNConfig: fields added since the run take their defaults
+    config = dict(DQNConfig.from_dict(policy.checkpoint.config).to_dict(), extra={})
     assert config == atari_100k_config(seed=0).to_dict()
     assert policy.checkpoint.steps == 100_000
 
@@ -117,7 +118,7 @@ def test_the_nes_agent_is_the_atari100k_preset_on_right_only_after_100k_steps():
     info = policy.checkpoint
     assert (info.env_id, info.env_options, info.steps) == (
         "SuperMarioBros-1-1-v0", {"actions": "right_only"}, 100_000)
-    config = dict(info.config, extra={})
+    config = dict(DQNConfig.from_dict(info.config).to_dict(), extra={})
     expected = atari_100k_config(seed=0, target_update_interval=2000, exploration_steps=20_000)
     assert config == expected.to_dict()
     assert policy.n_actions == 2  # the tutorial's "right_only": run right, jump right
