@@ -96,6 +96,13 @@ def test_explore_repeat_holds_each_random_action_until_it_runs_out_or_the_episod
     agent.act(obs)  # a new held action, 3 steps left ...
     agent.observe(obs, agent.explore_action, 0.0, obs, terminated=False, truncated=True)
     assert agent.explore_left == 0  # ... dropped at the episode's end
+    for _ in range(20):  # a call asking for greedy play mid-streak gets the greedy action
+        agent.act(obs)
+        if agent.explore_left > 0 and agent.explore_action != agent.greedy(obs):
+            break
+    assert agent.explore_left > 0 and agent.explore_action != agent.greedy(obs)
+    assert agent.act(obs, epsilon=0.0) == agent.greedy(obs)
+    assert agent.explore_left == 0
     greedy = DQN(env.observation_space, env.action_space,
                  dataclasses.replace(config, epsilon_end=0.0))  # fmt: skip
     assert len({greedy.act(obs) for _ in range(20)}) == 1  # nothing held without exploration

@@ -447,11 +447,13 @@ class DQN:
     def act(self, obs: Any, epsilon: float | None = None) -> int:
         """Epsilon-greedy action (epsilon from the schedule unless given). With
         ``config.explore_repeat = k > 1`` a random action, once drawn, is played k steps
-        in a row (or until the episode ends)."""
-        if self.explore_left > 0:
-            self.explore_left -= 1
-            return self.explore_action
+        in a row (or until the episode ends, or a call asks for ``epsilon=0``)."""
         epsilon = self.epsilon if epsilon is None else epsilon
+        if self.explore_left > 0:
+            if epsilon > 0:
+                self.explore_left -= 1
+                return self.explore_action
+            self.explore_left = 0  # greedy play is asked for: drop the held random action
         if self.rng.random() < epsilon:  # explore without a forward pass: it is the hot path
             self.explore_action = int(self.rng.integers(self.n_actions))
             self.explore_left = self.config.explore_repeat - 1
