@@ -297,20 +297,19 @@ def train_on_rollout_clipped(
 ) -> dict[str, float]:
     """``config.epochs`` gradient steps on one rollout (PPO's objective, one minibatch).
 
-    The returns, the advantages and the old policy's log-probabilities are computed once,
-    before the first step, from the weights that played the rollout; every step then
-    replays the rollout from its initial memory with the current weights. Returns the
-    last step's loss pieces and grad norm.
+    Every step replays the rollout from its initial memory with the current weights. The
+    returns, the advantages and the old policy's log-probabilities come from the first
+    replay, before any step: the weights that played the rollout. Returns the last step's
+    loss pieces and grad norm.
     """
     actions = torch.from_numpy(rollout.actions)
-    with torch.no_grad():  # the policy that played: fixed targets for all the epochs
-        logits, values, last_value = replay(agent, rollout)
-        old_log_probs = log_prob_of_actions(logits, actions)
-        returns = rollout_returns(rollout, last_value, config)
-        advantage = advantages(returns, values)
     stats: dict[str, float] = {}
-    for _ in range(config.epochs):
-        logits, values, _ = replay(agent, rollout)
+    for epoch in range(config.epochs):
+        logits, values, last_value = replay(agent, rollout)
+        if epoch == 0:  # the policy that played: fixed targets for all the epochs
+            old_log_probs = log_prob_of_actions(logits, actions).detach()
+            returns = rollout_returns(rollout, last_value, config)
+            advantage = advantages(returns, values)
         p_loss = clipped_policy_loss(logits, actions, advantage, old_log_probs,
                                      config.clip_range)  # fmt: skip
         v_loss = value_loss(values, returns)
