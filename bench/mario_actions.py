@@ -5,16 +5,17 @@ flips one by bumping the platform under it (a jump, FIRE) and kicks it off by to
 This script plays whole games (all lives, real points, as the course's evaluation) and
 prints, for each action set:
 
-* random play: mean +- std score, game length, and every reward value seen with its count;
+* random play: mean +- std score and the standard error of the mean (a 20-game mean moves by
+  +-150 points from one set of games to the next: compare rows by their errors), game
+  length, and every reward value seen with its count;
 * each constant action (a policy that always presses one button), to show the degenerate
   policies a Q-network can collapse to (e.g. NOOP: Mario stands still, safe, scoring 0);
 * right_only with the jump drawn more or less often, or pressed every k-th step: no simple
   rhythm beats the coin toss, so points come from jumping at the right moments;
-* random actions each held k steps (what ``DQNConfig.explore_repeat`` explores with): on
-  sets with both directions, held actions walk somewhere where step-by-step dithering
-  stands still.
+* random actions each held k steps (what ``DQNConfig.explore_repeat`` explores with), on
+  the sets with both directions.
 
-    python bench/mario_actions.py --games 20 --out bench/results/mario_actions.md
+    python bench/mario_actions.py --games 100 --out bench/results/mario_actions.md
 
 Seeds start at 777,100: never used to train or select an agent.
 """
@@ -70,7 +71,8 @@ def play(env, choose, games: int, seed: int, max_steps: int):
 def row(policy: str, actions: str, scores, lengths, rewards) -> str:
     """One table row of a policy's games (what :func:`play` returns), printed as it comes."""
     seen = ", ".join(f"{value:g} x{count}" for value, count in sorted(rewards.items()))
-    text = (f"| {policy} | {actions} | {scores.mean():.1f} +- {scores.std():.1f} "
+    error = scores.std(ddof=1) / np.sqrt(len(scores)) if len(scores) > 1 else float("nan")
+    text = (f"| {policy} | {actions} | {scores.mean():.1f} +- {scores.std():.1f} | {error:.1f} "
             f"| {lengths.mean():.0f} | {seen or 'none'} |")  # fmt: skip
     print(text, flush=True)
     return text
@@ -97,7 +99,7 @@ def held(n_actions: int, hold: int):
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--games", type=int, default=20, help="games per policy")
+    parser.add_argument("--games", type=int, default=100, help="games per policy")
     parser.add_argument("--seed", type=int, default=777_100, help="seed of the first game")
     parser.add_argument("--max-steps", type=int, default=27_000, help="agent steps per game")
     parser.add_argument("--out", type=Path, help="write the table here too (Markdown)")
@@ -107,8 +109,9 @@ def main(argv: list[str] | None = None) -> str:
         f"Mario Bros. (ALE/MarioBros-v5), whole games, frame skip 4, seeds {args.seed}+, "
         f"at most {args.max_steps} agent steps a game",
         "",
-        "| policy | actions | score (mean +- std) | agent steps a game | rewards seen |",
-        "|---|---|---|---|---|",
+        "| policy | actions | score (mean +- std) | standard error | agent steps a game "
+        "| rewards seen |",
+        "|---|---|---|---|---|---|",
     ]
     start = time.perf_counter()
     for name, actions in SETS.items():
