@@ -13,6 +13,7 @@ check that the pictures show what the logs say.
 - ``bench/results/dqn_100k_seeds_<game>.png`` from ``rlcourse/pretrained/dqn_100k_seeds_*.csv``
 - ``bench/results/mario_ddqn.png``    from ``rlcourse/pretrained/mario_ddqn_*.csv``
 - ``bench/results/ddqn_nes_mario.png`` from ``rlcourse/pretrained/ddqn_nes_mario_*.csv``
+- ``bench/results/mario_held.png``    from ``bench/results/mario_held_*.csv`` (held exploration)
 
     python bench/make_results.py [--out bench/results]
 """
@@ -77,6 +78,19 @@ A2C_LEVER_RUNS = {
     "a2c_kungfu_s84_r5_s0.csv": "A2C, 16 x 5, 84x84 (644 steps/s)",
     "a2c_kungfu_s84_r5_s1.csv": "A2C, 16 x 5, 84x84, seed 1 (651 steps/s)",
 }
+# Mario Bros. on "walk_and_fire" with held exploration (README, "Held exploration on the
+# 6-action set"): two pairs of the same command, on two machines.
+MARIO_HELD_TITLE = (
+    "Mario Bros. 'walk_and_fire', held exploration: Double DQN vs DQN, 5-game evaluations\n"
+    "(dashed: twice random play's 100-game mean)"
+)
+MARIO_HELD_RUNS = {
+    "mario_held_ddqn_300k.csv": "Double DQN, run 1",
+    "mario_held_dqn_300k.csv": "DQN, run 1",
+    "mario_held_ddqn_run2.csv": "Double DQN, run 2",
+    "mario_held_dqn_run2.csv": "DQN, run 2",
+}
+MARIO_WALK_AND_FIRE_RANDOM = 336  # bench/results/mario_actions.md, 100 games
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
@@ -105,6 +119,12 @@ def main(argv: list[str] | None = None) -> list[Path]:
             plot_runs(logs, png, labels=[runs[path.name] for path in logs], target=10_000,
                       budget_minutes=30, n_actions=14, title=title)  # fmt: skip
             written.append(png)
+    logs = [RESULTS / name for name in MARIO_HELD_RUNS if (RESULTS / name).exists()]
+    if logs:
+        png = args.out / "mario_held.png"
+        plot_runs(logs, png, labels=[MARIO_HELD_RUNS[path.name] for path in logs],
+                  target=2 * MARIO_WALK_AND_FIRE_RANDOM, title=MARIO_HELD_TITLE)  # fmt: skip
+        written.append(png)
     import dqn_100k_ablation  # sibling scripts: bench/ is on sys.path when one of it runs
     import dqn_100k_seeds
     import mario_ddqn

@@ -83,14 +83,15 @@ def test_plot_runs_checks_labels(tmp_path):
 
 def test_make_results_draws_the_readme_figures_from_the_committed_logs(tmp_path):
     """bench/make_results.py: the shipped DQN logs, the study, the old-format A2C logs,
-    lesson 07's ablation and its seed runs, and lesson 06's Double DQN against DQN."""
+    lesson 07's ablation and its seed runs, lesson 06's Double DQN against DQN and the held
+    exploration runs on Mario Bros."""
     module = load_bench_script("make_results")
     written = module.main(["--out", str(tmp_path)])
     names = {path.name for path in written}
     assert names == {"dqn_mspacman.png", "ddqn_mario.png", "overestimation.png", "a2c_kungfu.png",
                      "a2c_kungfu_cpp.png", "a2c_kungfu_levers.png", "ddqn_nes_mario.png",
                      "dqn_100k_ablation.png", "dqn_100k_seeds_mspacman.png",
-                     "dqn_100k_seeds_kungfu.png", "mario_ddqn.png"}
+                     "dqn_100k_seeds_kungfu.png", "mario_ddqn.png", "mario_held.png"}
     for path in written:
         assert path.read_bytes()[:8] == PNG
 
