@@ -108,23 +108,21 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if study.exists():
         plot_overestimation(read_study_csv(study), args.out / "overestimation.png")
         written.append(args.out / "overestimation.png")
-    # Logs of rlcourse < 0.2 (old A2C columns): plot_runs reads them as they are.
-    a2c_figures = (("a2c_kungfu.png", A2C_RUNS, A2C_TITLE),
-                   ("a2c_kungfu_cpp.png", A2C_CPP_RUNS, A2C_CPP_TITLE),
-                   ("a2c_kungfu_levers.png", A2C_LEVER_RUNS, A2C_LEVERS_TITLE))  # fmt: skip
-    for png_name, runs, title in a2c_figures:
+    # Figures of whole runs compared (plot_runs); it also reads the logs of rlcourse < 0.2 (old
+    # A2C columns) as they are.
+    kung_fu = {"target": 10_000, "budget_minutes": 30, "n_actions": 14}
+    run_figures = (("a2c_kungfu.png", A2C_RUNS, A2C_TITLE, kung_fu),
+                   ("a2c_kungfu_cpp.png", A2C_CPP_RUNS, A2C_CPP_TITLE, kung_fu),
+                   ("a2c_kungfu_levers.png", A2C_LEVER_RUNS, A2C_LEVERS_TITLE, kung_fu),
+                   ("mario_held.png", MARIO_HELD_RUNS, MARIO_HELD_TITLE,
+                    {"target": 2 * MARIO_WALK_AND_FIRE_RANDOM}))  # fmt: skip
+    for png_name, runs, title, options in run_figures:
         logs = [RESULTS / name for name in runs if (RESULTS / name).exists()]
         if logs:
             png = args.out / png_name
-            plot_runs(logs, png, labels=[runs[path.name] for path in logs], target=10_000,
-                      budget_minutes=30, n_actions=14, title=title)  # fmt: skip
+            plot_runs(logs, png, labels=[runs[path.name] for path in logs], title=title,
+                      **options)  # fmt: skip
             written.append(png)
-    logs = [RESULTS / name for name in MARIO_HELD_RUNS if (RESULTS / name).exists()]
-    if logs:
-        png = args.out / "mario_held.png"
-        plot_runs(logs, png, labels=[MARIO_HELD_RUNS[path.name] for path in logs],
-                  target=2 * MARIO_WALK_AND_FIRE_RANDOM, title=MARIO_HELD_TITLE)  # fmt: skip
-        written.append(png)
     import dqn_100k_ablation  # sibling scripts: bench/ is on sys.path when one of it runs
     import dqn_100k_seeds
     import mario_ddqn
