@@ -389,6 +389,25 @@ def test_checkpoint_without_buffer_or_resume():
     assert "resume" not in agent.checkpoint("Chain")
 
 
+def test_a_run_resumed_without_its_memory_refills_it_before_learning():
+    env, agent = _trained_chain_agent(steps=60)
+    twin = DQN(env.observation_space, env.action_space, agent.config)
+    twin.restore(agent.checkpoint("Chain", resume={}, include_buffer=False))
+    assert len(twin.buffer) == 0 and twin.memory_since == 60
+    obs, updates = env.reset(seed=1)[0], twin.updates
+    for step in range(1, 13):  # learning_starts=10 fresh transitions, then updates resume
+        action = twin.act(obs)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        info = twin.observe(obs, action, reward, next_obs, terminated, truncated)
+        assert (info is None) == (step < 10), step
+        obs = env.reset(seed=step)[0] if terminated or truncated else next_obs
+    assert twin.updates == updates + 3
+    # a resume point saved with its (refilling) memory keeps where the memory began
+    again = DQN(env.observation_space, env.action_space, agent.config)
+    again.restore(twin.checkpoint("Chain", resume={}))
+    assert again.memory_since == 60 and len(again.buffer) == 12
+
+
 def test_restore_refuses_another_network():
     env, agent = _trained_chain_agent(steps=20)
     other = DQN(env.observation_space, env.action_space,

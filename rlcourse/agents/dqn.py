@@ -428,6 +428,9 @@ class DQN:
         self.buffer = buffer
         self.steps = 0  # env steps observed
         self.updates = 0  # gradient steps taken
+        # The step the replay memory began filling at: 0, or where a run resumed without it
+        # (it then refills learning_starts transitions before the next update).
+        self.memory_since = 0
         # The exploratory action being held (config.explore_repeat) and the steps it has left.
         self.explore_action, self.explore_left = 0, 0
 
@@ -486,7 +489,8 @@ class DQN:
         if terminated or truncated:
             self.explore_left = 0  # a held action does not carry into the next episode
         info = None
-        if self.steps >= c.learning_starts and self.steps % c.train_frequency == 0:
+        filled = self.steps - self.memory_since >= c.learning_starts
+        if filled and self.steps % c.train_frequency == 0:
             for _ in range(c.gradient_steps):
                 if c.n_step == 1:
                     info = self.update(self.buffer.sample(c.batch_size))
@@ -535,6 +539,7 @@ class DQN:
                 "optimizer": self.optimizer.state_dict(),
                 "updates": self.updates,
                 "explore": [self.explore_action, self.explore_left],
+                "memory_since": self.memory_since,
                 **({"buffer": buffer_state(self.buffer)} if include_buffer else {}),
             }
         return make_checkpoint(
@@ -554,6 +559,9 @@ class DQN:
         self.explore_action, self.explore_left = (int(v) for v in resume.get("explore", (0, 0)))
         if "buffer" in resume:
             restore_buffer(self.buffer, resume["buffer"])
+            self.memory_since = int(resume.get("memory_since", 0))
+        else:  # saved without its replay memory: refill before learning again
+            self.memory_since = self.steps
 
 
 def buffer_state(buffer: Any) -> dict[str, Any]:
