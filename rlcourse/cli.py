@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop at the first evaluation whose mean reaches this")  # fmt: skip
     dqn.add_argument("--no-buffer-in-checkpoint", action="store_true",
                      help="leave the replay memory out of resume points (smaller files; the "
-                          "resumed run is then not exact)")  # fmt: skip
+                          "resumed run is then not exact: it refills --learning-starts "
+                          "transitions before it learns again)")  # fmt: skip
     dqn.add_argument(
         "--actions", default=None,
         help="reduced action set of an ALE game: a name from rlcourse.envs.ACTION_SETS "

@@ -65,8 +65,10 @@ def train_dqn(
     :data:`~rlcourse.evaluation.EVAL_SEED`); with ``solve_score`` training stops at the first
     evaluation whose mean reaches it. ``out_dir``: the run directory (see
     :mod:`rlcourse.training.harness`), with a resume point every ``checkpoint_every``
-    steps; ``resume=True`` continues from it exactly. ``max_minutes``: stop after this much
-    training time (evaluations excluded; earlier sessions of a resumed run count).
+    steps; ``resume=True`` continues from it exactly (``save_buffer=False`` leaves the replay
+    memory out of resume points: a resumed run then refills ``learning_starts`` transitions
+    before it learns again). ``max_minutes``: stop after this much training time
+    (evaluations excluded; earlier sessions of a resumed run count).
     ``env_options``: how ``env`` was made beyond its id (saved so
     :func:`rlcourse.envs.env_for_checkpoint` remakes it).
     ``on_step(agent)`` is called after every step (studies measure the agent with it).
