@@ -180,7 +180,7 @@ def agent_row(path: Path, games: int) -> str:
         scores.append(score)
     env.close()
     shares = " | ".join(f"{share:.0%}" for share in picks / picks.sum())
-    return (f"| {path} ({policy.checkpoint.steps:,} steps) | {np.mean(scores):.0f} "
+    return (f"| {path.name} ({policy.checkpoint.steps:,} steps) | {np.mean(scores):.0f} "
             f"| {np.mean(best):.4f} | {np.mean(gaps):.4f} ({np.mean(gaps) / np.mean(best):.1%}) "
             f"| {shares} |")  # fmt: skip
 
