@@ -64,6 +64,7 @@ A2C_CPP_RUNS = {
     "a2c_kungfu_ale_cl.csv": "the same, channels-last convs (834 steps/s)",
     "a2c_kungfu_r5_s0.csv": "16 games x 5 steps (1,166 steps/s)",
     "a2c_kungfu_r5_s1.csv": "16 games x 5 steps, seed 1 (1,450 steps/s)",
+    "a2c_kungfu_r5_s2.csv": "16 games x 5 steps, seed 2 (1,253 steps/s)",
     "a2c_kungfu_n32_s0.csv": "32 games x 5 steps (1,405 steps/s)",
 }
 # Two other levers against the 16 x 5 run (README, "Four clipped epochs, a bigger picture").
