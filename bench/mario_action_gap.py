@@ -158,26 +158,23 @@ def agent_row(path: Path, games: int) -> str:
     """A table row: a checkpoint's Q-values on its own games, and its greedy choices."""
     from rlcourse.checkpoints import load_agent
     from rlcourse.envs import env_for_checkpoint
-    from rlcourse.evaluation import EVAL_SEED
+    from rlcourse.evaluation import EVAL_SEED, evaluate
 
     policy = load_agent(path)
     policy.epsilon = 0.05
-    env = env_for_checkpoint(policy)
     picks = np.zeros(len(NAMES), int)
-    best, gaps, scores = [], [], []
-    for game in range(games):
-        obs, _ = env.reset(seed=EVAL_SEED + game)
-        score, done = 0.0, False
-        while not done:
-            q = policy.q_values(np.asarray(obs)[None])[0]
-            top = np.sort(q)
-            picks[q.argmax()] += 1
-            best.append(top[-1])
-            gaps.append(top[-1] - top[-2])
-            obs, reward, terminated, truncated, _ = env.step(policy.choose(q))
-            score += float(reward)
-            done = terminated or truncated
-        scores.append(score)
+    best, gaps = [], []
+
+    def play(obs: np.ndarray) -> int:  # the agent's epsilon-greedy move, its Q-values noted
+        q = policy.q_values(np.asarray(obs)[None])[0]
+        top = np.sort(q)
+        picks[q.argmax()] += 1
+        best.append(top[-1])
+        gaps.append(top[-1] - top[-2])
+        return policy.choose(q)
+
+    env = env_for_checkpoint(policy)
+    scores = evaluate(play, env, games, seed=EVAL_SEED)
     env.close()
     shares = " | ".join(f"{share:.0%}" for share in picks / picks.sum())
     return (f"| {path.name} ({policy.checkpoint.steps:,} steps) | {np.mean(scores):.0f} "
