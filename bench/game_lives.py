@@ -3,10 +3,10 @@
 A score says how much, not how: a Kung-Fu Master agent can score 9,000 by beating floor 1
 quickly (its boss and time bonus give thousands of points at once) or by knocking down
 enemies one by one until they get it. This script plays a checkpoint's games with the
-course's evaluation protocol (``rlcourse evaluate``'s env, seeds and draws, so the scores
-are the command's) and prints, for each game, the agent steps and the points of each life,
-then how long lives last and which reward values the agent collected (the game's real
-points, never clipped).
+course's evaluation protocol (``rlcourse evaluate``'s function: its env, seeds and draws,
+so the scores are the command's) and prints, for each game, the agent steps and the points
+of each life, then how long lives last and which reward values the agent collected (the
+game's real points, never clipped).
 
     python bench/game_lives.py rlcourse/pretrained/a2c_kungfu.pt --games 20 --seed 60000
 
@@ -22,9 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rlcourse.checkpoints import load_agent
-from rlcourse.envs import env_for_checkpoint
-from rlcourse.evaluation import TEST_SEED, Step, evaluate_batched, format_score
+from rlcourse.evaluation import TEST_SEED, Step, evaluate_checkpoint, format_score
 
 
 class Life(NamedTuple):
@@ -50,10 +48,8 @@ class Games(NamedTuple):
 def play_games(
     checkpoint: str | Path, games: int, seed: int = TEST_SEED, max_steps: int | None = None
 ) -> Games:
-    """Play ``games`` games of ``checkpoint`` as ``rlcourse evaluate`` does and split them
-    into lives."""
-    policy = load_agent(checkpoint)
-    policy.reseed(seed)  # evaluate_checkpoint's call: the same games and draws
+    """Play ``games`` games of ``checkpoint`` with ``rlcourse evaluate``'s protocol
+    (:func:`~rlcourse.evaluation.evaluate_checkpoint`) and split them into lives."""
     lives: list[list[Life]] = [[] for _ in range(games)]
     running = [[0, 0.0] for _ in range(games)]
     rewards: Counter = Counter()
@@ -68,8 +64,8 @@ def play_games(
             lives[game].append(Life(life[0], life[1]))
             running[game] = [0, 0.0]
 
-    scores = evaluate_batched(policy, lambda: env_for_checkpoint(policy), games, seed,
-                              max_steps=max_steps, on_step=on_step)  # fmt: skip
+    scores = evaluate_checkpoint(checkpoint, games, seed, max_steps=max_steps,
+                                 on_step=on_step).scores  # fmt: skip
     for game, (steps, points) in enumerate(running):
         if steps:  # cut by max_steps: the life in progress
             lives[game].append(Life(steps, points))

@@ -240,6 +240,7 @@ def evaluate_checkpoint(
     max_steps: int | None = None,
     vs_random: bool = False,
     value_bias: bool = False,
+    on_step: Callable[[int, Step], None] | None = None,
 ) -> CheckpointScores:
     """The course's evaluation protocol, written once: ``rlcourse evaluate`` and the lessons
     both call it, so a lesson's quoted score is the command's.
@@ -252,6 +253,8 @@ def evaluate_checkpoint(
     Mario the distance reached and the flags too (``progress``). With ``value_bias`` (DQN
     agents), the overestimation in the same games, read while they are played
     (:class:`~rlcourse.overestimation.ValueBiasRecorder`: the same draws, the same scores).
+    ``on_step(game, step)`` sees every :class:`Step` of the agent's games (not random
+    play's), e.g. to split them into lives.
     ``checkpoint``: a path, or a policy from :func:`rlcourse.checkpoints.load_agent`.
     """
     from rlcourse.checkpoints import load_agent
@@ -298,7 +301,8 @@ def evaluate_checkpoint(
         return scores, maxima.values if keys else None
 
     # The recorder plays the agent's actions (same draws) and reads what follows them.
-    scores, progress = play(recorder, recorder) if recorder else play(policy)
+    agent_hooks = tuple(hook for hook in (recorder, on_step) if hook is not None)
+    scores, progress = play(recorder or policy, *agent_hooks)
     random_scores = random_progress = None
     if vs_random:
         random_scores, random_progress = play(RandomPolicy(make_env().action_space, seed=seed))

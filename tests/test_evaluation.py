@@ -163,6 +163,26 @@ def test_evaluate_checkpoint_is_what_the_command_line_prints(capsys):
     assert random_line == f"random: {format_score(first.random_scores)}"
 
 
+def test_evaluate_checkpoint_shows_each_step_of_the_agents_games_to_on_step():
+    from rlcourse import pretrained
+    from rlcourse.evaluation import evaluate_checkpoint
+
+    path = pretrained.path("dqn_cartpole.pt")
+    seen = np.zeros(3)
+    steps = []
+
+    def on_step(game, step):
+        seen[game] += step.reward
+        steps.append(step)
+
+    plain = evaluate_checkpoint(path, episodes=3, seed=7, max_steps=60)
+    hooked = evaluate_checkpoint(path, episodes=3, seed=7, max_steps=60, vs_random=True,
+                                 on_step=on_step)  # fmt: skip
+    np.testing.assert_array_equal(hooked.scores, plain.scores)  # watching changes nothing
+    np.testing.assert_array_equal(seen, hooked.scores)  # the agent's games, not random play's
+    assert len(steps) == 3 * 60 and not any(step.terminated for step in steps)
+
+
 class Walker(FrameCounterEnv):
     """FrameCounterEnv whose infos say how far it got: x_pos goes up, then back down."""
 
