@@ -9,6 +9,7 @@ check that the pictures show what the logs say.
 - ``bench/results/a2c_kungfu.png``    from ``bench/results/a2c_kungfu_*.csv`` (lesson 09's runs)
 - ``bench/results/a2c_kungfu_cpp.png`` from the same folder (the runs on ale-py's C++ games)
 - ``bench/results/a2c_kungfu_levers.png`` from the same folder (4 clipped epochs, 84x84 frames)
+- ``bench/results/a2c_kungfu_survival.png`` from the same folder (stacked frames, gamma 0.995)
 - ``bench/results/dqn_100k_ablation.png`` from ``rlcourse/pretrained/dqn_100k_ablation_*.csv``
 - ``bench/results/dqn_100k_seeds_<game>.png`` from ``rlcourse/pretrained/dqn_100k_seeds_*.csv``
 - ``bench/results/mario_ddqn.png``    from ``rlcourse/pretrained/mario_ddqn_*.csv``
@@ -79,6 +80,17 @@ A2C_LEVER_RUNS = {
     "a2c_kungfu_s84_r5_s0.csv": "A2C, 16 x 5, 84x84 (644 steps/s)",
     "a2c_kungfu_s84_r5_s1.csv": "A2C, 16 x 5, 84x84, seed 1 (651 steps/s)",
 }
+# Seed 0's 16 x 5 command run again, and two levers on it (README, "How the agents lose").
+A2C_SURVIVAL_TITLE = (
+    "Kung-Fu Master, A2C 16 x 5 on the C++ pool: seed 0's command again, 4 stacked frames, "
+    "gamma 0.995 (seeds 0, 1)\n(dashed: 10,000 points; dotted: 30 minutes)"
+)
+A2C_SURVIVAL_RUNS = {
+    "a2c_kungfu_r5_s0_again.csv": "16 x 5, 42x42, 1 frame, gamma 0.99 (again)",
+    "a2c_kungfu_fs4_s0.csv": "the same, 4 stacked frames",
+    "a2c_kungfu_g995_s0.csv": "the same, gamma 0.995",
+    "a2c_kungfu_g995_s1.csv": "the same, gamma 0.995, seed 1",
+}
 # Mario Bros. on "walk_and_fire" with held exploration (README, "Held exploration on the
 # 6-action set"): two pairs of the same command, on two machines.
 MARIO_HELD_TITLE = (
@@ -115,6 +127,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     run_figures = (("a2c_kungfu.png", A2C_RUNS, A2C_TITLE, kung_fu),
                    ("a2c_kungfu_cpp.png", A2C_CPP_RUNS, A2C_CPP_TITLE, kung_fu),
                    ("a2c_kungfu_levers.png", A2C_LEVER_RUNS, A2C_LEVERS_TITLE, kung_fu),
+                   ("a2c_kungfu_survival.png", A2C_SURVIVAL_RUNS, A2C_SURVIVAL_TITLE, kung_fu),
                    ("mario_held.png", MARIO_HELD_RUNS, MARIO_HELD_TITLE,
                     {"target": 2 * MARIO_WALK_AND_FIRE_RANDOM}))  # fmt: skip
     for png_name, runs, title, options in run_figures:

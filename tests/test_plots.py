@@ -89,8 +89,8 @@ def test_make_results_draws_the_readme_figures_from_the_committed_logs(tmp_path)
     written = module.main(["--out", str(tmp_path)])
     names = {path.name for path in written}
     assert names == {"dqn_mspacman.png", "ddqn_mario.png", "overestimation.png", "a2c_kungfu.png",
-                     "a2c_kungfu_cpp.png", "a2c_kungfu_levers.png", "ddqn_nes_mario.png",
-                     "dqn_100k_ablation.png", "dqn_100k_seeds_mspacman.png",
+                     "a2c_kungfu_cpp.png", "a2c_kungfu_levers.png", "a2c_kungfu_survival.png",
+                     "ddqn_nes_mario.png", "dqn_100k_ablation.png", "dqn_100k_seeds_mspacman.png",
                      "dqn_100k_seeds_kungfu.png", "mario_ddqn.png", "mario_held.png"}
     for path in written:
         assert path.read_bytes()[:8] == PNG
