@@ -21,8 +21,8 @@ help:
 	@echo "make student    regenerate notebooks/student/ from notebooks/"
 	@echo "make notebooks  regenerate notebooks/student/, run all notebooks, save them with outputs"
 	@echo "make lint       ruff"
-	@echo "make bench      run the benchmarks in bench/ (minutes)"
-	@echo "make results    redraw the README's result figures from the committed CSV logs (seconds)"
+	@echo "make bench      run the speed benchmarks in bench/ (minutes)"
+	@echo "make results    redraw the result figures (docs/results.md) from the committed CSV logs (seconds)"
 
 install:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), f"rlcourse needs Python >= 3.10, $(PYTHON) is {sys.version.split()[0]}"'
@@ -75,4 +75,4 @@ bench:
 	$(PY) bench/atari_dqn_speed.py
 
 results:
-	$(PY) bench/make_results.py
+	$(PY) tools/make_results.py

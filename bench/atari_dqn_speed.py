@@ -59,8 +59,8 @@ holds slightly fewer transitions (each episode's first frames take slots): the t
 shows both fills. Peak RSS includes Python, torch and the ALE (both workers import
 ``rlcourse.envs`` for the env; that adds ~2 MiB to SB3's).
 
-Target (issue #5): course / SB3 >= 1.5x in median steps/s. With ``--out`` the per-run
-rows go to a CSV (default ``bench/results/atari_dqn_speed.csv``).
+Target (docs/benchmarks.md): course / SB3 >= 1.5x in median steps/s. With ``--out`` the
+per-run rows go to a CSV (default ``bench/results/atari_dqn_speed.csv``).
 
 Caveats: wall-clock time on a shared machine; run it with both cores otherwise idle
 (nothing else training). A full run (defaults) should take 7-10 minutes on 2 free cores

@@ -9,8 +9,8 @@ For each seed, in the same run and alternating (so both see the same machine loa
 
 Every ``--eval-every`` steps a 10-episode greedy evaluation runs (same seeds for both, its
 time excluded); the first evaluation with mean >= 475 counts as solved. One torch thread
-each. Targets (shared/DESIGN.md): >= 4 of 5 course seeds solve within 50k steps; the course's
-median wall time to solve <= 0.5x SB3's (unsolved seeds count as infinitely slow).
+each. Targets (docs/benchmarks.md): >= 4 of 5 course seeds solve within 50k steps; the
+course's median wall time to solve <= 0.5x SB3's (unsolved seeds count as infinitely slow).
 """
 
 from __future__ import annotations

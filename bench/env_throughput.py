@@ -9,7 +9,7 @@ machine hits all of them), each playing the same seeded random actions:
   (b) ``rlcourse.envs.make_atari_env`` (noop reset, skip 4 + max, 84x84 gray, 4 frames);
   (c) Gymnasium's ``AtariPreprocessing`` + ``FrameStackObservation`` with the same settings.
 
-Targets (shared/DESIGN.md): (b) >= 0.9 x (a) and (b) >= 1.25 x (c). Ratios are of medians.
+Targets (docs/benchmarks.md): (b) >= 0.9 x (a) and (b) >= 1.25 x (c). Ratios are of medians.
 """
 
 from __future__ import annotations

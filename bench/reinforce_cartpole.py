@@ -13,8 +13,8 @@ score it would show with ``rlcourse evaluate``.
 
 Peer: Stable-Baselines3 has no REINFORCE. ``--with-dqn`` runs the course's own CartPole DQN
 (bench/cartpole_solve.py) on the same seeds, alternating, as a reference under the same
-load; it is off by default (it doubles the run time). Target (issue 16): solved on >= 4 of
-5 seeds, each within 3 minutes. Writes ``bench/results/reinforce_cartpole.csv`` and
+load; it is off by default (it doubles the run time). Target (docs/benchmarks.md): solved
+on >= 4 of 5 seeds, each within 3 minutes. Writes ``bench/results/reinforce_cartpole.csv`` and
 ``.md``; the machine's load average is recorded with each seed (these machines are shared).
 """
 

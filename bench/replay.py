@@ -27,7 +27,7 @@ busy with other work, the pool makes those copies many times slower. One thread 
 its best: that ratio is the conservative one. Each contender gets the same time slice per
 round (not the same number of calls), so each sees the machine's other load equally.
 
-Targets (shared/DESIGN.md): <= 7.1 KB (7,100 bytes) per transition; ``sample(32)`` at
+Targets (docs/benchmarks.md): <= 7.1 KB (7,100 bytes) per transition; ``sample(32)`` at
 least 2x faster than SB3's faster setting. Ratios are of medians.
 """
 

@@ -28,8 +28,8 @@ first 5,000. Both train on the course's training env, ``make_env_for(GAME, train
 frames), replay capacity 100k, seed of the round. The clock of each starts when its
 training loop starts (after imports and env creation).
 
-Target (issue #17): course mean >= 1.5x SB3's mean over the seeds. With ``--out`` the rows
-go to ``bench/results/time_to_score.csv``. A full run (3 seeds x 30 min side by side, then
+Target (docs/benchmarks.md): course mean >= 1.5x SB3's mean over the seeds. With ``--out``
+the rows go to ``bench/results/time_to_score.csv``. A full run (3 seeds x 30 min side by side, then
 the evaluations) takes ~1 h 40 min; run it with both cores otherwise idle.
 """
 

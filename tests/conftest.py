@@ -16,18 +16,18 @@ def _fresh_attempts():
     ATTEMPTS.clear()
 
 
-def load_bench_script(name: str):
-    """A script of bench/ (not a package) imported as a module, for its tests. bench/ goes on
-    sys.path, as when the script runs, so it can import its sibling scripts."""
+def load_script(path: str):
+    """A script of bench/, experiments/ or tools/ (they are not packages), e.g.
+    ``load_script("experiments/nes_mario")``, imported as a module for its tests. Its folder goes
+    on sys.path, as when the script runs, so it can import its sibling scripts."""
     import importlib.util
     import sys
     from pathlib import Path
 
-    bench = Path(__file__).resolve().parents[1] / "bench"
-    if str(bench) not in sys.path:
-        sys.path.insert(0, str(bench))
-    path = bench / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
+    file = Path(__file__).resolve().parents[1] / f"{path}.py"
+    if str(file.parent) not in sys.path:
+        sys.path.insert(0, str(file.parent))
+    spec = importlib.util.spec_from_file_location(file.stem, file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from conftest import load_bench_script
+from conftest import load_script
 
 
 def test_both_layouts_are_timed_and_compared(capsys) -> None:
-    bench = load_bench_script("a2c_update")
+    bench = load_script("bench/a2c_update")
     threads = torch.get_num_threads()  # the bench sets it for the whole process
     try:
         medians = bench.main(["--rounds", "1", "--updates", "1", "--games", "3",
@@ -22,7 +22,7 @@ def test_both_layouts_are_timed_and_compared(capsys) -> None:
 
 
 def test_random_rollout_has_the_shapes_of_a_pool_rollout() -> None:
-    rollout = load_bench_script("a2c_update").random_rollout(games=4, steps=3)
+    rollout = load_script("bench/a2c_update").random_rollout(games=4, steps=3)
     assert rollout.observations.shape == (4, 3, 1, 42, 42)
     assert rollout.observations.dtype == np.uint8
     assert rollout.actions.shape == rollout.rewards.shape == rollout.alive.shape == (4, 3)

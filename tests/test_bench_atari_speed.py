@@ -6,12 +6,12 @@ from types import ModuleType
 
 import pytest
 import torch
-from conftest import load_bench_script
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return load_bench_script("atari_dqn_speed")
+    return load_script("bench/atari_dqn_speed")
 
 
 def test_arguments_are_checked(bench: ModuleType) -> None:

@@ -7,12 +7,12 @@ from types import ModuleType
 
 import pytest
 import torch
-from conftest import load_bench_script
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return load_bench_script("time_to_score")
+    return load_script("bench/time_to_score")
 
 
 def test_arguments_are_checked(bench: ModuleType) -> None:

@@ -225,7 +225,7 @@ def test_evaluate_reports_how_far_mario_got_and_the_flags(mario, tmp_path, capsy
 
 def test_the_shipped_agent_runs_further_right_than_random_play(mario):
     # rlcourse/pretrained/ddqn_nes_mario.pt on 2 short test games (its 20-game scores ship in
-    # ddqn_nes_mario_scores.csv: tests/test_bench_nes_mario.py).
+    # ddqn_nes_mario_scores.csv: tests/test_experiment_nes_mario.py).
     from rlcourse import pretrained
     from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
 

@@ -4,7 +4,7 @@
 import matplotlib
 import numpy as np
 import pytest
-from conftest import load_bench_script
+from conftest import load_script
 
 from rlcourse.metrics import MetricLogger
 from rlcourse.plots import LivePlot, plot_metrics, plot_runs, read_run_log
@@ -81,11 +81,11 @@ def test_plot_runs_checks_labels(tmp_path):
         plot_runs([])
 
 
-def test_make_results_draws_the_readme_figures_from_the_committed_logs(tmp_path):
-    """bench/make_results.py: the shipped DQN logs, the study, the old-format A2C logs,
+def test_make_results_draws_the_result_figures_from_the_committed_logs(tmp_path):
+    """tools/make_results.py: the shipped DQN logs, the study, the old-format A2C logs,
     lesson 07's ablation and its seed runs, lesson 06's Double DQN against DQN and the held
     exploration runs on Mario Bros."""
-    module = load_bench_script("make_results")
+    module = load_script("tools/make_results")
     written = module.main(["--out", str(tmp_path)])
     names = {path.name for path in written}
     assert names == {"dqn_mspacman.png", "ddqn_mario.png", "overestimation.png", "a2c_kungfu.png",

@@ -1,8 +1,8 @@
 """The shipped agents (rlcourse/pretrained/*.pt): they load as ready policies, are small, and
 `rlcourse evaluate` and `rlcourse watch` play them.
 
-The full 20-game figures are in the README (bench/evaluate_atari.py); these tests play a few
-short games with fixed seeds, so they are deterministic and take seconds.
+The full 20-game figures are in docs/results.md (experiments/evaluate_atari.py); these tests
+play a few short games with fixed seeds, so they are deterministic and take seconds.
 """
 
 import importlib.util
@@ -29,7 +29,7 @@ SHIPPED = {
     # 200 steps are too few to tell: it ties random play there (200 each), and scores 1,680
     # against 375 over whole games (lesson 07).
     "dqn_kungfu_100k.pt": ("dqn", "ALE/KungFuMaster-v5", QPolicy, False),
-    # It plays as well as random play on its 2 actions (README).
+    # It plays as well as random play on its 2 actions (docs/results.md).
     "ddqn_mario.pt": ("dqn", "ALE/MarioBros-v5", QPolicy, False),
     "a2c_kungfu.pt": ("a2c", "ALE/KungFuMaster-v5", RecurrentPolicy, True),
     # Playing it needs gym-super-mario-bros (Python >= 3.13): tests/test_nes_mario.py.
@@ -101,8 +101,8 @@ def test_the_reinforce_agent_solves_cartpole_sampling_its_actions():
 
 @pytest.mark.parametrize("name", ["dqn_mspacman_100k.pt", "dqn_kungfu_100k.pt"])
 def test_the_100k_agents_are_the_atari100k_preset_after_100k_steps(name):
-    # Lesson 07's agents: seed 0 of bench/dqn_100k_seeds.py (Ms. Pac-Man's is also the last
-    # run of the ablation, bench/dqn_100k_ablation.py).
+    # Lesson 07's agents: seed 0 of experiments/dqn_100k_seeds.py (Ms. Pac-Man's is also the last
+    # run of the ablation, experiments/dqn_100k_ablation.py).
     policy = load_agent(pretrained.path(name))
     # read as today's DQNConfig: fields added since the run take their defaults
     config = dict(DQNConfig.from_dict(policy.checkpoint.config).to_dict(), extra={})
@@ -111,7 +111,7 @@ def test_the_100k_agents_are_the_atari100k_preset_after_100k_steps(name):
 
 
 def test_the_nes_agent_is_the_atari100k_preset_on_right_only_after_100k_steps():
-    # bench/nes_mario.py's run; loading it needs no NES package (playing it does).
+    # experiments/nes_mario.py's run; loading it needs no NES package (playing it does).
     path = pretrained.path("ddqn_nes_mario.pt")
     assert path.stat().st_size < 8_000_000 and "resume" not in load_checkpoint(path)
     policy = load_agent(path)

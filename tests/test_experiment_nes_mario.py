@@ -1,16 +1,16 @@
-"""bench/nes_mario.py: its command is the shipped agent's config, and the shipped scores say
-what lesson 06 and the README say (the agent gets further into 1-1 than random play)."""
+"""experiments/nes_mario.py: its command is the shipped agent's config, and the shipped scores say
+what lesson 06 and docs/results.md say (the agent gets further into 1-1 than random play)."""
 
 import shlex
 
-from conftest import load_bench_script
+from conftest import load_script
 
 from rlcourse.agents.dqn import PRESETS, DQNConfig
 from rlcourse.checkpoints import load_checkpoint
 from rlcourse.cli import CONFIGS, build_parser
 from rlcourse.config import options_to_values
 
-nes = load_bench_script("nes_mario")
+nes = load_script("experiments/nes_mario")
 
 
 def test_the_command_makes_the_shipped_agents_config(tmp_path, capsys):
@@ -33,5 +33,6 @@ def test_the_shipped_scores_put_the_agent_beyond_random_play():
     assert float(agent["distance_mean"]) > float(random_play["distance_mean"])
     assert float(agent["furthest"]) >= float(agent["distance_mean"])
     assert 0 <= int(agent["flags"]) <= 20
-    # Random play on these games and actions, as measured before the agent existed (README).
+    # Random play on these games and actions, as measured before the agent existed
+    # (docs/results.md).
     assert (random_play["distance_mean"], random_play["score_mean"]) == ("803.0", "712.5")

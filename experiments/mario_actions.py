@@ -15,7 +15,7 @@ prints, for each action set:
 * random actions each held k steps (what ``DQNConfig.explore_repeat`` explores with), on
   the sets with both directions.
 
-    python bench/mario_actions.py --games 100 --out bench/results/mario_actions.md
+    python experiments/mario_actions.py --games 100 --out bench/results/mario_actions.md
 
 Seeds start at 777,100: never used to train or select an agent.
 """

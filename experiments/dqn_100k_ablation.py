@@ -5,8 +5,8 @@ Each variant adds one idea to the one before; the last is the course's ``atari10
 Train them (one CPU core each, torch on one thread; 50-120 minutes a variant on the
 course's 2-core machines), then collect:
 
-    python bench/dqn_100k_ablation.py commands --runs RUNS   # the training commands
-    python bench/dqn_100k_ablation.py collect --runs RUNS    # evaluate, write the files
+    python experiments/dqn_100k_ablation.py commands --runs RUNS   # the training commands
+    python experiments/dqn_100k_ablation.py collect --runs RUNS    # evaluate, write the files
 
 ``collect`` plays each ``RUNS/<variant>/final.pt`` (and random play) on the 20 test games
 and writes ``rlcourse/pretrained/dqn_100k_ablation_log.csv`` and ``..._scores.csv`` (the
@@ -64,7 +64,7 @@ def collect(runs: Path, episodes: int, out_png: Path) -> list:
 
 
 def draw(out_png: Path) -> Path:
-    """The README's figure, from the shipped CSVs (``make results`` calls this too)."""
+    """The figure of docs/results.md, from the shipped CSVs (``make results`` calls this too)."""
     from rlcourse.ablation import plot_ablation, read_ablation
 
     title = "Data-efficient DQN on Ms. Pac-Man, 100k agent steps, one idea at a time"
@@ -73,7 +73,7 @@ def draw(out_png: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from runs_cli import commands_or_collect  # a sibling script (bench/ is on sys.path)
+    from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
 
     commands_or_collect(
         __doc__.splitlines()[0], argv, runs=Path("runs/ablation"),

@@ -2,7 +2,7 @@
 one-stack redesign (DQN exports with ``q`` weights; ``rlcourse-a2c/1``) into the course's
 checkpoint format (format_version 2). The weights are copied unchanged (fp16 stays fp16).
 
-    python bench/reexport_pretrained.py
+    python tools/reexport_pretrained.py
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 Both runs are the ``atari100k`` preset (10-step returns, DrQ's shifts, dueling head, replay
 ratio 1/2) for 100k agent steps on the "right_only" action set (RIGHT, RIGHTFIRE: random play
-with it kicks a pest now and then, so the learner sees rewards; ``bench/mario_actions.py``),
+with it kicks a pest now and then, so the learner sees rewards; ``experiments/mario_actions.py``),
 with 20,000 steps of exploration and the target network copied every 2,000 steps (the
 preset copies it at every update, so that its Double DQN target is all but DQN's). The only
 difference between the two: ``--double true`` or ``false``.
 
-    python bench/mario_ddqn.py commands --runs RUNS   # the two training commands
-    python bench/mario_ddqn.py collect --runs RUNS    # evaluate, measure, write the files
+    python experiments/mario_ddqn.py commands --runs RUNS   # the two training commands
+    python experiments/mario_ddqn.py collect --runs RUNS    # evaluate, measure, write the files
 
 Train the runs (one CPU core each, torch on one thread; about 80-100 minutes a run on the
 course's 2-core machines; ``--resume`` continues one), then ``collect`` scores each
@@ -96,7 +96,7 @@ def draw(png: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from runs_cli import commands_or_collect  # a sibling script (bench/ is on sys.path)
+    from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
 
     commands_or_collect(
         __doc__.splitlines()[0], argv, runs=Path("runs/mario"),

@@ -26,7 +26,7 @@ With ``--agents CHECKPOINT ...`` it also plays each agent's games (epsilon 0.05,
 50,000+, as ``rlcourse evaluate``) and prints the gap the agent's Q-network puts between its
 best two actions against the size of its Q-values, and how often it picks each action.
 
-    python bench/mario_action_gap.py --out bench/results/mario_action_gap.md \
+    python experiments/mario_action_gap.py --out bench/results/mario_action_gap.md \
         --agents runs/ddqn_wf_s0/final.pt runs/dqn_wf_s0/final.pt
 
 States come from games with seeds 777,300+ (never used to train or select an agent).

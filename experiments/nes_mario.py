@@ -4,8 +4,8 @@ course's protocol, measured in distance reached and flags as well as points.
 Needs Python >= 3.13 with ``gym-super-mario-bros >= 9`` (Colab has both). Train one run (one
 CPU core, torch on one thread: ~100 minutes), then collect:
 
-    python bench/nes_mario.py commands --runs RUNS   # the training command
-    python bench/nes_mario.py collect --runs RUNS    # ship the agent, evaluate, write the files
+    python experiments/nes_mario.py commands --runs RUNS   # the training command
+    python experiments/nes_mario.py collect --runs RUNS    # ship, evaluate, write the files
 
 ``collect`` copies ``RUNS/nes_s0/final.pt`` to ``rlcourse/pretrained/ddqn_nes_mario.pt`` and
 its log to ``..._log.csv``, plays it and random play (the same two actions) on the 20 test
@@ -96,7 +96,7 @@ def draw(png: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from runs_cli import commands_or_collect  # a sibling script (bench/ is on sys.path)
+    from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
 
     commands_or_collect(
         __doc__.splitlines()[0], argv, runs=Path("runs/nes"),

@@ -1,10 +1,10 @@
-"""bench/mario_action_gap.py: rollouts from a saved emulator state are the game's (the same
+"""experiments/mario_action_gap.py: rollouts from a saved emulator state are the game's (the same
 actions give the same points), and the gap statistics find a real gap and none in noise."""
 
 import numpy as np
-from conftest import load_bench_script
+from conftest import load_script
 
-gap = load_bench_script("mario_action_gap")
+gap = load_script("experiments/mario_action_gap")
 
 
 def test_a_restored_state_replays_the_same_game():

@@ -1,9 +1,10 @@
-"""The command line of the bench scripts that compare several training runs.
+"""The command line of the experiment scripts that compare several training runs.
 
 ``SCRIPT commands --runs RUNS`` prints the runs' training commands (one core each);
 ``SCRIPT collect --runs RUNS`` evaluates the finished runs and writes the shipped files.
-The scripts (``dqn_100k_ablation.py``, ``dqn_100k_seeds.py``, ``mario_ddqn.py``) import it
-as a sibling: bench/ is on ``sys.path`` when one of them runs, and in their tests.
+The scripts (``dqn_100k_ablation.py``, ``dqn_100k_seeds.py``, ``mario_ddqn.py``,
+``nes_mario.py``) import it as a sibling: experiments/ is on ``sys.path`` when one of them
+runs, and in their tests.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Kung-Fu Master, two seeds each, every run scored on the 20 test games (the cours
 Train the runs (one CPU core each, torch on one thread; 75-130 minutes a run on the course's
 2-core machines), then collect:
 
-    python bench/dqn_100k_seeds.py commands --runs RUNS   # the training commands
-    python bench/dqn_100k_seeds.py collect --runs RUNS    # evaluate, write the files
+    python experiments/dqn_100k_seeds.py commands --runs RUNS   # the training commands
+    python experiments/dqn_100k_seeds.py collect --runs RUNS    # evaluate, write the files
 
 ``collect`` plays each finished ``RUNS/<game>_s<seed>/final.pt`` (and random play, once a
 game) on the 20 test games (unfinished runs are named and left out) and writes
@@ -93,7 +93,7 @@ def draw(results: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from runs_cli import commands_or_collect  # a sibling script (bench/ is on sys.path)
+    from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
 
     commands_or_collect(
         __doc__.splitlines()[0], argv, runs=Path("runs/atari100k"),

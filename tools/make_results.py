@@ -1,4 +1,4 @@
-"""Draw the README's result figures from the committed CSV logs (`make results`).
+"""Draw the result figures (docs/results.md) from the committed CSV logs (`make results`).
 
 Nothing is trained here: every figure comes from a log in the repository, so anyone can
 check that the pictures show what the logs say.
@@ -16,12 +16,13 @@ check that the pictures show what the logs say.
 - ``bench/results/ddqn_nes_mario.png`` from ``rlcourse/pretrained/ddqn_nes_mario_*.csv``
 - ``bench/results/mario_held.png``    from ``bench/results/mario_held_*.csv`` (held exploration)
 
-    python bench/make_results.py [--out bench/results]
+    python tools/make_results.py [--out bench/results]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -59,7 +60,8 @@ A2C_RUNS = {
     "a2c_kungfu_episodic.csv": "lr 5e-4, entropy 0.01, episodic life",
     "a2c_kungfu_baseline.csv": "lr 5e-4, entropy 0.01",
 }
-# The 30-minute runs on ale-py's C++ games (README, "The C++ pool ..."): one figure of their own.
+# The 30-minute runs on ale-py's C++ games (docs/results.md, "The C++ pool ..."): one figure
+# of their own.
 A2C_CPP_RUNS = {
     "a2c_kungfu_ale.csv": "16 games x 10 steps (705 steps/s)",
     "a2c_kungfu_ale_cl.csv": "the same, channels-last convs (834 steps/s)",
@@ -68,7 +70,8 @@ A2C_CPP_RUNS = {
     "a2c_kungfu_r5_s2.csv": "16 games x 5 steps, seed 2 (1,253 steps/s)",
     "a2c_kungfu_n32_s0.csv": "32 games x 5 steps (1,405 steps/s)",
 }
-# Two other levers against the 16 x 5 run (README, "Four clipped epochs, a bigger picture").
+# Two other levers against the 16 x 5 run (docs/results.md, "Four clipped epochs, a bigger
+# picture").
 A2C_LEVERS_TITLE = (
     "Kung-Fu Master: 4 clipped epochs, 84x84 frames and 42x42 A2C, lr decayed, 2 CPU cores "
     "(dashed: 10,000 points; dotted: 30 minutes)"
@@ -80,7 +83,7 @@ A2C_LEVER_RUNS = {
     "a2c_kungfu_s84_r5_s0.csv": "A2C, 16 x 5, 84x84 (644 steps/s)",
     "a2c_kungfu_s84_r5_s1.csv": "A2C, 16 x 5, 84x84, seed 1 (651 steps/s)",
 }
-# Seed 0's 16 x 5 command run again, and two levers on it (README, "How the agents lose").
+# Seed 0's 16 x 5 command run again, and two levers on it (docs/results.md, "How the agents lose").
 A2C_SURVIVAL_TITLE = (
     "Kung-Fu Master, A2C 16 x 5 on the C++ pool: seed 0's command again, 4 stacked frames, "
     "gamma 0.995 (seeds 0, 1)\n(dashed: 10,000 points; dotted: 30 minutes)"
@@ -91,7 +94,7 @@ A2C_SURVIVAL_RUNS = {
     "a2c_kungfu_g995_s0.csv": "the same, gamma 0.995",
     "a2c_kungfu_g995_s1.csv": "the same, gamma 0.995, seed 1",
 }
-# Mario Bros. on "walk_and_fire" with held exploration (README, "Held exploration on the
+# Mario Bros. on "walk_and_fire" with held exploration (docs/results.md, "Held exploration on the
 # 6-action set"): two pairs of the same command, on two machines.
 MARIO_HELD_TITLE = (
     "Mario Bros. 'walk_and_fire', held exploration: Double DQN vs DQN, 5-game evaluations\n"
@@ -137,7 +140,9 @@ def main(argv: list[str] | None = None) -> list[Path]:
             plot_runs(logs, png, labels=[runs[path.name] for path in logs], title=title,
                       **options)  # fmt: skip
             written.append(png)
-    import dqn_100k_ablation  # sibling scripts: bench/ is on sys.path when one of it runs
+    if str(ROOT / "experiments") not in sys.path:  # the experiment scripts draw their own figures
+        sys.path.insert(0, str(ROOT / "experiments"))
+    import dqn_100k_ablation
     import dqn_100k_seeds
     import mario_ddqn
     import nes_mario

@@ -8,7 +8,7 @@ plays as it was trained, sampling from its policy). Random play is measured on t
 games. ``rlcourse evaluate CHECKPOINT --vs-random`` gives the same comparison, all games
 side by side.
 
-    python bench/evaluate_atari.py rlcourse/pretrained/dqn_mspacman.pt --episodes 20 \
+    python experiments/evaluate_atari.py rlcourse/pretrained/dqn_mspacman.pt --episodes 20 \
         --out bench/results/dqn_mspacman_eval.csv
 """
 

@@ -8,7 +8,7 @@ so the scores are the command's) and prints, for each game, the agent steps and 
 of each life, then how long lives last and which reward values the agent collected (the
 game's real points, never clipped).
 
-    python bench/game_lives.py rlcourse/pretrained/a2c_kungfu.pt --games 20 --seed 60000
+    python experiments/game_lives.py rlcourse/pretrained/a2c_kungfu.pt --games 20 --seed 60000
 
 Games without lives count as one life.
 """

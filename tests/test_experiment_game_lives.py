@@ -1,13 +1,13 @@
-"""bench/game_lives.py: the games it splits into lives are `rlcourse evaluate`'s (same scores),
-and the lives add up to them."""
+"""experiments/game_lives.py: the games it splits into lives are `rlcourse evaluate`'s (same
+scores), and the lives add up to them."""
 
 from pathlib import Path
 
-from conftest import load_bench_script
+from conftest import load_script
 
 from rlcourse.evaluation import evaluate_checkpoint
 
-lives = load_bench_script("game_lives")
+lives = load_script("experiments/game_lives")
 KUNGFU = Path(__file__).resolve().parents[1] / "rlcourse" / "pretrained" / "a2c_kungfu.pt"
 
 

@@ -1,13 +1,13 @@
-"""Lessons 06 and 07's bench scripts. bench/dqn_100k_ablation.py: its commands make the
-configs the lesson says they do (one idea added per variant, the last the atari100k preset),
-and the shipped files agree. bench/dqn_100k_seeds.py: its commands are the preset, seed by
-seed. bench/mario_ddqn.py: its two runs differ only in Double DQN."""
+"""Lessons 06 and 07's experiment scripts. experiments/dqn_100k_ablation.py: its commands make
+the configs the lesson says they do (one idea added per variant, the last the atari100k preset),
+and the shipped files agree. experiments/dqn_100k_seeds.py: its commands are the preset, seed
+by seed. experiments/mario_ddqn.py: its two runs differ only in Double DQN."""
 
 import dataclasses
 import shlex
 
 import pytest
-from conftest import load_bench_script
+from conftest import load_script
 
 from rlcourse import pretrained
 from rlcourse.ablation import read_ablation
@@ -15,8 +15,8 @@ from rlcourse.agents.dqn import PRESETS, atari_100k_config
 from rlcourse.cli import CONFIGS, build_parser
 from rlcourse.config import options_to_values
 
-ablation = load_bench_script("dqn_100k_ablation")
-seeds = load_bench_script("dqn_100k_seeds")
+ablation = load_script("experiments/dqn_100k_ablation")
+seeds = load_script("experiments/dqn_100k_seeds")
 
 
 def _config(command):
@@ -72,7 +72,7 @@ def test_the_shipped_seed_runs_hold_random_play_and_the_finished_runs_of_each_ga
             assert run.steps == 100_000 and "--seed" in run.command and len(run.log["step"]) > 100
 
 
-mario = load_bench_script("mario_ddqn")
+mario = load_script("experiments/mario_ddqn")
 
 
 def test_the_mario_runs_differ_only_in_double_dqn():
@@ -108,7 +108,7 @@ def test_the_shipped_mario_runs_hold_random_play_both_agents_and_their_value_bia
 def test_each_script_prints_its_commands_and_collects_with_its_options(
     name, runs, tmp_path, capsys, monkeypatch
 ):
-    script = load_bench_script(name)
+    script = load_script(f"experiments/{name}")
     script.main(["commands", "--runs", str(tmp_path)])
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == runs and all(line.startswith("rlcourse train dqn") for line in printed)
