@@ -12,15 +12,16 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 WORKERS ?= 2
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install test lab student notebooks lint bench results help
+.PHONY: install test test-fast lab student notebooks lint bench results help
 
 help:
 	@echo "make install    create $(VENV) and install rlcourse with its course, dev and bench extras"
 	@echo "make test       lint + unit tests + doctests + every notebook (both versions, smoke budget)"
+	@echo "make test-fast  lint + unit tests + doctests: no notebooks, browser or install tests"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make student    regenerate notebooks/student/ from notebooks/"
 	@echo "make notebooks  regenerate notebooks/student/, run all notebooks, save them with outputs"
-	@echo "make lint       ruff"
+	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make bench      run the speed benchmarks in bench/ (minutes)"
 	@echo "make results    redraw the result figures (docs/results.md) from the committed CSV logs (seconds)"
 
@@ -47,10 +48,15 @@ install:
 	fi
 	@echo "Installed. Next: make test (or make lab)"
 
-test:
-	$(PY) -m ruff check .
+test: lint
 	RLCOURSE_SMOKE=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile \
 		tests rlcourse notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# The inner loop: what `make test` runs but the notebooks, the browser and the wheel install
+# (pytest markers `notebooks`, `browser`, `slow`; see tests/conftest.py).
+test-fast: lint
+	RLCOURSE_SMOKE=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) --dist loadfile \
+		-m "not slow and not browser and not notebooks" tests rlcourse -p no:cacheprovider
 
 lab:
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) $(LAB_ARGS)
@@ -65,6 +71,8 @@ notebooks:
 
 lint:
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy rlcourse
 
 bench:
 	$(PY) bench/env_throughput.py

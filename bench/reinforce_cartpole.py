@@ -51,8 +51,8 @@ def run_reinforce(seed: int, max_steps: int, max_minutes: float, eval_every: int
     )  # fmt: skip
     wall = time.perf_counter() - start
     policy_payload = agent.checkpoint("CartPole-v1")
-    from rlcourse.checkpoints import build_policy_network
-    from rlcourse.policies import CheckpointInfo, policy_for
+    from rlcourse.checkpoints import CheckpointInfo, build_policy_network
+    from rlcourse.policies import policy_for
 
     network = build_policy_network(policy_payload).eval()
     policy = policy_for(network, CheckpointInfo.from_payload(policy_payload))

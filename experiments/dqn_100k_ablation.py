@@ -44,7 +44,7 @@ def command(name: str, runs: Path) -> str:
 def collect(runs: Path, episodes: int, out_png: Path) -> list:
     import torch
 
-    from rlcourse.ablation import evaluate_run, summary, write_ablation
+    from rlcourse.studies.ablation import evaluate_run, summary, write_ablation
 
     torch.set_num_threads(1)
     variants = []
@@ -65,7 +65,7 @@ def collect(runs: Path, episodes: int, out_png: Path) -> list:
 
 def draw(out_png: Path) -> Path:
     """The figure of docs/results.md, from the shipped CSVs (``make results`` calls this too)."""
-    from rlcourse.ablation import plot_ablation, read_ablation
+    from rlcourse.studies.ablation import plot_ablation, read_ablation
 
     title = "Data-efficient DQN on Ms. Pac-Man, 100k agent steps, one idea at a time"
     plot_ablation(read_ablation(*SHIPPED), out_png, baselines=PUBLISHED, title=title)

@@ -10,7 +10,7 @@ Train the runs (one CPU core each, torch on one thread; 75-130 minutes a run on 
 ``collect`` plays each finished ``RUNS/<game>_s<seed>/final.pt`` (and random play, once a
 game) on the 20 test games (unfinished runs are named and left out) and writes
 ``rlcourse/pretrained/dqn_100k_seeds_log.csv`` and ``..._scores.csv`` (the lesson reads them,
-in Colab too; the format of :mod:`rlcourse.ablation`) and one figure a game,
+in Colab too; the format of :mod:`rlcourse.studies.ablation`) and one figure a game,
 ``bench/results/dqn_100k_seeds_<game>.png``. Seed 0 of each game ships as the
 lesson's agent (``rlcourse export RUNS/<game>_s0/final.pt rlcourse/pretrained/...``): chosen
 before training, not by its score.
@@ -47,7 +47,7 @@ def command(game: str, seed: int, runs: Path) -> str:
 def collect(runs: Path, episodes: int, results: Path) -> list:
     import torch
 
-    from rlcourse.ablation import evaluate_run, summary, write_ablation
+    from rlcourse.studies.ablation import evaluate_run, summary, write_ablation
 
     torch.set_num_threads(1)
     missing = [command(game, seed, runs) for game in GAMES for seed in SEEDS
@@ -76,7 +76,7 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
 
 def draw(results: Path) -> list[Path]:
     """One figure a game from the shipped CSVs (``make results`` calls this too)."""
-    from rlcourse.ablation import plot_ablation, read_ablation
+    from rlcourse.studies.ablation import plot_ablation, read_ablation
 
     variants = read_ablation(*SHIPPED)
     written = []

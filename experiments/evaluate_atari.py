@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlcourse.checkpoints import load_agent
 from rlcourse.envs import env_for_checkpoint, make_env_for
 from rlcourse.evaluation import TEST_SEED, evaluate
 from rlcourse.files import atomic_write
 from rlcourse.policies import QPolicy, RandomPolicy
+from rlcourse.registry import load_policy
 from rlcourse.training import progress_bar
 
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
-    loaded = load_agent(args.checkpoint, device="cpu")
+    loaded = load_policy(args.checkpoint, device="cpu")
     info = loaded.checkpoint
     env = env_for_checkpoint(info)  # with its reduced action set, if it had one
     if isinstance(loaded, QPolicy):  # exploration draws of its own, from --seed

@@ -156,11 +156,11 @@ def summarize(hold: int, returns: np.ndarray) -> list[str]:
 
 def agent_row(path: Path, games: int) -> str:
     """A table row: a checkpoint's Q-values on its own games, and its greedy choices."""
-    from rlcourse.checkpoints import load_agent
     from rlcourse.envs import env_for_checkpoint
     from rlcourse.evaluation import EVAL_SEED, evaluate
+    from rlcourse.registry import load_policy
 
-    policy = load_agent(path)
+    policy = load_policy(path)
     policy.epsilon = 0.05
     picks = np.zeros(len(NAMES), int)
     best, gaps = [], []

@@ -17,7 +17,7 @@ measures each agent's overestimation on the same games (the mean ``Q(s, a)`` it 
 against the discounted return that followed, read while they are played: ``evaluate_run(...,
 value_bias=True)``)
 and writes ``rlcourse/pretrained/mario_ddqn_log.csv``, ``..._scores.csv`` (the format of
-:mod:`rlcourse.ablation`), ``..._value_bias.csv`` and ``bench/results/mario_ddqn.png``.
+:mod:`rlcourse.studies.ablation`), ``..._value_bias.csv`` and ``bench/results/mario_ddqn.png``.
 The Double DQN run ships as the lesson's agent
 (``rlcourse export RUNS/ddqn_s0/final.pt rlcourse/pretrained/ddqn_mario.pt``).
 """
@@ -51,8 +51,8 @@ def command(name: str, runs: Path) -> str:
 def collect(runs: Path, episodes: int, results: Path) -> list:
     import torch
 
-    from rlcourse.ablation import evaluate_run, summary, write_ablation
     from rlcourse.files import atomic_write
+    from rlcourse.studies.ablation import evaluate_run, summary, write_ablation
 
     torch.set_num_threads(1)
     missing = [command(name, runs) for name in RUNS if not (runs / name / "final.pt").exists()]
@@ -88,7 +88,7 @@ def read_value_bias(path: Path = VALUE_BIAS) -> list[dict[str, str]]:
 
 def draw(png: Path) -> Path:
     """The figure from the shipped CSVs (``make results`` calls this too)."""
-    from rlcourse.ablation import plot_ablation, read_ablation
+    from rlcourse.studies.ablation import plot_ablation, read_ablation
 
     title = "Double DQN vs DQN, Mario Bros. ('right_only'), atari100k preset, 100k agent steps"
     plot_ablation(read_ablation(*SHIPPED), png, title=title)

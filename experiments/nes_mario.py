@@ -88,10 +88,11 @@ def read_scores(path: Path = SCORES) -> list[dict[str, str]]:
 def draw(png: Path) -> Path:
     """The training curve from the shipped log, random play's points as a line."""
     from rlcourse.metrics import MetricLogger
+    from rlcourse.plots import plot_metrics
 
     random_play = float(read_scores()[0]["score_mean"])
     metrics = MetricLogger.from_csv(LOG, window=100)
-    metrics.plot(png, title=TITLE, baselines={"random play, 20 test games": random_play})
+    plot_metrics(metrics, png, title=TITLE, baselines={"random play, 20 test games": random_play})
     return png
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 
+from rlcourse.config import check_positive_int
+
 SMOKE_ENV_VAR = "RLCOURSE_SMOKE"
 OUTPUTS_ENV_VAR = "RLCOURSE_OUTPUTS"
 _TRUE = {"1", "true", "yes", "on"}
@@ -58,8 +60,6 @@ def is_making_outputs() -> bool:
 
 
 def _check_count(name: str, value: object) -> int:
-    from rlcourse.config import check_positive_int
-
     return check_positive_int(f"budget {name}=", value)
 
 

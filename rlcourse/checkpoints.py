@@ -18,7 +18,9 @@ A checkpoint is a dict saved with ``torch.save`` and read back with
                           loop's state, the games in progress
 ========================  ==================================================================
 
-:func:`load_agent` turns any checkpoint into a ready policy, without the training machinery.
+This module is the format only; which algorithms exist, and how each one's checkpoint plays,
+is :mod:`rlcourse.registry` (:func:`rlcourse.registry.load_policy` turns any checkpoint into a
+ready policy, without the training machinery).
 """
 
 from __future__ import annotations
@@ -26,22 +28,39 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from rlcourse.errors import CheckpointError
 from rlcourse.files import atomic_write
+from rlcourse.networks import build_network
 
-__all__ = ["CheckpointError", "load_agent", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CheckpointError", "CheckpointInfo", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "rlcourse-checkpoint"
 FORMAT_VERSION = 2
 """Version 1 was the two per-algorithm formats before the one-stack redesign."""
-ALGORITHMS = ("dqn", "a2c", "reinforce")
-"""The algorithms a checkpoint can hold."""
 REQUIRED_KEYS = ("algo", "env_id", "env_options", "config", "network_spec", "weights", "steps")
+
+
+class CheckpointInfo(NamedTuple):
+    """What a checkpoint says about the agent in it."""
+
+    algo: str
+    env_id: str
+    env_options: dict[str, Any]
+    config: dict[str, Any]
+    steps: int
+    path: str
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], path: str | Path = "") -> CheckpointInfo:
+        return cls(
+            payload["algo"], payload["env_id"], dict(payload["env_options"]),
+            dict(payload["config"]), int(payload["steps"]), str(path),
+        )  # fmt: skip
 
 
 def to_saveable(value: Any) -> Any:
@@ -81,8 +100,8 @@ def make_checkpoint(
     resume: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A checkpoint dict in the current format (see the module's table)."""
-    if algo not in ALGORITHMS:
-        raise ValueError(f"algo must be one of {ALGORITHMS}, got {algo!r}")
+    if not isinstance(algo, str) or not algo:
+        raise ValueError(f"algo must be an algorithm's name, got {algo!r}")
     payload: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -140,10 +159,8 @@ def load_checkpoint(
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{path} is an incomplete checkpoint: no {', '.join(missing)}")
-    if payload["algo"] not in ALGORITHMS:
-        raise CheckpointError(
-            f"{path} holds an agent of algorithm {payload['algo']!r}; known: {ALGORITHMS}"
-        )
+    if not isinstance(payload["algo"], str):
+        raise CheckpointError(f"{path} names no algorithm (algo={payload['algo']!r})")
     for key, wanted in (expect or {}).items():
         found = payload.get(key, "<missing>")
         if found != wanted:
@@ -209,32 +226,8 @@ def restore_training_state(
     return payload["resume"]
 
 
-def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu") -> Any:
-    """A ready-to-play policy from any checkpoint (DQN: greedy Q-policy; A2C: recurrent,
-    sampling; REINFORCE: sampling from its softmax policy).
-
-    ``policy(obs) -> action``; ``policy.reset()`` starts a new game; ``policy.checkpoint``
-    holds what the file says about itself (algorithm, env id and options, config, steps);
-    :func:`rlcourse.envs.env_for_checkpoint` makes the env it plays. No replay memory,
-    optimizer or env is built.
-
-    >>> from rlcourse import pretrained
-    >>> policy = load_agent(pretrained.path("dqn_cartpole.pt"))
-    >>> policy.checkpoint.algo, policy.checkpoint.env_id
-    ('dqn', 'CartPole-v1')
-    """
-    from rlcourse.policies import CheckpointInfo, policy_for
-
-    payload = load_checkpoint(path)
-    network = build_policy_network(payload, where=str(path))
-    network.to(device).eval()
-    return policy_for(network, CheckpointInfo.from_payload(payload, path))
-
-
 def build_policy_network(payload: dict[str, Any], where: str = "") -> torch.nn.Module:
     """The checkpoint's network with its weights (a file that cannot give one is refused)."""
-    from rlcourse.networks import build_network
-
     try:
         network = build_network(payload["network_spec"])
     except (TypeError, ValueError) as error:

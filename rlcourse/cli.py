@@ -24,16 +24,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rlcourse.agents.a2c import A2CConfig
-from rlcourse.agents.dqn import PRESETS as DQN_PRESETS
-from rlcourse.agents.dqn import DQNConfig
-from rlcourse.agents.reinforce import ReinforceConfig
-from rlcourse.config import add_config_options, check_number, options_to_values
-from rlcourse.errors import RLCourseError, UsageError
-from rlcourse.evaluation import TEST_SEED
+import torch
 
-CONFIGS: dict[str, type] = {"dqn": DQNConfig, "a2c": A2CConfig, "reinforce": ReinforceConfig}
-DEFAULT_ENV = {"a2c": "ALE/KungFuMaster-v5"}
+from rlcourse.checkpoints import export_checkpoint
+from rlcourse.config import add_config_options, check_number, options_to_values
+from rlcourse.envs import check_env_id, env_for_checkpoint
+from rlcourse.errors import RLCourseError, UsageError
+from rlcourse.evaluation import (
+    TEST_SEED,
+    evaluate,
+    evaluate_checkpoint,
+    format_progress,
+    format_score,
+)
+from rlcourse.metrics import MetricLogger
+from rlcourse.plots import plot_metrics
+from rlcourse.registry import ALGORITHMS, Algorithm, load_policy
+from rlcourse.studies import overestimation
+from rlcourse.training.harness import TrainRequest, check_run_directory
+from rlcourse.value_bias import ValueBiasRecorder
+from rlcourse.video import record_episode
 
 
 @contextmanager
@@ -72,11 +82,13 @@ def writing(flag: str, path: Path) -> Iterator[None]:
         raise UsageError(f"cannot write {flag} {path}: {error.strerror or error}") from None
 
 
-def _common_train_options(parser: argparse.ArgumentParser, algo: str) -> None:
+def _train_options(parser: argparse.ArgumentParser, algorithm: Algorithm) -> None:
+    """The options of ``rlcourse train ALGO``: the same for every algorithm, then those its
+    registry entry asks for, then its hyperparameters."""
     env_help = "env id: CartPole-v1, ALE/MsPacman-v5, ..."
-    if algo in DEFAULT_ENV:
-        parser.add_argument("--env", default=DEFAULT_ENV[algo],
-                            help=f"{env_help} (default: {DEFAULT_ENV[algo]})")  # fmt: skip
+    if algorithm.default_env:
+        parser.add_argument("--env", default=algorithm.default_env,
+                            help=f"{env_help} (default: {algorithm.default_env})")  # fmt: skip
     else:
         parser.add_argument("--env", required=True, help=env_help)
     parser.add_argument("--total-steps", type=int, required=True,
@@ -97,6 +109,28 @@ def _common_train_options(parser: argparse.ArgumentParser, algo: str) -> None:
     parser.add_argument("--export", type=Path, default=None,
                         help="also write the final weights (fp16) to this file")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    if algorithm.presets:
+        parser.add_argument("--preset", choices=sorted(algorithm.presets), default=None,
+                            help="hyperparameter preset (default: chosen from the env)")
+    if algorithm.solve_score:
+        parser.add_argument("--solve-score", type=float, default=None,
+                            help="stop at the first evaluation whose mean reaches this")
+    if algorithm.replay_memory:
+        parser.add_argument(
+            "--no-buffer-in-checkpoint", action="store_true",
+            help="leave the replay memory out of resume points (smaller files; the resumed "
+            "run is then not exact: it refills --learning-starts transitions before it "
+            "learns again)",
+        )  # fmt: skip
+    if algorithm.action_sets:
+        parser.add_argument(
+            "--actions", default=None,
+            help="reduced action set of an ALE game: a name from rlcourse.envs.ACTION_SETS "
+            "(right_only, walk_and_fire) or comma-separated action names, e.g. NOOP,FIRE,LEFT",
+        )  # fmt: skip
+    defaults = "the preset's" if algorithm.presets else "the config's"
+    add_config_options(parser, algorithm.config,
+                       f"{algorithm.name.upper()} hyperparameters (defaults: {defaults})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,45 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train an agent (DQN, A2C or REINFORCE)")
+    names = ", ".join(name.upper() for name in ALGORITHMS)
+    train = commands.add_parser("train", help=f"train an agent ({names})")
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
-    dqn = algos.add_parser(
-        "dqn", help="DQN / Double DQN",
-        description="Train DQN (or Double DQN with --double true). Writes OUT/config.json, "
-        "OUT/log.csv, OUT/checkpoint.pt (resume point), OUT/best.pt, OUT/final.pt, "
-        "OUT/metrics.png.",
-    )  # fmt: skip
-    _common_train_options(dqn, "dqn")
-    dqn.add_argument("--preset", choices=sorted(DQN_PRESETS), default=None,
-                     help="hyperparameter preset (default: chosen from the env)")  # fmt: skip
-    dqn.add_argument("--solve-score", type=float, default=None,
-                     help="stop at the first evaluation whose mean reaches this")  # fmt: skip
-    dqn.add_argument("--no-buffer-in-checkpoint", action="store_true",
-                     help="leave the replay memory out of resume points (smaller files; the "
-                          "resumed run is then not exact: it refills --learning-starts "
-                          "transitions before it learns again)")  # fmt: skip
-    dqn.add_argument(
-        "--actions", default=None,
-        help="reduced action set of an ALE game: a name from rlcourse.envs.ACTION_SETS "
-        "(right_only, walk_and_fire) or comma-separated action names, e.g. NOOP,FIRE,LEFT",
-    )  # fmt: skip
-    add_config_options(dqn, DQNConfig, "DQN hyperparameters (defaults: the preset's)")
-    a2c = algos.add_parser(
-        "a2c", help="recurrent advantage actor-critic, parallel games",
-        description="Train the recurrent A2C on parallel games. Writes the same files as "
-        "`rlcourse train dqn`.",
-    )  # fmt: skip
-    _common_train_options(a2c, "a2c")
-    add_config_options(a2c, A2CConfig, "A2C hyperparameters")
-    reinforce = algos.add_parser(
-        "reinforce", help="REINFORCE: policy gradient from whole episodes, with a baseline",
-        description="Train REINFORCE on an env with flat observations and discrete actions "
-        "(CartPole-v1, ...). Writes the same files as `rlcourse train dqn`.",
-    )  # fmt: skip
-    _common_train_options(reinforce, "reinforce")
-    reinforce.add_argument("--solve-score", type=float, default=None,
-                           help="stop at the first evaluation whose mean reaches this")
-    add_config_options(reinforce, ReinforceConfig, "REINFORCE hyperparameters")
+    for algorithm in ALGORITHMS.values():
+        sub = algos.add_parser(
+            algorithm.name, help=algorithm.summary,
+            description=f"{algorithm.description} Writes OUT/config.json, OUT/log.csv, "
+            "OUT/checkpoint.pt (resume point), OUT/best.pt, OUT/final.pt, OUT/metrics.png.",
+        )  # fmt: skip
+        _train_options(sub, algorithm)
 
     evaluate = commands.add_parser(
         "evaluate", help="score a checkpoint on whole games (the course's protocol)",
@@ -189,8 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     study = commands.add_parser("study", help="small experiments of the course")
     studies = study.add_subparsers(dest="study", required=True, metavar="STUDY")
-    from rlcourse import overestimation
-
     over = studies.add_parser("overestimation", help=overestimation.DESCRIPTION)
     overestimation.add_arguments(over)
     return parser
@@ -206,39 +209,8 @@ def _env_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"actions": actions if "," not in actions else [a.strip() for a in actions.split(",")]}
 
 
-def _say_training(args: argparse.Namespace, agent: Any) -> None:
-    device = getattr(agent, "device", "cpu")
-    print(f"Training {args.algo.upper()} on {args.env} for {args.total_steps} steps on {device} "
-          f"-> {args.out}")  # fmt: skip
-
-
-def _flat_discrete(env_id: str, env: Any) -> tuple[int, int]:
-    """``(obs_dim, n_actions)`` of an env with flat observations and discrete actions (what
-    REINFORCE's MLP policy takes), or a ValueError saying why not."""
-    import gymnasium as gym
-
-    obs_space, action_space = env.observation_space, env.action_space
-    if not isinstance(action_space, gym.spaces.Discrete):
-        raise ValueError(f"REINFORCE here needs discrete actions; {env_id} has {action_space}")
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise ValueError(
-            f"REINFORCE here needs flat vector observations (an MLP policy); {env_id} gives "
-            f"{obs_space}: use an env such as CartPole-v1 or Acrobot-v1"
-        )
-    return int(obs_space.shape[0]), int(action_space.n)
-
-
 def run_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from rlcourse.agents.a2c import A2C
-    from rlcourse.agents.dqn import DQN, PRESETS, default_preset
-    from rlcourse.agents.reinforce import Reinforce
-    from rlcourse.checkpoints import export_checkpoint
-    from rlcourse.envs import check_env_id, make_env_for
-    from rlcourse.training import train_a2c, train_dqn, train_reinforce
-    from rlcourse.training.harness import check_run_directory
-
+    algorithm = ALGORITHMS[args.algo]
     with user_input():
         check_env_id(args.env)
         for name in ("total_steps", "eval_episodes", "checkpoint_every"):
@@ -251,15 +223,16 @@ def run_train(args: argparse.Namespace) -> int:
             check_number("--max-minutes", args.max_minutes, low=0, low_open=True)
         if args.export is not None:
             check_output_file("--export", args.export, ".pt")
-        values = options_to_values(args, CONFIGS[args.algo])
+        values = options_to_values(args, algorithm.config)
         values["seed"] = args.seed
-        if args.algo == "dqn":
-            preset = args.preset or default_preset(args.env)
+        preset = getattr(args, "preset", None)
+        if algorithm.presets:
+            preset = preset or (algorithm.default_preset(args.env)
+                                if algorithm.default_preset else None)  # fmt: skip
             values.setdefault("device", "auto")
-            config: Any = PRESETS[preset](**values)
+        config: Any = algorithm.make_config(args.env, values, preset)
+        if algorithm.presets:
             config.extra = {"command": shlex.join(["rlcourse", *args.argv]), "preset": preset}
-        else:
-            config = CONFIGS[args.algo](**values)
         check_run_directory(args.out)
         if not args.resume and (args.out / "checkpoint.pt").exists():
             raise ValueError(
@@ -272,44 +245,24 @@ def run_train(args: argparse.Namespace) -> int:
             )
     if args.threads:
         torch.set_num_threads(args.threads)
-    common = dict(
-        eval_every=args.eval_every, eval_episodes=args.eval_episodes, out_dir=args.out,
-        checkpoint_every=args.checkpoint_every, resume=args.resume,
+    request = TrainRequest(
+        env_id=args.env, config=config, total_steps=args.total_steps,
+        env_options=_env_options(args), out_dir=args.out, resume=args.resume,
+        eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+        checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes,
+        solve_score=getattr(args, "solve_score", None),
+        save_buffer=not getattr(args, "no_buffer_in_checkpoint", False),
         progress=not args.no_progress,
     )  # fmt: skip
-    if args.algo == "dqn":
-        env_options = _env_options(args)
-        with user_input():
-            env = make_env_for(args.env, training=True, **env_options)
-            eval_env = make_env_for(args.env, training=False, **env_options)
-            agent: Any = DQN(env.observation_space, env.action_space, config)
-        _say_training(args, agent)
-        result = train_dqn(
-            agent, env, args.total_steps, env_id=args.env, env_options=env_options,
-            eval_env=eval_env if args.eval_every else None, solve_score=args.solve_score,
-            save_buffer=not args.no_buffer_in_checkpoint, max_minutes=args.max_minutes,
-            **common,
-        )  # fmt: skip
-        if result.solved_at_step is not None:
-            print(f"solved (>= {args.solve_score}) at step {result.solved_at_step}")
-    elif args.algo == "reinforce":
-        with user_input():
-            env = make_env_for(args.env, training=True)
-            agent = Reinforce(*_flat_discrete(args.env, env), config)
-        _say_training(args, agent)
-        result = train_reinforce(agent, env, args.total_steps, env_id=args.env,
-                                 solve_score=args.solve_score, max_minutes=args.max_minutes,
-                                 **common)  # fmt: skip
-        if result.solved_at_step is not None:
-            print(f"solved (>= {args.solve_score}) at step {result.solved_at_step}")
-    else:
-        with user_input():
-            probe = make_env_for(args.env, training=True, **config.env_options())
-            agent = A2C(probe.observation_space.shape, probe.action_space.n, config)
-            probe.close()
-        _say_training(args, agent)
-        result = train_a2c(agent, args.total_steps, env_id=args.env,
-                           max_minutes=args.max_minutes, **common)  # fmt: skip
+    with user_input():
+        prepared = algorithm.prepare(request)
+    agent = prepared.agent
+    device = getattr(agent, "device", "cpu")
+    print(f"Training {args.algo.upper()} on {args.env} for {args.total_steps} steps on {device} "
+          f"-> {args.out}")  # fmt: skip
+    result = prepared.train()
+    if result.solved_at_step is not None:
+        print(f"solved (>= {request.solve_score}) at step {result.solved_at_step}")
     if result.evaluations:
         step, mean, std = result.evaluations[-1]
         print(f"last evaluation at step {step}: {mean:.1f} +- {std:.1f}")
@@ -329,19 +282,17 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from rlcourse.checkpoints import load_agent
-    from rlcourse.evaluation import evaluate_checkpoint, format_progress, format_score
-
     with user_input():
         check_number("--episodes", args.episodes, integer=True, low=1)
         check_number("--epsilon", args.epsilon, low=0, high=1)
         if args.max_steps is not None:
             check_number("--max-steps", args.max_steps, integer=True, low=1)
-    policy = load_agent(args.checkpoint)
+    policy = load_policy(args.checkpoint)
     info = policy.checkpoint
+    recorder = ValueBiasRecorder.for_checkpoint(policy, args.episodes) if args.value_bias else None
     result = evaluate_checkpoint(policy, args.episodes, args.seed, epsilon=args.epsilon,
                                  max_steps=args.max_steps, vs_random=args.vs_random,
-                                 value_bias=args.value_bias)  # fmt: skip
+                                 on_step=recorder)  # fmt: skip
     print(f"{args.checkpoint}: {info.algo.upper()} on {info.env_id} ({info.steps:,} steps), "
           f"{args.episodes} whole games from seed {args.seed}, {result.rule}")  # fmt: skip
     if result.random_scores is not None:
@@ -350,24 +301,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"random: {format_progress(result.random_progress)}")
     if result.progress is not None:
         print(f"agent: {format_progress(result.progress)}")
-    if result.value_bias is not None:
-        print(f"value bias: {result.value_bias}")
+    if recorder is not None:
+        print(f"value bias: {recorder.result()}")
     print(f"score: {format_score(result.scores)}")
     return 0
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from rlcourse.checkpoints import load_agent
-    from rlcourse.envs import env_for_checkpoint
-    from rlcourse.evaluation import evaluate
-    from rlcourse.video import record_episode
-
     with user_input():
         check_number("--episodes", args.episodes, integer=True, low=1)
         check_number("--max-steps", args.max_steps, integer=True, low=1)
         if args.video is not None:
             check_output_file("--video", args.video, ".mp4")
-    policy = load_agent(args.checkpoint)
+    policy = load_policy(args.checkpoint)
     env = env_for_checkpoint(policy, render_mode="rgb_array")
     for episode in range(args.episodes):
         if episode == 0 and args.video:
@@ -385,9 +331,8 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from rlcourse.checkpoints import export_checkpoint
-
     check_output_file("export", args.target, ".pt")
+    load_policy(args.source)  # refuse what cannot be played before copying it
     with writing("export", args.target):
         path = export_checkpoint(args.source, args.target, half=not args.fp32)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
@@ -395,22 +340,18 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from rlcourse.metrics import MetricLogger
-
     log = args.run_dir / "log.csv"
     if not log.is_file():
         raise UsageError(f"no log.csv in {args.run_dir}: name a run directory")
     with user_input(f"{log}: "):
         metrics = MetricLogger.from_csv(log)
     png = args.png or args.run_dir / "metrics.png"
-    metrics.plot(png, title=str(args.run_dir))
+    plot_metrics(metrics, png, title=str(args.run_dir))
     print(f"wrote {png}")
     return 0
 
 
 def run_study(args: argparse.Namespace) -> int:
-    from rlcourse import overestimation
-
     with user_input():
         config = overestimation.study_config_from_args(args)
     overestimation.run_from_args(args, config)

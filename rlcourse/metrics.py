@@ -265,13 +265,25 @@ class MetricLogger:
                                    columns["eval_std"][evals], strict=True)
             ]  # fmt: skip
 
-    def plot(
-        self,
-        path: str | os.PathLike | None = None,
-        title: str | None = None,
-        baselines: dict[str, float] | None = None,
-    ) -> Any:
-        """:func:`rlcourse.plots.plot_metrics` of this logger (saved to ``path`` if given)."""
-        from rlcourse.plots import plot_metrics
 
-        return plot_metrics(self, path, title=title, baselines=baselines)
+_RUN_COLUMNS = ("step", "wall_seconds", "eval_mean", "eval_std")
+_OLD_A2C_COLUMNS = {"steps": "step", "train_s": "wall_seconds", "eval_score": "eval_mean"}
+"""The A2C logs written before the one-stack redesign (one row per evaluation, columns
+``wall_s, train_s, steps, ..., eval_score, eval_std, ..., entropy``) under today's names."""
+
+
+def read_run_log(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A run's ``log.csv`` as columns named as in :data:`LOG_COLUMNS`; the
+    A2C logs of rlcourse < 0.2 (``steps``, ``train_s``, ``eval_score``, ...) are renamed.
+
+    Raises ValueError for an empty file or one without the step, time and evaluation columns.
+    """
+    columns = read_csv(path)
+    if not columns:
+        raise ValueError(f"{path} has no rows yet")
+    if "eval_score" in columns:
+        columns = {_OLD_A2C_COLUMNS.get(name, name): values for name, values in columns.items()}
+    missing = [name for name in _RUN_COLUMNS if name not in columns]
+    if missing:
+        raise ValueError(f"{path} is not a training log with evaluations: no columns {missing}")
+    return columns

@@ -7,6 +7,7 @@ Each network checks the input shape it was built for and says so when it gets an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -43,6 +44,18 @@ def dueling_q_values(values: torch.Tensor, advantages: torch.Tensor) -> torch.Te
     return values + advantages - advantages.mean(dim=1, keepdim=True)
 
 
+NETWORKS: dict[str, type[nn.Module]] = {}
+"""The networks a checkpoint can name, by class name (each marked :func:`buildable`)."""
+
+NetworkClass = TypeVar("NetworkClass", bound=type[nn.Module])
+
+
+def buildable(cls: NetworkClass) -> NetworkClass:
+    """Class decorator: a network a checkpoint can name (:func:`build_network` makes it)."""
+    NETWORKS[cls.__name__] = cls
+    return cls
+
+
 class DuelingHead(nn.Module):
     """``Q(s, a) = V(s) + A(s, a) - mean_a A(s, a)`` (Wang et al. 2016; :func:`dueling_q_values`).
 
@@ -66,6 +79,7 @@ class DuelingHead(nn.Module):
         return dueling_q_values(self.value(features), self.advantage(features))
 
 
+@buildable
 class MLPQNetwork(nn.Module):
     """A multi-layer perceptron mapping a flat observation to one Q-value per action.
 
@@ -103,6 +117,7 @@ class MLPQNetwork(nn.Module):
 # --- lessons 05-06: pixels ---------------------------------------------------------------
 
 
+@buildable
 class NatureCNN(nn.Module):
     """The Q-network of the Nature DQN paper (Mnih et al. 2015) for stacked frames.
 
@@ -165,6 +180,7 @@ Memory = tuple[torch.Tensor, torch.Tensor]
 """An LSTM state ``(h, c)``, each of shape ``[batch, hidden_size]``."""
 
 
+@buildable
 class RecurrentActorCritic(nn.Module):
     """Conv x3 -> dense -> ``LSTMCell`` -> (policy logits, state value), one step at a time.
 
@@ -252,6 +268,7 @@ def _mlp(in_features: int, hidden_sizes: Sequence[int], out_features: int) -> nn
     return nn.Sequential(*layers)
 
 
+@buildable
 class MLPPolicy(nn.Module):
     """A multi-layer perceptron (tanh) mapping a flat observation to one logit per action:
     the policy ``pi(a | s) = softmax(logits)``; with ``value=True`` also a separate MLP of
@@ -287,15 +304,6 @@ class MLPPolicy(nn.Module):
             raise RuntimeError("this MLPPolicy has no value network (built with value=False)")
         check_input(obs, (self.obs_dim,), type(self).__name__)
         return self.value(obs.float()).squeeze(-1)
-
-
-NETWORKS: dict[str, type[nn.Module]] = {
-    "MLPPolicy": MLPPolicy,
-    "MLPQNetwork": MLPQNetwork,
-    "NatureCNN": NatureCNN,
-    "RecurrentActorCritic": RecurrentActorCritic,
-}
-"""The networks a checkpoint can name, by class name."""
 
 
 def network_spec(name: str, **kwargs: object) -> dict[str, object]:

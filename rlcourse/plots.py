@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from rlcourse.config import check_positive_int
 from rlcourse.files import atomic_write
-from rlcourse.metrics import MetricLogger, ewma
+from rlcourse.metrics import MetricLogger, ewma, read_run_log
 
 
 class LivePlot:
@@ -150,32 +151,7 @@ def plot_metrics(
         ax.set_xlabel("env step")
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.grid(alpha=0.3)
-    return _finish(figure, title, path, dpi=100)
-
-
-_RUN_COLUMNS = ("step", "wall_seconds", "eval_mean", "eval_std")
-_OLD_A2C_COLUMNS = {"steps": "step", "train_s": "wall_seconds", "eval_score": "eval_mean"}
-"""The A2C logs written before the one-stack redesign (one row per evaluation, columns
-``wall_s, train_s, steps, ..., eval_score, eval_std, ..., entropy``) under today's names."""
-
-
-def read_run_log(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """A run's ``log.csv`` as columns named as in :data:`rlcourse.metrics.LOG_COLUMNS`; the
-    A2C logs of rlcourse < 0.2 (``steps``, ``train_s``, ``eval_score``, ...) are renamed.
-
-    Raises ValueError for an empty file or one without the step, time and evaluation columns.
-    """
-    from rlcourse.metrics import read_csv
-
-    columns = read_csv(path)
-    if not columns:
-        raise ValueError(f"{path} has no rows yet")
-    if "eval_score" in columns:
-        columns = {_OLD_A2C_COLUMNS.get(name, name): values for name, values in columns.items()}
-    missing = [name for name in _RUN_COLUMNS if name not in columns]
-    if missing:
-        raise ValueError(f"{path} is not a training log with evaluations: no columns {missing}")
-    return columns
+    return finish_figure(figure, title, path, dpi=100)
 
 
 def plot_runs(
@@ -242,10 +218,10 @@ def plot_runs(
         axes[2].set_xlabel("training minutes")
         axes[2].set_ylabel("policy entropy (nats)")
         axes[2].grid(alpha=0.3)
-    return _finish(figure, title, png_path, dpi=72)
+    return finish_figure(figure, title, png_path, dpi=72)
 
 
-def _finish(figure: Any, title: str | None, path: str | os.PathLike | None, dpi: int) -> Any:
+def finish_figure(figure: Any, title: str | None, path: str | os.PathLike | None, dpi: int) -> Any:
     """Title, layout, close (a notebook shows the returned figure once), save atomically."""
     import matplotlib.pyplot as plt
 
@@ -283,8 +259,6 @@ def _grid_axes(
 
 
 def _grid_shape(values_size: int, shape: Sequence[int]) -> tuple[int, int]:
-    from rlcourse.config import check_positive_int
-
     if len(shape) != 2:
         raise ValueError(f"shape must be (rows, columns), got {shape!r}")
     rows, columns = (check_positive_int("shape", int(n)) for n in shape)
@@ -368,7 +342,7 @@ def plot_grid_values(
     if title:
         ax.set_title(title, fontsize=10)
     if own:
-        return _finish(figure, None, path, dpi=100)
+        return finish_figure(figure, None, path, dpi=100)
     return figure
 
 
@@ -432,5 +406,5 @@ def plot_grid_path(
     if title:
         ax.set_title(title, fontsize=10)
     if own:
-        return _finish(figure, None, path, dpi=100)
+        return finish_figure(figure, None, path, dpi=100)
     return figure

@@ -1,41 +1,118 @@
 """Policies: what plays a game, for evaluation and videos (no training machinery).
 
-Every policy here plays one game with ``policy(obs) -> action`` or several side by side with
-``policy.act_batch(observations, games)``; ``policy.reset(n_games)`` starts new games and
-``policy.reset_game(i)`` restarts game ``i``. A feed-forward policy keeps no state, so its
-resets do nothing; a recurrent one zeroes its memory. ``reset_on_life_loss`` says whether
-its memory is also zeroed when a life is lost (as it was in training with
-``episodic_life``): :func:`rlcourse.evaluation.evaluate` follows it.
+Every policy here is a :class:`Policy`: it plays one game with ``policy(obs) -> action`` or
+several side by side with ``policy.act_batch(observations, games)``; ``policy.reset(n_games)``
+starts new games and ``policy.reset_game(i)`` restarts game ``i``. A feed-forward policy
+keeps no state, so its resets do nothing; a recurrent one zeroes its memory.
+``reset_on_life_loss`` says whether its memory is also zeroed when a life is lost (as it was
+in training with ``episodic_life``): the episode runner (:mod:`rlcourse.episodes`) follows
+it. Epsilon-greedy, the value-based agents' rule, is written once here
+(:func:`epsilon_greedy`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
+from rlcourse.checkpoints import CheckpointInfo
+from rlcourse.config import check_number
 
-class CheckpointInfo(NamedTuple):
-    """What a checkpoint says about the agent in it."""
 
-    algo: str
-    env_id: str
-    env_options: dict[str, Any]
-    config: dict[str, Any]
-    steps: int
-    path: str
+@runtime_checkable
+class Policy(Protocol):
+    """What plays a game (as Stable-Baselines3's ``PolicyPredictor``): everything
+    :func:`rlcourse.episodes.play_games` and the lessons call on a player."""
 
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any], path: str | Path = "") -> CheckpointInfo:
-        return cls(
-            payload["algo"], payload["env_id"], dict(payload["env_options"]),
-            dict(payload["config"]), int(payload["steps"]), str(path),
-        )  # fmt: skip
+    reset_on_life_loss: bool
+    """Whether the memory is zeroed at a lost life (as training did)."""
+
+    def __call__(self, observation: Any) -> Any:
+        """The action for one game's observation."""
+        ...
+
+    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
+        """One action per row of ``observations``; row ``i`` is game ``games[i]``."""
+        ...
+
+    def reset(self, n_games: int = 1) -> None:
+        """Start ``n_games`` new games (a recurrent policy empties its memories)."""
+        ...
+
+    def reset_game(self, game: int) -> None:
+        """Restart game ``game`` (a new game, or a lost life)."""
+        ...
+
+    def reseed(self, seed: int) -> None:
+        """Restart the policy's random draws from ``seed``."""
+        ...
+
+
+# --- epsilon-greedy, once ---------------------------------------------------------------------
+
+
+def explore(epsilon: float, n_actions: int, rng: np.random.Generator) -> int | None:
+    """With probability ``epsilon`` a uniformly random action (the greedy one included),
+    else None: act greedily. Draws from ``rng`` only (no global random state).
+
+    >>> rng = np.random.default_rng(0)
+    >>> explore(0.0, 4, rng) is None, explore(1.0, 4, rng) in range(4)
+    (True, True)
+    """
+    if rng.random() < epsilon:
+        return int(rng.integers(n_actions))
+    return None
+
+
+def greedy_action(q_values: np.ndarray, rng: np.random.Generator | None = None) -> int:
+    """The action of largest value; with ``rng``, ties are broken at random (a table that
+    starts at zeros has every action tied, and always picking the first would explore only
+    by chance), else the first wins (a network's values are never exactly tied).
+
+    >>> greedy_action(np.array([0.0, 3.0, 3.0])), greedy_action(np.array([1.0, 0.0]))
+    (1, 0)
+    """
+    q_values = np.asarray(q_values)
+    if rng is None:
+        return int(np.argmax(q_values))
+    best = np.flatnonzero(q_values == q_values.max())
+    if len(best) == 0:  # NaN values: nothing equals the max
+        return int(np.argmax(q_values))
+    return int(best[0]) if len(best) == 1 else int(rng.choice(best))
+
+
+def epsilon_greedy(
+    q_values: np.ndarray | Callable[[], np.ndarray],
+    epsilon: float,
+    rng: np.random.Generator,
+    *,
+    n_actions: int | None = None,
+    random_ties: bool = False,
+) -> int:
+    """A random action with probability ``epsilon``, else the greedy one.
+
+    ``q_values`` may be a function that computes them: it is called only when the action is
+    greedy, so exploring costs no forward pass (give ``n_actions`` then).
+    ``random_ties``: break ties between greedy actions at random (tabular methods).
+
+    >>> epsilon_greedy(np.array([0.0, 2.0, 1.0]), 0.0, np.random.default_rng(0))
+    1
+    """
+    if callable(q_values):
+        if n_actions is None:
+            raise TypeError("epsilon_greedy with a function for q_values needs n_actions")
+    else:
+        n_actions = len(q_values)
+    action = explore(epsilon, n_actions, rng)
+    if action is not None:
+        return action
+    values = q_values() if callable(q_values) else q_values
+    return greedy_action(values, rng if random_ties else None)
 
 
 class QPolicy:
@@ -56,8 +133,6 @@ class QPolicy:
         seed: int = 0,
         checkpoint: CheckpointInfo | None = None,
     ) -> None:
-        from rlcourse.config import check_number
-
         self.network = network
         self.epsilon = check_number("epsilon", epsilon, low=0, high=1)
         self.rng = np.random.default_rng(seed)
@@ -95,9 +170,14 @@ class QPolicy:
 
     def choose(self, q_values: np.ndarray) -> int:
         """The epsilon-greedy action given one observation's ``q_values``."""
-        if self.epsilon > 0 and self.rng.random() < self.epsilon:
-            return int(self.rng.integers(self.n_actions))
-        return int(np.asarray(q_values).argmax())
+        if self.epsilon == 0:  # greedy play draws nothing
+            return greedy_action(q_values)
+        return epsilon_greedy(q_values, self.epsilon, self.rng)
+
+    @classmethod
+    def for_checkpoint(cls, network: nn.Module, info: CheckpointInfo) -> QPolicy:
+        """A DQN checkpoint plays greedily (the evaluation protocol sets its epsilon)."""
+        return cls(network, epsilon=0.0, checkpoint=info)
 
 
 class RecurrentPolicy:
@@ -153,6 +233,13 @@ class RecurrentPolicy:
     def __call__(self, observation: Any) -> int:
         return int(self.act_batch(np.asarray(observation)[None], [0])[0])
 
+    @classmethod
+    def for_checkpoint(cls, network: nn.Module, info: CheckpointInfo) -> RecurrentPolicy:
+        """An actor-critic samples from its policy, its memory zeroed at lost lives when its
+        training did so."""
+        lives = bool(info.config.get("episodic_life", False))
+        return cls(network, reset_on_life_loss=lives, checkpoint=info)
+
 
 class CategoricalPolicy:
     """A feed-forward policy network's softmax: samples an action from ``pi(. | s)`` (or takes
@@ -199,6 +286,12 @@ class CategoricalPolicy:
     def __call__(self, observation: Any) -> int:
         return int(self.act_batch(np.asarray(observation)[None], [0])[0])
 
+    @classmethod
+    def for_checkpoint(cls, network: nn.Module, info: CheckpointInfo) -> CategoricalPolicy:
+        """REINFORCE samples from its policy: the stochastic policy is what it learns and
+        what its gradient is about (argmax would score a policy it never trained)."""
+        return cls(network, checkpoint=info)
+
 
 class RandomPolicy:
     """Uniformly random actions of an action space, from its own generator: the baseline
@@ -227,21 +320,3 @@ class RandomPolicy:
 
     def __call__(self, observation: Any) -> int:
         return int(self.rng.integers(self.n_actions))
-
-
-def policy_for(
-    network: nn.Module, info: CheckpointInfo
-) -> QPolicy | RecurrentPolicy | CategoricalPolicy:
-    """The policy a checkpoint's algorithm plays with: greedy for DQN (pass ``epsilon`` to
-    :class:`QPolicy` for the evaluation protocol's 0.05), sampling for A2C, with the memory
-    zeroed at lost lives when training did so, and sampling for REINFORCE: the stochastic
-    policy is what REINFORCE learns and what its gradient is about (argmax would score a
-    policy it never trained), and it is the actor-critics' rule too."""
-    if info.algo == "dqn":
-        return QPolicy(network, epsilon=0.0, checkpoint=info)
-    if info.algo == "a2c":
-        lives = bool(info.config.get("episodic_life", False))
-        return RecurrentPolicy(network, reset_on_life_loss=lives, checkpoint=info)
-    if info.algo == "reinforce":
-        return CategoricalPolicy(network, checkpoint=info)
-    raise ValueError(f"no policy for algorithm {info.algo!r}")

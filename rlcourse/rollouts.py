@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
+from rlcourse.atari_vector import AtariVectorGames
 from rlcourse.config import check_positive_int
 from rlcourse.envs import GameSpec, is_atari
 from rlcourse.networks import Memory, RecurrentActorCritic
@@ -120,8 +121,6 @@ class EnvPool:
                     f"GameSpec of an ALE game, e.g. GameSpec('ALE/KungFuMaster-v5', "
                     f"training=True), got {make_env!r}"
                 )
-            from rlcourse.atari_vector import AtariVectorGames
-
             self.envs = AtariVectorGames(
                 make_env.env_id, n_parallel_games, training=make_env.training,
                 threads=env_threads, **make_env.options,

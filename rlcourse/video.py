@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlcourse.config import check_number, check_positive_int
-from rlcourse.evaluation import lost_life
+from rlcourse.episodes import play_games
 from rlcourse.files import atomic_write
 
 
@@ -128,24 +128,13 @@ def record_episode(
         )
     fps = fps or env.metadata.get("render_fps") or 30
     frames: list[np.ndarray] = []
-    obs, info = env.reset(seed=seed)
-    # The evaluation rules for a policy with memory (rlcourse.evaluation): empty at the
-    # start, zeroed at lost lives if training did so.
-    if hasattr(policy, "reset"):
-        policy.reset(1)
-    lives_reset = bool(getattr(policy, "reset_on_life_loss", False))
-    _, lives = lost_life(info, None)
-    frames.append(env.render())
-    episode_return, steps, ended, terminated = 0.0, 0, False, False
-    while not ended and steps < max_steps:
-        obs, reward, terminated, truncated, info = env.step(policy(obs))
-        episode_return += float(reward)
-        steps += 1
-        ended = terminated or truncated
-        frames.append(env.render())
-        lost, lives = lost_life(info, lives)
-        if lost and lives_reset:
-            policy.reset_game(0)
+    # The evaluation's game, by the same runner (memory empty at the start, zeroed at lost
+    # lives if training did so), with a frame after the reset and after every step.
+    games = play_games(policy, [env], [seed], batched=False, max_steps=max_steps,
+                       on_reset=lambda game: frames.append(env.render()),
+                       on_step=lambda game, step: frames.append(env.render()))  # fmt: skip
+    episode_return, steps = float(games.returns[0]), int(games.steps[0])
+    terminated = bool(games.terminated[0])
     count = write_video(frames, path, fps=fps)
     return Recording(Path(path), count, episode_return, steps, bool(terminated))
 

@@ -17,7 +17,7 @@ from gymnasium.spaces import Box
 
 from rlcourse.config import check_number
 
-Step = tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]
+StepResult = tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> int:
@@ -65,7 +65,7 @@ class MaxAndSkip(gym.Wrapper):
         self.observation_space = env.observation_space
         self._ale_env = _bare_ale_env(env)
 
-    def step(self, action: Any) -> Step:
+    def step(self, action: Any) -> StepResult:
         if self._ale_env is not None:
             return self._step_emulator(action)
         total_reward = 0.0
@@ -82,7 +82,7 @@ class MaxAndSkip(gym.Wrapper):
                 break
         return self._pool(previous, obs), total_reward, terminated, truncated, info
 
-    def _step_emulator(self, action: Any) -> Step:
+    def _step_emulator(self, action: Any) -> StepResult:
         # Same frames, rewards and ends as `step`, but straight on the emulator: no screen
         # grab for the frames nobody looks at, no wrapper calls per frame (~10% faster).
         env = self._ale_env
@@ -220,7 +220,7 @@ class FrameStack(gym.Wrapper):
         self._frames[-1] = obs
         return self._frames.copy(), info
 
-    def step(self, action: Any) -> Step:
+    def step(self, action: Any) -> StepResult:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._frames[:-1] = self._frames[1:]  # shift oldest out (numpy handles the overlap)
         self._frames[-1] = obs
@@ -419,7 +419,7 @@ class EpisodicLife(gym.Wrapper):
         self.lives = 0
         self.game_over = True
 
-    def step(self, action: Any) -> Step:
+    def step(self, action: Any) -> StepResult:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.game_over = terminated or truncated
         lives = int(info.get("lives", self.lives))
@@ -528,7 +528,7 @@ class CopyFrames(gym.Wrapper):
         obs, info = self.env.reset(seed=seed, options=options)
         return np.array(obs), info
 
-    def step(self, action: Any) -> Step:
+    def step(self, action: Any) -> StepResult:
         obs, reward, terminated, truncated, info = self.env.step(action)
         return np.array(obs), reward, terminated, truncated, info
 

@@ -32,3 +32,23 @@ def load_script(path: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# `make test-fast` leaves these out (`-m "not slow and not browser and not notebooks"`).
+_MARKS = {
+    "test_install.py": "slow",
+    "test_lab.py": "slow",
+    "test_lab_browser.py": "browser",
+    "test_browser_video.py": "browser",
+    "test_rendered_notebooks.py": "browser",
+    "test_notebooks.py": "notebooks",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        if name.endswith(".ipynb"):  # nbval's cells
+            item.add_marker(pytest.mark.notebooks)
+        elif name in _MARKS:
+            item.add_marker(getattr(pytest.mark, _MARKS[name]))

@@ -24,11 +24,12 @@ from rlcourse.agents.a2c import (
     train_on_rollout_clipped,
     value_loss,
 )
-from rlcourse.checkpoints import CheckpointError, load_agent, load_checkpoint, save_checkpoint
+from rlcourse.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from rlcourse.envs import KUNGFU_CROP, env_for_checkpoint, make_env_for
 from rlcourse.evaluation import evaluate
 from rlcourse.networks import build_network
 from rlcourse.policies import RecurrentPolicy
+from rlcourse.registry import load_policy
 from rlcourse.rollouts import EnvPool, Rollout
 from rlcourse.toy_envs import FrameCounterEnv
 from rlcourse.wrappers import EpisodicLife, FrameStack
@@ -325,7 +326,7 @@ def test_agent_keeps_channels_last_convs_with_the_default_layouts_values():
     agent = toy_a2c(seed=5)
     for conv in (agent.network.conv0, agent.network.conv1, agent.network.conv2):
         assert conv.weight.is_contiguous(memory_format=torch.channels_last)
-    plain = build_network(agent.network_spec)  # NCHW, as load_agent builds it
+    plain = build_network(agent.network_spec)  # NCHW, as load_policy builds it
     plain.load_state_dict(agent.network.state_dict())
     assert plain.conv1.weight.is_contiguous()
     frames = torch.randint(0, 256, (3, *SHAPE), dtype=torch.uint8)
@@ -388,7 +389,7 @@ def test_restore_refuses_another_network():
 def test_load_agent_gives_a_recurrent_policy(tmp_path):
     agent = toy_a2c(episodic_life=True)
     path = save_checkpoint(tmp_path / "a2c.pt", agent.checkpoint(KUNGFU, {}))
-    policy = load_agent(path)
+    policy = load_policy(path)
     assert isinstance(policy, RecurrentPolicy) and policy.reset_on_life_loss
     assert policy.checkpoint.algo == "a2c" and policy.checkpoint.config["hidden_size"] == 8
     for name, value in agent.network.state_dict().items():
@@ -399,7 +400,7 @@ def test_load_agent_gives_a_recurrent_policy(tmp_path):
 
 
 def test_shipped_checkpoint_loads_and_plays():
-    policy = load_agent(pretrained.path("a2c_kungfu.pt"))
+    policy = load_policy(pretrained.path("a2c_kungfu.pt"))
     info = policy.checkpoint
     assert info.algo == "a2c" and info.env_id == KUNGFU and info.steps > 0
     env = env_for_checkpoint(policy)  # evaluation rules: whole game, real points

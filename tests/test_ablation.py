@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rlcourse.ablation import Variant, plot_ablation, read_ablation, summary, write_ablation
+from rlcourse.studies.ablation import Variant, plot_ablation, read_ablation, summary, write_ablation
 
 
 def _variants():
@@ -47,8 +47,8 @@ def test_foreign_files_are_refused_with_their_columns(tmp_path):
 
 
 def test_a_finished_run_becomes_a_variant_and_an_unfinished_one_is_named(tmp_path, capsys):
-    from rlcourse.ablation import evaluate_run
     from rlcourse.cli import main
+    from rlcourse.studies.ablation import evaluate_run
 
     run = tmp_path / "runs" / "cartpole"
     assert main(["train", "dqn", "--env", "CartPole-v1", "--total-steps", "300", "--seed", "3",

@@ -12,12 +12,13 @@ import pytest
 from rlcourse.agents.a2c import A2CConfig
 from rlcourse.agents.dqn import DQNConfig
 from rlcourse.agents.reinforce import ReinforceConfig
-from rlcourse.checkpoints import load_agent, load_checkpoint
+from rlcourse.checkpoints import load_checkpoint
 from rlcourse.cli import build_parser, main
 from rlcourse.config import field_docs
 from rlcourse.envs import env_for_checkpoint
 from rlcourse.metrics import LOG_COLUMNS, read_csv
 from rlcourse.policies import CategoricalPolicy, QPolicy, RecurrentPolicy
+from rlcourse.registry import load_policy
 
 CONFIGS = {"dqn": DQNConfig, "a2c": A2CConfig, "reinforce": ReinforceConfig}
 POLICIES = {"dqn": QPolicy, "a2c": RecurrentPolicy, "reinforce": CategoricalPolicy}
@@ -88,7 +89,7 @@ def test_train_writes_the_same_run_files_for_every_algorithm(algo, tmp_path, cap
     assert final["config"]["lr"] == 0.003 and "resume" not in final
     assert (out / "metrics.png").read_bytes()[:8] == PNG
     assert np.isfinite(read_csv(out / "log.csv")["eval_mean"]).sum() == 1  # the evaluation
-    policy = load_agent(out / "best.pt")
+    policy = load_policy(out / "best.pt")
     assert isinstance(policy, POLICIES[algo])
     if algo == "a2c":
         assert final["env_id"] == "ALE/KungFuMaster-v5"  # the default env
@@ -115,7 +116,7 @@ def test_resume_continues_a_run_and_plot_and_export_use_it(tmp_path, capsys):
     assert main(["plot", str(out), "--png", str(tmp_path / "curves.png")]) == 0
     assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
 
-    # export: a small fp16 copy without the resume state, that load_agent plays
+    # export: a small fp16 copy without the resume state, that load_policy plays
     small = tmp_path / "small.pt"
     assert main(["export", str(out / "checkpoint.pt"), str(small)]) == 0
     assert f"wrote {small}" in capsys.readouterr().out
@@ -123,7 +124,7 @@ def test_resume_continues_a_run_and_plot_and_export_use_it(tmp_path, capsys):
     assert "resume" not in exported and exported["steps"] == 300  # the resume point's
     assert {str(w.dtype) for w in exported["weights"].values()} == {"torch.float16"}
     assert small.stat().st_size < (out / "checkpoint.pt").stat().st_size / 10
-    policy = load_agent(small)
+    policy = load_policy(small)
     env = env_for_checkpoint(policy)
     obs, _ = env.reset(seed=0)
     assert policy(obs) in (0, 1)
@@ -162,7 +163,7 @@ def test_an_ale_game_with_a_reduced_action_set(tmp_path, capsys):
     assert payload["config"]["extra"]["preset"] == "atari"  # chosen from the env id
     assert payload["network_spec"]["class"] == "NatureCNN"
     assert tuple(payload["network_spec"]["kwargs"]["obs_shape"]) == (4, 84, 84)
-    policy = load_agent(out / "final.pt")
+    policy = load_policy(out / "final.pt")
     env = env_for_checkpoint(policy)  # rebuilt from the checkpoint, with its action set
     assert env.action_space.n == 2 and policy.n_actions == 2
     assert env.unwrapped.get_action_meanings()[:2] == ["NOOP", "FIRE"]  # the game's own

@@ -17,14 +17,13 @@ from rlcourse.agents.dqn import (
     atari_100k_config,
     atari_config,
     double_dqn_target,
-    epsilon_greedy,
     td_target,
 )
 from rlcourse.buffers import AtariReplayBuffer, ReplayBuffer, ReplaySample
 from rlcourse.checkpoints import CheckpointError
 from rlcourse.envs import make_env, make_env_for
 from rlcourse.evaluation import evaluate
-from rlcourse.policies import QPolicy
+from rlcourse.policies import QPolicy, epsilon_greedy
 from rlcourse.toy_envs import ChainEnv
 from rlcourse.training import train_dqn
 

@@ -177,9 +177,9 @@ def test_env_for_checkpoint_uses_the_saved_id_and_options():
     assert env_for_checkpoint(payload).action_space.n == 2
     assert EpisodicLife not in _wrapper_types(env_for_checkpoint(payload))
     assert EpisodicLife in _wrapper_types(env_for_checkpoint(payload, training=True))
-    from rlcourse.checkpoints import load_agent
     from rlcourse.pretrained import path
+    from rlcourse.registry import load_policy
 
-    policy = load_agent(path("dqn_cartpole.pt"))
+    policy = load_policy(path("dqn_cartpole.pt"))
     assert env_for_checkpoint(policy).spec.id == "CartPole-v1"
     assert env_for_checkpoint(policy.checkpoint).spec.id == "CartPole-v1"

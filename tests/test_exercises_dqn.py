@@ -11,7 +11,6 @@ from exercise_helpers import assert_no_answer_code
 
 from rlcourse.agents.dqn import (
     compute_dqn_loss,
-    epsilon_greedy,
     linear_schedule,
     td_target,
     update_target_network,
@@ -26,6 +25,7 @@ from rlcourse.course.exercises.dqn import (
     check_td_target,
     dqn_loop,
 )
+from rlcourse.policies import epsilon_greedy
 
 # --- correct answers written differently from the package -----------------------------------
 

@@ -10,10 +10,11 @@ import pytest
 from conftest import load_script
 
 from rlcourse import pretrained
-from rlcourse.ablation import read_ablation
 from rlcourse.agents.dqn import PRESETS, atari_100k_config
-from rlcourse.cli import CONFIGS, build_parser
+from rlcourse.cli import build_parser
 from rlcourse.config import options_to_values
+from rlcourse.registry import ALGORITHMS
+from rlcourse.studies.ablation import read_ablation
 
 ablation = load_script("experiments/dqn_100k_ablation")
 seeds = load_script("experiments/dqn_100k_seeds")
@@ -21,7 +22,7 @@ seeds = load_script("experiments/dqn_100k_seeds")
 
 def _config(command):
     args = build_parser().parse_args(shlex.split(command)[1:])
-    values = options_to_values(args, CONFIGS["dqn"])
+    values = options_to_values(args, ALGORITHMS["dqn"].config)
     return PRESETS[args.preset](**values, seed=args.seed)
 
 

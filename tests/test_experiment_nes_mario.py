@@ -7,8 +7,9 @@ from conftest import load_script
 
 from rlcourse.agents.dqn import PRESETS, DQNConfig
 from rlcourse.checkpoints import load_checkpoint
-from rlcourse.cli import CONFIGS, build_parser
+from rlcourse.cli import build_parser
 from rlcourse.config import options_to_values
+from rlcourse.registry import ALGORITHMS
 
 nes = load_script("experiments/nes_mario")
 
@@ -18,7 +19,8 @@ def test_the_command_makes_the_shipped_agents_config(tmp_path, capsys):
     command = capsys.readouterr().out.strip()
     assert command == nes.command(tmp_path) and command.endswith(f"--out {tmp_path / 'nes_s0'}")
     args = build_parser().parse_args(shlex.split(command)[1:])
-    config = PRESETS[args.preset](**options_to_values(args, CONFIGS["dqn"]), seed=args.seed)
+    values = options_to_values(args, ALGORITHMS["dqn"].config)
+    config = PRESETS[args.preset](**values, seed=args.seed)
     shipped = load_checkpoint(nes.AGENT)
     saved = DQNConfig.from_dict(shipped["config"]).to_dict()  # later fields: defaults
     assert dict(config.to_dict(), extra={}) == dict(saved, extra={})

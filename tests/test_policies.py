@@ -5,8 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from rlcourse.networks import MLPQNetwork, RecurrentActorCritic
-from rlcourse.policies import CheckpointInfo, QPolicy, RandomPolicy, RecurrentPolicy, policy_for
+from rlcourse.checkpoints import CheckpointInfo
+from rlcourse.networks import MLPPolicy, MLPQNetwork, RecurrentActorCritic
+from rlcourse.policies import (
+    CategoricalPolicy,
+    Policy,
+    QPolicy,
+    RandomPolicy,
+    RecurrentPolicy,
+    epsilon_greedy,
+    greedy_action,
+)
+from rlcourse.registry import ALGORITHMS
 
 SHAPE = (1, 16, 16)
 
@@ -129,7 +139,7 @@ def test_recurrent_policy_reseed_restarts_the_draws():
     assert policy.act_batch(_frames(30), range(30)).tolist() == first
 
 
-# --- RandomPolicy and policy_for ------------------------------------------------------------
+# --- RandomPolicy and the policies of checkpoints -----------------------------------------
 
 
 def test_random_policy():
@@ -147,12 +157,46 @@ def test_random_policy():
         RandomPolicy(gym.spaces.Box(0, 1, (2,)), seed=0)
 
 
-def test_policy_for_each_algorithm():
-    q = policy_for(_q_network(), _info("dqn"))
+def test_each_algorithms_checkpoint_plays_by_its_rule():
+    q = ALGORITHMS["dqn"].policy(_q_network(), _info("dqn"))
     assert isinstance(q, QPolicy) and q.epsilon == 0.0 and q.checkpoint.algo == "dqn"
-    lives = policy_for(_recurrent(), _info("a2c", episodic_life=True))
+    lives = ALGORITHMS["a2c"].policy(_recurrent(), _info("a2c", episodic_life=True))
     assert isinstance(lives, RecurrentPolicy) and lives.reset_on_life_loss and not lives.greedy
-    whole = policy_for(_recurrent(), _info("a2c", episodic_life=False))
+    whole = ALGORITHMS["a2c"].policy(_recurrent(), _info("a2c", episodic_life=False))
     assert not whole.reset_on_life_loss
-    with pytest.raises(ValueError, match="no policy for algorithm 'ppo'"):
-        policy_for(_q_network(), _info("ppo"))
+    sampling = ALGORITHMS["reinforce"].policy(MLPPolicy(4, 2), _info("reinforce"))
+    assert isinstance(sampling, CategoricalPolicy) and not sampling.greedy
+
+
+def test_every_policy_is_a_policy():
+    space = gym.spaces.Discrete(2)
+    for policy in (QPolicy(_q_network()), RecurrentPolicy(_recurrent()),
+                   CategoricalPolicy(MLPPolicy(4, 2)), RandomPolicy(space)):  # fmt: skip
+        assert isinstance(policy, Policy)
+
+
+@pytest.mark.parametrize("epsilon", [0.0, 0.3, 1.0])
+def test_epsilon_greedy_is_one_rule_with_or_without_a_forward_pass(epsilon):
+    q = np.array([0.5, 2.0, 1.0])
+    lazy, eager = np.random.default_rng(3), np.random.default_rng(3)
+    calls = []
+
+    def compute() -> np.ndarray:
+        calls.append(1)
+        return q
+
+    first = [epsilon_greedy(compute, epsilon, lazy, n_actions=3) for _ in range(200)]
+    second = [epsilon_greedy(q, epsilon, eager) for _ in range(200)]
+    assert first == second  # the same draws, the same actions
+    # Q-values are computed only for greedy actions: never when epsilon is 1
+    assert (len(calls) == 200) == (epsilon == 0.0) and (len(calls) == 0) == (epsilon == 1.0)
+    with pytest.raises(TypeError, match="needs n_actions"):
+        epsilon_greedy(compute, epsilon, lazy)
+
+
+def test_greedy_action_breaks_ties_at_random_only_when_given_a_generator():
+    tied = np.array([1.0, 3.0, 3.0])
+    assert {greedy_action(tied) for _ in range(20)} == {1}
+    rng = np.random.default_rng(0)
+    assert {greedy_action(tied, rng) for _ in range(50)} == {1, 2}
+    assert greedy_action(np.array([np.nan, 1.0])) == 0

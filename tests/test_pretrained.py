@@ -13,12 +13,13 @@ import pytest
 
 from rlcourse import pretrained
 from rlcourse.agents.dqn import DQNConfig, atari_100k_config
-from rlcourse.checkpoints import load_agent, load_checkpoint
+from rlcourse.checkpoints import load_checkpoint
 from rlcourse.cli import main
 from rlcourse.envs import env_for_checkpoint
 from rlcourse.evaluation import TEST_SEED, evaluate, evaluate_checkpoint
 from rlcourse.metrics import MetricLogger
 from rlcourse.policies import CategoricalPolicy, QPolicy, RecurrentPolicy
+from rlcourse.registry import load_policy
 from rlcourse.video import read_video
 
 # name -> (algorithm, env id, policy class, whether it beats random play in short games)
@@ -62,7 +63,7 @@ def test_load_agent_gives_a_ready_policy(name):
     assert path.stat().st_size < 8_000_000
     payload = load_checkpoint(path)
     assert "resume" not in payload, "shipped files hold weights only"
-    policy = load_agent(path)
+    policy = load_policy(path)
     assert type(policy) is kind
     info = policy.checkpoint
     assert (info.algo, info.env_id, info.path) == (algo, env_id, str(path))
@@ -84,7 +85,7 @@ def test_load_agent_gives_a_ready_policy(name):
 
 
 def test_the_cartpole_agent_balances_the_pole_for_the_whole_episode():
-    policy = load_agent(pretrained.path("dqn_cartpole.pt"))
+    policy = load_policy(pretrained.path("dqn_cartpole.pt"))
     scores = evaluate(policy, env_for_checkpoint(policy), episodes=3, seed=50_000)
     assert scores.tolist() == [500.0] * 3
 
@@ -103,7 +104,7 @@ def test_the_reinforce_agent_solves_cartpole_sampling_its_actions():
 def test_the_100k_agents_are_the_atari100k_preset_after_100k_steps(name):
     # Lesson 07's agents: seed 0 of experiments/dqn_100k_seeds.py (Ms. Pac-Man's is also the last
     # run of the ablation, experiments/dqn_100k_ablation.py).
-    policy = load_agent(pretrained.path(name))
+    policy = load_policy(pretrained.path(name))
     # read as today's DQNConfig: fields added since the run take their defaults
     config = dict(DQNConfig.from_dict(policy.checkpoint.config).to_dict(), extra={})
     assert config == atari_100k_config(seed=0).to_dict()
@@ -114,7 +115,7 @@ def test_the_nes_agent_is_the_atari100k_preset_on_right_only_after_100k_steps():
     # experiments/nes_mario.py's run; loading it needs no NES package (playing it does).
     path = pretrained.path("ddqn_nes_mario.pt")
     assert path.stat().st_size < 8_000_000 and "resume" not in load_checkpoint(path)
-    policy = load_agent(path)
+    policy = load_policy(path)
     info = policy.checkpoint
     assert (info.env_id, info.env_options, info.steps) == (
         "SuperMarioBros-1-1-v0", {"actions": "right_only"}, 100_000)
@@ -125,7 +126,7 @@ def test_the_nes_agent_is_the_atari100k_preset_on_right_only_after_100k_steps():
 
 
 def test_the_mario_agent_is_double_dqn_on_the_right_only_action_set():
-    policy = load_agent(pretrained.path("ddqn_mario.pt"))
+    policy = load_policy(pretrained.path("ddqn_mario.pt"))
     assert policy.checkpoint.env_options == {"actions": "right_only"}
     assert policy.checkpoint.config["double"] is True
     env = env_for_checkpoint(policy)
@@ -167,7 +168,7 @@ def test_rlcourse_watch_records_a_video_of_a_shipped_agent(name, tmp_path, capsy
     assert match, printed
     frames = read_video(video)
     assert len(frames) == int(match.group(1)) + 1  # the first frame, then one per step
-    env = env_for_checkpoint(load_agent(pretrained.path(name)), render_mode="rgb_array")
+    env = env_for_checkpoint(load_policy(pretrained.path(name)), render_mode="rgb_array")
     env.reset(seed=0)
     height, width, _ = env.render().shape
     assert frames.shape[1:] == (height + height % 2, width + width % 2, 3)

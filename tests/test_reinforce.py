@@ -1,6 +1,6 @@
 """REINFORCE (rlcourse/agents/reinforce.py, rlcourse/training/monte_carlo.py): the loss
 pieces by hand, the baseline's effect on the gradient, a short CartPole run that learns,
-the checkpoint through load_agent and `rlcourse evaluate`, and bad input."""
+the checkpoint through load_policy and `rlcourse evaluate`, and bad input."""
 
 import math
 import re
@@ -21,10 +21,11 @@ from rlcourse.agents.reinforce import (
     reward_to_go,
     train_on_episodes,
 )
-from rlcourse.checkpoints import load_agent, load_checkpoint
+from rlcourse.checkpoints import load_checkpoint
 from rlcourse.cli import main
 from rlcourse.envs import make_env
 from rlcourse.policies import CategoricalPolicy
+from rlcourse.registry import load_policy
 from rlcourse.training import train_reinforce
 
 # --- the pieces, by hand ------------------------------------------------------------------
@@ -174,7 +175,7 @@ def test_the_checkpoint_goes_through_load_agent_and_rlcourse_evaluate(tmp_path, 
     payload = load_checkpoint(out / "final.pt")
     assert payload["algo"] == "reinforce" and payload["network_spec"]["class"] == "MLPPolicy"
     assert payload["config"]["baseline"] == "mean" and payload["steps"] >= 600
-    policy = load_agent(out / "final.pt")
+    policy = load_policy(out / "final.pt")
     assert isinstance(policy, CategoricalPolicy) and not policy.greedy
     assert policy.checkpoint.algo == "reinforce" and not policy.network.training
     capsys.readouterr()

@@ -17,14 +17,14 @@ from rlcourse.checkpoints import (
     save_checkpoint,
 )
 from rlcourse.envs import make_env_for
-from rlcourse.metrics import LOG_COLUMNS, MetricLogger, read_csv
+from rlcourse.metrics import LOG_COLUMNS, read_csv
 from rlcourse.training import harness, train_a2c, train_dqn
 
 
 @pytest.fixture
 def no_pictures(monkeypatch):
     """Skip drawing metrics.png (a second a picture) where a test does not look at it."""
-    monkeypatch.setattr(MetricLogger, "plot", lambda self, *args, **kwargs: None)
+    monkeypatch.setattr(harness, "plot_metrics", lambda *args, **kwargs: None)
 
 
 # --- train_dqn ------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed
 
 from rlcourse.metrics import MetricLogger  # noqa: E402
-from rlcourse.overestimation import plot_overestimation, read_study_csv  # noqa: E402
-from rlcourse.plots import plot_runs  # noqa: E402
+from rlcourse.plots import plot_metrics, plot_runs  # noqa: E402
+from rlcourse.studies.overestimation import plot_overestimation, read_study_csv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "rlcourse" / "pretrained"
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         log = PRETRAINED / f"{name}_log.csv"
         if log.exists():
             metrics = MetricLogger.from_csv(log, window=100)
-            metrics.plot(args.out / f"{name}.png", title=title, baselines=baselines)
+            plot_metrics(metrics, args.out / f"{name}.png", title=title, baselines=baselines)
             written.append(args.out / f"{name}.png")
     study = RESULTS / "overestimation.csv"
     if study.exists():

@@ -2,8 +2,9 @@
 
 The pieces, in the order a transition flows through them:
 
-1. :meth:`DQN.act`: epsilon-greedy on the online Q-network (:func:`epsilon_greedy`), epsilon
-   following :func:`linear_schedule`;
+1. :meth:`DQN.act`: epsilon-greedy on the online Q-network (the course's one
+   :func:`~rlcourse.policies.epsilon_greedy`, in its two pieces: the coin first, so that
+   exploring costs no forward pass), epsilon following :func:`linear_schedule`;
 2. :meth:`DQN.observe`: store the transition in replay memory; every ``train_frequency``
    steps, ``gradient_steps`` updates on random minibatches;
 3. :meth:`DQN.update`: regress ``Q(s, a)`` on the TD target (:func:`td_target`, or
@@ -37,8 +38,9 @@ from rlcourse.checkpoints import (
     set_rng_state,
 )
 from rlcourse.config import check_number, check_positive_int, config_from_dict
+from rlcourse.envs import is_atari, is_nes_mario
 from rlcourse.networks import build_network, network_spec
-from rlcourse.policies import QPolicy
+from rlcourse.policies import QPolicy, explore, greedy_action
 
 
 @dataclass
@@ -199,8 +201,6 @@ PRESETS = {"cartpole": cartpole_config, "atari": atari_config, "atari100k": atar
 def default_preset(env_id: str) -> str:
     """The preset used when none is named: 'atari' for pixel games (ALE, NES Super Mario),
     else 'cartpole'."""
-    from rlcourse.envs import is_atari, is_nes_mario
-
     return "atari" if is_nes_mario(env_id) or is_atari(env_id) else "cartpole"
 
 
@@ -216,17 +216,6 @@ def linear_schedule(start: float, end: float, duration: int, step: int) -> float
     if duration <= 0 or step >= duration:
         return end
     return start + max(step, 0) / duration * (end - start)
-
-
-def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
-    """A random action with probability ``epsilon``, else the greedy one.
-
-    >>> epsilon_greedy(np.array([0.0, 2.0, 1.0]), 0.0, np.random.default_rng(0))
-    1
-    """
-    if rng.random() < epsilon:
-        return int(rng.integers(len(q_values)))
-    return int(np.argmax(q_values))
 
 
 def td_target(
@@ -457,15 +446,16 @@ class DQN:
                 self.explore_left -= 1
                 return self.explore_action
             self.explore_left = 0  # greedy play is asked for: drop the held random action
-        if self.rng.random() < epsilon:  # explore without a forward pass: it is the hot path
-            self.explore_action = int(self.rng.integers(self.n_actions))
+        random_action = explore(epsilon, self.n_actions, self.rng)  # no forward pass: hot path
+        if random_action is not None:
+            self.explore_action = random_action
             self.explore_left = self.config.explore_repeat - 1
-            return self.explore_action
-        return int(np.argmax(self.q_values(obs)))
+            return random_action
+        return greedy_action(self.q_values(obs))
 
     def greedy(self, obs: Any) -> int:
         """The greedy action: for evaluation and videos."""
-        return int(np.argmax(self.q_values(obs)))
+        return greedy_action(self.q_values(obs))
 
     def policy(self, epsilon: float = 0.0, seed: int = 0) -> QPolicy:
         """The online network as a :class:`~rlcourse.policies.QPolicy` (shares its weights)."""

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from rlcourse import policies
 from rlcourse.config import check_number, check_positive_int
 
 Transitions = Mapping[int, Mapping[int, Sequence[tuple[float, int, float, bool]]]]
@@ -202,10 +203,7 @@ def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator) 
 
 def _epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
     """:func:`epsilon_greedy` without the argument checks (the training loop's)."""
-    if rng.random() < epsilon:
-        return int(rng.integers(len(q_row)))
-    best = np.flatnonzero(q_row == q_row.max())
-    return int(best[0]) if len(best) == 1 else int(rng.choice(best))
+    return policies.epsilon_greedy(q_row, epsilon, rng, random_ties=True)
 
 
 def _td_update(

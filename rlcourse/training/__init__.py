@@ -8,9 +8,9 @@
   progress bar, live plot, exact resume, Ctrl-C.
 """
 
-from rlcourse.training.harness import Run, progress_bar
+from rlcourse.training.harness import Run, TrainResult, progress_bar
 from rlcourse.training.monte_carlo import train_reinforce
-from rlcourse.training.off_policy import TrainResult, train_dqn
+from rlcourse.training.off_policy import train_dqn
 from rlcourse.training.on_policy import train_a2c
 
 __all__ = ["Run", "TrainResult", "progress_bar", "train_a2c", "train_dqn", "train_reinforce"]

@@ -24,11 +24,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,10 +42,75 @@ from rlcourse.config import check_positive_int
 from rlcourse.errors import RunDirectoryError
 from rlcourse.files import atomic_write
 from rlcourse.metrics import LOG_COLUMNS, MetricLogger
-from rlcourse.plots import LivePlot
+from rlcourse.plots import LivePlot, plot_metrics
 from rlcourse.resume import ReplayableGame
 
-__all__ = ["ReplayableGame", "Run", "progress_bar"]
+__all__ = ["Prepared", "ReplayableGame", "Run", "TrainRequest", "TrainResult", "progress_bar"]
+
+
+class TrainResult(NamedTuple):
+    """What a training run returns (every loop)."""
+
+    agent: Any
+    """The trained agent."""
+    evaluations: list[tuple[int, float, float]]
+    """``(step, mean, std)`` of each evaluation."""
+    solved_at_step: int | None
+    """First step at which an evaluation reached ``solve_score`` (None if never)."""
+    metrics: MetricLogger
+    """Per-episode return, length, loss, ... with moving averages (:mod:`rlcourse.metrics`)."""
+    interrupted: bool
+    """True when Ctrl-C stopped the run (a resume point was written)."""
+    wall_seconds: float
+    """Training time, evaluations excluded."""
+
+
+class TrainRequest(NamedTuple):
+    """A training run asked for by env id and config (the command line's ``rlcourse train``):
+    what :attr:`rlcourse.registry.Algorithm.prepare` turns into an agent, its games and a
+    loop to run."""
+
+    env_id: str
+    """The game, e.g. ``"ALE/KungFuMaster-v5"``."""
+    config: Any
+    """The algorithm's config dataclass."""
+    total_steps: int
+    """Agent steps to train for (summed over parallel games)."""
+    env_options: dict[str, Any] = {}
+    """How the env is made beyond its id (e.g. ``{"actions": "right_only"}``)."""
+    out_dir: Path | None = None
+    """The run directory (None: nothing is written)."""
+    resume: bool = False
+    """Continue from ``out_dir/checkpoint.pt``."""
+    eval_every: int | None = None
+    """Agent steps between evaluations (None: none)."""
+    eval_episodes: int = 10
+    """Games per evaluation."""
+    checkpoint_every: int | None = None
+    """Agent steps between resume points."""
+    max_minutes: float | None = None
+    """Stop after this much training time (evaluations excluded)."""
+    solve_score: float | None = None
+    """Stop at the first evaluation whose mean reaches this (algorithms that support it)."""
+    save_buffer: bool = True
+    """Off-policy agents: keep the replay memory in resume points."""
+    progress: bool = True
+    """Show a progress bar."""
+
+
+class Prepared(NamedTuple):
+    """An agent made for a :class:`TrainRequest`, and the loop that trains it."""
+
+    agent: Any
+    """The new agent (its ``device`` says where it trains)."""
+    train: Callable[[], TrainResult]
+    """Runs the training loop to its end."""
+
+
+Checkpointer = Callable[..., dict[str, Any]]
+"""A loop's ``checkpoint(resume_point=False)``: the agent's payload, with the loop's state in
+a resume point."""
+
 
 def progress_bar(total: int, description: str, enabled: bool = True, initial: int = 0) -> Any:
     """A ``tqdm.auto`` bar (a widget in notebooks, text in a terminal) counting steps."""
@@ -59,10 +124,12 @@ class Run:
     """The files, schedule, progress bar and live plot of one training run.
 
     The loops (:func:`~rlcourse.training.train_dqn`, :func:`~rlcourse.training.train_a2c`,
-    :func:`~rlcourse.training.train_reinforce`) call :meth:`log_episode`,
-    :meth:`evaluation_due` / :meth:`log_evaluation`, :meth:`checkpoint_due` /
-    :meth:`save_resume_point` and :meth:`finish`; everything a run writes is written here.
-    ``out_dir=None``: nothing is written (a notebook's quick run).
+    :func:`~rlcourse.training.train_reinforce`) go on while :meth:`running`, and call
+    :meth:`log_episode`, :meth:`evaluation_due` / :meth:`evaluate`, :meth:`checkpoint_due` /
+    :meth:`save_resume_point` and :meth:`end`; everything a run writes is written here.
+    ``out_dir=None``: nothing is written (a notebook's quick run). ``max_minutes``: the run
+    stops after this much training time (evaluations excluded; earlier sessions of a resumed
+    run count). ``solve_score``: it stops at the first evaluation whose mean reaches it.
     """
 
     def __init__(
@@ -82,8 +149,13 @@ class Run:
         live_plot: bool = False,
         live_metrics: tuple[str, ...] = ("episode_return", "loss"),
         metrics_window: int = 100,
+        max_minutes: float | None = None,
+        solve_score: float | None = None,
     ) -> None:
         self.algo, self.env_id = algo, env_id
+        self.max_minutes = max_minutes
+        self.solve_score = solve_score
+        self.solved_at: int | None = None
         self.env_options = dict(env_options or {})
         self.total_steps = check_positive_int("total_steps", total_steps)
         self.eval_every = _optional_count("eval_every", eval_every)
@@ -207,6 +279,43 @@ class Run:
         self.bar.set_postfix(ret=f"{np.mean(returns):.1f}", refresh=False)
         return row
 
+    def out_of_time(self) -> bool:
+        """Has the run trained for ``max_minutes``?"""
+        return self.max_minutes is not None and self.training_time() >= self.max_minutes * 60
+
+    def running(self, steps: int) -> bool:
+        """Should the loop go on, ``steps`` agent steps into the run? Not once the step budget
+        or the time budget is spent, Ctrl-C was pressed, or ``solve_score`` was reached."""
+        return (
+            steps < self.total_steps
+            and not self.interrupted
+            and not self.out_of_time()
+            and self.solved_at is None
+        )
+
+    def evaluate(
+        self, step: int, play: Callable[[], np.ndarray], best_checkpoint: Checkpointer
+    ) -> np.ndarray:
+        """An evaluation, its clock paused: ``play()`` gives the scores, which are logged
+        (:meth:`log_evaluation`) and compared with ``solve_score``."""
+        self.pause_clock()
+        scores = play()
+        self.log_evaluation(step, scores, best_checkpoint)
+        self.resume_clock()
+        if self.solve_score is not None and scores.mean() >= self.solve_score:
+            self.solved_at = step
+        return scores
+
+    def end(self, agent: Any, checkpoint: Checkpointer) -> TrainResult:
+        """The run's last act: a resume point if Ctrl-C stopped it, else ``final.pt``; the
+        final picture; the :class:`TrainResult`."""
+        if self.interrupted:
+            self.save_resume_point(checkpoint(resume_point=True))
+        self.pause_clock()
+        self.finish(None if self.interrupted else checkpoint())
+        return TrainResult(agent, self.metrics.evaluations, self.solved_at, self.metrics,
+                           self.interrupted, self.wall_seconds)  # fmt: skip
+
     def log_evaluation(self, step: int, scores: np.ndarray, best_checkpoint: Any) -> bool:
         """An evaluation's scores: a CSV row, and ``best.pt`` (``best_checkpoint()`` makes
         its payload) when the mean is the best so far. Returns whether it was."""
@@ -229,7 +338,7 @@ class Run:
         if self.out is None:
             return
         save_checkpoint(self.out / "checkpoint.pt", payload)
-        self.metrics.plot(self.out / "metrics.png", title=f"{self.algo.upper()} {self.env_id}")
+        plot_metrics(self.metrics, self.out / "metrics.png", title=self._title())
 
     def finish(self, final_payload: dict[str, Any] | None) -> None:
         """Close the bar, draw the final picture, write ``final.pt`` (weights only)."""
@@ -238,7 +347,10 @@ class Run:
             self.live.draw()
         if self.out is not None and final_payload is not None:
             export_checkpoint(final_payload, self.out / "final.pt", half=False)
-            self.metrics.plot(self.out / "metrics.png", title=f"{self.algo.upper()} {self.env_id}")
+            plot_metrics(self.metrics, self.out / "metrics.png", title=self._title())
+
+    def _title(self) -> str:
+        return f"{self.algo.upper()} {self.env_id}"
 
     @contextmanager
     def interruptible(self) -> Iterator[None]:

@@ -22,9 +22,8 @@ import numpy as np
 
 from rlcourse.agents.reinforce import Episode, Reinforce
 from rlcourse.envs import make_env_for
-from rlcourse.evaluation import EVAL_SEED, evaluate_batched
-from rlcourse.training.harness import Run
-from rlcourse.training.off_policy import TrainResult
+from rlcourse.episodes import EVAL_SEED, evaluate_batched
+from rlcourse.training.harness import Prepared, Run, TrainRequest, TrainResult
 
 STAT_COLUMNS = ("loss", "policy_loss", "value_loss", "entropy", "grad_norm")
 
@@ -84,7 +83,7 @@ def train_reinforce(
         total_steps=total_steps, out_dir=out_dir, resume=resume, eval_every=eval_every,
         eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, progress=progress,
         live_plot=live_plot, live_metrics=("episode_return", "entropy"),
-        metrics_window=metrics_window,
+        metrics_window=metrics_window, max_minutes=max_minutes, solve_score=solve_score,
     )  # fmt: skip
     make_evaluation_game = functools.partial(make_env_for, env_id, training=False, **env_options)
     if run.resume_payload is not None:
@@ -94,12 +93,8 @@ def train_reinforce(
         loop = {"run": run.run_state()} if resume_point else None
         return agent.checkpoint(env_id, env_options, resume=loop)
 
-    def out_of_time() -> bool:
-        return max_minutes is not None and run.training_time() >= max_minutes * 60
-
-    solved_at = None
     with run.interruptible():
-        while agent.steps < total_steps and not run.interrupted and not out_of_time():
+        while run.running(agent.steps):
             before = agent.steps
             first = run.episodes
             batch = [play_episode(agent, env, config.seed + first + i)
@@ -113,20 +108,41 @@ def train_reinforce(
                                 episode_length=len(episode.actions),
                                 **{key: stats[key] for key in STAT_COLUMNS})  # fmt: skip
             if run.evaluation_due(before, agent.steps):
-                run.pause_clock()
-                scores = evaluate_batched(agent.policy(seed=EVAL_SEED), make_evaluation_game,
-                                          eval_episodes, seed=EVAL_SEED)  # fmt: skip
-                run.log_evaluation(agent.steps, scores, checkpoint)
-                run.resume_clock()
-                if solve_score is not None and scores.mean() >= solve_score:
-                    solved_at = agent.steps
+                play = functools.partial(evaluate_batched, agent.policy(seed=EVAL_SEED),
+                                         make_evaluation_game, eval_episodes, seed=EVAL_SEED)
+                run.evaluate(agent.steps, play, checkpoint)
             if run.checkpoint_due(before, agent.steps):
                 run.save_resume_point(checkpoint(resume_point=True))
-            if solved_at is not None:
-                break
-        if run.interrupted:
-            run.save_resume_point(checkpoint(resume_point=True))
-    run.pause_clock()
-    run.finish(None if run.interrupted else checkpoint())
-    return TrainResult(agent, run.metrics.evaluations, solved_at, run.metrics, run.interrupted,
-                       run.wall_seconds)  # fmt: skip
+        return run.end(agent, checkpoint)
+
+
+def flat_discrete(env_id: str, env: gym.Env) -> tuple[int, int]:
+    """``(obs_dim, n_actions)`` of an env with flat observations and discrete actions (what
+    REINFORCE's MLP policy takes), or a ValueError saying why not."""
+    obs_space, action_space = env.observation_space, env.action_space
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise ValueError(f"REINFORCE here needs discrete actions; {env_id} has {action_space}")
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise ValueError(
+            f"REINFORCE here needs flat vector observations (an MLP policy); {env_id} gives "
+            f"{obs_space}: use an env such as CartPole-v1 or Acrobot-v1"
+        )
+    return int(obs_space.shape[0]), int(action_space.n)
+
+
+def prepare_reinforce(request: TrainRequest) -> Prepared:
+    """The agent and game of a :class:`~.harness.TrainRequest` (flat observations, discrete
+    actions)."""
+    env = make_env_for(request.env_id, training=True)
+    agent = Reinforce(*flat_discrete(request.env_id, env), request.config)
+
+    def train() -> TrainResult:
+        return train_reinforce(
+            agent, env, request.total_steps, env_id=request.env_id,
+            eval_every=request.eval_every, eval_episodes=request.eval_episodes,
+            solve_score=request.solve_score, out_dir=request.out_dir,
+            checkpoint_every=request.checkpoint_every, resume=request.resume,
+            max_minutes=request.max_minutes, progress=request.progress,
+        )  # fmt: skip
+
+    return Prepared(agent, train)

@@ -8,33 +8,17 @@ checkpoint when due. Everything it writes goes through the :class:`~.harness.Run
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import gymnasium as gym
 
 from rlcourse.agents.dqn import DQN
-from rlcourse.evaluation import EVAL_SEED, evaluate
-from rlcourse.metrics import MetricLogger
+from rlcourse.envs import make_env_for
+from rlcourse.episodes import EVAL_SEED, evaluate
 from rlcourse.resume import ReplayableGame
-from rlcourse.training.harness import Run
-
-
-class TrainResult(NamedTuple):
-    """What a training run returns (both loops)."""
-
-    agent: Any
-    """The trained agent."""
-    evaluations: list[tuple[int, float, float]]
-    """``(step, mean, std)`` of each evaluation."""
-    solved_at_step: int | None
-    """First step at which an evaluation reached ``solve_score`` (None if never)."""
-    metrics: MetricLogger
-    """Per-episode return, length, loss, ... with moving averages: ``.plot()``."""
-    interrupted: bool
-    """True when Ctrl-C stopped the run (a resume point was written)."""
-    wall_seconds: float
-    """Training time, evaluations excluded."""
+from rlcourse.training.harness import Prepared, Run, TrainRequest, TrainResult
 
 
 def train_dqn(
@@ -82,7 +66,7 @@ def train_dqn(
         total_steps=total_steps, out_dir=out_dir, resume=resume, eval_every=eval_every,
         eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, progress=progress,
         live_plot=live_plot, live_metrics=("episode_return", "loss", "epsilon"),
-        metrics_window=metrics_window,
+        metrics_window=metrics_window, max_minutes=max_minutes, solve_score=solve_score,
     )  # fmt: skip
     game = env if isinstance(env, ReplayableGame) else ReplayableGame(env)
 
@@ -96,12 +80,8 @@ def train_dqn(
     else:
         obs, _ = game.reset(seed=config.seed + run.episodes)
 
-    def out_of_time() -> bool:
-        return max_minutes is not None and run.training_time() >= max_minutes * 60
-
-    solved_at = None
     with run.interruptible():
-        while agent.steps < total_steps and not run.interrupted and not out_of_time():
+        while run.running(agent.steps):
             action = agent.act(obs)
             next_obs, reward, terminated, truncated, _ = game.step(action)
             # The transition keeps both flags: only `terminated` cuts the TD bootstrap.
@@ -113,21 +93,31 @@ def train_dqn(
                 run.log_episode(agent.steps, epsilon=agent.epsilon)
                 obs, _ = game.reset(seed=config.seed + run.episodes)
             if run.evaluation_due(agent.steps - 1, agent.steps):
-                run.pause_clock()
-                scores = evaluate(agent.policy(), eval_env, eval_episodes, seed=EVAL_SEED)
-                run.log_evaluation(agent.steps, scores, checkpoint)
-                run.resume_clock()
-                if solve_score is not None and scores.mean() >= solve_score:
-                    solved_at = agent.steps
+                play = partial(evaluate, agent.policy(), eval_env, eval_episodes, seed=EVAL_SEED)
+                run.evaluate(agent.steps, play, checkpoint)
             if run.checkpoint_due(agent.steps - 1, agent.steps):
                 run.save_resume_point(checkpoint(resume_point=True))
             if on_step is not None:
                 on_step(agent)
-            if solved_at is not None:
-                break
-        if run.interrupted:
-            run.save_resume_point(checkpoint(resume_point=True))
-    run.pause_clock()
-    run.finish(None if run.interrupted else checkpoint())
-    return TrainResult(agent, run.metrics.evaluations, solved_at, run.metrics, run.interrupted,
-                       run.wall_seconds)  # fmt: skip
+        return run.end(agent, checkpoint)
+
+
+def prepare_dqn(request: TrainRequest) -> Prepared:
+    """The agent and games of a :class:`~.harness.TrainRequest`: the env made for training,
+    another for the evaluations (whole games, real scores), the agent sized to them."""
+    options = request.env_options
+    env = make_env_for(request.env_id, training=True, **options)
+    eval_env = make_env_for(request.env_id, training=False, **options)
+    agent = DQN(env.observation_space, env.action_space, request.config)
+
+    def train() -> TrainResult:
+        return train_dqn(
+            agent, env, request.total_steps, env_id=request.env_id, env_options=options,
+            eval_env=eval_env if request.eval_every else None, eval_every=request.eval_every,
+            eval_episodes=request.eval_episodes, solve_score=request.solve_score,
+            out_dir=request.out_dir, checkpoint_every=request.checkpoint_every,
+            resume=request.resume, max_minutes=request.max_minutes, progress=request.progress,
+            save_buffer=request.save_buffer,
+        )  # fmt: skip
+
+    return Prepared(agent, train)

@@ -8,15 +8,15 @@ evaluation and checkpoints follow when due. Everything it writes goes through th
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rlcourse.agents.a2c import A2C
-from rlcourse.envs import GameSpec
-from rlcourse.evaluation import EVAL_SEED, evaluate_batched
+from rlcourse.envs import GameSpec, make_env_for
+from rlcourse.episodes import EVAL_SEED, evaluate_batched
 from rlcourse.rollouts import EnvPool
-from rlcourse.training.harness import Run
-from rlcourse.training.off_policy import TrainResult
+from rlcourse.training.harness import Prepared, Run, TrainRequest, TrainResult
 
 KUNGFU = "ALE/KungFuMaster-v5"
 STAT_COLUMNS = ("loss", "policy_loss", "value_loss", "entropy", "grad_norm")
@@ -56,7 +56,7 @@ def train_a2c(
         total_steps=total_steps, out_dir=out_dir, resume=resume, eval_every=eval_every,
         eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, progress=progress,
         live_plot=live_plot, live_metrics=("episode_return", "entropy"),
-        metrics_window=metrics_window,
+        metrics_window=metrics_window, max_minutes=max_minutes,
     )  # fmt: skip
     make_training_game = GameSpec(env_id, training=True, options=env_options)
     make_evaluation_game = GameSpec(env_id, training=False, options=env_options)
@@ -81,12 +81,9 @@ def train_a2c(
                     "updates_since_row": updates_since_row, "logged": logged_games}  # fmt: skip
         return agent.checkpoint(env_id, env_options, resume=loop)
 
-    def out_of_time() -> bool:
-        return max_minutes is not None and run.training_time() >= max_minutes * 60
-
     try:
         with run.interruptible():
-            while agent.steps < total_steps and not run.interrupted and not out_of_time():
+            while run.running(agent.steps):
                 before = agent.steps
                 rollout = pool.interact(config.rollout_length)
                 stats = agent.update(rollout)
@@ -106,20 +103,33 @@ def train_a2c(
                     logged_games += len(finished)
                     sums, updates_since_row = dict.fromkeys(STAT_COLUMNS, 0.0), 0
                 if run.evaluation_due(before, agent.steps):
-                    run.pause_clock()
-                    scores = evaluate_batched(
-                        agent.policy(seed=EVAL_SEED), make_evaluation_game, eval_episodes,
-                        seed=EVAL_SEED, max_steps=eval_max_steps,
-                    )  # fmt: skip
-                    run.log_evaluation(agent.steps, scores, checkpoint)
-                    run.resume_clock()
+                    play = partial(evaluate_batched, agent.policy(seed=EVAL_SEED),
+                                   make_evaluation_game, eval_episodes, seed=EVAL_SEED,
+                                   max_steps=eval_max_steps)  # fmt: skip
+                    run.evaluate(agent.steps, play, checkpoint)
                 if run.checkpoint_due(before, agent.steps):
                     run.save_resume_point(checkpoint(resume_point=True))
-            if run.interrupted:
-                run.save_resume_point(checkpoint(resume_point=True))
+            return run.end(agent, checkpoint)
     finally:
         pool.close()
-    run.pause_clock()
-    run.finish(None if run.interrupted else checkpoint())
-    return TrainResult(agent, run.metrics.evaluations, None, run.metrics, run.interrupted,
-                       run.wall_seconds)  # fmt: skip
+
+
+def prepare_a2c(request: TrainRequest) -> Prepared:
+    """The agent of a :class:`~.harness.TrainRequest`, sized to one game made as its config
+    says (the loop makes the parallel games)."""
+    config = request.config
+    probe = make_env_for(request.env_id, training=True, **config.env_options())
+    try:
+        agent = A2C(probe.observation_space.shape, probe.action_space.n, config)
+    finally:
+        probe.close()
+
+    def train() -> TrainResult:
+        return train_a2c(
+            agent, request.total_steps, env_id=request.env_id, eval_every=request.eval_every,
+            eval_episodes=request.eval_episodes, out_dir=request.out_dir,
+            checkpoint_every=request.checkpoint_every, resume=request.resume,
+            max_minutes=request.max_minutes, progress=request.progress,
+        )  # fmt: skip
+
+    return Prepared(agent, train)

@@ -23,13 +23,13 @@ from torch import nn
 from rlcourse.agents.dqn import (
     DQNConfig,
     compute_dqn_loss,
-    epsilon_greedy,
     linear_schedule,
     td_target,
 )
 from rlcourse.buffers import ReplayBuffer, ReplaySample
 from rlcourse.course.exercises.core import Case, check_exercise
 from rlcourse.networks import MLPQNetwork
+from rlcourse.policies import epsilon_greedy
 from rlcourse.toy_envs import ChainEnv
 
 # --- linear_schedule ------------------------------------------------------------------------

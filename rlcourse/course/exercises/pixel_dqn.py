@@ -26,6 +26,7 @@ import numpy as np
 
 from rlcourse.course.exercises.core import Case, ReturnedNone, check_exercise
 from rlcourse.envs import make_atari_env
+from rlcourse.evaluation import evaluate
 from rlcourse.networks import NatureCNN
 
 GAME = "ALE/MsPacman-v5"
@@ -470,8 +471,6 @@ def _seeds(f: Any) -> Any:
 def check_evaluate(student_function: Any) -> Any:
     """Check ``evaluate(policy, env, episodes, seed=EVAL_SEED, *, max_steps=None,
     gamma=1.0) -> returns`` (one per episode) on a tiny deterministic game."""
-    from rlcourse.evaluation import evaluate
-
     cases = [
         Case("3 episodes from seed 40: the seeds given to reset()", _seeds,
              rule="episode i starts with a reset seeded seed + i: repeatable evaluations, and "

@@ -21,8 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from rlcourse.episodes import TEST_SEED
+from rlcourse.evaluation import evaluate_checkpoint
 from rlcourse.files import atomic_write
-from rlcourse.metrics import moving_average
+from rlcourse.metrics import moving_average, read_csv
+from rlcourse.plots import finish_figure
+from rlcourse.registry import load_policy
+from rlcourse.value_bias import ValueBiasRecorder
 
 LOG_FIELDS = ("variant", "step", "episode_return", "wall_seconds")
 SCORE_FIELDS = ("variant", "label", "steps", "minutes", "mean", "std", "scores", "command")
@@ -49,7 +54,7 @@ class Variant:
     a baseline that does not train, such as random play)."""
     value_bias: Any = None
     """The overestimation measured in the same evaluation games
-    (:class:`~rlcourse.overestimation.ValueBias`), when asked for (``evaluate_run``)."""
+    (:class:`~rlcourse.value_bias.ValueBias`), when asked for (``evaluate_run``)."""
 
 
 def _write_rows(path: str | os.PathLike, header: Sequence[str], rows: Any) -> None:
@@ -115,18 +120,15 @@ def evaluate_run(
     run's parent folder, ``--resume`` dropped: resuming is exact). With ``vs_random``, random
     play on the same games comes first, as a variant named ``random``. With ``value_bias``
     (DQN runs), the overestimation read while the agent plays those games."""
-    from rlcourse.checkpoints import load_agent
-    from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
-    from rlcourse.metrics import read_csv
-
     run = Path(run)
     final = run / "final.pt"
     if not final.exists():
         raise FileNotFoundError(f"{final} is missing: the run has not finished (train it, or "
                                 "resume it with --resume)")  # fmt: skip
-    agent = load_agent(final, device="cpu")
+    agent = load_policy(final, device="cpu")
+    recorder = ValueBiasRecorder.for_checkpoint(agent, episodes) if value_bias else None
     result = evaluate_checkpoint(agent, episodes=episodes, seed=TEST_SEED, vs_random=vs_random,
-                                 value_bias=value_bias)  # fmt: skip
+                                 on_step=recorder)  # fmt: skip
     log = read_csv(run / "log.csv")
     logged = np.isfinite(log["episode_return"])
     log = {key: log[key][logged] for key in LOG_FIELDS[1:]}
@@ -134,7 +136,7 @@ def evaluate_run(
     made_by = re.sub(r"--out \S+", f"--out {run.parent.name}/{run.name}", made_by)
     minutes = float(log["wall_seconds"][-1]) / 60 if len(log["wall_seconds"]) else 0.0
     variants = [Variant(name, label, agent.checkpoint.steps, minutes, result.scores, made_by, log,
-                        result.value_bias)]  # fmt: skip
+                        recorder.result() if recorder else None)]  # fmt: skip
     if vs_random:
         variants.insert(0, Variant("random", "random play", 0, 0.0, result.random_scores,
                                    "random actions, the same games"))  # fmt: skip
@@ -165,8 +167,6 @@ def plot_ablation(
     (atomically) to ``path`` when given; returns the figure."""
     import matplotlib.pyplot as plt
 
-    from rlcourse.plots import _finish
-
     if not variants:
         raise ValueError("plot_ablation needs at least one variant")
     figure, (curves, bars) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=(1.3, 1))
@@ -191,4 +191,4 @@ def plot_ablation(
     bars.grid(alpha=0.3, axis="y")
     if baselines:
         bars.legend(fontsize=8, loc="upper left")
-    return _finish(figure, title, path, dpi=72)
+    return finish_figure(figure, title, path, dpi=72)

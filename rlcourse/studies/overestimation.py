@@ -19,7 +19,7 @@ corridor less often. Only less: the course's Double DQN rates actions with the t
 network, a recent copy trained on the same replay data, so the errors the two networks
 share are not removed (see ``StudyConfig.target_update_interval``).
 
-    python -m rlcourse.overestimation --out bench/results
+    rlcourse study overestimation --out bench/results
 
 writes ``overestimation.csv`` and ``overestimation.png`` there (about 2 CPU-minutes on one
 core). :func:`run_study` and :func:`plot_overestimation` do the same from a notebook;
@@ -44,7 +44,7 @@ import torch
 from rlcourse.agents.dqn import DQN, DQNConfig
 from rlcourse.budget import budget
 from rlcourse.config import check_number, check_positive_int
-from rlcourse.evaluation import TEST_SEED, evaluate, evaluate_batched
+from rlcourse.episodes import evaluate
 from rlcourse.files import atomic_write
 from rlcourse.training import progress_bar, train_dqn
 
@@ -462,176 +462,6 @@ def summary(result: StudyResult, last: int = 5) -> str:
     return "\n".join(lines)
 
 
-# --- on a real game: a trained agent's predictions against what it obtains ----------------
-
-
-class ValueBias(NamedTuple):
-    """A trained DQN agent's predictions against what it obtained, step by step
-    (:func:`measure_value_bias`)."""
-
-    predicted: np.ndarray
-    """``Q(s_t, a_t)`` of the action taken, at every step whose return is known."""
-    obtained: np.ndarray
-    """The discounted return that followed each of those steps, in the rewards the agent was
-    trained on (clipped when its training clipped them), up to the end of the life (when a
-    lost life ended its training episodes) or of the game."""
-    gamma: float
-    """The agent's discount factor."""
-    games: int
-    """Games played."""
-
-    @property
-    def overestimate(self) -> float:
-        """Mean of predicted minus obtained: > 0 when the agent expects more than it gets."""
-        return float((self.predicted - self.obtained).mean())
-
-    def __str__(self) -> str:
-        return (f"predicted Q {self.predicted.mean():.3f}, discounted return obtained "
-                f"{self.obtained.mean():.3f}: overestimate {self.overestimate:+.3f} "
-                f"(mean over {len(self.predicted):,} steps of {self.games} "
-                f"game{'s' if self.games != 1 else ''})")  # fmt: skip
-
-
-def discounted_returns(rewards: np.ndarray, ends: np.ndarray, gamma: float) -> np.ndarray:
-    """``G_t = r_t + gamma * G_{t+1}``, restarting after every step where ``ends`` is True.
-
-    >>> ends = np.array([False, True, False, True])
-    >>> discounted_returns(np.array([1.0, 0.0, 1.0, 1.0]), ends, gamma=0.5).tolist()
-    [1.0, 0.0, 1.5, 1.0]
-    """
-    returns = np.zeros(len(rewards))
-    following = 0.0
-    for t in range(len(rewards) - 1, -1, -1):
-        following = float(rewards[t]) + gamma * (0.0 if ends[t] else following)
-        returns[t] = following
-    return returns
-
-
-class ValueBiasRecorder:
-    """Plays a :class:`~rlcourse.policies.QPolicy` in
-    :func:`~rlcourse.evaluation.evaluate_batched` and records, game by game, ``Q(s_t, a_t)``
-    of each action it takes (its epsilon and draws: ``QPolicy.choose_batch``, as its
-    ``act_batch``) and, as the ``on_step`` hook, what followed: rewards clipped to their sign
-    with ``clip_rewards``, a lost life ending the return with ``lives_end_returns``. Pass it as
-    both the policy and ``on_step``; :meth:`result` then gives the :class:`ValueBias`.
-    """
-
-    def __init__(
-        self, policy: Any, games: int, *, gamma: float, clip_rewards: bool = False,
-        lives_end_returns: bool = False,
-    ) -> None:  # fmt: skip
-        self.policy = policy
-        self.games = check_positive_int("games", games)
-        self.gamma = check_number("gamma", gamma, low=0, high=1)
-        self.clip_rewards, self.lives_end_returns = clip_rewards, lives_end_returns
-        self.reset_on_life_loss = bool(getattr(policy, "reset_on_life_loss", False))
-        self._q: list[list[float]] = [[] for _ in range(games)]
-        self._rewards: list[list[float]] = [[] for _ in range(games)]
-        self._ends: list[list[bool]] = [[] for _ in range(games)]
-        self._over = np.zeros(games, bool)
-
-    @classmethod
-    def for_checkpoint(cls, policy: Any, games: int) -> ValueBiasRecorder:
-        """Returns counted the way the checkpoint's training counted them: its ``gamma``, and
-        for Atari games rewards clipped and a lost life ending the return when its training
-        did so."""
-        from rlcourse.envs import atari_options, is_atari
-
-        info = policy.checkpoint
-        rules = {}
-        if is_atari(info.env_id):
-            training = atari_options(info.env_options, training=True)
-            rules = {"clip_rewards": training["clip_rewards"],
-                     "lives_end_returns": training["episodic_life"]}  # fmt: skip
-        return cls(policy, games, gamma=float(info.config["gamma"]), **rules)
-
-    def reset(self, n_games: int = 1) -> None:
-        self.policy.reset(n_games)
-
-    def reset_game(self, game: int) -> None:
-        self.policy.reset_game(game)
-
-    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
-        q_values = self.policy.q_values(observations)
-        actions = self.policy.choose_batch(q_values)  # QPolicy.act_batch's draws
-        for game, q, action in zip(games, q_values, actions, strict=True):
-            self._q[game].append(float(q[action]))
-        return actions
-
-    def __call__(self, game: int, step: Any) -> None:
-        """``on_step``: what the action recorded last in ``game`` gave."""
-        reward = float(np.sign(step.reward)) if self.clip_rewards else float(step.reward)
-        self._rewards[game].append(reward)
-        life_ends_return = step.lost_life and self.lives_end_returns
-        self._ends[game].append(bool(step.terminated or life_ends_return))
-        self._over[game] = step.terminated
-
-    def result(self) -> ValueBias:
-        """Predictions against returns, over the steps whose return is known: the last life
-        of a game that did not end (cut by a step or time limit) is left out."""
-        predicted: list[float] = []
-        obtained: list[float] = []
-        for game in range(self.games):
-            ends = np.array(self._ends[game], bool)
-            known = len(ends)
-            if known and not self._over[game] and not ends[-1]:  # a return cut short: unknown
-                known = int(np.flatnonzero(ends).max()) + 1 if ends.any() else 0
-            returns = discounted_returns(np.array(self._rewards[game]), ends, self.gamma)
-            predicted += self._q[game][:known]
-            obtained += returns[:known].tolist()
-        if not predicted:
-            raise ValueError(f"no step with a known return in {self.games} games: every game "
-                             "was cut by a step limit before a life or the game ended; raise "
-                             "max_steps")  # fmt: skip
-        return ValueBias(np.array(predicted), np.array(obtained), self.gamma, self.games)
-
-
-def value_bias(
-    policy: Any,
-    make_env: Callable[[], gym.Env],
-    episodes: int,
-    seed: int,
-    *,
-    gamma: float,
-    clip_rewards: bool = False,
-    lives_end_returns: bool = False,
-    max_steps: int | None = None,
-) -> ValueBias:
-    """Play ``episodes`` whole games of ``make_env()`` seeded ``seed``, ``seed + 1``, ... side
-    by side (:func:`~rlcourse.evaluation.evaluate_batched`) with a
-    :class:`~rlcourse.policies.QPolicy` and put ``Q(s_t, a_t)`` next to the discounted return
-    that followed (:class:`ValueBiasRecorder`)."""
-    recorder = ValueBiasRecorder(policy, episodes, gamma=gamma, clip_rewards=clip_rewards,
-                                 lives_end_returns=lives_end_returns)  # fmt: skip
-    evaluate_batched(recorder, make_env, episodes, seed, max_steps=max_steps, on_step=recorder)
-    return recorder.result()
-
-
-def measure_value_bias(
-    checkpoint: str | Path | Any,
-    episodes: int = 10,
-    seed: int = TEST_SEED,
-    *,
-    epsilon: float = 0.05,
-    max_steps: int | None = None,
-) -> ValueBias:
-    """Overestimation on the agent's own game (van Hasselt et al. 2016, Fig. 3, in small):
-    the games :func:`~rlcourse.evaluation.evaluate_checkpoint` plays (the same seeds, epsilon
-    and draws), with ``Q(s_t, a_t)`` of each action taken put next to the discounted return
-    that followed, counted the way the agent's training counted it
-    (:meth:`ValueBiasRecorder.for_checkpoint`).
-
-    ``checkpoint``: a DQN checkpoint's path, or a policy from
-    :func:`rlcourse.checkpoints.load_agent`.
-    """
-    from rlcourse.evaluation import evaluate_checkpoint
-
-    scores = evaluate_checkpoint(checkpoint, episodes, seed, epsilon=epsilon,
-                                 max_steps=max_steps, value_bias=True)  # fmt: skip
-    assert scores.value_bias is not None
-    return scores.value_bias
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The study's command-line options (``rlcourse study overestimation``)."""
     parser.add_argument("--out", default="bench/results", help="folder for the CSV and PNG")
@@ -663,7 +493,7 @@ def run_from_args(args: argparse.Namespace, config: StudyConfig) -> StudyResult:
 
 def main(argv: Sequence[str] | None = None) -> StudyResult:
     parser = argparse.ArgumentParser(
-        prog="python -m rlcourse.overestimation", description=DESCRIPTION
+        prog="python -m rlcourse.studies.overestimation", description=DESCRIPTION
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
