@@ -35,8 +35,9 @@ from rlcourse.rollouts import EnvPool
 GAME = "ALE/KungFuMaster-v5"
 
 
-def single_loop(agent: torch.nn.Module, make_env: Callable[[], gym.Env], steps: int,
-                seed: int) -> float:  # fmt: skip
+def single_loop(
+    agent: torch.nn.Module, make_env: Callable[[], gym.Env], steps: int, seed: int
+) -> float:
     env = make_env()
     policy = RecurrentPolicy(agent, seed=seed)
     obs, _ = env.reset(seed=seed)
@@ -51,10 +52,18 @@ def single_loop(agent: torch.nn.Module, make_env: Callable[[], gym.Env], steps: 
     return rate
 
 
-def pool_rate(agent: torch.nn.Module, make_env: Callable[[], gym.Env], n: int, steps: int,
-              seed: int, vectorization: str = "sync", env_threads: int = 2) -> float:  # fmt: skip
-    pool = EnvPool(agent, make_env, n, seed=seed, vectorization=vectorization,
-                   env_threads=env_threads)  # fmt: skip
+def pool_rate(
+    agent: torch.nn.Module,
+    make_env: Callable[[], gym.Env],
+    n: int,
+    steps: int,
+    seed: int,
+    vectorization: str = "sync",
+    env_threads: int = 2,
+) -> float:
+    pool = EnvPool(
+        agent, make_env, n, seed=seed, vectorization=vectorization, env_threads=env_threads
+    )
     pool.interact(2)  # warm-up: first frames, allocations
     rollouts = max(1, steps // (10 * n))
     start = time.perf_counter()
@@ -71,8 +80,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--games", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--env-threads", type=int, default=2,
-                        help="threads of the C++ games in (c) (default 2)")  # fmt: skip
+    parser.add_argument(
+        "--env-threads", type=int, default=2, help="threads of the C++ games in (c) (default 2)"
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)

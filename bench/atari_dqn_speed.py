@@ -84,10 +84,27 @@ from typing import Any
 IMPLEMENTATIONS = {"course": "rlcourse DQN", "sb3": "SB3 DQN CnnPolicy"}
 TARGET = 1.5
 DEFAULT_CSV = Path(__file__).parent / "results" / "atari_dqn_speed.csv"
-CSV_FIELDS = ["round", "implementation", "game", "threads", "steps", "learning_starts",
-              "capacity", "epsilon", "seed", "seconds", "steps_per_s", "updates",
-              "warmup_seconds", "setup_rss_mib", "peak_rss_mib", "buffer_transitions",
-              "buffer_capacity", "buffer_mib", "buffer_bytes_per_slot"]  # fmt: skip
+CSV_FIELDS = [
+    "round",
+    "implementation",
+    "game",
+    "threads",
+    "steps",
+    "learning_starts",
+    "capacity",
+    "epsilon",
+    "seed",
+    "seconds",
+    "steps_per_s",
+    "updates",
+    "warmup_seconds",
+    "setup_rss_mib",
+    "peak_rss_mib",
+    "buffer_transitions",
+    "buffer_capacity",
+    "buffer_mib",
+    "buffer_bytes_per_slot",
+]
 MIB = 2**20
 
 
@@ -107,10 +124,14 @@ def course_worker(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     env = make_env_for(args.game, training=True)
     config = atari_config(
-        buffer_size=args.capacity, learning_starts=args.learning_starts,
-        epsilon_start=1.0, epsilon_end=args.epsilon, exploration_steps=args.learning_starts,
-        seed=args.seed, device="cpu",
-    )  # fmt: skip
+        buffer_size=args.capacity,
+        learning_starts=args.learning_starts,
+        epsilon_start=1.0,
+        epsilon_end=args.epsilon,
+        exploration_steps=args.learning_starts,
+        seed=args.seed,
+        device="cpu",
+    )
     agent = DQN(env.observation_space, env.action_space, config)
     setup_rss = peak_rss_mib()
     start = time.perf_counter()
@@ -122,12 +143,17 @@ def course_worker(args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     buffer = agent.buffer
     return {
-        "seconds": seconds, "updates": agent.updates - updates_before, "warmup_seconds": warmup,
-        "setup_rss_mib": setup_rss, "peak_rss_mib": peak_rss_mib(),
-        "buffer_transitions": len(buffer), "buffer_capacity": buffer.capacity,
-        "buffer_mib": buffer.nbytes / MIB, "buffer_bytes_per_slot": buffer.nbytes / buffer.capacity,
+        "seconds": seconds,
+        "updates": agent.updates - updates_before,
+        "warmup_seconds": warmup,
+        "setup_rss_mib": setup_rss,
+        "peak_rss_mib": peak_rss_mib(),
+        "buffer_transitions": len(buffer),
+        "buffer_capacity": buffer.capacity,
+        "buffer_mib": buffer.nbytes / MIB,
+        "buffer_bytes_per_slot": buffer.nbytes / buffer.capacity,
         "version": f"torch {torch.__version__}",
-    }  # fmt: skip
+    }
 
 
 def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -169,19 +195,30 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
     env = make_env_for(args.game, training=True)
     total = args.learning_starts + args.steps
     model = SB3DQN(
-        "CnnPolicy", env, learning_rate=c.lr, buffer_size=args.capacity,
-        learning_starts=args.learning_starts, batch_size=c.batch_size, tau=c.tau,
-        gamma=c.gamma, train_freq=c.train_frequency, gradient_steps=c.gradient_steps,
+        "CnnPolicy",
+        env,
+        learning_rate=c.lr,
+        buffer_size=args.capacity,
+        learning_starts=args.learning_starts,
+        batch_size=c.batch_size,
+        tau=c.tau,
+        gamma=c.gamma,
+        train_freq=c.train_frequency,
+        gradient_steps=c.gradient_steps,
         target_update_interval=c.target_update_interval,
         # Epsilon reaches its end value at learning_starts, as in the course worker.
         exploration_fraction=args.learning_starts / total,
-        exploration_initial_eps=1.0, exploration_final_eps=args.epsilon,
-        max_grad_norm=c.max_grad_norm, optimize_memory_usage=args.sb3_optimize_memory,
+        exploration_initial_eps=1.0,
+        exploration_final_eps=args.epsilon,
+        max_grad_norm=c.max_grad_norm,
+        optimize_memory_usage=args.sb3_optimize_memory,
         replay_buffer_kwargs=(
             {"handle_timeout_termination": False} if args.sb3_optimize_memory else None
         ),
-        seed=args.seed, device="cpu", verbose=0,
-    )  # fmt: skip
+        seed=args.seed,
+        device="cpu",
+        verbose=0,
+    )
     vec_env = model.get_env()
     assert not isinstance(vec_env, VecTransposeImage), "SB3 transposed the frames"
     setup_rss = peak_rss_mib()
@@ -196,23 +233,41 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
         arrays.append(buffer.next_observations)
     nbytes = sum(array.nbytes for array in arrays)
     return {
-        "seconds": timer.end - timer.start, "updates": model._n_updates - timer.updates_before,
-        "warmup_seconds": timer.start - start, "setup_rss_mib": setup_rss,
-        "peak_rss_mib": peak_rss_mib(), "buffer_transitions": buffer.size(),
-        "buffer_capacity": buffer.buffer_size, "buffer_mib": nbytes / MIB,
+        "seconds": timer.end - timer.start,
+        "updates": model._n_updates - timer.updates_before,
+        "warmup_seconds": timer.start - start,
+        "setup_rss_mib": setup_rss,
+        "peak_rss_mib": peak_rss_mib(),
+        "buffer_transitions": buffer.size(),
+        "buffer_capacity": buffer.buffer_size,
+        "buffer_mib": nbytes / MIB,
         "buffer_bytes_per_slot": nbytes / buffer.buffer_size,
         "version": f"stable-baselines3 {stable_baselines3.__version__}",
-    }  # fmt: skip
+    }
 
 
 def run_worker(impl: str, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """One training run in a fresh Python process; its result is the last stdout line."""
     command = [
-        sys.executable, str(Path(__file__).resolve()), "--worker", impl,
-        "--game", args.game, "--steps", str(args.steps), "--threads", str(args.threads),
-        "--learning-starts", str(args.learning_starts), "--capacity", str(args.capacity),
-        "--epsilon", str(args.epsilon), "--seed", str(seed),
-    ]  # fmt: skip
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        impl,
+        "--game",
+        args.game,
+        "--steps",
+        str(args.steps),
+        "--threads",
+        str(args.threads),
+        "--learning-starts",
+        str(args.learning_starts),
+        "--capacity",
+        str(args.capacity),
+        "--epsilon",
+        str(args.epsilon),
+        "--seed",
+        str(seed),
+    ]
     if args.sb3_optimize_memory:
         command.append("--sb3-optimize-memory")
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
@@ -232,23 +287,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--capacity", type=int, default=20_000, help="replay capacity")
     parser.add_argument(
-        "--learning-starts", type=int, default=None,
+        "--learning-starts",
+        type=int,
+        default=None,
         help="untimed warm-up steps before the first update (default: --capacity, a full "
         "replay memory when timing starts)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--epsilon", type=float, default=None,
+        "--epsilon",
+        type=float,
+        default=None,
         help="exploration rate in the timed window (default: atari_config().epsilon_end)",
-    )  # fmt: skip
+    )
     parser.add_argument("--seed", type=int, default=0, help="round r uses seed + r")
     parser.add_argument(
-        "--sb3-optimize-memory", action="store_true",
+        "--sb3-optimize-memory",
+        action="store_true",
         help="SB3 ReplayBuffer(optimize_memory_usage=True): one stack per transition",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--out", nargs="?", const=str(DEFAULT_CSV), default=None,
+        "--out",
+        nargs="?",
+        const=str(DEFAULT_CSV),
+        default=None,
         help=f"write the per-run rows as CSV (default path: {DEFAULT_CSV})",
-    )  # fmt: skip
+    )
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -275,8 +338,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -> None:
     rates = {impl: [r["steps_per_s"] for r in runs] for impl, runs in results.items()}
     medians = {impl: statistics.median(values) for impl, values in rates.items()}
-    peaks = {impl: statistics.median(r["peak_rss_mib"] for r in runs)
-             for impl, runs in results.items()}  # fmt: skip
+    peaks = {
+        impl: statistics.median(r["peak_rss_mib"] for r in runs) for impl, runs in results.items()
+    }
     versions = ", ".join(runs[0]["version"] for runs in results.values())
     print(
         f"{args.game}: training agent steps/s after learning starts, median of {args.rounds} "
@@ -287,8 +351,10 @@ def report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]]) -
         f"(untimed warm-up), epsilon {args.epsilon} in the timed window, SB3 "
         f"optimize_memory_usage={args.sb3_optimize_memory}"
     )
-    header = (f"  {'':20s} {'steps/s':>8s} {'(range)':>13s} {'peak RSS':>10s} "
-              f"{'after setup':>11s} {'replay memory':>14s} {'filled':>16s}")  # fmt: skip
+    header = (
+        f"  {'':20s} {'steps/s':>8s} {'(range)':>13s} {'peak RSS':>10s} "
+        f"{'after setup':>11s} {'replay memory':>14s} {'filled':>16s}"
+    )
     print(header)
     for impl, runs in results.items():
         last = runs[-1]
@@ -331,13 +397,20 @@ def main(argv: list[str] | None = None) -> None:
                 f"(warm-up {result['warmup_seconds']:.0f} s, timed {result['seconds']:.0f} s)",
                 flush=True,
             )
-            rows.append({
-                "round": round_index + 1, "implementation": impl, "game": args.game,
-                "threads": args.threads, "steps": args.steps,
-                "learning_starts": args.learning_starts, "capacity": args.capacity,
-                "epsilon": args.epsilon, "seed": seed,
-                **{key: result[key] for key in CSV_FIELDS if key in result},
-            })  # fmt: skip
+            rows.append(
+                {
+                    "round": round_index + 1,
+                    "implementation": impl,
+                    "game": args.game,
+                    "threads": args.threads,
+                    "steps": args.steps,
+                    "learning_starts": args.learning_starts,
+                    "capacity": args.capacity,
+                    "epsilon": args.epsilon,
+                    "seed": seed,
+                    **{key: result[key] for key in CSV_FIELDS if key in result},
+                }
+            )
     report(args, results)
     if args.out:
         path = Path(args.out)

@@ -37,18 +37,32 @@ from rlcourse.training import train_reinforce
 
 SOLVED = 475.0
 RESULTS = Path(__file__).parent / "results"
-COLUMNS = ["agent", "seed", "solved", "steps", "train_seconds", "wall_seconds", "test_score",
-           "load_average"]  # fmt: skip
+COLUMNS = [
+    "agent",
+    "seed",
+    "solved",
+    "steps",
+    "train_seconds",
+    "wall_seconds",
+    "test_score",
+    "load_average",
+]
 
 
 def run_reinforce(seed: int, max_steps: int, max_minutes: float, eval_every: int) -> dict:
     agent = Reinforce(4, 2, ReinforceConfig(seed=seed))
     start = time.perf_counter()
     result = train_reinforce(
-        agent, make_env("CartPole-v1"), max_steps, env_id="CartPole-v1",
-        eval_every=eval_every, eval_episodes=10, solve_score=SOLVED, max_minutes=max_minutes,
+        agent,
+        make_env("CartPole-v1"),
+        max_steps,
+        env_id="CartPole-v1",
+        eval_every=eval_every,
+        eval_episodes=10,
+        solve_score=SOLVED,
+        max_minutes=max_minutes,
         progress=False,
-    )  # fmt: skip
+    )
     wall = time.perf_counter() - start
     policy_payload = agent.checkpoint("CartPole-v1")
     from rlcourse.checkpoints import CheckpointInfo, build_policy_network
@@ -58,10 +72,14 @@ def run_reinforce(seed: int, max_steps: int, max_minutes: float, eval_every: int
     policy = policy_for(network, CheckpointInfo.from_payload(policy_payload))
     test = evaluate_checkpoint(policy, 10, TEST_SEED).scores.mean()
     return {
-        "agent": "course REINFORCE", "seed": seed, "solved": result.solved_at_step is not None,
-        "steps": result.solved_at_step or agent.steps, "train_seconds": result.wall_seconds,
-        "wall_seconds": wall, "test_score": float(test),
-    }  # fmt: skip
+        "agent": "course REINFORCE",
+        "seed": seed,
+        "solved": result.solved_at_step is not None,
+        "steps": result.solved_at_step or agent.steps,
+        "train_seconds": result.wall_seconds,
+        "wall_seconds": wall,
+        "test_score": float(test),
+    }
 
 
 def run_dqn(seed: int, max_steps: int, max_minutes: float, eval_every: int) -> dict:
@@ -71,10 +89,14 @@ def run_dqn(seed: int, max_steps: int, max_minutes: float, eval_every: int) -> d
     start = time.perf_counter()
     run = run_course(seed, 50_000, 1_000, 10)
     return {
-        "agent": "course DQN", "seed": seed, "solved": run.solved_at is not None,
-        "steps": run.solved_at or 50_000, "train_seconds": run.wall_seconds,
-        "wall_seconds": time.perf_counter() - start, "test_score": run.final_score,
-    }  # fmt: skip
+        "agent": "course DQN",
+        "seed": seed,
+        "solved": run.solved_at is not None,
+        "steps": run.solved_at or 50_000,
+        "train_seconds": run.wall_seconds,
+        "wall_seconds": time.perf_counter() - start,
+        "test_score": run.final_score,
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -117,8 +139,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if peers:
 
         def median_time(results: list[dict]) -> float:
-            return statistics.median(r["train_seconds"] if r["solved"] else float("inf")
-                                     for r in results)  # fmt: skip
+            return statistics.median(
+                r["train_seconds"] if r["solved"] else float("inf") for r in results
+            )
 
         summary += (
             f"\nMedian training time to solve: REINFORCE {median_time(ours):.1f} s, the "
@@ -132,10 +155,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
         writer = csv.DictWriter(file, COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (f"{v:.1f}" if isinstance(v, float) and k != "load_average"
-                                 else v) for k, v in row.items()})  # fmt: skip
-    table = ["| agent | seed | solved | steps | train s | wall s (with evals) | test score "
-             "(10 fresh episodes) | load avg |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            writer.writerow(
+                {
+                    k: (f"{v:.1f}" if isinstance(v, float) and k != "load_average" else v)
+                    for k, v in row.items()
+                }
+            )
+    table = [
+        "| agent | seed | solved | steps | train s | wall s (with evals) | test score "
+        "(10 fresh episodes) | load avg |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         table.append(
             f"| {r['agent']} | {r['seed']} | {'yes' if r['solved'] else 'no'} | {r['steps']} | "
@@ -146,11 +176,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "# REINFORCE solves CartPole-v1\n\n`python bench/reinforce_cartpole.py`: solved = the "
         "first 10-episode evaluation (actions sampled from the policy) with mean >= 475; "
         "train s excludes evaluation time. Peer: SB3 has no REINFORCE"
-        + ("; the course's DQN ran alternately on the same seeds." if args.with_dqn
-           else " (run with --with-dqn for the course's DQN on the same seeds).")
+        + (
+            "; the course's DQN ran alternately on the same seeds."
+            if args.with_dqn
+            else " (run with --with-dqn for the course's DQN on the same seeds)."
+        )
         + " The machine is shared: its 1-minute load average is recorded per seed "
         "(2 cores).\n\n" + "\n".join(table) + f"\n\n{summary}\n"
-    )  # fmt: skip
+    )
     return rows
 
 

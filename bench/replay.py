@@ -67,8 +67,13 @@ class SeedDequeBuffer:
     def sample(self, batch_size: int) -> tuple[np.ndarray, ...]:
         idx = self.rng.choice(len(self.buffer), batch_size, replace=False)
         obs, actions, rewards, next_obs, dones = zip(*(self.buffer[i] for i in idx), strict=True)
-        return (np.array(obs), np.array(actions), np.array(rewards, np.float32),
-                np.array(next_obs), np.array(dones, np.uint8))  # fmt: skip
+        return (
+            np.array(obs),
+            np.array(actions),
+            np.array(rewards, np.float32),
+            np.array(next_obs),
+            np.array(dones, np.uint8),
+        )
 
 
 def deque_entry(obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, done: bool):
@@ -105,9 +110,12 @@ def main() -> None:
     parser.add_argument("--game", default="ALE/MsPacman-v5")
     parser.add_argument("--capacity", type=int, default=100_000)
     parser.add_argument(
-        "--peer-fill", type=int, default=None, help="transitions in SB3's buffers "
-        "(default: all that fit in half the available RAM, at most --capacity)"
-    )  # fmt: skip
+        "--peer-fill",
+        type=int,
+        default=None,
+        help="transitions in SB3's buffers "
+        "(default: all that fit in half the available RAM, at most --capacity)",
+    )
     parser.add_argument("--deque-pool", type=int, default=1_000, help="distinct deque entries")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--slice-ms", type=float, default=40, help="per contender and round")
@@ -131,7 +139,7 @@ def main() -> None:
                 device="cpu",
                 optimize_memory_usage=optimize,
                 handle_timeout_termination=False,
-            )  # fmt: skip
+            )
             for optimize in (False, True)
         }
     seed_deque = SeedDequeBuffer(args.capacity, np.random.default_rng(0))
@@ -147,8 +155,14 @@ def main() -> None:
             buffer.add(obs, action, reward, next_obs, terminated, truncated)
         if step < peer_fill:
             for buffer in sb3.values():
-                buffer.add(obs, next_obs, np.array([action]), np.array([reward]),
-                           np.array([terminated]), [{}])  # fmt: skip
+                buffer.add(
+                    obs,
+                    next_obs,
+                    np.array([action]),
+                    np.array([reward]),
+                    np.array([terminated]),
+                    [{}],
+                )
         if step < args.deque_pool:
             seed_deque.append(deque_entry(obs, action, float(reward), next_obs, terminated))
         else:  # the deque's length and indexing cost, without 22 GB of float32 frames
@@ -188,9 +202,12 @@ def main() -> None:
     sb3_full_gb = sum(map(sb3_bytes_per_transition, sb3.values())) * args.capacity / 1e9
     print(
         f"  SB3 buffers: the first {peer_fill:,} transitions"
-        + (" (filled to capacity)" if peer_fill == args.capacity else
-           f" (full, the two would need {sb3_full_gb:.1f} GB); they sample among those")
-    )  # fmt: skip
+        + (
+            " (filled to capacity)"
+            if peer_fill == args.capacity
+            else f" (full, the two would need {sb3_full_gb:.1f} GB); they sample among those"
+        )
+    )
     print(
         f"  seed deque: {len(seed_deque.buffer):,} entries sharing {args.deque_pool:,} distinct "
         f"transitions (distinct ones would need {deque_bytes * args.capacity / 1e9:.1f} GB)"
@@ -200,11 +217,17 @@ def main() -> None:
         ("AtariReplayBuffer (allocated / capacity)", ours.nbytes / ours.capacity, "measured"),
         ("AtariReplayBuffer (allocated / stored)", ours.nbytes / stored, "measured, full"),
         ("seed deque, float32 pairs", deque_bytes, "computed from one entry"),
-        ("SB3 ReplayBuffer, optimize_memory_usage off", sb3_bytes_per_transition(sb3[False]),
-         "computed from its arrays"),
-        ("SB3 ReplayBuffer, optimize_memory_usage on", sb3_bytes_per_transition(sb3[True]),
-         "computed from its arrays"),
-    ]  # fmt: skip
+        (
+            "SB3 ReplayBuffer, optimize_memory_usage off",
+            sb3_bytes_per_transition(sb3[False]),
+            "computed from its arrays",
+        ),
+        (
+            "SB3 ReplayBuffer, optimize_memory_usage on",
+            sb3_bytes_per_transition(sb3[True]),
+            "computed from its arrays",
+        ),
+    ]
     for label, value, how in byte_rows:
         print(f"  {label:46s} {value:9,.0f} B = {value / 1024:7.2f} KiB   ({how})")
     print(

@@ -46,12 +46,25 @@ from pathlib import Path
 from typing import Any
 
 GAME = "ALE/MsPacman-v5"
-IMPLEMENTATIONS = {"course": "rlcourse DQN (data-efficient options)",
-                   "sb3": "SB3 DQN CnnPolicy (RL Zoo Atari)"}  # fmt: skip
+IMPLEMENTATIONS = {
+    "course": "rlcourse DQN (data-efficient options)",
+    "sb3": "SB3 DQN CnnPolicy (RL Zoo Atari)",
+}
 TARGET = 1.5
 DEFAULT_CSV = Path(__file__).parent / "results" / "time_to_score.csv"
-CSV_FIELDS = ["seed", "implementation", "minutes", "train_seconds", "steps", "updates",
-              "eval_episodes", "eval_seed", "eval_mean", "eval_std", "scores"]  # fmt: skip
+CSV_FIELDS = [
+    "seed",
+    "implementation",
+    "minutes",
+    "train_seconds",
+    "steps",
+    "updates",
+    "eval_episodes",
+    "eval_seed",
+    "eval_mean",
+    "eval_std",
+    "scores",
+]
 # Shared by both contenders (see the docstring).
 BUFFER_SIZE = 100_000
 LEARNING_STARTS = 1_600
@@ -65,11 +78,22 @@ def course_config(seed: int) -> Any:
     from rlcourse.agents.dqn import atari_config
 
     return atari_config(
-        double=True, dueling=True, n_step=10, random_shift=4, train_frequency=2,
-        gradient_steps=1, target_update_interval=2, lr=LR, batch_size=BATCH_SIZE,
-        buffer_size=BUFFER_SIZE, learning_starts=LEARNING_STARTS,
-        exploration_steps=EXPLORATION_STEPS, epsilon_end=EPSILON_END, seed=seed, device="cpu",
-    )  # fmt: skip
+        double=True,
+        dueling=True,
+        n_step=10,
+        random_shift=4,
+        train_frequency=2,
+        gradient_steps=1,
+        target_update_interval=2,
+        lr=LR,
+        batch_size=BATCH_SIZE,
+        buffer_size=BUFFER_SIZE,
+        learning_starts=LEARNING_STARTS,
+        exploration_steps=EXPLORATION_STEPS,
+        epsilon_end=EPSILON_END,
+        seed=seed,
+        device="cpu",
+    )
 
 
 def evaluate_q_network(network: Any, args: argparse.Namespace) -> list[float]:
@@ -99,9 +123,11 @@ def course_worker(args: argparse.Namespace) -> dict[str, Any]:
     agent = DQN(env.observation_space, env.action_space, course_config(args.seed))
     result = train_dqn(agent, env, 10**8, max_minutes=args.minutes, progress=False)
     return {
-        "train_seconds": result.wall_seconds, "steps": agent.steps, "updates": agent.updates,
+        "train_seconds": result.wall_seconds,
+        "steps": agent.steps,
+        "updates": agent.updates,
         "scores": evaluate_q_network(agent.q.eval(), args),
-    }  # fmt: skip
+    }
 
 
 def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -140,20 +166,32 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
     env = make_env_for(args.game, training=True)
     total = 10**8
     model = SB3DQN(
-        "CnnPolicy", env, buffer_size=BUFFER_SIZE, learning_rate=LR, batch_size=BATCH_SIZE,
-        learning_starts=LEARNING_STARTS, target_update_interval=1_000, train_freq=4,
-        gradient_steps=1, exploration_fraction=EXPLORATION_STEPS / total,
-        exploration_final_eps=EPSILON_END, optimize_memory_usage=False, seed=args.seed,
-        device="cpu", verbose=0,
-    )  # fmt: skip
+        "CnnPolicy",
+        env,
+        buffer_size=BUFFER_SIZE,
+        learning_rate=LR,
+        batch_size=BATCH_SIZE,
+        learning_starts=LEARNING_STARTS,
+        target_update_interval=1_000,
+        train_freq=4,
+        gradient_steps=1,
+        exploration_fraction=EXPLORATION_STEPS / total,
+        exploration_final_eps=EPSILON_END,
+        optimize_memory_usage=False,
+        seed=args.seed,
+        device="cpu",
+        verbose=0,
+    )
     stopper = StopAfter(args.minutes * 60)
     model.learn(total, callback=stopper)
     seconds = time.perf_counter() - stopper.start
     network = QNetwork(model.q_net, int(env.action_space.n)).eval()
     return {
-        "train_seconds": seconds, "steps": model.num_timesteps, "updates": model._n_updates,
+        "train_seconds": seconds,
+        "steps": model.num_timesteps,
+        "updates": model._n_updates,
         "scores": evaluate_q_network(network, args),
-    }  # fmt: skip
+    }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -162,15 +200,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=30.0, help="training wall time each")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-episodes", type=int, default=20)
-    parser.add_argument("--eval-seed", type=int, default=70_000,
-                        help="first evaluation game seed (never used in training)")  # fmt: skip
     parser.add_argument(
-        "--out", nargs="?", const=str(DEFAULT_CSV), default=None,
+        "--eval-seed",
+        type=int,
+        default=70_000,
+        help="first evaluation game seed (never used in training)",
+    )
+    parser.add_argument(
+        "--out",
+        nargs="?",
+        const=str(DEFAULT_CSV),
+        default=None,
         help=f"write the per-run rows as CSV (default path: {DEFAULT_CSV})",
-    )  # fmt: skip
-    parser.add_argument("--append", action="store_true",
-                        help="add to the rows already in --out (seeds run in separate "
-                        "sittings); the summary covers them all")  # fmt: skip
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add to the rows already in --out (seeds run in separate "
+        "sittings); the summary covers them all",
+    )
     parser.add_argument("--quick", action="store_true", help="~1 minute smoke run")
     parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -178,17 +226,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.minutes, args.seeds, args.eval_episodes = 0.3, args.seeds[:1], 2
     if args.minutes <= 0 or args.eval_episodes < 1:
-        parser.error(f"--minutes must be > 0 and --eval-episodes >= 1, got {args.minutes}, "
-                     f"{args.eval_episodes}")  # fmt: skip
+        parser.error(
+            f"--minutes must be > 0 and --eval-episodes >= 1, got {args.minutes}, "
+            f"{args.eval_episodes}"
+        )
     return args
 
 
 def start_worker(impl: str, args: argparse.Namespace, seed: int) -> subprocess.Popen[str]:
     command = [
-        sys.executable, str(Path(__file__).resolve()), "--worker", impl, "--seed", str(seed),
-        "--game", args.game, "--minutes", str(args.minutes),
-        "--eval-episodes", str(args.eval_episodes), "--eval-seed", str(args.eval_seed),
-    ]  # fmt: skip
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        impl,
+        "--seed",
+        str(seed),
+        "--game",
+        args.game,
+        "--minutes",
+        str(args.minutes),
+        "--eval-episodes",
+        str(args.eval_episodes),
+        "--eval-seed",
+        str(args.eval_seed),
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
@@ -211,11 +272,16 @@ def main(argv: list[str] | None = None) -> None:
             result = json.loads(stdout.strip().splitlines()[-1])
             scores = result.pop("scores")
             row = {
-                "seed": seed, "implementation": impl, "minutes": args.minutes, **result,
-                "eval_episodes": args.eval_episodes, "eval_seed": args.eval_seed,
-                "eval_mean": statistics.fmean(scores), "eval_std": statistics.pstdev(scores),
+                "seed": seed,
+                "implementation": impl,
+                "minutes": args.minutes,
+                **result,
+                "eval_episodes": args.eval_episodes,
+                "eval_seed": args.eval_seed,
+                "eval_mean": statistics.fmean(scores),
+                "eval_std": statistics.pstdev(scores),
                 "scores": " ".join(f"{score:g}" for score in scores),
-            }  # fmt: skip
+            }
             rows.append(row)
             print(
                 f"seed {seed} {IMPLEMENTATIONS[impl]:38s} {row['steps']:7,} steps "
@@ -223,11 +289,15 @@ def main(argv: list[str] | None = None) -> None:
                 f"{row['eval_mean']:7.1f} +- {row['eval_std']:.1f} over {args.eval_episodes} games",
                 flush=True,
             )
-    means = {impl: statistics.fmean(r["eval_mean"] for r in rows if r["implementation"] == impl)
-             for impl in IMPLEMENTATIONS}  # fmt: skip
-    print(f"{args.game}, {args.minutes:g} min of training each, side by side on one core "
-          f"each, {len(rows) // 2} seed(s); mean over seeds of the {args.eval_episodes}-game "
-          "means:")  # fmt: skip
+    means = {
+        impl: statistics.fmean(r["eval_mean"] for r in rows if r["implementation"] == impl)
+        for impl in IMPLEMENTATIONS
+    }
+    print(
+        f"{args.game}, {args.minutes:g} min of training each, side by side on one core "
+        f"each, {len(rows) // 2} seed(s); mean over seeds of the {args.eval_episodes}-game "
+        "means:"
+    )
     for impl, mean in means.items():
         print(f"  {IMPLEMENTATIONS[impl]:38s} {mean:8.1f}")
     ratio = means["course"] / max(means["sb3"], 1e-9)

@@ -50,13 +50,17 @@ def collect(runs: Path, episodes: int, out_png: Path) -> list:
     variants = []
     for name, (label, _) in VARIANTS.items():
         if not (runs / name / "final.pt").exists():
-            sys.exit(f"{runs / name / 'final.pt'} is missing: train it first "
-                     f"({command(name, runs)})")  # fmt: skip
+            sys.exit(
+                f"{runs / name / 'final.pt'} is missing: train it first ({command(name, runs)})"
+            )
         # Random play on the same games once, with the first variant.
-        variants += evaluate_run(runs / name, name, label, episodes=episodes,
-                                 vs_random=not variants)  # fmt: skip
-        print(f"{label}: {variants[-1].scores.mean():.1f} +- {variants[-1].scores.std():.1f}",
-              flush=True)  # fmt: skip
+        variants += evaluate_run(
+            runs / name, name, label, episodes=episodes, vs_random=not variants
+        )
+        print(
+            f"{label}: {variants[-1].scores.mean():.1f} +- {variants[-1].scores.std():.1f}",
+            flush=True,
+        )
     write_ablation(variants, *SHIPPED)
     draw(out_png)
     print(summary(variants))
@@ -76,11 +80,14 @@ def main(argv: list[str] | None = None) -> None:
     from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
 
     commands_or_collect(
-        __doc__.splitlines()[0], argv, runs=Path("runs/ablation"),
+        __doc__.splitlines()[0],
+        argv,
+        runs=Path("runs/ablation"),
         runs_help="folder of the variants' run directories",
-        commands=lambda runs: [command(name, runs) for name in VARIANTS], collect=collect,
+        commands=lambda runs: [command(name, runs) for name in VARIANTS],
+        collect=collect,
         output=("--png", ROOT / "bench" / "results" / "dqn_100k_ablation.png", "the figure"),
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

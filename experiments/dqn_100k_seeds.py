@@ -40,8 +40,10 @@ def run_name(game: str, seed: int) -> str:
 
 
 def command(game: str, seed: int, runs: Path) -> str:
-    return (f"rlcourse train dqn --env {GAMES[game][0]} {COMMON} --seed {seed} "
-            f"--out {runs / run_name(game, seed)}")  # fmt: skip
+    return (
+        f"rlcourse train dqn --env {GAMES[game][0]} {COMMON} --seed {seed} "
+        f"--out {runs / run_name(game, seed)}"
+    )
 
 
 def collect(runs: Path, episodes: int, results: Path) -> list:
@@ -50,8 +52,12 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
     from rlcourse.studies.ablation import evaluate_run, summary, write_ablation
 
     torch.set_num_threads(1)
-    missing = [command(game, seed, runs) for game in GAMES for seed in SEEDS
-               if not (runs / run_name(game, seed) / "final.pt").exists()]  # fmt: skip
+    missing = [
+        command(game, seed, runs)
+        for game in GAMES
+        for seed in SEEDS
+        if not (runs / run_name(game, seed) / "final.pt").exists()
+    ]
     if len(missing) == len(GAMES) * len(SEEDS):
         sys.exit(f"no finished run in {runs}; train them first:\n" + "\n".join(missing))
     if missing:  # the files hold the finished runs; collect again when the rest are done
@@ -61,13 +67,19 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
         finished = [seed for seed in SEEDS if (runs / run_name(game, seed) / "final.pt").exists()]
         for seed in finished:
             name = run_name(game, seed)
-            found = evaluate_run(runs / name, name, f"{title}, seed {seed}", episodes=episodes,
-                                 vs_random=seed == finished[0])  # fmt: skip
+            found = evaluate_run(
+                runs / name,
+                name,
+                f"{title}, seed {seed}",
+                episodes=episodes,
+                vs_random=seed == finished[0],
+            )
             if seed == finished[0]:  # random play on the same games, once a game
                 found[0].name, found[0].label = f"{game}_random", f"{title}, random play"
             variants += found
-            print(f"{name}: {found[-1].scores.mean():.1f} +- {found[-1].scores.std():.1f}",
-                  flush=True)  # fmt: skip
+            print(
+                f"{name}: {found[-1].scores.mean():.1f} +- {found[-1].scores.std():.1f}", flush=True
+            )
     write_ablation(variants, *SHIPPED)
     draw(results)
     print(summary(variants))
@@ -96,12 +108,14 @@ def main(argv: list[str] | None = None) -> None:
     from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
 
     commands_or_collect(
-        __doc__.splitlines()[0], argv, runs=Path("runs/atari100k"),
+        __doc__.splitlines()[0],
+        argv,
+        runs=Path("runs/atari100k"),
         runs_help="folder of the runs' directories, named <game>_s<seed>",
         commands=lambda runs: [command(game, seed, runs) for game in GAMES for seed in SEEDS],
         collect=collect,
         output=("--results", ROOT / "bench" / "results", "folder of the figures"),
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,9 @@ def play_games(
             lives[game].append(Life(life[0], life[1]))
             running[game] = [0, 0.0]
 
-    scores = evaluate_checkpoint(checkpoint, games, seed, max_steps=max_steps,
-                                 on_step=on_step).scores  # fmt: skip
+    scores = evaluate_checkpoint(
+        checkpoint, games, seed, max_steps=max_steps, on_step=on_step
+    ).scores
     for game, (steps, points) in enumerate(running):
         if steps:  # cut by max_steps: the life in progress
             lives[game].append(Life(steps, points))
@@ -87,9 +88,11 @@ def report(result: Games) -> str:
         f"(min {steps.min():,}, max {steps.max():,}); points a life: median "
         f"{np.median(points):,.0f} (max {points.max():,.0f})",
         "rewards collected (value x times): "
-        + (", ".join(f"{value:,g} x {count:,}" for value, count in sorted(result.rewards.items()))
-           or "none"),
-    ]  # fmt: skip
+        + (
+            ", ".join(f"{value:,g} x {count:,}" for value, count in sorted(result.rewards.items()))
+            or "none"
+        ),
+    ]
     return "\n".join(lines)
 
 

@@ -77,8 +77,9 @@ class Emulator:
                 return reward, True
         return reward, False
 
-    def discounted_return(self, first: int, hold: int, horizon: int,
-                          rng: np.random.Generator) -> float:  # fmt: skip
+    def discounted_return(
+        self, first: int, hold: int, horizon: int, rng: np.random.Generator
+    ) -> float:
         """``first`` for ``hold`` steps, then random actions; discounted pests kicked."""
         total, discount = 0.0, 1.0
         for t in range(horizon):
@@ -91,8 +92,7 @@ class Emulator:
         return total
 
 
-def collect_states(emulator: Emulator, n_states: int, seed: int,
-                   rng: np.random.Generator) -> list:  # fmt: skip
+def collect_states(emulator: Emulator, n_states: int, seed: int, rng: np.random.Generator) -> list:
     """Emulator states met in random play: about one every 60 agent steps, after the first 30
     (the game's opening), from as many games (seeds ``seed``, ``seed + 1``, ...) as needed."""
     states, game = [], 0
@@ -107,8 +107,14 @@ def collect_states(emulator: Emulator, n_states: int, seed: int,
     return states
 
 
-def measure(emulator: Emulator, states: list, hold: int, rollouts: int, horizon: int,
-            rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+def measure(
+    emulator: Emulator,
+    states: list,
+    hold: int,
+    rollouts: int,
+    horizon: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Returns, shaped (states, actions, rollouts), of each first action from each state."""
     returns = np.zeros((len(states), len(NAMES), rollouts))
     for i, state in enumerate(states):
@@ -146,10 +152,12 @@ def summarize(hold: int, returns: np.ndarray) -> list[str]:
     needed = within.mean() / spread_bound if spread_bound > 0 else np.inf
     relative = (means - means.mean(axis=1, keepdims=True)).mean(axis=0)
     scoring = (returns > 0).mean()
-    summary = (f"| {hold} | {means.mean():.4f} | {scoring:.1%} | {gap.mean():+.4f} "
-               f"| {apart} of {len(q)} | {np.sqrt(max(spread.mean(), 0)):.4f} "
-               f"| {np.sqrt(max(spread_bound, 0)):.4f} | {np.sqrt(within.mean()):.4f} "
-               f"| {needed:,.0f} |")  # fmt: skip
+    summary = (
+        f"| {hold} | {means.mean():.4f} | {scoring:.1%} | {gap.mean():+.4f} "
+        f"| {apart} of {len(q)} | {np.sqrt(max(spread.mean(), 0)):.4f} "
+        f"| {np.sqrt(max(spread_bound, 0)):.4f} | {np.sqrt(within.mean()):.4f} "
+        f"| {needed:,.0f} |"
+    )
     actions = f"| {hold} | " + " | ".join(f"{v:+.4f}" for v in relative) + " |"
     return [summary, actions]
 
@@ -177,9 +185,11 @@ def agent_row(path: Path, games: int) -> str:
     scores = evaluate(play, env, games, seed=EVAL_SEED)
     env.close()
     shares = " | ".join(f"{share:.0%}" for share in picks / picks.sum())
-    return (f"| {path.name} ({policy.checkpoint.steps:,} steps) | {np.mean(scores):.0f} "
-            f"| {np.mean(best):.4f} | {np.mean(gaps):.4f} ({np.mean(gaps) / np.mean(best):.1%}) "
-            f"| {shares} |")  # fmt: skip
+    return (
+        f"| {path.name} ({policy.checkpoint.steps:,} steps) | {np.mean(scores):.0f} "
+        f"| {np.mean(best):.4f} | {np.mean(gaps):.4f} ({np.mean(gaps) / np.mean(best):.1%}) "
+        f"| {shares} |"
+    )
 
 
 def main() -> None:
@@ -187,17 +197,25 @@ def main() -> None:
     parser.add_argument("--states", type=int, default=30, help="states met in random play")
     parser.add_argument("--rollouts", type=int, default=24, help="returns of each action a state")
     parser.add_argument("--horizon", type=int, default=200, help="agent steps a rollout")
-    parser.add_argument("--holds", type=int, nargs="+", default=[1, 8],
-                        help="agent steps the first action is held")  # fmt: skip
+    parser.add_argument(
+        "--holds", type=int, nargs="+", default=[1, 8], help="agent steps the first action is held"
+    )
     parser.add_argument("--seed", type=int, default=777_300)
-    parser.add_argument("--agents", type=Path, nargs="*", default=[],
-                        help="DQN checkpoints (Mario Bros., walk_and_fire) to study")  # fmt: skip
+    parser.add_argument(
+        "--agents",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="DQN checkpoints (Mario Bros., walk_and_fire) to study",
+    )
     parser.add_argument("--agent-games", type=int, default=5, help="games of each agent")
     parser.add_argument("--out", type=Path, default=None, help="write the tables here (.md)")
     args = parser.parse_args()
     if args.states < 2 or args.rollouts < 4:
-        parser.error(f"--states {args.states} --rollouts {args.rollouts}: the statistics need "
-                     "at least 2 states and 4 rollouts (two halves of 2)")  # fmt: skip
+        parser.error(
+            f"--states {args.states} --rollouts {args.rollouts}: the statistics need "
+            "at least 2 states and 4 rollouts (two halves of 2)"
+        )
 
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
@@ -206,7 +224,8 @@ def main() -> None:
     summaries, actions = [], []
     for hold in args.holds:
         summary, per_action = summarize(
-            hold, measure(emulator, states, hold, args.rollouts, args.horizon, rng))
+            hold, measure(emulator, states, hold, args.rollouts, args.horizon, rng)
+        )
         print(summary, flush=True)
         summaries.append(summary)
         actions.append(per_action)

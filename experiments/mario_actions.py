@@ -72,8 +72,10 @@ def row(policy: str, actions: str, scores, lengths, rewards) -> str:
     """One table row of a policy's games (what :func:`play` returns), printed as it comes."""
     seen = ", ".join(f"{value:g} x{count}" for value, count in sorted(rewards.items()))
     error = scores.std(ddof=1) / np.sqrt(len(scores)) if len(scores) > 1 else float("nan")
-    text = (f"| {policy} | {actions} | {scores.mean():.1f} +- {scores.std():.1f} | {error:.1f} "
-            f"| {lengths.mean():.0f} | {seen or 'none'} |")  # fmt: skip
+    text = (
+        f"| {policy} | {actions} | {scores.mean():.1f} +- {scores.std():.1f} | {error:.1f} "
+        f"| {lengths.mean():.0f} | {seen or 'none'} |"
+    )
     print(text, flush=True)
     return text
 
@@ -134,8 +136,10 @@ def main(argv: list[str] | None = None) -> str:
                 lines.append(row(f"random, each held {hold} steps", f"{name} ({n})", *played))
         env.close()
     env = make_env_for("ALE/MarioBros-v5", training=False, actions=SETS["right_only"])
-    policies = {f"RIGHTFIRE with chance {p:g}": (lambda rng, p=p: int(rng.random() < p))
-                for p in JUMP_CHANCES}  # fmt: skip
+    policies = {
+        f"RIGHTFIRE with chance {p:g}": (lambda rng, p=p: int(rng.random() < p))
+        for p in JUMP_CHANCES
+    }
     for period in JUMP_PERIODS:
         policies[f"RIGHTFIRE once every {period} steps"] = every(period)
     for name, choose in policies.items():

@@ -39,13 +39,20 @@ COMMON = (
 )
 SHIPPED = (PRETRAINED / "mario_ddqn_log.csv", PRETRAINED / "mario_ddqn_scores.csv")
 VALUE_BIAS = PRETRAINED / "mario_ddqn_value_bias.csv"
-BIAS_FIELDS = ("variant", "label", "games", "steps_measured", "gamma", "predicted", "obtained",
-               "overestimate")  # fmt: skip
+BIAS_FIELDS = (
+    "variant",
+    "label",
+    "games",
+    "steps_measured",
+    "gamma",
+    "predicted",
+    "obtained",
+    "overestimate",
+)
 
 
 def command(name: str, runs: Path) -> str:
-    return (f"rlcourse train dqn {COMMON} --double {RUNS[name][0]} --seed {SEED} "
-            f"--out {runs / name}")  # fmt: skip
+    return f"rlcourse train dqn {COMMON} --double {RUNS[name][0]} --seed {SEED} --out {runs / name}"
 
 
 def collect(runs: Path, episodes: int, results: Path) -> list:
@@ -60,15 +67,25 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
         sys.exit(f"not finished in {runs} (train, or resume with --resume):\n" + "\n".join(missing))
     variants, biases = [], []
     for index, (name, (_, label)) in enumerate(RUNS.items()):
-        found = evaluate_run(runs / name, name, label, episodes=episodes, vs_random=index == 0,
-                             value_bias=True)  # the bias in the very games scored
+        found = evaluate_run(
+            runs / name, name, label, episodes=episodes, vs_random=index == 0, value_bias=True
+        )  # the bias in the very games scored
         variants += found
         print(f"{label}: {found[-1].scores.mean():.1f} +- {found[-1].scores.std():.1f}", flush=True)
         bias = found[-1].value_bias
         print(f"{label}: {bias}", flush=True)
-        biases.append([name, label, bias.games, len(bias.predicted), bias.gamma,
-                       f"{bias.predicted.mean():.4f}", f"{bias.obtained.mean():.4f}",
-                       f"{bias.overestimate:.4f}"])  # fmt: skip
+        biases.append(
+            [
+                name,
+                label,
+                bias.games,
+                len(bias.predicted),
+                bias.gamma,
+                f"{bias.predicted.mean():.4f}",
+                f"{bias.obtained.mean():.4f}",
+                f"{bias.overestimate:.4f}",
+            ]
+        )
     variants[0].label = "random play (right_only)"
     write_ablation(variants, *SHIPPED)
     with atomic_write(VALUE_BIAS, suffix=".csv") as temporary, open(temporary, "w") as file:
@@ -99,11 +116,14 @@ def main(argv: list[str] | None = None) -> None:
     from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
 
     commands_or_collect(
-        __doc__.splitlines()[0], argv, runs=Path("runs/mario"),
+        __doc__.splitlines()[0],
+        argv,
+        runs=Path("runs/mario"),
         runs_help="folder of the runs' directories (ddqn_s0, dqn_s0)",
-        commands=lambda runs: [command(name, runs) for name in RUNS], collect=collect,
+        commands=lambda runs: [command(name, runs) for name in RUNS],
+        collect=collect,
         output=("--results", ROOT / "bench" / "results", "folder of the figure"),
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

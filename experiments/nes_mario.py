@@ -33,8 +33,16 @@ COMMAND = (
     "--target-update-interval 2000 --exploration-steps 20000 --total-steps 100000 --seed 0 "
     "--threads 1 --checkpoint-every 10000"
 )
-FIELDS = ("player", "games", "score_mean", "score_std", "distance_mean", "distance_std",
-          "furthest", "flags")  # fmt: skip
+FIELDS = (
+    "player",
+    "games",
+    "score_mean",
+    "score_std",
+    "distance_mean",
+    "distance_std",
+    "furthest",
+    "flags",
+)
 TITLE = "Double DQN on NES Super Mario Bros. 1-1 ('right_only'), atari100k preset, 1 CPU core"
 
 
@@ -44,9 +52,16 @@ def command(runs: Path) -> str:
 
 def score_row(player: str, scores, progress) -> list:
     x_pos, flags = progress["x_pos"], progress["flag_get"]
-    return [player, len(scores), f"{scores.mean():.1f}", f"{scores.std():.1f}",
-            f"{x_pos.mean():.1f}", f"{x_pos.std():.1f}", f"{x_pos.max():.0f}",
-            int((flags > 0).sum())]  # fmt: skip
+    return [
+        player,
+        len(scores),
+        f"{scores.mean():.1f}",
+        f"{scores.std():.1f}",
+        f"{x_pos.mean():.1f}",
+        f"{x_pos.std():.1f}",
+        f"{x_pos.max():.0f}",
+        int((flags > 0).sum()),
+    ]
 
 
 def collect(runs: Path, episodes: int, results: Path) -> list[dict[str, str]]:
@@ -64,8 +79,10 @@ def collect(runs: Path, episodes: int, results: Path) -> list[dict[str, str]]:
     with atomic_write(LOG, suffix=".csv") as temporary:
         shutil.copyfile(runs / RUN / "log.csv", temporary)
     result = evaluate_checkpoint(AGENT, episodes, TEST_SEED, vs_random=True)
-    rows = [score_row("random play (right_only)", result.random_scores, result.random_progress),
-            score_row("Double DQN", result.scores, result.progress)]  # fmt: skip
+    rows = [
+        score_row("random play (right_only)", result.random_scores, result.random_progress),
+        score_row("Double DQN", result.scores, result.progress),
+    ]
     with atomic_write(SCORES, suffix=".csv") as temporary, open(temporary, "w") as file:
         writer = csv.writer(file)
         writer.writerow(FIELDS)
@@ -73,9 +90,11 @@ def collect(runs: Path, episodes: int, results: Path) -> list[dict[str, str]]:
     draw(results / "ddqn_nes_mario.png")
     found = read_scores()
     for row in found:
-        print(f"{row['player']}: {row['score_mean']} +- {row['score_std']} points, distance "
-              f"{row['distance_mean']} +- {row['distance_std']} (furthest {row['furthest']}), "
-              f"flags {row['flags']} of {row['games']}")  # fmt: skip
+        print(
+            f"{row['player']}: {row['score_mean']} +- {row['score_std']} points, distance "
+            f"{row['distance_mean']} +- {row['distance_std']} (furthest {row['furthest']}), "
+            f"flags {row['flags']} of {row['games']}"
+        )
     return found
 
 
@@ -100,11 +119,14 @@ def main(argv: list[str] | None = None) -> None:
     from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
 
     commands_or_collect(
-        __doc__.splitlines()[0], argv, runs=Path("runs/nes"),
+        __doc__.splitlines()[0],
+        argv,
+        runs=Path("runs/nes"),
         runs_help=f"folder of the run's directory ({RUN})",
-        commands=lambda runs: [command(runs)], collect=collect,
+        commands=lambda runs: [command(runs)],
+        collect=collect,
         output=("--results", ROOT / "bench" / "results", "folder of the figure"),
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,17 @@ from rlcourse.wrappers import crop_slices
 
 SCREEN = (210, 160)
 """Height and width of an Atari frame."""
-_SUPPORTED = {"frame_skip", "noop_max", "repeat_action_probability", "screen_size",
-              "frame_stack", "crop", "fire_reset", "episodic_life", "clip_rewards"}  # fmt: skip
+_SUPPORTED = {
+    "frame_skip",
+    "noop_max",
+    "repeat_action_probability",
+    "screen_size",
+    "frame_stack",
+    "crop",
+    "fire_reset",
+    "episodic_life",
+    "clip_rewards",
+}
 
 
 def rom_name(env_id: str) -> str:
@@ -69,9 +78,14 @@ class AtariVectorGames:
     """
 
     def __init__(
-        self, env_id: str, n_games: int, *, training: bool = True, threads: int = 2,
+        self,
+        env_id: str,
+        n_games: int,
+        *,
+        training: bool = True,
+        threads: int = 2,
         **options: Any,
-    ) -> None:  # fmt: skip
+    ) -> None:
         from ale_py.vector_env import AtariVectorEnv
 
         self.n_games = check_positive_int("n_games", n_games)
@@ -89,16 +103,25 @@ class AtariVectorGames:
         frame_skip = check_positive_int("frame_skip", options["frame_skip"])
         self._rows, self._cols = crop_slices(options["crop"] or (0, 0, 0, 0), SCREEN)
         self.envs = AtariVectorEnv(
-            rom_name(env_id), self.n_games, num_threads=min(threads, self.n_games),
-            img_height=SCREEN[0], img_width=SCREEN[1], grayscale=True, stack_num=1,
-            frameskip=frame_skip, maxpool=frame_skip > 1, noop_max=options["noop_max"],
+            rom_name(env_id),
+            self.n_games,
+            num_threads=min(threads, self.n_games),
+            img_height=SCREEN[0],
+            img_width=SCREEN[1],
+            grayscale=True,
+            stack_num=1,
+            frameskip=frame_skip,
+            maxpool=frame_skip > 1,
+            noop_max=options["noop_max"],
             repeat_action_probability=options["repeat_action_probability"],
             use_fire_reset=options["fire_reset"] is not False,
             # Both done here: the C++ rule resets the game at a lost life.
-            episodic_life=False, reward_clipping=False,
-        )  # fmt: skip
-        self.single_observation_space = Box(0, 255, (self.frame_stack, self.size, self.size),
-                                            np.uint8)  # fmt: skip
+            episodic_life=False,
+            reward_clipping=False,
+        )
+        self.single_observation_space = Box(
+            0, 255, (self.frame_stack, self.size, self.size), np.uint8
+        )
         self.single_action_space = Discrete(int(self.envs.single_action_space.n))
         self._stacks = np.zeros((self.n_games, *self.single_observation_space.shape), np.uint8)
         self._lives = np.zeros(self.n_games, np.int64)
@@ -106,11 +129,16 @@ class AtariVectorGames:
 
     def _frames(self, screens: np.ndarray, games: np.ndarray) -> np.ndarray:
         """Crop and resize the screens of ``games``: ``[len(games), size, size]``."""
-        return np.stack([
-            cv2.resize(screens[game, 0, self._rows, self._cols], (self.size, self.size),
-                       interpolation=cv2.INTER_AREA)
-            for game in games
-        ])  # fmt: skip
+        return np.stack(
+            [
+                cv2.resize(
+                    screens[game, 0, self._rows, self._cols],
+                    (self.size, self.size),
+                    interpolation=cv2.INTER_AREA,
+                )
+                for game in games
+            ]
+        )
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None

@@ -58,9 +58,13 @@ class CheckpointInfo(NamedTuple):
     @classmethod
     def from_payload(cls, payload: dict[str, Any], path: str | Path = "") -> CheckpointInfo:
         return cls(
-            payload["algo"], payload["env_id"], dict(payload["env_options"]),
-            dict(payload["config"]), int(payload["steps"]), str(path),
-        )  # fmt: skip
+            payload["algo"],
+            payload["env_id"],
+            dict(payload["env_options"]),
+            dict(payload["config"]),
+            int(payload["steps"]),
+            str(path),
+        )
 
 
 def to_saveable(value: Any) -> Any:

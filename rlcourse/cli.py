@@ -87,50 +87,86 @@ def _train_options(parser: argparse.ArgumentParser, algorithm: Algorithm) -> Non
     registry entry asks for, then its hyperparameters."""
     env_help = "env id: CartPole-v1, ALE/MsPacman-v5, ..."
     if algorithm.default_env:
-        parser.add_argument("--env", default=algorithm.default_env,
-                            help=f"{env_help} (default: {algorithm.default_env})")  # fmt: skip
+        parser.add_argument(
+            "--env",
+            default=algorithm.default_env,
+            help=f"{env_help} (default: {algorithm.default_env})",
+        )
     else:
         parser.add_argument("--env", required=True, help=env_help)
-    parser.add_argument("--total-steps", type=int, required=True,
-                        help="agent steps to train for (summed over parallel games)")  # fmt: skip
+    parser.add_argument(
+        "--total-steps",
+        type=int,
+        required=True,
+        help="agent steps to train for (summed over parallel games)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    parser.add_argument("--eval-every", type=int, default=None,
-                        help="agent steps between evaluations (default: none)")  # fmt: skip
-    parser.add_argument("--eval-episodes", type=int, default=10,
-                        help="games per evaluation (default 10)")  # fmt: skip
-    parser.add_argument("--checkpoint-every", type=int, default=10_000,
-                        help="agent steps between resume points (default 10000)")  # fmt: skip
-    parser.add_argument("--max-minutes", type=float, default=None,
-                        help="stop after this much training time (evaluations excluded)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (1 is best on a shared 2-core machine)")
-    parser.add_argument("--export", type=Path, default=None,
-                        help="also write the final weights (fp16) to this file")  # fmt: skip
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=None,
+        help="agent steps between evaluations (default: none)",
+    )
+    parser.add_argument(
+        "--eval-episodes", type=int, default=10, help="games per evaluation (default 10)"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=10_000,
+        help="agent steps between resume points (default 10000)",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop after this much training time (evaluations excluded)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (1 is best on a shared 2-core machine)",
+    )
+    parser.add_argument(
+        "--export", type=Path, default=None, help="also write the final weights (fp16) to this file"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     if algorithm.presets:
-        parser.add_argument("--preset", choices=sorted(algorithm.presets), default=None,
-                            help="hyperparameter preset (default: chosen from the env)")
+        parser.add_argument(
+            "--preset",
+            choices=sorted(algorithm.presets),
+            default=None,
+            help="hyperparameter preset (default: chosen from the env)",
+        )
     if algorithm.solve_score:
-        parser.add_argument("--solve-score", type=float, default=None,
-                            help="stop at the first evaluation whose mean reaches this")
+        parser.add_argument(
+            "--solve-score",
+            type=float,
+            default=None,
+            help="stop at the first evaluation whose mean reaches this",
+        )
     if algorithm.replay_memory:
         parser.add_argument(
-            "--no-buffer-in-checkpoint", action="store_true",
+            "--no-buffer-in-checkpoint",
+            action="store_true",
             help="leave the replay memory out of resume points (smaller files; the resumed "
             "run is then not exact: it refills --learning-starts transitions before it "
             "learns again)",
-        )  # fmt: skip
+        )
     if algorithm.action_sets:
         parser.add_argument(
-            "--actions", default=None,
+            "--actions",
+            default=None,
             help="reduced action set of an ALE game: a name from rlcourse.envs.ACTION_SETS "
             "(right_only, walk_and_fire) or comma-separated action names, e.g. NOOP,FIRE,LEFT",
-        )  # fmt: skip
+        )
     defaults = "the preset's" if algorithm.presets else "the config's"
-    add_config_options(parser, algorithm.config,
-                       f"{algorithm.name.upper()} hyperparameters (defaults: {defaults})")
+    add_config_options(
+        parser, algorithm.config, f"{algorithm.name.upper()} hyperparameters (defaults: {defaults})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,39 +180,56 @@ def build_parser() -> argparse.ArgumentParser:
     algos = train.add_subparsers(dest="algo", required=True, metavar="ALGO")
     for algorithm in ALGORITHMS.values():
         sub = algos.add_parser(
-            algorithm.name, help=algorithm.summary,
+            algorithm.name,
+            help=algorithm.summary,
             description=f"{algorithm.description} Writes OUT/config.json, OUT/log.csv, "
             "OUT/checkpoint.pt (resume point), OUT/best.pt, OUT/final.pt, OUT/metrics.png.",
-        )  # fmt: skip
+        )
         _train_options(sub, algorithm)
 
     evaluate = commands.add_parser(
-        "evaluate", help="score a checkpoint on whole games (the course's protocol)",
+        "evaluate",
+        help="score a checkpoint on whole games (the course's protocol)",
         description="Play whole games (real scores: no episodic life, no reward clipping) "
         "with seeds S, S+1, ...; the last line is 'score: MEAN +- STD over N games'.",
-    )  # fmt: skip
+    )
     evaluate.add_argument("checkpoint", type=Path, help="a .pt file written by rlcourse")
     evaluate.add_argument("--episodes", type=int, default=20, help="games (default 20)")
-    evaluate.add_argument("--seed", type=int, default=TEST_SEED,
-                          help=f"first game's seed (default {TEST_SEED}: never used in "
-                               "training or checkpoint selection)")  # fmt: skip
-    evaluate.add_argument("--epsilon", type=float, default=0.05,
-                          help="DQN agents: random action probability (default 0.05, as the "
-                               "Nature paper); A2C and REINFORCE sample from their "
-                               "policy")  # fmt: skip
-    evaluate.add_argument("--vs-random", action="store_true",
-                          help="also score random play on the same games and actions")
+    evaluate.add_argument(
+        "--seed",
+        type=int,
+        default=TEST_SEED,
+        help=f"first game's seed (default {TEST_SEED}: never used in "
+        "training or checkpoint selection)",
+    )
+    evaluate.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.05,
+        help="DQN agents: random action probability (default 0.05, as the "
+        "Nature paper); A2C and REINFORCE sample from their "
+        "policy",
+    )
+    evaluate.add_argument(
+        "--vs-random",
+        action="store_true",
+        help="also score random play on the same games and actions",
+    )
     evaluate.add_argument("--max-steps", type=int, default=None, help="step limit per game")
-    evaluate.add_argument("--value-bias", action="store_true",
-                          help="DQN agents: also measure overestimation, the mean Q(s, a) "
-                               "predicted against the discounted return obtained, on the "
-                               "same games")  # fmt: skip
+    evaluate.add_argument(
+        "--value-bias",
+        action="store_true",
+        help="DQN agents: also measure overestimation, the mean Q(s, a) "
+        "predicted against the discounted return obtained, on the "
+        "same games",
+    )
 
     watch = commands.add_parser(
-        "watch", help="play a checkpoint and save a video",
+        "watch",
+        help="play a checkpoint and save a video",
         description="Play games with a trained agent (DQN: greedy; A2C, REINFORCE: their "
         "policy), print the scores, and record the first one to an MP4.",
-    )  # fmt: skip
+    )
     watch.add_argument("checkpoint", type=Path, help="final.pt, best.pt or checkpoint.pt")
     watch.add_argument("--video", type=Path, default=None, help="MP4 file to write")
     watch.add_argument("--episodes", type=int, default=1, help="games to play (default 1)")
@@ -227,8 +280,9 @@ def run_train(args: argparse.Namespace) -> int:
         values["seed"] = args.seed
         preset = getattr(args, "preset", None)
         if algorithm.presets:
-            preset = preset or (algorithm.default_preset(args.env)
-                                if algorithm.default_preset else None)  # fmt: skip
+            preset = preset or (
+                algorithm.default_preset(args.env) if algorithm.default_preset else None
+            )
             values.setdefault("device", "auto")
         config: Any = algorithm.make_config(args.env, values, preset)
         if algorithm.presets:
@@ -246,20 +300,28 @@ def run_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     request = TrainRequest(
-        env_id=args.env, config=config, total_steps=args.total_steps,
-        env_options=_env_options(args), out_dir=args.out, resume=args.resume,
-        eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-        checkpoint_every=args.checkpoint_every, max_minutes=args.max_minutes,
+        env_id=args.env,
+        config=config,
+        total_steps=args.total_steps,
+        env_options=_env_options(args),
+        out_dir=args.out,
+        resume=args.resume,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        checkpoint_every=args.checkpoint_every,
+        max_minutes=args.max_minutes,
         solve_score=getattr(args, "solve_score", None),
         save_buffer=not getattr(args, "no_buffer_in_checkpoint", False),
         progress=not args.no_progress,
-    )  # fmt: skip
+    )
     with user_input():
         prepared = algorithm.prepare(request)
     agent = prepared.agent
     device = getattr(agent, "device", "cpu")
-    print(f"Training {args.algo.upper()} on {args.env} for {args.total_steps} steps on {device} "
-          f"-> {args.out}")  # fmt: skip
+    print(
+        f"Training {args.algo.upper()} on {args.env} for {args.total_steps} steps on {device} "
+        f"-> {args.out}"
+    )
     result = prepared.train()
     if result.solved_at_step is not None:
         print(f"solved (>= {request.solve_score}) at step {result.solved_at_step}")
@@ -267,8 +329,10 @@ def run_train(args: argparse.Namespace) -> int:
         step, mean, std = result.evaluations[-1]
         print(f"last evaluation at step {step}: {mean:.1f} +- {std:.1f}")
     if result.interrupted:
-        print(f"interrupted at step {agent.steps}: resume point {args.out / 'checkpoint.pt'} "
-              "(the same command with --resume continues)")  # fmt: skip
+        print(
+            f"interrupted at step {agent.steps}: resume point {args.out / 'checkpoint.pt'} "
+            "(the same command with --resume continues)"
+        )
         return 130
     if args.export:
         with writing("--export", args.export):
@@ -290,11 +354,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     policy = load_policy(args.checkpoint)
     info = policy.checkpoint
     recorder = ValueBiasRecorder.for_checkpoint(policy, args.episodes) if args.value_bias else None
-    result = evaluate_checkpoint(policy, args.episodes, args.seed, epsilon=args.epsilon,
-                                 max_steps=args.max_steps, vs_random=args.vs_random,
-                                 on_step=recorder)  # fmt: skip
-    print(f"{args.checkpoint}: {info.algo.upper()} on {info.env_id} ({info.steps:,} steps), "
-          f"{args.episodes} whole games from seed {args.seed}, {result.rule}")  # fmt: skip
+    result = evaluate_checkpoint(
+        policy,
+        args.episodes,
+        args.seed,
+        epsilon=args.epsilon,
+        max_steps=args.max_steps,
+        vs_random=args.vs_random,
+        on_step=recorder,
+    )
+    print(
+        f"{args.checkpoint}: {info.algo.upper()} on {info.env_id} ({info.steps:,} steps), "
+        f"{args.episodes} whole games from seed {args.seed}, {result.rule}"
+    )
     if result.random_scores is not None:
         print(f"random: {format_score(result.random_scores)}")
         if result.random_progress is not None:
@@ -318,8 +390,7 @@ def run_watch(args: argparse.Namespace) -> int:
     for episode in range(args.episodes):
         if episode == 0 and args.video:
             with writing("--video", args.video):
-                recording = record_episode(env, policy, args.video, args.max_steps,
-                                           seed=args.seed)  # fmt: skip
+                recording = record_episode(env, policy, args.video, args.max_steps, seed=args.seed)
             score, steps = recording.episode_return, f" ({recording.steps} steps)"
         else:
             scores = evaluate(policy, env, 1, args.seed + episode, max_steps=args.max_steps)
@@ -358,8 +429,14 @@ def run_study(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "watch": run_watch,
-            "export": run_export, "plot": run_plot, "study": run_study}  # fmt: skip
+COMMANDS = {
+    "train": run_train,
+    "evaluate": run_evaluate,
+    "watch": run_watch,
+    "export": run_export,
+    "plot": run_plot,
+    "study": run_study,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

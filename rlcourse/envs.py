@@ -61,14 +61,29 @@ ACTION_SETS: dict[str, tuple[str, ...]] = {
 NES_MARIO_ACTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
     "right_only": (("right",), ("right", "A")),
     "simple_movement": (
-        ("NOOP",), ("right",), ("right", "A"), ("right", "B"), ("right", "A", "B"), ("A",),
+        ("NOOP",),
+        ("right",),
+        ("right", "A"),
+        ("right", "B"),
+        ("right", "A", "B"),
+        ("A",),
         ("left",),
     ),
     "complex_movement": (
-        ("NOOP",), ("right",), ("right", "A"), ("right", "B"), ("right", "A", "B"), ("A",),
-        ("left",), ("left", "A"), ("left", "B"), ("left", "A", "B"), ("down",), ("up",),
+        ("NOOP",),
+        ("right",),
+        ("right", "A"),
+        ("right", "B"),
+        ("right", "A", "B"),
+        ("A",),
+        ("left",),
+        ("left", "A"),
+        ("left", "B"),
+        ("left", "A", "B"),
+        ("down",),
+        ("up",),
     ),
-}  # fmt: skip
+}
 # nes_py.wrappers.JoypadSpace's buttons (B runs and throws fireballs, A jumps).
 NES_BUTTONS = ("NOOP", "right", "left", "down", "up", "start", "select", "B", "A")
 
@@ -460,9 +475,13 @@ def make_kungfu_env(
     options.setdefault("clip_rewards", False)
     options.setdefault("fire_reset", False)
     return make_atari_env(
-        env_id, screen_size=screen_size, frame_stack=frame_stack, episodic_life=episodic_life,
-        render_mode=render_mode, **options,
-    )  # fmt: skip
+        env_id,
+        screen_size=screen_size,
+        frame_stack=frame_stack,
+        episodic_life=episodic_life,
+        render_mode=render_mode,
+        **options,
+    )
 
 
 def make_env_for(
@@ -490,8 +509,9 @@ def make_env_for(
         options.setdefault("actions", "right_only")
         return make_mario_env(env_id, render_mode=render_mode, **options)
     if is_atari(env_id):
-        return make_atari_env(env_id, render_mode=render_mode,
-                              **atari_options(options, training=training))  # fmt: skip
+        return make_atari_env(
+            env_id, render_mode=render_mode, **atari_options(options, training=training)
+        )
     return make_env(env_id, render_mode=render_mode, **options)
 
 
@@ -508,8 +528,11 @@ def atari_options(options: dict[str, Any], *, training: bool) -> dict[str, Any]:
     (4, True, None)
     """
     parameters = inspect.signature(make_atari_env).parameters.values()
-    resolved = {p.name: p.default for p in parameters
-                if p.kind is p.KEYWORD_ONLY and p.name != "render_mode"}  # fmt: skip
+    resolved = {
+        p.name: p.default
+        for p in parameters
+        if p.kind is p.KEYWORD_ONLY and p.name != "render_mode"
+    }
     resolved.update(options)
     resolved["episodic_life"] = bool(resolved["episodic_life"]) and training
     resolved["clip_rewards"] = bool(resolved["clip_rewards"]) and training

@@ -144,8 +144,12 @@ def play_games(
             if lost and lives_reset:
                 reset_game(game)  # type: ignore[misc]
             if on_step is not None:
-                on_step(int(game), Step(float(reward), bool(terminated), bool(truncated), lost,
-                                        info, seen, action))  # fmt: skip
+                on_step(
+                    int(game),
+                    Step(
+                        float(reward), bool(terminated), bool(truncated), lost, info, seen, action
+                    ),
+                )
         step += 1
     return Games(returns, steps, terminated_games)
 
@@ -173,8 +177,9 @@ def evaluate(
     episodes = check_positive_int("episodes", episodes)
     returns = np.zeros(episodes)
     for episode in range(episodes):
-        games = play_games(policy, [env], [seed + episode], batched=False,
-                           max_steps=max_steps, gamma=gamma)  # fmt: skip
+        games = play_games(
+            policy, [env], [seed + episode], batched=False, max_steps=max_steps, gamma=gamma
+        )
         returns[episode] = games.returns[0]
     return returns
 

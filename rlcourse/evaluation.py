@@ -38,9 +38,19 @@ from rlcourse.policies import Policy, QPolicy, RandomPolicy
 from rlcourse.registry import load_policy
 
 __all__ = [
-    "EVAL_SEED", "TEST_SEED", "CheckpointScores", "InfoMaxima", "Step", "evaluate",
-    "evaluate_batched", "evaluate_checkpoint", "format_progress", "format_score", "lost_life",
-]  # fmt: skip
+    "EVAL_SEED",
+    "TEST_SEED",
+    "CheckpointScores",
+    "InfoMaxima",
+    "Step",
+    "evaluate",
+    "evaluate_batched",
+    "evaluate_checkpoint",
+    "format_progress",
+    "format_score",
+    "lost_life",
+]
+
 
 def format_score(scores: Sequence[float] | np.ndarray, unit: str = "games") -> str:
     """``"MEAN +- STD over N games"``, the form every score of the course is printed in.
@@ -107,8 +117,9 @@ def format_progress(progress: dict[str, np.ndarray]) -> str:
     parts = []
     if "x_pos" in progress:
         x_pos = progress["x_pos"]
-        parts.append(f"distance reached (x_pos): {format_score(x_pos)}, "
-                     f"furthest {np.nanmax(x_pos):.0f}")  # fmt: skip
+        parts.append(
+            f"distance reached (x_pos): {format_score(x_pos)}, furthest {np.nanmax(x_pos):.0f}"
+        )
     if "flag_get" in progress:
         flags = progress["flag_get"]
         parts.append(f"flags: {int(np.nansum(flags > 0))} of {len(flags)}")
@@ -160,8 +171,14 @@ def evaluate_checkpoint(
             for h in hooks:
                 h(game, step)
 
-        scores = evaluate_batched(player, make_env, episodes, seed, max_steps=max_steps,
-                                  on_step=each_hook if hooks else None)  # fmt: skip
+        scores = evaluate_batched(
+            player,
+            make_env,
+            episodes,
+            seed,
+            max_steps=max_steps,
+            on_step=each_hook if hooks else None,
+        )
         return scores, maxima.values if keys else None
 
     scores, progress = play(policy, on_step)

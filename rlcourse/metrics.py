@@ -20,9 +20,21 @@ import numpy as np
 from rlcourse.config import check_positive_int
 
 LOG_COLUMNS = [
-    "step", "episode", "wall_seconds", "episode_return", "episode_length", "loss", "q_mean",
-    "epsilon", "policy_loss", "value_loss", "entropy", "grad_norm", "eval_mean", "eval_std",
-]  # fmt: skip
+    "step",
+    "episode",
+    "wall_seconds",
+    "episode_return",
+    "episode_length",
+    "loss",
+    "q_mean",
+    "epsilon",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "grad_norm",
+    "eval_mean",
+    "eval_std",
+]
 """The columns of every run's ``log.csv``: a row per finished training episode (the
 training columns) or per evaluation (``eval_mean``, ``eval_std``); cells an algorithm does
 not measure stay empty (DQN has no entropy, A2C no epsilon)."""
@@ -217,8 +229,12 @@ class MetricLogger:
 
     def episode_state(self) -> dict[str, Any]:
         """The episode in progress (for a resume point taken in the middle of one)."""
-        return {"return": self._return, "length": self._length,
-                "losses": list(self._losses), "q_means": list(self._q_means)}  # fmt: skip
+        return {
+            "return": self._return,
+            "length": self._length,
+            "losses": list(self._losses),
+            "q_means": list(self._q_means),
+        }
 
     def load_episode_state(self, state: dict[str, Any]) -> None:
         self._return, self._length = float(state["return"]), int(state["length"])
@@ -261,9 +277,13 @@ class MetricLogger:
             evals = ~np.isnan(columns["eval_mean"])
             self.evaluations = [
                 (int(s), float(m), float(d))
-                for s, m, d in zip(columns["step"][evals], columns["eval_mean"][evals],
-                                   columns["eval_std"][evals], strict=True)
-            ]  # fmt: skip
+                for s, m, d in zip(
+                    columns["step"][evals],
+                    columns["eval_mean"][evals],
+                    columns["eval_std"][evals],
+                    strict=True,
+                )
+            ]
 
 
 _RUN_COLUMNS = ("step", "wall_seconds", "eval_mean", "eval_std")

@@ -116,7 +116,8 @@ def plot_metrics(
     from matplotlib.ticker import EngFormatter
 
     drawn = [
-        name for name in metrics.EPISODE_METRICS
+        name
+        for name in metrics.EPISODE_METRICS
         if np.isfinite(np.asarray(metrics.history[name], dtype=float)).any()
     ]
     panels = [*drawn, *(["evaluation"] if metrics.evaluations else [])] or ["episode_return"]
@@ -133,18 +134,28 @@ def plot_metrics(
     for ax, name in zip(axes, panels, strict=True):
         if name == "evaluation":
             at, means, stds = (np.asarray(c) for c in zip(*metrics.evaluations, strict=True))
-            ax.errorbar(at, means, yerr=stds, color="C1", marker="o", markersize=3,
-                        capsize=2, label="evaluation (mean, std)")  # fmt: skip
+            ax.errorbar(
+                at,
+                means,
+                yerr=stds,
+                color="C1",
+                marker="o",
+                markersize=3,
+                capsize=2,
+                label="evaluation (mean, std)",
+            )
         elif len(metrics.history[name]):
             ax.plot(steps, metrics.history[name], color="C0", alpha=0.3, linewidth=0.8)
-            ax.plot(steps, metrics.moving_average(name), color="C0",
-                    label=f"mean of last {metrics.window}")  # fmt: skip
+            ax.plot(
+                steps,
+                metrics.moving_average(name),
+                color="C0",
+                label=f"mean of last {metrics.window}",
+            )
         reference_panel = "evaluation" if metrics.evaluations else "episode_return"
         if name == reference_panel:
             for i, (label, value) in enumerate((baselines or {}).items()):
-                ax.axhline(
-                    value, color=f"C{i + 2}", ls="--", lw=1, label=f"{label} ({value:g})"
-                )
+                ax.axhline(value, color=f"C{i + 2}", ls="--", lw=1, label=f"{label} ({value:g})")
         if name in ("episode_return", "evaluation") and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         ax.set_title(titles[name])
@@ -200,8 +211,10 @@ def plot_runs(
         if with_entropy and "entropy" in log:
             measured = np.isfinite(log["entropy"])
             axes[2].plot(minutes[measured], log["entropy"][measured], color=color)
-    for ax, xlabel in ((axes[0], "training minutes (evaluations excluded)"),
-                       (axes[1], "agent steps, millions")):  # fmt: skip
+    for ax, xlabel in (
+        (axes[0], "training minutes (evaluations excluded)"),
+        (axes[1], "agent steps, millions"),
+    ):
         if target is not None:
             ax.axhline(target, color="gray", ls="--", lw=1)
         ax.set_xlabel(xlabel)
@@ -212,8 +225,9 @@ def plot_runs(
     axes[0].legend(fontsize=8, loc="upper left")
     if with_entropy:
         if n_actions:
-            axes[2].axhline(np.log(n_actions), color="gray", ls="--", lw=1,
-                            label=f"uniform: log {n_actions}")  # fmt: skip
+            axes[2].axhline(
+                np.log(n_actions), color="gray", ls="--", lw=1, label=f"uniform: log {n_actions}"
+            )
             axes[2].legend(fontsize=8, loc="upper right")
         axes[2].set_xlabel("training minutes")
         axes[2].set_ylabel("policy entropy (nats)")
@@ -239,9 +253,7 @@ _DIRECTIONS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "dow
 """Grid directions as (column, row) steps: rows grow downwards, as an image's."""
 
 
-def _grid_axes(
-    ax: Any, shape: tuple[int, int], lines: str = "white"
-) -> tuple[Any, Any, bool]:
+def _grid_axes(ax: Any, shape: tuple[int, int], lines: str = "white") -> tuple[Any, Any, bool]:
     import matplotlib.pyplot as plt
 
     rows, columns = shape
@@ -269,8 +281,17 @@ def _grid_shape(values_size: int, shape: Sequence[int]) -> tuple[int, int]:
 
 def _cell_label(ax: Any, row: int, column: int, text: str) -> None:
     box = {"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8}
-    ax.text(column - 0.42, row - 0.42, text, ha="left", va="top", fontsize=7,
-            fontweight="bold", color="black", bbox=box)  # fmt: skip
+    ax.text(
+        column - 0.42,
+        row - 0.42,
+        text,
+        ha="left",
+        va="top",
+        fontsize=7,
+        fontweight="bold",
+        color="black",
+        bbox=box,
+    )
 
 
 def plot_grid_values(
@@ -328,12 +349,21 @@ def plot_grid_values(
         colour = "black" if grid[row, column] > middle and high > low else "white"
         if policy is not None and not hidden[state]:
             dx, dy = _DIRECTIONS[actions[int(moves[state])]]
-            ax.annotate("", xy=(column + 0.3 * dx, row - 0.08 + 0.3 * dy),
-                        xytext=(column - 0.3 * dx, row - 0.08 - 0.3 * dy),
-                        arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.8,
-                                    "mutation_scale": 12})  # fmt: skip
-        ax.text(column, row + 0.32, format(values[state], fmt), ha="center", va="center",
-                fontsize=7, color=colour)  # fmt: skip
+            ax.annotate(
+                "",
+                xy=(column + 0.3 * dx, row - 0.08 + 0.3 * dy),
+                xytext=(column - 0.3 * dx, row - 0.08 - 0.3 * dy),
+                arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.8, "mutation_scale": 12},
+            )
+        ax.text(
+            column,
+            row + 0.32,
+            format(values[state], fmt),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color=colour,
+        )
         if cell_labels is not None:
             label = np.asarray(cell_labels).reshape(-1)[state]
             label = label.decode() if isinstance(label, bytes) else str(label)
@@ -393,16 +423,29 @@ def plot_grid_path(
         rows_of, columns_of = np.divmod(np.asarray(states), columns)
         steps = len(states) - 1
         legend = f"{label} ({steps} step{'' if steps == 1 else 's'})"
-        (line,) = ax.plot(columns_of + offset, rows_of + offset, "-o", color=f"C{index}",
-                          lw=2.5, ms=4, label=legend)  # fmt: skip
+        (line,) = ax.plot(
+            columns_of + offset,
+            rows_of + offset,
+            "-o",
+            color=f"C{index}",
+            lw=2.5,
+            ms=4,
+            label=legend,
+        )
         handles.append(line)
     if cell_labels is not None:
         for state, label in enumerate(np.asarray(cell_labels).reshape(-1)):
             label = label.decode() if isinstance(label, bytes) else str(label)
             if label:
                 _cell_label(ax, *divmod(state, columns), label)
-    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08),
-              ncol=len(handles), frameon=False)  # fmt: skip
+    ax.legend(
+        handles=handles,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.08),
+        ncol=len(handles),
+        frameon=False,
+    )
     if title:
         ax.set_title(title, fontsize=10)
     if own:

@@ -122,13 +122,18 @@ class EnvPool:
                     f"training=True), got {make_env!r}"
                 )
             self.envs = AtariVectorGames(
-                make_env.env_id, n_parallel_games, training=make_env.training,
-                threads=env_threads, **make_env.options,
-            )  # fmt: skip
+                make_env.env_id,
+                n_parallel_games,
+                training=make_env.training,
+                threads=env_threads,
+                **make_env.options,
+            )
         elif vectorization in ("sync", "async"):
             vector_class = SyncVectorEnv if vectorization == "sync" else AsyncVectorEnv
-            self.envs = vector_class([_ReplayableEnvFn(make_env)] * n_parallel_games,
-                                     autoreset_mode=AutoresetMode.DISABLED)  # fmt: skip
+            self.envs = vector_class(
+                [_ReplayableEnvFn(make_env)] * n_parallel_games,
+                autoreset_mode=AutoresetMode.DISABLED,
+            )
         else:
             raise ValueError(
                 f"vectorization must be 'sync', 'async' or 'ale', got {vectorization!r}"
@@ -208,9 +213,15 @@ class EnvPool:
             self.memory = memory
             self.observations = next_obs
         return Rollout(
-            observations, actions, rewards, terminated, truncated, truncation_values,
-            self.observations.copy(), initial_memory,
-        )  # fmt: skip
+            observations,
+            actions,
+            rewards,
+            terminated,
+            truncated,
+            truncation_values,
+            self.observations.copy(),
+            initial_memory,
+        )
 
     def _reset_games(self, ended: np.ndarray) -> np.ndarray:
         seeds: list[int | None] = [None] * self.n_games

@@ -47,10 +47,12 @@ class ValueBias(NamedTuple):
         return float((self.predicted - self.obtained).mean())
 
     def __str__(self) -> str:
-        return (f"predicted Q {self.predicted.mean():.3f}, discounted return obtained "
-                f"{self.obtained.mean():.3f}: overestimate {self.overestimate:+.3f} "
-                f"(mean over {len(self.predicted):,} steps of {self.games} "
-                f"game{'s' if self.games != 1 else ''})")  # fmt: skip
+        return (
+            f"predicted Q {self.predicted.mean():.3f}, discounted return obtained "
+            f"{self.obtained.mean():.3f}: overestimate {self.overestimate:+.3f} "
+            f"(mean over {len(self.predicted):,} steps of {self.games} "
+            f"game{'s' if self.games != 1 else ''})"
+        )
 
 
 def discounted_returns(rewards: np.ndarray, ends: np.ndarray, gamma: float) -> np.ndarray:
@@ -77,9 +79,15 @@ class ValueBiasRecorder:
     """
 
     def __init__(
-        self, policy: QPolicy, games: int, *, gamma: float, clip_rewards: bool = False,
-        lives_end_returns: bool = False, batch_size: int = 256,
-    ) -> None:  # fmt: skip
+        self,
+        policy: QPolicy,
+        games: int,
+        *,
+        gamma: float,
+        clip_rewards: bool = False,
+        lives_end_returns: bool = False,
+        batch_size: int = 256,
+    ) -> None:
         if not isinstance(policy, QPolicy):
             algo = getattr(getattr(policy, "checkpoint", None), "algo", type(policy).__name__)
             raise WrongAgentError(
@@ -108,8 +116,10 @@ class ValueBiasRecorder:
         rules = {}
         if is_atari(info.env_id):
             training = atari_options(info.env_options, training=True)
-            rules = {"clip_rewards": training["clip_rewards"],
-                     "lives_end_returns": training["episodic_life"]}  # fmt: skip
+            rules = {
+                "clip_rewards": training["clip_rewards"],
+                "lives_end_returns": training["episodic_life"],
+            }
         return cls(policy, games, gamma=float(info.config["gamma"]), **rules)
 
     def __call__(self, game: int, step: Step) -> None:
@@ -146,9 +156,11 @@ class ValueBiasRecorder:
             predicted += self._q[game][:known]
             obtained += returns[:known].tolist()
         if not predicted:
-            raise ValueError(f"no step with a known return in {self.games} games: every game "
-                             "was cut by a step limit before a life or the game ended; raise "
-                             "max_steps")  # fmt: skip
+            raise ValueError(
+                f"no step with a known return in {self.games} games: every game "
+                "was cut by a step limit before a life or the game ended; raise "
+                "max_steps"
+            )
         return ValueBias(np.array(predicted), np.array(obtained), self.gamma, self.games)
 
 
@@ -167,8 +179,13 @@ def value_bias(
     by side (:func:`~rlcourse.episodes.evaluate_batched`) with a
     :class:`~rlcourse.policies.QPolicy` and put ``Q(s_t, a_t)`` next to the discounted return
     that followed (:class:`ValueBiasRecorder`)."""
-    recorder = ValueBiasRecorder(policy, episodes, gamma=gamma, clip_rewards=clip_rewards,
-                                 lives_end_returns=lives_end_returns)  # fmt: skip
+    recorder = ValueBiasRecorder(
+        policy,
+        episodes,
+        gamma=gamma,
+        clip_rewards=clip_rewards,
+        lives_end_returns=lives_end_returns,
+    )
     evaluate_batched(policy, make_env, episodes, seed, max_steps=max_steps, on_step=recorder)
     return recorder.result()
 
@@ -192,6 +209,7 @@ def measure_value_bias(
     """
     policy = checkpoint if hasattr(checkpoint, "checkpoint") else load_policy(checkpoint)
     recorder = ValueBiasRecorder.for_checkpoint(policy, episodes)
-    evaluate_checkpoint(policy, episodes, seed, epsilon=epsilon, max_steps=max_steps,
-                        on_step=recorder)  # fmt: skip
+    evaluate_checkpoint(
+        policy, episodes, seed, epsilon=epsilon, max_steps=max_steps, on_step=recorder
+    )
     return recorder.result()

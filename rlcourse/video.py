@@ -130,9 +130,15 @@ def record_episode(
     frames: list[np.ndarray] = []
     # The evaluation's game, by the same runner (memory empty at the start, zeroed at lost
     # lives if training did so), with a frame after the reset and after every step.
-    games = play_games(policy, [env], [seed], batched=False, max_steps=max_steps,
-                       on_reset=lambda game: frames.append(env.render()),
-                       on_step=lambda game, step: frames.append(env.render()))  # fmt: skip
+    games = play_games(
+        policy,
+        [env],
+        [seed],
+        batched=False,
+        max_steps=max_steps,
+        on_reset=lambda game: frames.append(env.render()),
+        on_step=lambda game, step: frames.append(env.render()),
+    )
     episode_return, steps = float(games.returns[0]), int(games.steps[0])
     terminated = bool(games.terminated[0])
     count = write_video(frames, path, fps=fps)

@@ -200,8 +200,9 @@ def test_a2c_learns_a_two_step_bandit(epochs):
 def test_clipped_update_of_one_epoch_is_the_a2c_step():
     config = A2CConfig(gamma=0.5, reward_scale=1.0, entropy_coef=0.01, epochs=1)
     plain, clipped = TableAgent([0.5, 1.0, 1.5, 2.0]), TableAgent([0.5, 1.0, 1.5, 2.0])
-    stats_plain = train_on_rollout(plain, torch.optim.SGD(plain.parameters(), lr=0.1),
-                                   tiny_rollout(), config)  # fmt: skip
+    stats_plain = train_on_rollout(
+        plain, torch.optim.SGD(plain.parameters(), lr=0.1), tiny_rollout(), config
+    )
     stats_clipped = train_on_rollout_clipped(
         clipped, torch.optim.SGD(clipped.parameters(), lr=0.1), tiny_rollout(), config
     )
@@ -212,16 +213,23 @@ def test_clipped_update_of_one_epoch_is_the_a2c_step():
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize(("ratio", "advantage", "moves"), [
-    (1.05, 1.0, True), (1.5, 1.0, False),  # beyond 1 + c in the advantage's favour: no push
-    (0.95, -1.0, True), (0.5, -1.0, False),
-    (0.5, 1.0, True), (1.5, -1.0, True),  # moved the wrong way: the gradient pulls it back
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("ratio", "advantage", "moves"),
+    [
+        (1.05, 1.0, True),
+        (1.5, 1.0, False),  # beyond 1 + c in the advantage's favour: no push
+        (0.95, -1.0, True),
+        (0.5, -1.0, False),
+        (0.5, 1.0, True),
+        (1.5, -1.0, True),  # moved the wrong way: the gradient pulls it back
+    ],
+)
 def test_clipped_policy_loss_stops_pushing_beyond_the_clip_range(ratio, advantage, moves):
     logits = torch.zeros(1, 1, 2, requires_grad=True)  # pi(a=0) = 0.5
     old_log_prob = torch.log(torch.tensor([[0.5 / ratio]]))
-    loss = clipped_policy_loss(logits, torch.tensor([[0]]), torch.tensor([[advantage]]),
-                               old_log_prob, clip_range=0.2)  # fmt: skip
+    loss = clipped_policy_loss(
+        logits, torch.tensor([[0]]), torch.tensor([[advantage]]), old_log_prob, clip_range=0.2
+    )
     (grad,) = torch.autograd.grad(loss, logits)
     assert (grad.abs().sum().item() > 0) == moves
 
@@ -297,9 +305,10 @@ def test_env_options_make_lives_for_training_and_whole_games_for_evaluation():
     assert _has_wrapper(training, EpisodicLife) and not _has_wrapper(evaluation, EpisodicLife)
     assert training.observation_space.shape == evaluation.observation_space.shape == (1, 32, 32)
     assert A2CConfig(crop=(0, 0, 0, 0)).env_options()["crop"] is None  # the whole screen
-    assert not _has_wrapper(make_env_for(KUNGFU, training=True,
-                                         **A2CConfig(episodic_life=False).env_options()),
-                            EpisodicLife)  # fmt: skip
+    assert not _has_wrapper(
+        make_env_for(KUNGFU, training=True, **A2CConfig(episodic_life=False).env_options()),
+        EpisodicLife,
+    )
 
 
 # --- the agent --------------------------------------------------------------------------------
@@ -309,16 +318,21 @@ def test_agent_is_seeded_and_updates_from_a_pool_rollout():
     agent, twin = toy_a2c(seed=3), toy_a2c(seed=3)
     for a, b in zip(agent.network.parameters(), twin.network.parameters(), strict=True):
         assert torch.equal(a, b)
-    assert not all(torch.equal(a, b) for a, b in zip(
-        agent.network.parameters(), toy_a2c(seed=4).network.parameters(), strict=True))  # fmt: skip
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(
+            agent.network.parameters(), toy_a2c(seed=4).network.parameters(), strict=True
+        )
+    )
     pool = EnvPool(agent.network, toy_game, 2, seed=0)
     before = [p.detach().clone() for p in agent.network.parameters()]
     stats = agent.update(pool.interact(3))
     pool.close()
     assert set(stats) == {"loss", "policy_loss", "value_loss", "entropy", "grad_norm"}
     assert agent.steps == 6 and agent.updates == 1
-    assert any(not torch.equal(p, b) for p, b in zip(agent.network.parameters(), before,
-                                                     strict=True))  # fmt: skip
+    assert any(
+        not torch.equal(p, b) for p, b in zip(agent.network.parameters(), before, strict=True)
+    )
     assert agent.optimizer.param_groups[0]["lr"] == agent.config.lr
 
 
@@ -349,8 +363,9 @@ def test_checkpoint_and_restore_continue_exactly(tmp_path):
     for _ in range(2):
         agent.update(pool.interact(3))
     env_options = agent.config.env_options()
-    path = save_checkpoint(tmp_path / "a2c.pt",
-                           agent.checkpoint(KUNGFU, env_options, resume={"loop": 1}))  # fmt: skip
+    path = save_checkpoint(
+        tmp_path / "a2c.pt", agent.checkpoint(KUNGFU, env_options, resume={"loop": 1})
+    )
     payload = load_checkpoint(path, expect={"algo": "a2c"})
     assert payload["steps"] == 12 and payload["env_options"] == env_options
     twin = toy_a2c(seed=2)  # other weights until restored

@@ -7,8 +7,11 @@ from rlcourse.studies.ablation import Variant, plot_ablation, read_ablation, sum
 
 
 def _variants():
-    log = {"step": np.array([100.0, 250.0, 400.0]), "episode_return": np.array([1.0, 3.0, 2.0]),
-           "wall_seconds": np.array([1.5, 3.0, 4.5])}  # fmt: skip
+    log = {
+        "step": np.array([100.0, 250.0, 400.0]),
+        "episode_return": np.array([1.0, 3.0, 2.0]),
+        "wall_seconds": np.array([1.5, 3.0, 4.5]),
+    }
     return [
         Variant("random", "random play", 0, 0.0, np.array([200.0, 400.0]), "random actions"),
         Variant("dqn", "DQN", 400, 0.1, np.array([500.0, 700.0, 900.0]), "rlcourse train", log),
@@ -29,8 +32,9 @@ def test_written_and_read_back(tmp_path):
 
 
 def test_plot_has_the_curves_and_one_bar_per_variant(tmp_path):
-    figure = plot_ablation(_variants(), tmp_path / "ablation.png", baselines={"DER": 1187},
-                           window=2)  # fmt: skip
+    figure = plot_ablation(
+        _variants(), tmp_path / "ablation.png", baselines={"DER": 1187}, window=2
+    )
     curves, bars = figure.axes
     assert len(curves.lines) == 1  # random play has no training curve
     assert len(bars.patches) == 2 and bars.get_lines()[-1].get_ydata()[0] == 1187
@@ -51,8 +55,24 @@ def test_a_finished_run_becomes_a_variant_and_an_unfinished_one_is_named(tmp_pat
     from rlcourse.studies.ablation import evaluate_run
 
     run = tmp_path / "runs" / "cartpole"
-    assert main(["train", "dqn", "--env", "CartPole-v1", "--total-steps", "300", "--seed", "3",
-                 "--no-progress", "--out", str(run)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "dqn",
+                "--env",
+                "CartPole-v1",
+                "--total-steps",
+                "300",
+                "--seed",
+                "3",
+                "--no-progress",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     random_play, trained = evaluate_run(run, "cp", "CartPole", episodes=3, vs_random=True)
     assert (random_play.name, random_play.steps, random_play.log) == ("random", 0, {})

@@ -199,8 +199,9 @@ def test_learning_rate_decays_linearly_to_zero():
 
 def test_update_uses_the_scheduled_rate():
     agent = A2C((1, 42, 42), 14, A2CConfig(lr=1e-3, lr_decay_steps=80, n_games=2))
-    pool = EnvPool(agent.network, GameSpec(KUNGFU, training=True,
-                                           options=agent.config.env_options()), 2)  # fmt: skip
+    pool = EnvPool(
+        agent.network, GameSpec(KUNGFU, training=True, options=agent.config.env_options()), 2
+    )
     agent.update(pool.interact(10))  # steps 0 -> 20: this update used lr(0)
     assert agent.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
     agent.update(pool.interact(10))

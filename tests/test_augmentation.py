@@ -12,8 +12,9 @@ def _by_hand(images, pad, rng):
     offsets = rng.integers(0, 2 * pad + 1, size=(len(images), 2))
     padded = np.pad(images, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="edge")
     height, width = images.shape[2:]
-    return np.stack([padded[b, :, dy:dy + height, dx:dx + width]
-                     for b, (dy, dx) in enumerate(offsets)])  # fmt: skip
+    return np.stack(
+        [padded[b, :, dy : dy + height, dx : dx + width] for b, (dy, dx) in enumerate(offsets)]
+    )
 
 
 @pytest.mark.parametrize("pad", [1, 4])
@@ -40,11 +41,14 @@ def test_random_shift_of_zero_is_the_identity():
     assert random_shift(images, 0, np.random.default_rng(0)) is images
 
 
-@pytest.mark.parametrize("images, pad, message", [
-    (torch.zeros(4, 84, 84), 4, r"\(batch, channels, height, width\), got \(4, 84, 84\)"),
-    (np.zeros((1, 4, 84, 84)), 4, r"got \(1, 4, 84, 84\)"),
-    (torch.zeros(1, 4, 84, 84), -1, "pad must be >= 0, got -1"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "images, pad, message",
+    [
+        (torch.zeros(4, 84, 84), 4, r"\(batch, channels, height, width\), got \(4, 84, 84\)"),
+        (np.zeros((1, 4, 84, 84)), 4, r"got \(1, 4, 84, 84\)"),
+        (torch.zeros(1, 4, 84, 84), -1, "pad must be >= 0, got -1"),
+    ],
+)
 def test_random_shift_bad_input(images, pad, message):
     with pytest.raises((ValueError, TypeError), match=message):
         random_shift(images, pad, np.random.default_rng(0))

@@ -52,131 +52,214 @@ def _prepare(tmp: Path) -> None:
 CLI_CASES = {
     "unknown env id": (
         ["train", "dqn", "--env", "CartPol-v1", "--total-steps", "10", "--out", "run"],
-        "Unknown environment id 'CartPol-v1'. Did you mean: 'CartPole-v1'"),
+        "Unknown environment id 'CartPol-v1'. Did you mean: 'CartPole-v1'",
+    ),
     "unknown env id for A2C": (
         [*A2C, "--env", "ALE/KungFuMastr-v5"],
-        "Unknown environment id 'ALE/KungFuMastr-v5'. Did you mean: 'ALE/KungFuMaster-v5'"),
-    "zero steps": (
-        [*DQN, "--total-steps", "0"], "--total-steps must be >= 1, got 0"),
+        "Unknown environment id 'ALE/KungFuMastr-v5'. Did you mean: 'ALE/KungFuMaster-v5'",
+    ),
+    "zero steps": ([*DQN, "--total-steps", "0"], "--total-steps must be >= 1, got 0"),
     "zero steps for A2C": ([*A2C, "--total-steps", "0"], "--total-steps must be >= 1, got 0"),
     "zero threads": ([*DQN, "--threads", "0"], "--threads must be >= 1, got 0"),
     "negative evaluation period": (
-        [*DQN, "--eval-every", "-50"], "--eval-every must be >= 1, got -50"),
+        [*DQN, "--eval-every", "-50"],
+        "--eval-every must be >= 1, got -50",
+    ),
     "negative evaluation period for A2C": (
-        [*A2C, "--eval-every", "-50"], "--eval-every must be >= 1, got -50"),
+        [*A2C, "--eval-every", "-50"],
+        "--eval-every must be >= 1, got -50",
+    ),
     "zero evaluation games": (
-        [*DQN, "--eval-episodes", "0"], "--eval-episodes must be >= 1, got 0"),
+        [*DQN, "--eval-episodes", "0"],
+        "--eval-episodes must be >= 1, got 0",
+    ),
     "zero checkpoint period": (
-        [*DQN, "--checkpoint-every", "0"], "--checkpoint-every must be >= 1, got 0"),
+        [*DQN, "--checkpoint-every", "0"],
+        "--checkpoint-every must be >= 1, got 0",
+    ),
     "zero minutes": ([*A2C, "--max-minutes", "0"], "--max-minutes must be > 0, got 0.0"),
     "negative gradient clip": (
-        [*DQN, "--max-grad-norm", "-1"], "DQNConfig.max_grad_norm must be > 0, got -1.0"),
+        [*DQN, "--max-grad-norm", "-1"],
+        "DQNConfig.max_grad_norm must be > 0, got -1.0",
+    ),
     "negative gradient clip for A2C": (
-        [*A2C, "--max-grad-norm", "-1"], "A2CConfig.max_grad_norm must be > 0, got -1.0"),
+        [*A2C, "--max-grad-norm", "-1"],
+        "A2CConfig.max_grad_norm must be > 0, got -1.0",
+    ),
     "exploration rate above 1": (
-        [*DQN, "--epsilon-start", "2"], "DQNConfig.epsilon_start must be in [0, 1], got 2.0"),
+        [*DQN, "--epsilon-start", "2"],
+        "DQNConfig.epsilon_start must be in [0, 1], got 2.0",
+    ),
     "empty hidden layer": (
-        [*DQN, "--hidden-sizes", "0"], "DQNConfig.hidden_sizes[i] must be >= 1, got 0"),
+        [*DQN, "--hidden-sizes", "0"],
+        "DQNConfig.hidden_sizes[i] must be >= 1, got 0",
+    ),
     "discount above 1": ([*DQN, "--gamma", "2"], "DQNConfig.gamma must be in [0, 1], got 2.0"),
     "discount above 1 for A2C": (
-        [*A2C, "--gamma", "2"], "A2CConfig.gamma must be in [0, 1], got 2.0"),
+        [*A2C, "--gamma", "2"],
+        "A2CConfig.gamma must be in [0, 1], got 2.0",
+    ),
     "batch larger than the replay memory": (
         [*DQN, "--batch-size", "100", "--buffer-size", "50"],
-        "DQNConfig.batch_size=100 exceeds buffer_size=50"),
+        "DQNConfig.batch_size=100 exceeds buffer_size=50",
+    ),
     "--out naming a file": (
         [*DQN, "--out", "a_file"],
-        "cannot use a_file as a run directory: a_file is a file; choose another --out"),
+        "cannot use a_file as a run directory: a_file is a file; choose another --out",
+    ),
     "--out inside a file": (
         [*A2C, "--out", "a_file/run"],
-        "cannot use a_file/run as a run directory: a_file is a file"),
+        "cannot use a_file/run as a run directory: a_file is a file",
+    ),
     "--export naming a directory": (
-        [*DQN, "--export", "a_dir"], "--export a_dir is a directory; name a .pt file"),
+        [*DQN, "--export", "a_dir"],
+        "--export a_dir is a directory; name a .pt file",
+    ),
     "--resume with no checkpoint": (
-        [*DQN, "--resume"], "nothing to resume in run: no checkpoint.pt (drop --resume to start)"),
+        [*DQN, "--resume"],
+        "nothing to resume in run: no checkpoint.pt (drop --resume to start)",
+    ),
     "--resume with no checkpoint for A2C": (
-        [*A2C, "--resume"], "nothing to resume in run: no checkpoint.pt (drop --resume to start)"),
+        [*A2C, "--resume"],
+        "nothing to resume in run: no checkpoint.pt (drop --resume to start)",
+    ),
     "a second run into a run's directory": (
         [*DQN, "--out", "old_run"],
-        "old_run already holds a run: add --resume to continue it, or choose another --out"),
+        "old_run already holds a run: add --resume to continue it, or choose another --out",
+    ),
     "a second run into a finished run's directory": (
         [*A2C, "--out", "done_run"],
-        "done_run already holds a finished run (final.pt): choose another --out"),
+        "done_run already holds a finished run (final.pt): choose another --out",
+    ),
     "evaluate a missing file": (
-        ["evaluate", "missing.pt"], "no checkpoint at missing.pt: train one first"),
+        ["evaluate", "missing.pt"],
+        "no checkpoint at missing.pt: train one first",
+    ),
     "evaluate a directory": (
-        ["evaluate", "a_dir"], "a_dir is a directory; name a checkpoint file in it"),
+        ["evaluate", "a_dir"],
+        "a_dir is a directory; name a checkpoint file in it",
+    ),
     "evaluate zero games": (
-        ["evaluate", "missing.pt", "--episodes", "0"], "--episodes must be >= 1, got 0"),
+        ["evaluate", "missing.pt", "--episodes", "0"],
+        "--episodes must be >= 1, got 0",
+    ),
     "evaluate with epsilon above 1": (
-        ["evaluate", "missing.pt", "--epsilon", "1.5"], "--epsilon must be in [0, 1], got 1.5"),
+        ["evaluate", "missing.pt", "--epsilon", "1.5"],
+        "--epsilon must be in [0, 1], got 1.5",
+    ),
     "watch a missing file": (["watch", "missing.pt"], "no checkpoint at missing.pt"),
     "watch into a directory": (
-        ["watch", "missing.pt", "--video", "a_dir"], "--video a_dir is a directory"),
+        ["watch", "missing.pt", "--video", "a_dir"],
+        "--video a_dir is a directory",
+    ),
     "export a missing file": (["export", "missing.pt", "small.pt"], "no checkpoint at missing.pt"),
     "export into a directory": (
-        ["export", "missing.pt", "a_dir"], "a_dir is a directory; name a .pt file"),
+        ["export", "missing.pt", "a_dir"],
+        "a_dir is a directory; name a .pt file",
+    ),
     "plot a directory without a log": (
-        ["plot", "a_dir"], "no log.csv in a_dir: name a run directory"),
+        ["plot", "a_dir"],
+        "no log.csv in a_dir: name a run directory",
+    ),
     # --- more of the cases, and our own ---
     "negative threads": ([*DQN, "--threads", "-1"], "--threads must be >= 1, got -1"),
     "zero threads for A2C": ([*A2C, "--threads", "0"], "--threads must be >= 1, got 0"),
     "a device that does not exist": (
-        [*DQN, "--device", "gpu0"], "device='gpu0' is not a device: use 'auto', 'cpu'"),
+        [*DQN, "--device", "gpu0"],
+        "device='gpu0' is not a device: use 'auto', 'cpu'",
+    ),
     "--out where nothing can be created": (
         [*DQN, "--out", "/proc/rlcourse-run"],
-        "cannot create the run directory /proc/rlcourse-run (No such file or directory)"),
+        "cannot create the run directory /proc/rlcourse-run (No such file or directory)",
+    ),
     "exploration that grows": (
         [*DQN, "--epsilon-start", "0.1", "--epsilon-end", "0.9"],
-        "DQNConfig.epsilon_end=0.9 exceeds epsilon_start=0.1"),
+        "DQNConfig.epsilon_end=0.9 exceeds epsilon_start=0.1",
+    ),
     "learning before a batch is stored": (
         [*DQN, "--learning-starts", "10", "--batch-size", "64"],
-        "DQNConfig.learning_starts=10 is below batch_size=64"),
+        "DQNConfig.learning_starts=10 is below batch_size=64",
+    ),
     "a tiny replay memory": (
         [*DQN, "--batch-size", "64", "--buffer-size", "10"],
-        "DQNConfig.batch_size=64 exceeds buffer_size=10"),
+        "DQNConfig.batch_size=64 exceeds buffer_size=10",
+    ),
     "NaN learning rate": ([*DQN, "--lr", "nan"], "DQNConfig.lr must be a number, got nan"),
     "huge discount": ([*DQN, "--gamma", "1e9"], "DQNConfig.gamma must be in [0, 1]"),
     "unknown loss": ([*DQN, "--loss", "l1"], "DQNConfig.loss must be 'huber' or 'mse'"),
     "soft update rate 0": ([*DQN, "--tau", "0"], "DQNConfig.tau must be in (0, 1], got 0.0"),
     "an action set that does not exist": (
-        ["train", "dqn", "--env", "ALE/MarioBros-v5", "--total-steps", "10", "--out", "run",
-         "--actions", "jump"], "actions='jump': name the actions"),
+        [
+            "train",
+            "dqn",
+            "--env",
+            "ALE/MarioBros-v5",
+            "--total-steps",
+            "10",
+            "--out",
+            "run",
+            "--actions",
+            "jump",
+        ],
+        "actions='jump': name the actions",
+    ),
     "zero games for A2C": ([*A2C, "--n-games", "0"], "A2CConfig.n_games must be >= 1, got 0"),
     "zero-step rollouts": (
-        [*A2C, "--rollout-length", "0"], "A2CConfig.rollout_length must be >= 1, got 0"),
+        [*A2C, "--rollout-length", "0"],
+        "A2CConfig.rollout_length must be >= 1, got 0",
+    ),
     "negative total steps for A2C": (
-        [*A2C, "--total-steps", "-5"], "--total-steps must be >= 1, got -5"),
+        [*A2C, "--total-steps", "-5"],
+        "--total-steps must be >= 1, got -5",
+    ),
     "zero evaluation games for A2C": (
-        [*A2C, "--eval-episodes", "0"], "--eval-episodes must be >= 1, got 0"),
+        [*A2C, "--eval-episodes", "0"],
+        "--eval-episodes must be >= 1, got 0",
+    ),
     "zero learning rate for A2C": ([*A2C, "--lr", "0"], "A2CConfig.lr must be > 0, got 0.0"),
     "negative entropy bonus": (
-        [*A2C, "--entropy-coef", "-1"], "A2CConfig.entropy_coef must be >= 0, got -1.0"),
+        [*A2C, "--entropy-coef", "-1"],
+        "A2CConfig.entropy_coef must be >= 0, got -1.0",
+    ),
     "sticky actions above 1": (
         [*A2C, "--repeat-action-probability", "2"],
-        "A2CConfig.repeat_action_probability must be in [0, 1], got 2.0"),
+        "A2CConfig.repeat_action_probability must be in [0, 1], got 2.0",
+    ),
     "negative no-op starts": ([*A2C, "--noop-max", "-1"], "A2CConfig.noop_max must be >= 0"),
     "a crop of three numbers": (
-        [*A2C, "--crop", "1", "2", "3"], "A2CConfig.crop must be 4 numbers"),
+        [*A2C, "--crop", "1", "2", "3"],
+        "A2CConfig.crop must be 4 numbers",
+    ),
     "unknown vectorization": (
-        [*A2C, "--vectorization", "threads"], "vectorization must be 'sync', 'async' or 'ale'"),
+        [*A2C, "--vectorization", "threads"],
+        "vectorization must be 'sync', 'async' or 'ale'",
+    ),
     "--out naming a file for A2C": (
-        [*A2C, "--out", "a_file"], "cannot use a_file as a run directory: a_file is a file"),
+        [*A2C, "--out", "a_file"],
+        "cannot use a_file as a run directory: a_file is a file",
+    ),
     "--export of the wrong kind": ([*DQN, "--export", "w.txt"], "--export w.txt: name a .pt"),
     "--export into a file's folder": (
-        [*DQN, "--export", "a_file/w.pt"], "--export a_file/w.pt: a_file is a file"),
+        [*DQN, "--export", "a_file/w.pt"],
+        "--export a_file/w.pt: a_file is a file",
+    ),
     "evaluate zero max steps": (
-        ["evaluate", "missing.pt", "--max-steps", "0"], "--max-steps must be >= 1, got 0"),
+        ["evaluate", "missing.pt", "--max-steps", "0"],
+        "--max-steps must be >= 1, got 0",
+    ),
     "watch zero games": (["watch", "missing.pt", "--episodes", "0"], "--episodes must be >= 1"),
     "watch into a GIF": (
-        ["watch", "missing.pt", "--video", "game.gif"], "--video game.gif: name a .mp4 file"),
+        ["watch", "missing.pt", "--video", "game.gif"],
+        "--video game.gif: name a .mp4 file",
+    ),
     "watch a directory": (["watch", "a_dir"], "a_dir is a directory"),
     "export to a text file": (["export", "missing.pt", "w.txt"], "export w.txt: name a .pt"),
-    "plot a log that is not a log": (
-        ["plot", "text_run"], "text_run/log.csv: "),
+    "plot a log that is not a log": (["plot", "text_run"], "text_run/log.csv: "),
     "study with no steps": (
         ["study", "overestimation", "--total-steps", "0", "--out", "study"],
-        "StudyConfig.total_steps must be >= 1, got 0"),
-}  # fmt: skip
+        "StudyConfig.total_steps must be >= 1, got 0",
+    ),
+}
 
 
 def _one_error_line(capsys) -> str:
@@ -221,8 +304,9 @@ def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
 
 def _payload() -> dict:
     env = envs.make_env("CartPole-v1")
-    agent = dqn.DQN(env.observation_space, env.action_space,
-                    dqn.DQNConfig(hidden_sizes=(8,), device="cpu"))  # fmt: skip
+    agent = dqn.DQN(
+        env.observation_space, env.action_space, dqn.DQNConfig(hidden_sizes=(8,), device="cpu")
+    )
     return agent.checkpoint("CartPole-v1")
 
 
@@ -251,34 +335,43 @@ def _without(key):
 CHECKPOINT_CASES = {
     "a file of another format": (
         lambda t: _torch_file(t, {"format": "sb3-zip", "weights": {}}),
-        "is not in rlcourse's checkpoint format (format='sb3-zip', expected "
-        "'rlcourse-checkpoint')"),
+        "is not in rlcourse's checkpoint format (format='sb3-zip', expected 'rlcourse-checkpoint')",
+    ),
     "a file of a newer format version": (
         lambda t: _saved(t, lambda p: p.update(format_version=FORMAT_VERSION + 1)),
         f"has checkpoint format version {FORMAT_VERSION + 1}; this rlcourse reads up to "
-        f"{FORMAT_VERSION}: upgrade rlcourse"),
-    "a truncated file": (
-        _truncated, "is not a readable checkpoint"),
+        f"{FORMAT_VERSION}: upgrade rlcourse",
+    ),
+    "a truncated file": (_truncated, "is not a readable checkpoint"),
     "not a checkpoint at all": (
         lambda t: (t / "agent.pt").write_bytes(b"PK\x03\x04 nonsense") and t / "agent.pt",
-        "is not a readable checkpoint"),
+        "is not a readable checkpoint",
+    ),
     "a file holding a list": (
-        lambda t: _torch_file(t, [1, 2, 3]), "holds a list, not a checkpoint dict"),
+        lambda t: _torch_file(t, [1, 2, 3]),
+        "holds a list, not a checkpoint dict",
+    ),
     "a dict without weights": (
-        lambda t: _saved(t, _without("weights")), "is an incomplete checkpoint: no weights"),
+        lambda t: _saved(t, _without("weights")),
+        "is an incomplete checkpoint: no weights",
+    ),
     "a dict without the network": (
         lambda t: _saved(t, _without("network_spec")),
-        "is an incomplete checkpoint: no network_spec"),
+        "is an incomplete checkpoint: no network_spec",
+    ),
     "an unknown algorithm": (
         lambda t: _saved(t, lambda p: p.update(algo="ppo")),
-        "holds an agent of algorithm 'ppo'"),
+        "holds an agent of algorithm 'ppo'",
+    ),
     "weights of another network": (
         lambda t: _saved(t, lambda p: p["network_spec"]["kwargs"].update(hidden_sizes=[9])),
-        "its weights do not fit the network"),
+        "its weights do not fit the network",
+    ),
     "a network that cannot be built": (
         lambda t: _saved(t, lambda p: p["network_spec"].update({"class": "Transformer"})),
-        "its network spec cannot be built"),
-}  # fmt: skip
+        "its network spec cannot be built",
+    ),
+}
 
 
 @pytest.mark.parametrize("name", list(CHECKPOINT_CASES))
@@ -288,8 +381,11 @@ def test_a_checkpoint_that_cannot_be_used_is_refused_clearly(name, tmp_path, cap
     with pytest.raises(CheckpointError) as caught:
         load_policy(path)
     assert message in str(caught.value) and str(path) in str(caught.value)
-    for command in (["evaluate", str(path), "--episodes", "1"], ["watch", str(path)],
-                    ["export", str(path), str(tmp_path / "small.pt")]):  # fmt: skip
+    for command in (
+        ["evaluate", str(path), "--episodes", "1"],
+        ["watch", str(path)],
+        ["export", str(path), str(tmp_path / "small.pt")],
+    ):
         assert main(command) == 2
         assert message in _one_error_line(capsys)
     assert not (tmp_path / "small.pt").exists()
@@ -300,8 +396,9 @@ def test_a_checkpoint_for_something_else_is_refused_with_what_it_holds(tmp_path)
     with pytest.raises(CheckpointError, match="saved for algo='dqn', but algo='a2c' is needed"):
         load_checkpoint(path, expect={"algo": "a2c"})
     with pytest.raises(ValueError, match="algo must be an algorithm's name, got None"):
-        make_checkpoint(algo=None, env_id="x", env_options=None, config={}, network_spec={},
-                        weights={}, steps=0)  # fmt: skip
+        make_checkpoint(
+            algo=None, env_id="x", env_options=None, config={}, network_spec={}, weights={}, steps=0
+        )
 
 
 # --- the Python API -------------------------------------------------------------------------
@@ -332,117 +429,227 @@ def _skip():
 API_CASES = {
     "unknown env id": (lambda t: envs.make_env("ALE/Pacmna-v5"), ValueError, "Did you mean"),
     "removed classic id": (
-        lambda t: envs.make_env("PongDeterministic-v0"), ValueError, "'ALE/Pong-v5'"),
+        lambda t: envs.make_env("PongDeterministic-v0"),
+        ValueError,
+        "'ALE/Pong-v5'",
+    ),
     "env id of the wrong type": (lambda t: envs.make_env(None), TypeError, "must be a str"),
     "atari stack for CartPole": (
-        lambda t: envs.make_atari_env("CartPole-v1"), ValueError, "not an ALE game"),
+        lambda t: envs.make_atari_env("CartPole-v1"),
+        ValueError,
+        "not an ALE game",
+    ),
     "ALE option for CartPole": (
-        lambda t: envs.make_env("CartPole-v1", frameskip=4), TypeError, "only apply to ALE"),
+        lambda t: envs.make_env("CartPole-v1", frameskip=4),
+        TypeError,
+        "only apply to ALE",
+    ),
     "negative budget": (
-        lambda t: budget.budget(full=-5, smoke=1), ValueError, "full= must be >= 1, got -5"),
+        lambda t: budget.budget(full=-5, smoke=1),
+        ValueError,
+        "full= must be >= 1, got -5",
+    ),
     "smoke budget above full": (
-        lambda t: budget.budget(full=10, smoke=50), ValueError, "smoke=50 is larger"),
+        lambda t: budget.budget(full=10, smoke=50),
+        ValueError,
+        "smoke=50 is larger",
+    ),
     "non-integer budget": (
-        lambda t: budget.budget(full=1e5, smoke=10), TypeError, "must be an int"),
+        lambda t: budget.budget(full=1e5, smoke=10),
+        TypeError,
+        "must be an int",
+    ),
     "zero frame skip": (
-        lambda t: wrappers.MaxAndSkip(FrameCounterEnv(), skip=0), ValueError, "skip must be >= 1"),
+        lambda t: wrappers.MaxAndSkip(FrameCounterEnv(), skip=0),
+        ValueError,
+        "skip must be >= 1",
+    ),
     "crop larger than the frame": (
-        lambda t: wrappers.Crop(FrameCounterEnv(), top=300), ValueError, "leaves nothing"),
+        lambda t: wrappers.Crop(FrameCounterEnv(), top=300),
+        ValueError,
+        "leaves nothing",
+    ),
     "image wrapper on vectors": (
-        lambda t: wrappers.ProcessFrame84(gym.make("CartPole-v1")), TypeError, "image observ"),
+        lambda t: wrappers.ProcessFrame84(gym.make("CartPole-v1")),
+        TypeError,
+        "image observ",
+    ),
     "empty replay buffer": (
         lambda t: buffers.ReplayBuffer(10, (4,), rng=np.random.default_rng(0)).sample(1),
-        ValueError, "empty replay buffer"),
+        ValueError,
+        "empty replay buffer",
+    ),
     "batch larger than the buffer": (
-        lambda t: _two_transitions().sample(5), ValueError, "only 2 stored"),
+        lambda t: _two_transitions().sample(5),
+        ValueError,
+        "only 2 stored",
+    ),
     "zero capacity": (
         lambda t: buffers.ReplayBuffer(0, (4,), rng=np.random.default_rng(0)),
-        ValueError, "capacity must be"),
+        ValueError,
+        "capacity must be",
+    ),
     "seed instead of a generator": (
-        lambda t: buffers.ReplayBuffer(10, (4,), rng=42), TypeError, "np.random.Generator"),
+        lambda t: buffers.ReplayBuffer(10, (4,), rng=42),
+        TypeError,
+        "np.random.Generator",
+    ),
     "observation of the wrong shape": (
         lambda t: _two_transitions().add(np.zeros(5), 0, 0.0, np.zeros(4), False, False),
-        ValueError, r"shape \(5,\)"),
+        ValueError,
+        r"shape \(5,\)",
+    ),
     "network input of the wrong shape": (
         lambda t: networks.NatureCNN((4, 84, 84), 6)(torch.zeros(1, 84, 84, 4, dtype=torch.uint8)),
-        ValueError, "built for inputs of shape"),
+        ValueError,
+        "built for inputs of shape",
+    ),
     "float frames into the CNN": (
         lambda t: networks.NatureCNN((4, 84, 84), 6)(torch.zeros(1, 4, 84, 84)),
-        TypeError, "takes uint8 frames"),
+        TypeError,
+        "takes uint8 frames",
+    ),
     "bad hyperparameter": (
-        lambda t: dqn.DQNConfig(gamma=1.2), ValueError,
-        r"DQNConfig.gamma must be in \[0, 1\], got 1.2"),
+        lambda t: dqn.DQNConfig(gamma=1.2),
+        ValueError,
+        r"DQNConfig.gamma must be in \[0, 1\], got 1.2",
+    ),
     "continuous actions for DQN": (
-        lambda t: dqn.DQN(gym.make("Pendulum-v1").observation_space,
-                          gym.make("Pendulum-v1").action_space), TypeError, "Discrete action"),
+        lambda t: dqn.DQN(
+            gym.make("Pendulum-v1").observation_space, gym.make("Pendulum-v1").action_space
+        ),
+        TypeError,
+        "Discrete action",
+    ),
     "CUDA asked for on a CPU machine": (
         lambda t: dqn.resolve_device("cuda") if not torch.cuda.is_available() else _skip(),
-        ValueError, "no CUDA GPU"),
+        ValueError,
+        "no CUDA GPU",
+    ),
     "missing checkpoint": (
-        lambda t: load_checkpoint(t / "nope.pt"), CheckpointError, "no checkpoint at"),
+        lambda t: load_checkpoint(t / "nope.pt"),
+        CheckpointError,
+        "no checkpoint at",
+    ),
     "video without rgb rendering": (
         lambda t: video.record_episode(envs.make_env("CartPole-v1"), lambda o: 0, t / "v.mp4"),
-        ValueError, "render_mode='rgb_array'"),
+        ValueError,
+        "render_mode='rgb_array'",
+    ),
     "video of float frames": (
-        lambda t: video.write_video([np.zeros((4, 4, 3))], t / "v.mp4"), TypeError, "uint8"),
+        lambda t: video.write_video([np.zeros((4, 4, 3))], t / "v.mp4"),
+        TypeError,
+        "uint8",
+    ),
     "showing a video that was never recorded": (
-        lambda t: video.show_video(t / "missing.mp4"), FileNotFoundError, "record one first"),
+        lambda t: video.show_video(t / "missing.mp4"),
+        FileNotFoundError,
+        "record one first",
+    ),
     "zero training steps": (
-        lambda t: train_dqn(_cartpole_agent(), envs.make_env("CartPole-v1"), 0,
-                            out_dir=t / "run", progress=False),
-        ValueError, "total_steps must be >= 1, got 0"),
+        lambda t: train_dqn(
+            _cartpole_agent(), envs.make_env("CartPole-v1"), 0, out_dir=t / "run", progress=False
+        ),
+        ValueError,
+        "total_steps must be >= 1, got 0",
+    ),
     "atari frame skip 0": (
-        lambda t: envs.make_atari_env("ALE/Pong-v5", frame_skip=0), ValueError,
-        "frame_skip must be >= 1, got 0"),
+        lambda t: envs.make_atari_env("ALE/Pong-v5", frame_skip=0),
+        ValueError,
+        "frame_skip must be >= 1, got 0",
+    ),
     "atari negative no-ops": (
-        lambda t: envs.make_atari_env("ALE/Pong-v5", noop_max=-1), ValueError,
-        "noop_max must be >= 0, got -1"),
+        lambda t: envs.make_atari_env("ALE/Pong-v5", noop_max=-1),
+        ValueError,
+        "noop_max must be >= 0, got -1",
+    ),
     "atari sticky actions above 1": (
-        lambda t: envs.make_atari_env("ALE/Pong-v5", repeat_action_probability=2.0), ValueError,
-        r"repeat_action_probability must be in \[0, 1\], got 2.0"),
+        lambda t: envs.make_atari_env("ALE/Pong-v5", repeat_action_probability=2.0),
+        ValueError,
+        r"repeat_action_probability must be in \[0, 1\], got 2.0",
+    ),
     "NaN reward into the Atari memory": (
-        lambda t: _atari_add(reward=float("nan")), ValueError, "reward must be a number, got nan"),
+        lambda t: _atari_add(reward=float("nan")),
+        ValueError,
+        "reward must be a number, got nan",
+    ),
     "infinite reward into the replay memory": (
         lambda t: buffers.ReplayBuffer(10, (4,), rng=np.random.default_rng(0)).add(
-            np.zeros(4), 0, float("inf"), np.zeros(4), False, False),
-        ValueError, "reward must be a finite number, got inf"),
+            np.zeros(4), 0, float("inf"), np.zeros(4), False, False
+        ),
+        ValueError,
+        "reward must be a finite number, got inf",
+    ),
     "reward of the wrong type": (
         lambda t: _two_transitions().add(np.zeros(4), 0, "1", np.zeros(4), False, False),
-        TypeError, "reward must be a number, got '1'"),
+        TypeError,
+        "reward must be a number, got '1'",
+    ),
     "batch larger than the replay memory's capacity": (
-        lambda t: dqn.DQNConfig(batch_size=128, buffer_size=100), ValueError,
-        "batch_size=128 exceeds buffer_size=100"),
+        lambda t: dqn.DQNConfig(batch_size=128, buffer_size=100),
+        ValueError,
+        "batch_size=128 exceeds buffer_size=100",
+    ),
     "exploration that grows": (
-        lambda t: dqn.DQNConfig(epsilon_start=0.1, epsilon_end=0.9), ValueError,
-        "epsilon_end=0.9 exceeds epsilon_start=0.1"),
+        lambda t: dqn.DQNConfig(epsilon_start=0.1, epsilon_end=0.9),
+        ValueError,
+        "epsilon_end=0.9 exceeds epsilon_start=0.1",
+    ),
     "A2C with no games": (
-        lambda t: a2c.A2CConfig(n_games=0), ValueError, "A2CConfig.n_games must be >= 1, got 0"),
+        lambda t: a2c.A2CConfig(n_games=0),
+        ValueError,
+        "A2CConfig.n_games must be >= 1, got 0",
+    ),
     "a pool of zero games": (
         lambda t: EnvPool(networks.RecurrentActorCritic(), envs.make_kungfu_env, 0),
-        ValueError, "n_parallel_games must be >= 1, got 0"),
+        ValueError,
+        "n_parallel_games must be >= 1, got 0",
+    ),
     "a pool given an env instead of a function": (
         lambda t: EnvPool(networks.RecurrentActorCritic(), envs.make_kungfu_env(), 2),
-        TypeError, "make_env must be a function that makes one env"),
+        TypeError,
+        "make_env must be a function that makes one env",
+    ),
     "evaluating zero episodes": (
-        lambda t: evaluate(lambda obs: 0, gym.make("CartPole-v1"), 0), ValueError,
-        "episodes must be >= 1, got 0"),
+        lambda t: evaluate(lambda obs: 0, gym.make("CartPole-v1"), 0),
+        ValueError,
+        "episodes must be >= 1, got 0",
+    ),
     "A2C training for zero steps": (
-        lambda t: train_a2c(a2c.A2C((1, 42, 42), 14), 0, progress=False), ValueError,
-        "total_steps must be >= 1, got 0"),
+        lambda t: train_a2c(a2c.A2C((1, 42, 42), 14), 0, progress=False),
+        ValueError,
+        "total_steps must be >= 1, got 0",
+    ),
     "resuming without a run directory": (
-        lambda t: train_dqn(_cartpole_agent(), envs.make_env("CartPole-v1"), 10, resume=True,
-                            progress=False),
-        ValueError, "resume=True needs out_dir"),
+        lambda t: train_dqn(
+            _cartpole_agent(), envs.make_env("CartPole-v1"), 10, resume=True, progress=False
+        ),
+        ValueError,
+        "resume=True needs out_dir",
+    ),
     "a checkpoint directory given as a file": (
-        lambda t: load_policy(t), CheckpointError, "is a directory; name a checkpoint file"),
+        lambda t: load_policy(t),
+        CheckpointError,
+        "is a directory; name a checkpoint file",
+    ),
     "a network spec of an unknown class": (
-        lambda t: networks.build_network({"class": "GPT", "kwargs": {}}), ValueError,
-        "not a network spec"),
+        lambda t: networks.build_network({"class": "GPT", "kwargs": {}}),
+        ValueError,
+        "not a network spec",
+    ),
     "evaluation without an env to evaluate on": (
-        lambda t: train_dqn(_cartpole_agent(), envs.make_env("CartPole-v1"), 10, eval_every=5,
-                            out_dir=t / "run", progress=False),
-        ValueError, "eval_every is set but no eval_env was given"),
-}  # fmt: skip
+        lambda t: train_dqn(
+            _cartpole_agent(),
+            envs.make_env("CartPole-v1"),
+            10,
+            eval_every=5,
+            out_dir=t / "run",
+            progress=False,
+        ),
+        ValueError,
+        "eval_every is set but no eval_env was given",
+    ),
+}
 
 
 @pytest.mark.parametrize("name", list(API_CASES))

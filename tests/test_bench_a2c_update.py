@@ -11,8 +11,7 @@ def test_both_layouts_are_timed_and_compared(capsys) -> None:
     bench = load_script("bench/a2c_update")
     threads = torch.get_num_threads()  # the bench sets it for the whole process
     try:
-        medians = bench.main(["--rounds", "1", "--updates", "1", "--games", "3",
-                              "--rollout", "2"])  # fmt: skip
+        medians = bench.main(["--rounds", "1", "--updates", "1", "--games", "3", "--rollout", "2"])
     finally:
         torch.set_num_threads(threads)
     assert set(medians) == {"default (NCHW)", "channels-last"}

@@ -43,23 +43,35 @@ PROBE = """async () => {
 }"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make install "
-                    "installs it where apt-get is available)")  # fmt: skip
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (make install "
+    "installs it where apt-get is available)",
+)
 def test_exported_notebook_video_plays_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}  # fmt: skip
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
     html, _ = HTMLExporter().from_notebook_node(notebook)
     assert "data:video/mp4;base64," in html
     page_path = tmp_path / "notebook.html"
     page_path.write_text(html)
 
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync",
-            "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         try:

@@ -117,8 +117,14 @@ class UniqueFrames(gym.ObservationWrapper):
 
 
 def _key(obs, action, reward, next_obs, terminated, truncated):
-    return (np.asarray(obs).tobytes(), int(action), float(reward), np.asarray(next_obs).tobytes(),
-            bool(terminated), bool(truncated))  # fmt: skip
+    return (
+        np.asarray(obs).tobytes(),
+        int(action),
+        float(reward),
+        np.asarray(next_obs).tobytes(),
+        bool(terminated),
+        bool(truncated),
+    )
 
 
 def _play(env, buffer, n_steps, rng, reset_probability=0.0, skip_probability=0.0):
@@ -196,8 +202,9 @@ def test_atari_buffer_fallback_sampling_is_exact_too(monkeypatch):
 def _run_case(case, seeds):
     capacity, k, length, truncate_at, life_length, padding, reset_p, skip_p, steps = case
     for seed in seeds:
-        game = FrameCounterEnv(shape=(2, 3), episode_length=length, truncate_at=truncate_at,
-                               life_length=life_length)  # fmt: skip
+        game = FrameCounterEnv(
+            shape=(2, 3), episode_length=length, truncate_at=truncate_at, life_length=life_length
+        )
         env = FrameStack(UniqueFrames(game), k=k, padding=padding)
         buffer = AtariReplayBuffer(capacity, (k, 2, 3), rng=np.random.default_rng(seed))
         nbytes = buffer.nbytes

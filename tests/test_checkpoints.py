@@ -29,23 +29,37 @@ def _payload(resume=None, hidden=(8,)):
     torch.manual_seed(0)
     network = build_network(spec)
     return make_checkpoint(
-        algo="dqn", env_id="CartPole-v1", env_options={"max_episode_steps": 100},
-        config={"gamma": 0.99, "hidden_sizes": list(hidden)}, network_spec=spec,
-        weights=network.state_dict(), steps=123,
-        rng={"agent": rng_state(np.random.default_rng(1))}, resume=resume,
-    )  # fmt: skip
+        algo="dqn",
+        env_id="CartPole-v1",
+        env_options={"max_episode_steps": 100},
+        config={"gamma": 0.99, "hidden_sizes": list(hidden)},
+        network_spec=spec,
+        weights=network.state_dict(),
+        steps=123,
+        rng={"agent": rng_state(np.random.default_rng(1))},
+        resume=resume,
+    )
 
 
 def test_make_checkpoint_has_the_documented_keys():
     payload = _payload()
     assert payload["format"] == FORMAT == "rlcourse-checkpoint"
     assert payload["format_version"] == FORMAT_VERSION == 2
-    assert {"algo", "env_id", "env_options", "config", "network_spec", "weights", "steps",
-            "rng"} <= set(payload)  # fmt: skip
+    assert {
+        "algo",
+        "env_id",
+        "env_options",
+        "config",
+        "network_spec",
+        "weights",
+        "steps",
+        "rng",
+    } <= set(payload)
     assert "resume" not in payload and "resume" in _payload(resume={"x": 1})
     with pytest.raises(ValueError, match="algo must be an algorithm's name"):
-        make_checkpoint(algo="", env_id="X", env_options=None, config={}, network_spec={},
-                        weights={}, steps=0)  # fmt: skip
+        make_checkpoint(
+            algo="", env_id="X", env_options=None, config={}, network_spec={}, weights={}, steps=0
+        )
 
 
 def test_save_and_load_round_trip_with_numpy_arrays(tmp_path):
@@ -122,14 +136,16 @@ def test_load_errors_say_what_is_wrong(tmp_path):
     [
         ({"format": None}, r"not in rlcourse's checkpoint format \(format=None.*rlcourse < 0.2"),
         ({"format": "sb3"}, r"format='sb3', expected 'rlcourse-checkpoint'"),
-        ({"format_version": FORMAT_VERSION + 1},
-         r"format version 3; this rlcourse reads up to 2: upgrade rlcourse"),
+        (
+            {"format_version": FORMAT_VERSION + 1},
+            r"format version 3; this rlcourse reads up to 2: upgrade rlcourse",
+        ),
         ({"format_version": "2"}, "format version '2'"),
         ({"steps": None}, "incomplete checkpoint: no steps"),
         ({"weights": None, "config": None}, "incomplete checkpoint: no config, weights"),
         ({"algo": 3}, r"names no algorithm \(algo=3\)"),
     ],
-)  # fmt: skip
+)
 def test_format_and_version_errors(tmp_path, change, message):
     payload = _payload()
     for key, value in change.items():

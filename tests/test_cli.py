@@ -25,19 +25,69 @@ POLICIES = {"dqn": QPolicy, "a2c": RecurrentPolicy, "reinforce": CategoricalPoli
 PNG = b"\x89PNG\r\n\x1a\n"
 # Small runs of each algorithm: CartPole for DQN, the default env (Kung-Fu) for A2C.
 TINY = {
-    "dqn": ["train", "dqn", "--env", "CartPole-v1", "--total-steps", "120",
-            "--learning-starts", "50", "--batch-size", "16", "--hidden-sizes", "16", "16",
-            "--buffer-size", "1000",
-            "--checkpoint-every", "100", "--eval-every", "100", "--eval-episodes", "1",
-            "--no-progress"],
-    "a2c": ["train", "a2c", "--total-steps", "20", "--n-games", "2", "--rollout-length", "5",
-            "--hidden-size", "16", "--checkpoint-every", "10", "--eval-every", "20",
-            "--eval-episodes", "1", "--no-progress"],
-    "reinforce": ["train", "reinforce", "--env", "CartPole-v1", "--total-steps", "120",
-                  "--episodes-per-update", "2", "--hidden-sizes", "16",
-                  "--checkpoint-every", "100", "--eval-every", "100", "--eval-episodes", "1",
-                  "--no-progress"],
-}  # fmt: skip
+    "dqn": [
+        "train",
+        "dqn",
+        "--env",
+        "CartPole-v1",
+        "--total-steps",
+        "120",
+        "--learning-starts",
+        "50",
+        "--batch-size",
+        "16",
+        "--hidden-sizes",
+        "16",
+        "16",
+        "--buffer-size",
+        "1000",
+        "--checkpoint-every",
+        "100",
+        "--eval-every",
+        "100",
+        "--eval-episodes",
+        "1",
+        "--no-progress",
+    ],
+    "a2c": [
+        "train",
+        "a2c",
+        "--total-steps",
+        "20",
+        "--n-games",
+        "2",
+        "--rollout-length",
+        "5",
+        "--hidden-size",
+        "16",
+        "--checkpoint-every",
+        "10",
+        "--eval-every",
+        "20",
+        "--eval-episodes",
+        "1",
+        "--no-progress",
+    ],
+    "reinforce": [
+        "train",
+        "reinforce",
+        "--env",
+        "CartPole-v1",
+        "--total-steps",
+        "120",
+        "--episodes-per-update",
+        "2",
+        "--hidden-sizes",
+        "16",
+        "--checkpoint-every",
+        "100",
+        "--eval-every",
+        "100",
+        "--eval-episodes",
+        "1",
+        "--no-progress",
+    ],
+}
 
 
 def _squeeze(text: str) -> str:
@@ -65,9 +115,20 @@ def test_help_documents_every_config_field_with_its_docstring(algo, capsys):
         assert f"{flag} " in text, f"{flag} missing from `rlcourse train {algo} --help`"
         assert docs[item.name], f"{algo} config field {item.name} has no docstring"
         assert _squeeze(docs[item.name]) in squeezed, f"{flag}'s documentation is not shown"
-    for flag in ("--env", "--total-steps", "--seed", "--out", "--resume", "--eval-every",
-                 "--eval-episodes", "--checkpoint-every", "--max-minutes", "--threads",
-                 "--export", "--no-progress"):  # fmt: skip
+    for flag in (
+        "--env",
+        "--total-steps",
+        "--seed",
+        "--out",
+        "--resume",
+        "--eval-every",
+        "--eval-episodes",
+        "--checkpoint-every",
+        "--max-minutes",
+        "--threads",
+        "--export",
+        "--no-progress",
+    ):
         assert f"{flag} " in text
 
 
@@ -78,8 +139,13 @@ def test_train_writes_the_same_run_files_for_every_algorithm(algo, tmp_path, cap
     printed = capsys.readouterr().out
     assert f"final weights: {out / 'final.pt'}" in printed
     assert {p.name for p in out.iterdir()} == {
-        "config.json", "log.csv", "checkpoint.pt", "best.pt", "final.pt", "metrics.png"
-    }  # fmt: skip
+        "config.json",
+        "log.csv",
+        "checkpoint.pt",
+        "best.pt",
+        "final.pt",
+        "metrics.png",
+    }
     assert (out / "log.csv").read_text().splitlines()[0].split(",") == LOG_COLUMNS
     config = json.loads((out / "config.json").read_text())
     total = int(TINY[algo][TINY[algo].index("--total-steps") + 1])
@@ -153,9 +219,27 @@ def test_max_minutes_stops_training_for_both_algorithms(algo, tmp_path):
 
 def test_an_ale_game_with_a_reduced_action_set(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["train", "dqn", "--env", "ALE/MarioBros-v5", "--actions", "right_only",
-            "--double", "true", "--total-steps", "40", "--out", str(out), "--learning-starts",
-            "20", "--buffer-size", "100", "--batch-size", "4", "--no-progress"]  # fmt: skip
+    argv = [
+        "train",
+        "dqn",
+        "--env",
+        "ALE/MarioBros-v5",
+        "--actions",
+        "right_only",
+        "--double",
+        "true",
+        "--total-steps",
+        "40",
+        "--out",
+        str(out),
+        "--learning-starts",
+        "20",
+        "--buffer-size",
+        "100",
+        "--batch-size",
+        "4",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     payload = load_checkpoint(out / "final.pt")
     assert payload["env_options"] == {"actions": "right_only"}
@@ -174,9 +258,19 @@ def test_an_ale_game_with_a_reduced_action_set(tmp_path, capsys):
 def test_unknown_and_renamed_flags_are_refused_by_argparse(capsys):
     for argv in (
         ["train", "a2c", "--out", "x", "--total-steps", "10", "--learning-rate", "0.1"],
-        ["train", "dqn", "--env", "CartPole-v1", "--out", "x", "--total-steps", "10",
-         "--entropy-coef", "0.1"],  # an A2C option
-    ):  # fmt: skip
+        [
+            "train",
+            "dqn",
+            "--env",
+            "CartPole-v1",
+            "--out",
+            "x",
+            "--total-steps",
+            "10",
+            "--entropy-coef",
+            "0.1",
+        ],  # an A2C option
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2

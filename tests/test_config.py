@@ -51,18 +51,30 @@ def test_check_number_accepts_and_returns(kwargs, value, expected):
         (None, {"integer": True}, TypeError, r"^batch_size must be an int, got None"),
         (math.nan, {}, ValueError, r"^batch_size must be a number, got nan$"),
         (1.5, {"low": 0, "high": 1}, ValueError, r"^batch_size must be in \[0, 1\], got 1.5$"),
-        (0, {"low": 0, "high": 1, "low_open": True}, ValueError,
-         r"^batch_size must be in \(0, 1\], got 0$"),
-        (1, {"low": 0, "high": 1, "high_open": True}, ValueError,
-         r"^batch_size must be in \[0, 1\), got 1$"),
+        (
+            0,
+            {"low": 0, "high": 1, "low_open": True},
+            ValueError,
+            r"^batch_size must be in \(0, 1\], got 0$",
+        ),
+        (
+            1,
+            {"low": 0, "high": 1, "high_open": True},
+            ValueError,
+            r"^batch_size must be in \[0, 1\), got 1$",
+        ),
         (0, {"low": 0, "low_open": True}, ValueError, r"^batch_size must be > 0, got 0$"),
         (-1, {"low": 0}, ValueError, r"^batch_size must be >= 0, got -1$"),
         (11, {"high": 10}, ValueError, r"^batch_size must be <= 10, got 11$"),
         (10, {"high": 10, "high_open": True}, ValueError, r"^batch_size must be < 10, got 10$"),
-        (0.5, {"low": 1e-3, "high": 0.25}, ValueError,
-         r"^batch_size must be in \[0.001, 0.25\], got 0.5$"),
+        (
+            0.5,
+            {"low": 1e-3, "high": 0.25},
+            ValueError,
+            r"^batch_size must be in \[0.001, 0.25\], got 0.5$",
+        ),
     ],
-)  # fmt: skip
+)
 def test_check_number_refuses_with_the_name_the_bound_and_the_value(value, kwargs, error, message):
     with pytest.raises(error, match=message):
         check_number("batch_size", value, **kwargs)
@@ -148,12 +160,28 @@ def test_unset_options_give_no_values_and_the_config_keeps_its_defaults():
 def test_option_names_types_and_help():
     """Also an option given as None: "--max-grad-norm none" turns clipping off."""
     parser = _parser(DQNConfig)
-    args = parser.parse_args(["--batch-size", "32", "--max-grad-norm", "none", "--double", "yes",
-                              "--hidden-sizes", "16", "8", "--loss", "mse"])  # fmt: skip
+    args = parser.parse_args(
+        [
+            "--batch-size",
+            "32",
+            "--max-grad-norm",
+            "none",
+            "--double",
+            "yes",
+            "--hidden-sizes",
+            "16",
+            "8",
+            "--loss",
+            "mse",
+        ]
+    )
     assert options_to_values(args, DQNConfig) == {
-        "batch_size": 32, "max_grad_norm": None, "double": True, "hidden_sizes": (16, 8),
+        "batch_size": 32,
+        "max_grad_norm": None,
+        "double": True,
+        "hidden_sizes": (16, 8),
         "loss": "mse",
-    }  # fmt: skip
+    }
     text = " ".join(parser.format_help().split())  # unwrapped
     assert "--batch-size N Transitions per gradient step. (default: 64)" in text
     assert "--hidden-sizes N [N ...]" in text and "(default: 128 128)" in text

@@ -102,8 +102,9 @@ def test_explore_repeat_holds_each_random_action_until_it_runs_out_or_the_episod
     assert agent.explore_left > 0 and agent.explore_action != agent.greedy(obs)
     assert agent.act(obs, epsilon=0.0) == agent.greedy(obs)
     assert agent.explore_left == 0
-    greedy = DQN(env.observation_space, env.action_space,
-                 dataclasses.replace(config, epsilon_end=0.0))  # fmt: skip
+    greedy = DQN(
+        env.observation_space, env.action_space, dataclasses.replace(config, epsilon_end=0.0)
+    )
     assert len({greedy.act(obs) for _ in range(20)}) == 1  # nothing held without exploration
 
 
@@ -114,8 +115,7 @@ def test_explore_repeat_one_is_plain_epsilon_greedy():
     plain = DQN(env.observation_space, env.action_space, config)
     rng = np.random.default_rng(3)
     q = plain.q_values(obs)
-    assert [plain.act(obs) for _ in range(200)] == [epsilon_greedy(q, 0.5, rng)
-                                                   for _ in range(200)]  # fmt: skip
+    assert [plain.act(obs) for _ in range(200)] == [epsilon_greedy(q, 0.5, rng) for _ in range(200)]
 
 
 # --- the agent's update ---------------------------------------------------------------------
@@ -124,8 +124,15 @@ def test_explore_repeat_one_is_plain_epsilon_greedy():
 def _known_agent(double=False, loss="mse"):
     """A 3-state chain agent whose nets ignore the input: online Q = (3, 2), target Q = (1, 4)."""
     env = ChainEnv(3)
-    config = DQNConfig(double=double, loss=loss, device="cpu", learning_starts=1, batch_size=1,
-                       gamma=0.5, hidden_sizes=(4,))  # fmt: skip
+    config = DQNConfig(
+        double=double,
+        loss=loss,
+        device="cpu",
+        learning_starts=1,
+        batch_size=1,
+        gamma=0.5,
+        hidden_sizes=(4,),
+    )
     agent = DQN(env.observation_space, env.action_space, config)
     for net in (agent.q, agent.target):
         for p in net.parameters():
@@ -137,8 +144,14 @@ def _known_agent(double=False, loss="mse"):
 
 def _batch(terminated, truncated, action=1, reward=1.0):
     obs = np.eye(3, dtype=np.float32)
-    return ReplaySample(obs[:1], np.array([action]), np.array([reward], np.float32), obs[1:2],
-                        np.array([terminated]), np.array([truncated]))  # fmt: skip
+    return ReplaySample(
+        obs[:1],
+        np.array([action]),
+        np.array([reward], np.float32),
+        obs[1:2],
+        np.array([terminated]),
+        np.array([truncated]),
+    )
 
 
 @pytest.mark.parametrize(
@@ -180,16 +193,25 @@ def test_update_bootstraps_n_step_transitions_with_their_own_discounts():
     targets = np.array([1 + 0.25 * 4, 1 + 0.125 * 4])
     assert info.loss == pytest.approx(float(np.mean((2.0 - targets) ** 2)))
     one_step = _known_agent(double=False).update(_batch(False, False, action=1))
-    same = _known_agent(double=False).update(_batch(False, False, action=1),
-                                             discounts=np.array([0.5], np.float32))
+    same = _known_agent(double=False).update(
+        _batch(False, False, action=1), discounts=np.array([0.5], np.float32)
+    )
     assert same.loss == pytest.approx(one_step.loss)
 
 
 def test_n_step_dqn_samples_n_step_transitions_and_learns_the_chain():
     env = ChainEnv(n_states=4, max_steps=20)
-    config = DQNConfig(lr=5e-3, learning_starts=200, exploration_steps=1000, epsilon_end=0.2,
-                       target_update_interval=100, hidden_sizes=(32,), seed=1, n_step=3,
-                       device="cpu")  # fmt: skip
+    config = DQNConfig(
+        lr=5e-3,
+        learning_starts=200,
+        exploration_steps=1000,
+        epsilon_end=0.2,
+        target_update_interval=100,
+        hidden_sizes=(32,),
+        seed=1,
+        n_step=3,
+        device="cpu",
+    )
     agent = DQN(env.observation_space, env.action_space, config)
     calls = []
     sample_n_step = agent.buffer.sample_n_step
@@ -209,8 +231,14 @@ def test_random_shift_moves_the_images_the_network_learns_from():
 
     def run(random_shift):
         seen = []
-        config = atari_config(learning_starts=8, buffer_size=100, batch_size=8, n_step=2,
-                              random_shift=random_shift, device="cpu")  # fmt: skip
+        config = atari_config(
+            learning_starts=8,
+            buffer_size=100,
+            batch_size=8,
+            n_step=2,
+            random_shift=random_shift,
+            device="cpu",
+        )
         agent = DQN(env.observation_space, env.action_space, config)
         forward = agent.q.forward
         agent.q.forward = lambda x: seen.append(x.clone()) or forward(x)
@@ -231,8 +259,15 @@ def test_random_shift_moves_the_images_the_network_learns_from():
 
 def test_observe_trains_every_train_frequency_steps_and_copies_the_target():
     env = ChainEnv(4)
-    config = DQNConfig(learning_starts=4, batch_size=2, train_frequency=2, gradient_steps=3,
-                       target_update_interval=5, device="cpu", hidden_sizes=(8,))  # fmt: skip
+    config = DQNConfig(
+        learning_starts=4,
+        batch_size=2,
+        train_frequency=2,
+        gradient_steps=3,
+        target_update_interval=5,
+        device="cpu",
+        hidden_sizes=(8,),
+    )
     agent = DQN(env.observation_space, env.action_space, config)
     obs, _ = env.reset(seed=0)
     infos = []
@@ -244,8 +279,17 @@ def test_observe_trains_every_train_frequency_steps_and_copies_the_target():
             for a, b in zip(agent.q.parameters(), agent.target.parameters(), strict=True):
                 assert torch.equal(a, b)
     # updates at steps 4, 6, 8 (>= learning_starts, multiples of train_frequency), 3 each
-    assert [i is not None for i in infos] == [False, False, False, True, False, True, False,
-                                              True, False]  # fmt: skip
+    assert [i is not None for i in infos] == [
+        False,
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
     assert agent.updates == 9 and agent.steps == 9 and len(agent.buffer) == 9
 
 
@@ -262,9 +306,16 @@ def test_atari_100k_preset_is_replay_ratio_half_with_the_target_copied_after_eac
 
 def test_dqn_learns_the_optimal_values_of_a_chain():
     env = ChainEnv(n_states=4, max_steps=20)
-    config = DQNConfig(lr=5e-3, learning_starts=200, exploration_steps=1000, epsilon_end=0.2,
-                       target_update_interval=100, hidden_sizes=(32,), seed=1,
-                       device="cpu")  # fmt: skip
+    config = DQNConfig(
+        lr=5e-3,
+        learning_starts=200,
+        exploration_steps=1000,
+        epsilon_end=0.2,
+        target_update_interval=100,
+        hidden_sizes=(32,),
+        seed=1,
+        device="cpu",
+    )
     agent = DQN(env.observation_space, env.action_space, config)
     train_dqn(agent, env, 4000, progress=False)
     q = np.stack([agent.q_values(np.eye(4, dtype=np.float32)[s]) for s in range(3)])
@@ -276,8 +327,14 @@ def test_same_seed_same_agent_and_evaluation_returns():
     scores, weights = [], []
     for _ in range(2):
         env = make_env("CartPole-v1")
-        config = DQNConfig(seed=3, learning_starts=200, exploration_steps=1000, device="cpu",
-                           hidden_sizes=(32, 32), target_update_interval=100)  # fmt: skip
+        config = DQNConfig(
+            seed=3,
+            learning_starts=200,
+            exploration_steps=1000,
+            device="cpu",
+            hidden_sizes=(32, 32),
+            target_update_interval=100,
+        )
         agent = DQN(env.observation_space, env.action_space, config)
         train_dqn(agent, env, 800, progress=False)
         weights.append(agent.q.state_dict())
@@ -339,8 +396,15 @@ def test_pixel_dqn_uses_the_nature_cnn_and_the_frame_buffer():
 
 def _trained_chain_agent(steps=60, seed=0):
     env = ChainEnv(4)
-    config = DQNConfig(seed=seed, learning_starts=10, batch_size=4, buffer_size=100,
-                       target_update_interval=7, hidden_sizes=(8,), device="cpu")  # fmt: skip
+    config = DQNConfig(
+        seed=seed,
+        learning_starts=10,
+        batch_size=4,
+        buffer_size=100,
+        target_update_interval=7,
+        hidden_sizes=(8,),
+        device="cpu",
+    )
     agent = DQN(env.observation_space, env.action_space, config)
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
@@ -409,8 +473,11 @@ def test_a_run_resumed_without_its_memory_refills_it_before_learning():
 
 def test_restore_refuses_another_network():
     env, agent = _trained_chain_agent(steps=20)
-    other = DQN(env.observation_space, env.action_space,
-                dataclasses.replace(agent.config, hidden_sizes=(16,)))  # fmt: skip
+    other = DQN(
+        env.observation_space,
+        env.action_space,
+        dataclasses.replace(agent.config, hidden_sizes=(16,)),
+    )
     with pytest.raises(CheckpointError, match="is not this agent's"):
         other.restore(agent.checkpoint("Chain", resume={}))
 

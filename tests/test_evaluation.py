@@ -156,8 +156,22 @@ def test_evaluate_checkpoint_is_what_the_command_line_prints(capsys):
     again = evaluate_checkpoint(path, episodes=3, seed=7, max_steps=60, vs_random=True)
     np.testing.assert_array_equal(first.scores, again.scores)  # the draws restart from seed
     assert first.rule == "epsilon 0.05"
-    assert main(["evaluate", str(path), "--episodes", "3", "--seed", "7", "--max-steps", "60",
-                 "--vs-random"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--episodes",
+                "3",
+                "--seed",
+                "7",
+                "--max-steps",
+                "60",
+                "--vs-random",
+            ]
+        )
+        == 0
+    )
     *_, random_line, score_line = capsys.readouterr().out.splitlines()
     assert score_line == f"score: {format_score(first.scores)}"
     assert random_line == f"random: {format_score(first.random_scores)}"
@@ -176,8 +190,9 @@ def test_evaluate_checkpoint_shows_each_step_of_the_agents_games_to_on_step():
         steps.append(step)
 
     plain = evaluate_checkpoint(path, episodes=3, seed=7, max_steps=60)
-    hooked = evaluate_checkpoint(path, episodes=3, seed=7, max_steps=60, vs_random=True,
-                                 on_step=on_step)  # fmt: skip
+    hooked = evaluate_checkpoint(
+        path, episodes=3, seed=7, max_steps=60, vs_random=True, on_step=on_step
+    )
     np.testing.assert_array_equal(hooked.scores, plain.scores)  # watching changes nothing
     np.testing.assert_array_equal(seen, hooked.scores)  # the agent's games, not random play's
     assert len(steps) == 3 * 60 and not any(step.terminated for step in steps)
@@ -200,8 +215,9 @@ def test_batched_evaluation_shows_every_step_info_to_on_step():
     from rlcourse.evaluation import InfoMaxima
 
     maxima = InfoMaxima(("x_pos", "flag_get"), games=3)
-    evaluate_batched(CountingPolicy(), lambda: Walker(shape=(2, 2), episode_length=8), 3, seed=0,
-                     on_step=maxima)  # fmt: skip
+    evaluate_batched(
+        CountingPolicy(), lambda: Walker(shape=(2, 2), episode_length=8), 3, seed=0, on_step=maxima
+    )
     # Peaks at step 5 (5 * (1 + seed)); a key never seen stays NaN.
     np.testing.assert_array_equal(maxima.values["x_pos"], [5.0, 10.0, 15.0])
     assert np.isnan(maxima.values["flag_get"]).all()
@@ -212,8 +228,9 @@ def test_on_step_sees_each_steps_reward_end_and_lost_life():
 
     seen: list[tuple[int, Step]] = []
     make_env = lambda: FrameCounterEnv(shape=(2, 2), episode_length=4, life_length=2, lives=5)  # noqa: E731
-    evaluate_batched(CountingPolicy(), make_env, 2, seed=0,
-                     on_step=lambda game, step: seen.append((game, step)))  # fmt: skip
+    evaluate_batched(
+        CountingPolicy(), make_env, 2, seed=0, on_step=lambda game, step: seen.append((game, step))
+    )
     assert [game for game, _ in seen] == [0, 1] * 4
     steps = [step for game, step in seen if game == 0]
     assert [step.reward for step in steps] == [1.0, 2.0, 3.0, 4.0]

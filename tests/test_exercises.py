@@ -63,8 +63,17 @@ def test_wrong_names_the_case_the_rule_what_came_back_and_the_hint(capsys):
     def student(x):
         return x + 1
 
-    assert check_exercise("doubling", student, reference, RULED, hint="add it to itself",
-                          pointer="the definition of doubling") is reference  # fmt: skip
+    assert (
+        check_exercise(
+            "doubling",
+            student,
+            reference,
+            RULED,
+            hint="add it to itself",
+            pointer="the definition of doubling",
+        )
+        is reference
+    )
     out = capsys.readouterr().out
     assert out.startswith(WRONG) and "case 'a positive number'" in out
     assert "A correct answer must satisfy: doubling 3 gives 6." in out
@@ -79,8 +88,14 @@ def test_hints_come_in_tiers(capsys):
         return x + 1
 
     for _ in range(2):
-        check_exercise("doubling", student, reference, RULED, hint="add it to itself",
-                       pointer="the definition of doubling")  # fmt: skip
+        check_exercise(
+            "doubling",
+            student,
+            reference,
+            RULED,
+            hint="add it to itself",
+            pointer="the definition of doubling",
+        )
     first, second = capsys.readouterr().out.split(WRONG)[1:]
     assert "Look at" not in first and "Look at: the definition of doubling" in second
     check_exercise("doubling", lambda x: x + x, reference, RULED, hint="h", pointer="p")
@@ -288,8 +303,9 @@ def process_frame84_bilinear(frame, size=84):
 
 
 def process_frame84_red_channel(frame, size=84):
-    return cv2.resize(np.ascontiguousarray(frame[..., 0]), (size, size),
-                      interpolation=cv2.INTER_AREA)  # fmt: skip
+    return cv2.resize(
+        np.ascontiguousarray(frame[..., 0]), (size, size), interpolation=cv2.INTER_AREA
+    )
 
 
 def process_frame84_ignores_size(frame, size=84):
@@ -437,42 +453,127 @@ def test_lesson02_checks_pass_correct_code(capsys, check, correct):
 
 
 LESSON01_MISTAKES = [
-    (check_max_and_skip, MaxAndSkipNoStop, "episode ends in the middle of a repeat",
-     "no frame is played after the end", "the game went on after the episode had ended"),
-    (check_max_and_skip, MaxAndSkipLastFrameOnly, "skip=4, three steps", "pixel-wise maximum",
-     "returned frame 4 as its observation, expected the maximum of frames 3 and 4"),
-    (check_max_and_skip, MaxAndSkipLastReward, "skip=4, three steps", "the sum of the 4 rewards",
-     "the reward 4, expected 10: the sum of the rewards"),
-    (check_max_and_skip, MaxAndSkipOnlyTerminated, "truncation ends the repeat",
-     "a truncation (a time limit) also stops the repeat", "the game went on after the episode"),
-    (check_max_and_skip, MaxAndSkipFixedFour, "skip=2, five steps", "the wrapper's skip",
-     "had played 4 frames, expected 2"),
-    (check_process_frame84, process_frame84_bgr, "pure red frame", "red counts about 0.3",
-     "BGR order"),
-    (check_process_frame84, process_frame84_bilinear, "random RGB frame",
-     "average of the gray pixels it covers", "bilinear interpolation"),
-    (check_process_frame84, process_frame84_red_channel, "pure red frame", "weighs the red",
-     "one colour channel was kept"),
-    (check_process_frame84, process_frame84_ignores_size, "size=42", "is the size argument",
-     "the size argument was not used"),
-    (check_process_frame84, process_frame_old_signature, "size=42", "is the size argument",
-     "unexpected keyword argument 'size'"),
-    (check_process_frame84, process_frame84_float, "a horizontal gradient", "uint8",
-     "dtype float32, expected uint8"),
-    (check_process_frame84, process_frame84_scaled, "a horizontal gradient", "uint8",
-     "dtype float64, expected uint8"),
-    (check_process_frame84, process_frame84_transposed, "a horizontal gradient", "dark on the left",
-     "the frame is transposed"),
-    (check_frame_stack, FrameStackNoCopy, "k=4, reset then five steps", "never changes",
-     "changed during later steps"),
-    (check_frame_stack, FrameStackPadsWithZeros, "k=4, reset then five steps",
-     "the first frame fills every slot", "blank frames where the first frame should be repeated"),
-    (check_frame_stack, FrameStackNewestFirst, "k=4, reset then five steps", "oldest first",
-     "the frames are newest first"),
-    (check_frame_stack, FrameStackNotRefilled, "a second reset pads with the new first frame",
-     "none of the previous episode's", "frames of the previous episode are left after the reset"),
+    (
+        check_max_and_skip,
+        MaxAndSkipNoStop,
+        "episode ends in the middle of a repeat",
+        "no frame is played after the end",
+        "the game went on after the episode had ended",
+    ),
+    (
+        check_max_and_skip,
+        MaxAndSkipLastFrameOnly,
+        "skip=4, three steps",
+        "pixel-wise maximum",
+        "returned frame 4 as its observation, expected the maximum of frames 3 and 4",
+    ),
+    (
+        check_max_and_skip,
+        MaxAndSkipLastReward,
+        "skip=4, three steps",
+        "the sum of the 4 rewards",
+        "the reward 4, expected 10: the sum of the rewards",
+    ),
+    (
+        check_max_and_skip,
+        MaxAndSkipOnlyTerminated,
+        "truncation ends the repeat",
+        "a truncation (a time limit) also stops the repeat",
+        "the game went on after the episode",
+    ),
+    (
+        check_max_and_skip,
+        MaxAndSkipFixedFour,
+        "skip=2, five steps",
+        "the wrapper's skip",
+        "had played 4 frames, expected 2",
+    ),
+    (
+        check_process_frame84,
+        process_frame84_bgr,
+        "pure red frame",
+        "red counts about 0.3",
+        "BGR order",
+    ),
+    (
+        check_process_frame84,
+        process_frame84_bilinear,
+        "random RGB frame",
+        "average of the gray pixels it covers",
+        "bilinear interpolation",
+    ),
+    (
+        check_process_frame84,
+        process_frame84_red_channel,
+        "pure red frame",
+        "weighs the red",
+        "one colour channel was kept",
+    ),
+    (
+        check_process_frame84,
+        process_frame84_ignores_size,
+        "size=42",
+        "is the size argument",
+        "the size argument was not used",
+    ),
+    (
+        check_process_frame84,
+        process_frame_old_signature,
+        "size=42",
+        "is the size argument",
+        "unexpected keyword argument 'size'",
+    ),
+    (
+        check_process_frame84,
+        process_frame84_float,
+        "a horizontal gradient",
+        "uint8",
+        "dtype float32, expected uint8",
+    ),
+    (
+        check_process_frame84,
+        process_frame84_scaled,
+        "a horizontal gradient",
+        "uint8",
+        "dtype float64, expected uint8",
+    ),
+    (
+        check_process_frame84,
+        process_frame84_transposed,
+        "a horizontal gradient",
+        "dark on the left",
+        "the frame is transposed",
+    ),
+    (
+        check_frame_stack,
+        FrameStackNoCopy,
+        "k=4, reset then five steps",
+        "never changes",
+        "changed during later steps",
+    ),
+    (
+        check_frame_stack,
+        FrameStackPadsWithZeros,
+        "k=4, reset then five steps",
+        "the first frame fills every slot",
+        "blank frames where the first frame should be repeated",
+    ),
+    (
+        check_frame_stack,
+        FrameStackNewestFirst,
+        "k=4, reset then five steps",
+        "oldest first",
+        "the frames are newest first",
+    ),
+    (
+        check_frame_stack,
+        FrameStackNotRefilled,
+        "a second reset pads with the new first frame",
+        "none of the previous episode's",
+        "frames of the previous episode are left after the reset",
+    ),
     (check_frame_stack, FrameStackFixedFour, "k=2", "the wrapper's k", "your stack holds"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), LESSON01_MISTAKES)
@@ -511,8 +612,9 @@ def _exercises(path):
     for i, source in enumerate(code):
         if "### BEGIN SOLUTION" not in source:
             continue
-        match = re.search(r"^from (\S+) import (check_\w+)\n+(\w+) = \2\(\3\)", code[i + 1],
-                          re.MULTILINE)  # fmt: skip
+        match = re.search(
+            r"^from (\S+) import (check_\w+)\n+(\w+) = \2\(\3\)", code[i + 1], re.MULTILINE
+        )
         assert match, f"no `x = check_x(x)` cell after {source[:60]!r}"
         module, check, name = match.groups()
         yield name, source, getattr(importlib.import_module(module), check)
@@ -524,8 +626,10 @@ def _parameters(node, namespace):
     positional = [*args.posonlyargs, *args.args]
     defaults = [inspect.Parameter.empty] * (len(positional) - len(args.defaults))
     defaults += [eval(ast.unparse(d), namespace) for d in args.defaults]  # noqa: S307
-    kw_defaults = [inspect.Parameter.empty if d is None else eval(ast.unparse(d), namespace)  # noqa: S307
-                   for d in args.kw_defaults]  # fmt: skip
+    kw_defaults = [
+        inspect.Parameter.empty if d is None else eval(ast.unparse(d), namespace)  # noqa: S307
+        for d in args.kw_defaults
+    ]
     kinds = [(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in positional]
     kinds += [(a, inspect.Parameter.KEYWORD_ONLY) for a in args.kwonlyargs]
     return {
@@ -535,9 +639,7 @@ def _parameters(node, namespace):
     }
 
 
-@pytest.mark.parametrize(
-    "path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
 def test_notebook_exercises_are_the_package_functions(path, capsys):
     """Each exercise has the name of the function (or class) its check compares it with, the
     package's own, and a signature the package's accepts the same way: the same positional
@@ -574,6 +676,8 @@ def test_notebook_exercises_are_the_package_functions(path, capsys):
             k for k in ours if k in positional
         ], f"{name}: positional parameters"
         for key, parameter in theirs.items():
-            if key not in ours and parameter.kind not in (parameter.VAR_KEYWORD,
-                                                          parameter.VAR_POSITIONAL):  # fmt: skip
+            if key not in ours and parameter.kind not in (
+                parameter.VAR_KEYWORD,
+                parameter.VAR_POSITIONAL,
+            ):
                 assert parameter.default is not parameter.empty, f"{name}: {key} is required"

@@ -36,9 +36,16 @@ class ForwardWithSequential(RecurrentActorCritic):
 
     def forward(self, observation, memory):
         encoder = torch.nn.Sequential(
-            self.conv0, torch.nn.ReLU(), self.conv1, torch.nn.ReLU(), self.conv2,
-            torch.nn.ReLU(), torch.nn.Flatten(), self.dense, torch.nn.ReLU(),
-        )  # fmt: skip
+            self.conv0,
+            torch.nn.ReLU(),
+            self.conv1,
+            torch.nn.ReLU(),
+            self.conv2,
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            self.dense,
+            torch.nn.ReLU(),
+        )
         memory = self.lstm(encoder(observation / 255.0), memory)
         return memory, self.logits(memory[0]), self.value(memory[0]).view(-1)
 
@@ -151,8 +158,13 @@ def make_train(bug=None):
         else:
             norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
         optimizer.step()
-        return {"loss": loss.item(), "policy_loss": p_loss.item(), "value_loss": v_loss.item(),
-                "entropy": h_bonus.item(), "grad_norm": float(norm)}  # fmt: skip
+        return {
+            "loss": loss.item(),
+            "policy_loss": p_loss.item(),
+            "value_loss": v_loss.item(),
+            "entropy": h_bonus.item(),
+            "grad_norm": float(norm),
+        }
 
     return train
 
@@ -160,15 +172,17 @@ def make_train(bug=None):
 def train_with_package_pieces(agent, optimizer, rollout, config):
     """The package's replay and loss functions, assembled in another order."""
     logits, values, last_value = a2c.replay(agent, rollout)
-    rewards = torch.from_numpy(rollout.rewards * config.reward_scale
-                               + config.gamma * rollout.truncation_values)  # fmt: skip
+    rewards = torch.from_numpy(
+        rollout.rewards * config.reward_scale + config.gamma * rollout.truncation_values
+    )
     with torch.no_grad():
-        returns = a2c.n_step_returns(rewards, torch.from_numpy(rollout.alive), last_value,
-                                     config.gamma)  # fmt: skip
+        returns = a2c.n_step_returns(
+            rewards, torch.from_numpy(rollout.alive), last_value, config.gamma
+        )
     terms = {
         "policy_loss": a2c.policy_loss(
             logits, torch.from_numpy(rollout.actions), returns - values.detach()
-        ),  # fmt: skip
+        ),
         "value_loss": a2c.value_loss(values, returns),
         "entropy": a2c.entropy(logits),
     }
@@ -178,8 +192,11 @@ def train_with_package_pieces(agent, optimizer, rollout, config):
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(list(agent.parameters()), config.max_grad_norm)
     optimizer.step()
-    return {"loss": loss.item(), "grad_norm": norm.item(),
-            **{k: v.item() for k, v in terms.items()}}  # fmt: skip
+    return {
+        "loss": loss.item(),
+        "grad_norm": norm.item(),
+        **{k: v.item() for k, v in terms.items()},
+    }
 
 
 def _wrapped(function):

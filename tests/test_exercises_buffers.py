@@ -41,8 +41,14 @@ class StudentBuffer:
 
     def sample(self, batch_size):
         idx = self.rng.integers(0, len(self), size=batch_size)
-        return (self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
-                self.terminated[idx], self.truncated[idx])  # fmt: skip
+        return (
+            self.obs[idx],
+            self.actions[idx],
+            self.rewards[idx],
+            self.next_obs[idx],
+            self.terminated[idx],
+            self.truncated[idx],
+        )
 
 
 class CountingBuffer:
@@ -92,8 +98,14 @@ class LoopSampleBuffer(StudentBuffer):
 
     def sample(self, batch_size):
         rows = [int(self.rng.integers(self.size)) for _ in range(batch_size)]
-        fields = (self.obs, self.actions, self.rewards, self.next_obs, self.terminated,
-                  self.truncated)  # fmt: skip
+        fields = (
+            self.obs,
+            self.actions,
+            self.rewards,
+            self.next_obs,
+            self.terminated,
+            self.truncated,
+        )
         return tuple(np.array([field[i] for i in rows]) for field in fields)
 
 
@@ -140,8 +152,14 @@ class AddNotAttempted(StudentBuffer):
 
 
 def _sample_rows(buffer, idx):
-    return (buffer.obs[idx], buffer.actions[idx], buffer.rewards[idx], buffer.next_obs[idx],
-            buffer.terminated[idx], buffer.truncated[idx])  # fmt: skip
+    return (
+        buffer.obs[idx],
+        buffer.actions[idx],
+        buffer.rewards[idx],
+        buffer.next_obs[idx],
+        buffer.terminated[idx],
+        buffer.truncated[idx],
+    )
 
 
 class SampleWholeCapacity(StudentBuffer):
@@ -151,8 +169,14 @@ class SampleWholeCapacity(StudentBuffer):
 
 class SampleIndicesPerField(StudentBuffer):
     def sample(self, batch_size):
-        fields = (self.obs, self.actions, self.rewards, self.next_obs, self.terminated,
-                  self.truncated)  # fmt: skip
+        fields = (
+            self.obs,
+            self.actions,
+            self.rewards,
+            self.next_obs,
+            self.terminated,
+            self.truncated,
+        )
         return tuple(f[self.rng.integers(0, len(self), size=batch_size)] for f in fields)
 
 
@@ -265,42 +289,120 @@ def test_lesson03_checks_pass_correct_code(capsys, check, correct):
 
 
 MISTAKES = [
-    (check_replay_add, AddWithoutModulo, "12 transitions into capacity 5", "from row 0 again",
-     "IndexError"),
-    (check_replay_add, AddSizeUncapped, "12 transitions", "len() stays at the capacity",
-     "len(buffer) is 12 after 12 adds into a buffer of capacity 5, expected 5: a buffer never "
-     "holds more than its capacity"),
-    (check_replay_add, AddForgetsTruncated, "5 transitions fill", "the last row is used too",
-     "row 3 holds #4 with wrong truncated"),
-    (check_replay_add, AddCursorMovedFirst, "3 transitions into capacity 5",
-     "the k-th transition added goes to row k-1", "row 0 was never written, expected #1 there"),
-    (check_replay_add, AddWrapsOneEarly, "5 transitions fill capacity 5 exactly",
-     "the last row is used too", "row 0 holds transition #5, expected #1: the new transition "
-     "went to the wrong row"),
-    (check_replay_sample, SampleWholeCapacity, "capacity 10, 4 stored",
-     "only from the rows filled so far",
-     "sample returned transitions that were never added (empty slots)"),
-    (check_replay_sample, SampleIndicesPerField, "capacity 10", "from the same transition",
-     "mix fields of different transitions"),
-    (check_replay_sample, SampleFieldsSwapped, "capacity 10", "from the same transition",
-     "returned the right rows, but its fields in another order"),
-    (check_replay_sample, SampleNeverTheNewest, "capacity 10", "each stored transition equally",
-     "transitions ['#4'] were stored but never drawn"),
-    (check_replay_sample, SampleBelowTheCursor, "capacity 6 after 15 adds", "wherever the cursor",
-     "were stored but never drawn"),
-    (check_replay_sample, SampleModuloCapacity, "capacity 10", "each stored transition equally",
-     "expected 25.0% (uniform over the stored ones, tolerance 3%"),
-    (check_stack_frames, stack_frames_no_padding, "i=0", "the first frame of all is repeated",
-     "the stack holds frames [], expected [0, 0, 0, 0]"),
-    (check_stack_frames, stack_frames_first_start, "i=7", "never reaches back past the latest",
-     "frame 5 belongs to an earlier episode (this one starts at frame 6)"),
-    (check_stack_frames, stack_frames_zero_padding, "i=0", "repeated k times",
-     "blank frames where the episode's first frame should repeat"),
-    (check_stack_frames, stack_frames_shifted_window, "i=4", "ending at frame i",
-     "the newest frame must be frame i=4"),
-    (check_stack_frames, stack_frames_newest_first, "i=4", "oldest first",
-     "newest first, but a stack goes oldest first"),
-]  # fmt: skip
+    (
+        check_replay_add,
+        AddWithoutModulo,
+        "12 transitions into capacity 5",
+        "from row 0 again",
+        "IndexError",
+    ),
+    (
+        check_replay_add,
+        AddSizeUncapped,
+        "12 transitions",
+        "len() stays at the capacity",
+        "len(buffer) is 12 after 12 adds into a buffer of capacity 5, expected 5: a buffer never "
+        "holds more than its capacity",
+    ),
+    (
+        check_replay_add,
+        AddForgetsTruncated,
+        "5 transitions fill",
+        "the last row is used too",
+        "row 3 holds #4 with wrong truncated",
+    ),
+    (
+        check_replay_add,
+        AddCursorMovedFirst,
+        "3 transitions into capacity 5",
+        "the k-th transition added goes to row k-1",
+        "row 0 was never written, expected #1 there",
+    ),
+    (
+        check_replay_add,
+        AddWrapsOneEarly,
+        "5 transitions fill capacity 5 exactly",
+        "the last row is used too",
+        "row 0 holds transition #5, expected #1: the new transition went to the wrong row",
+    ),
+    (
+        check_replay_sample,
+        SampleWholeCapacity,
+        "capacity 10, 4 stored",
+        "only from the rows filled so far",
+        "sample returned transitions that were never added (empty slots)",
+    ),
+    (
+        check_replay_sample,
+        SampleIndicesPerField,
+        "capacity 10",
+        "from the same transition",
+        "mix fields of different transitions",
+    ),
+    (
+        check_replay_sample,
+        SampleFieldsSwapped,
+        "capacity 10",
+        "from the same transition",
+        "returned the right rows, but its fields in another order",
+    ),
+    (
+        check_replay_sample,
+        SampleNeverTheNewest,
+        "capacity 10",
+        "each stored transition equally",
+        "transitions ['#4'] were stored but never drawn",
+    ),
+    (
+        check_replay_sample,
+        SampleBelowTheCursor,
+        "capacity 6 after 15 adds",
+        "wherever the cursor",
+        "were stored but never drawn",
+    ),
+    (
+        check_replay_sample,
+        SampleModuloCapacity,
+        "capacity 10",
+        "each stored transition equally",
+        "expected 25.0% (uniform over the stored ones, tolerance 3%",
+    ),
+    (
+        check_stack_frames,
+        stack_frames_no_padding,
+        "i=0",
+        "the first frame of all is repeated",
+        "the stack holds frames [], expected [0, 0, 0, 0]",
+    ),
+    (
+        check_stack_frames,
+        stack_frames_first_start,
+        "i=7",
+        "never reaches back past the latest",
+        "frame 5 belongs to an earlier episode (this one starts at frame 6)",
+    ),
+    (
+        check_stack_frames,
+        stack_frames_zero_padding,
+        "i=0",
+        "repeated k times",
+        "blank frames where the episode's first frame should repeat",
+    ),
+    (
+        check_stack_frames,
+        stack_frames_shifted_window,
+        "i=4",
+        "ending at frame i",
+        "the newest frame must be frame i=4",
+    ),
+    (
+        check_stack_frames,
+        stack_frames_newest_first,
+        "i=4",
+        "oldest first",
+        "newest first, but a stack goes oldest first",
+    ),
+]
 
 
 @pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), MISTAKES)

@@ -210,22 +210,29 @@ _N_STEP = (check_n_step_return, n_step_return)
 _SHIFT = (check_random_shift, random_shift)
 
 
-@pytest.mark.parametrize(("exercise", "mistake", "words"), [
-    (_DUELING, _dueling_without_the_mean, "minus the mean of that state's advantages"),
-    (_DUELING, _dueling_mean_over_the_batch, "minus the mean of that state's advantages"),
-    (_DUELING, _dueling_value_detached, "nothing may be detached"),
-    (_N_STEP, _ignores_ends, "a row stops at its first end"),
-    (_N_STEP, _drops_the_last_reward, "the reward of the transition that ended the episode counts"),
-    (_N_STEP, _k_is_the_index, "k is n"),
-    (_N_STEP, _discount_from_gamma, "gamma to the power j"),
-    (_N_STEP, _only_the_returns, "your code raised"),
-    (_SHIFT, _zero_padding, "zeros shifted in at the border"),
-    (_SHIFT, _one_offset_for_the_batch, "all 200 images moved by the same"),
-    (_SHIFT, _high_end_excluded, "expected every value from -2 to 2"),
-    (_SHIFT, _channels_apart, "all 4 frames by the same move"),
-    (_SHIFT, _float_output, "uint8 stays uint8"),
-    (_SHIFT, _empty_slice_at_pad_zero, "with pad = 0 every image comes back unchanged"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("exercise", "mistake", "words"),
+    [
+        (_DUELING, _dueling_without_the_mean, "minus the mean of that state's advantages"),
+        (_DUELING, _dueling_mean_over_the_batch, "minus the mean of that state's advantages"),
+        (_DUELING, _dueling_value_detached, "nothing may be detached"),
+        (_N_STEP, _ignores_ends, "a row stops at its first end"),
+        (
+            _N_STEP,
+            _drops_the_last_reward,
+            "the reward of the transition that ended the episode counts",
+        ),
+        (_N_STEP, _k_is_the_index, "k is n"),
+        (_N_STEP, _discount_from_gamma, "gamma to the power j"),
+        (_N_STEP, _only_the_returns, "your code raised"),
+        (_SHIFT, _zero_padding, "zeros shifted in at the border"),
+        (_SHIFT, _one_offset_for_the_batch, "all 200 images moved by the same"),
+        (_SHIFT, _high_end_excluded, "expected every value from -2 to 2"),
+        (_SHIFT, _channels_apart, "all 4 frames by the same move"),
+        (_SHIFT, _float_output, "uint8 stays uint8"),
+        (_SHIFT, _empty_slice_at_pad_zero, "with pad = 0 every image comes back unchanged"),
+    ],
+)
 def test_checks_catch_typical_mistakes(capsys, exercise, mistake, words):
     check, reference = exercise
     assert check(mistake) is reference

@@ -68,8 +68,9 @@ def _no_terminal_mask(rewards, next_q_online, next_q_target, terminated, truncat
 
 
 def _masks_truncated(rewards, next_q_online, next_q_target, terminated, truncated, gamma):
-    return _double_by_gather(rewards, next_q_online, next_q_target, terminated | truncated,
-                             truncated, gamma)  # fmt: skip
+    return _double_by_gather(
+        rewards, next_q_online, next_q_target, terminated | truncated, truncated, gamma
+    )
 
 
 def _old_signature(rewards, next_q_online, next_q_target, terminated, gamma):
@@ -106,11 +107,18 @@ def _loss_with_one_hot(q_network, target_network, batch, gamma, double=False, lo
     with torch.no_grad():
         next_q_target = target_network(batch.next_obs)
         if double:
-            target = double_dqn_target(batch.rewards, q_network(batch.next_obs), next_q_target,
-                                       batch.terminated, batch.truncated, gamma)  # fmt: skip
+            target = double_dqn_target(
+                batch.rewards,
+                q_network(batch.next_obs),
+                next_q_target,
+                batch.terminated,
+                batch.truncated,
+                gamma,
+            )
         else:
-            target = td_target(batch.rewards, next_q_target, batch.terminated,
-                               batch.truncated, gamma)  # fmt: skip
+            target = td_target(
+                batch.rewards, next_q_target, batch.terminated, batch.truncated, gamma
+            )
     error = q_taken - target
     if loss == "huber":
         per_item = torch.where(error.abs() <= 1, 0.5 * error**2, error.abs() - 0.5)
@@ -128,9 +136,14 @@ def _package_loss(*args, **kwargs):
 
 
 def _make_loss(
-    choose="online", rate="target", mask="terminated", grad=False, huber=True, mean=True,
+    choose="online",
+    rate="target",
+    mask="terminated",
+    grad=False,
+    huber=True,
+    mean=True,
     ignore_double=False,
-):  # fmt: skip
+):
     """A compute_dqn_loss with one mistake switched on."""
 
     def buggy(q_network, target_network, batch, gamma, double=False, loss="huber"):
@@ -145,8 +158,11 @@ def _make_loss(
                 next_value = rater.gather(1, chooser.argmax(1, keepdim=True)).squeeze(1)
             else:
                 next_value = target_network(next_obs).max(dim=1).values
-            done = {"terminated": terminated, "both": terminated | truncated,
-                    "none": torch.zeros_like(terminated)}[mask]  # fmt: skip
+            done = {
+                "terminated": terminated,
+                "both": terminated | truncated,
+                "none": torch.zeros_like(terminated),
+            }[mask]
             target = rewards + gamma * (~done).float() * next_value
         error = q_taken - target
         if huber and loss == "huber":
@@ -164,8 +180,9 @@ def _loss_of_the_best_action(q_network, target_network, batch, gamma, double=Fal
     with torch.no_grad():
         next_q_target = target_network(batch.next_obs)
         chooser = q_network(batch.next_obs) if double else next_q_target
-        target = double_dqn_target(batch.rewards, chooser, next_q_target, batch.terminated,
-                                   batch.truncated, gamma)  # fmt: skip
+        target = double_dqn_target(
+            batch.rewards, chooser, next_q_target, batch.terminated, batch.truncated, gamma
+        )
     return F.smooth_l1_loss(q_best, target), q_best
 
 
@@ -265,16 +282,32 @@ MISTAKES = [
     (check_double_dqn_target, _roles_swapped, "online net picks a'", "read from the TARGET"),
     (check_double_dqn_target, _no_terminal_mask, "terminated", "must not bootstrap"),
     (check_double_dqn_target, _masks_truncated, "truncated", "still bootstraps"),
-    (check_compute_dqn_loss, _make_loss(choose="target"), "online net picks a'",
-     "chosen by the ONLINE network"),
-    (check_compute_dqn_loss, _make_loss(rate="online"), "online net picks a'",
-     "rated by the TARGET network"),
-    (check_compute_dqn_loss, _make_loss(ignore_double=True), "double=False",
-     "target network both chooses and rates"),
+    (
+        check_compute_dqn_loss,
+        _make_loss(choose="target"),
+        "online net picks a'",
+        "chosen by the ONLINE network",
+    ),
+    (
+        check_compute_dqn_loss,
+        _make_loss(rate="online"),
+        "online net picks a'",
+        "rated by the TARGET network",
+    ),
+    (
+        check_compute_dqn_loss,
+        _make_loss(ignore_double=True),
+        "double=False",
+        "target network both chooses and rates",
+    ),
     (check_compute_dqn_loss, _make_loss(mask="none"), "terminated", "must not bootstrap"),
     (check_compute_dqn_loss, _make_loss(mask="both"), "truncated", "still bootstraps"),
-    (check_compute_dqn_loss, _make_loss(grad=True), "no gradient through it",
-     "computed without gradient"),
+    (
+        check_compute_dqn_loss,
+        _make_loss(grad=True),
+        "no gradient through it",
+        "computed without gradient",
+    ),
     (check_compute_dqn_loss, _make_loss(huber=False), "gamma = 0", "Huber's loss"),
     (check_compute_dqn_loss, _make_loss(mean=False), "gamma = 0", "averaged over the batch"),
     (check_compute_dqn_loss, _loss_of_the_best_action, "gamma = 0", "actions taken"),
@@ -283,19 +316,21 @@ MISTAKES = [
     (check_update_target_network, _shares_tensors, "not the same tensors", "its own copy"),
     (check_update_target_network, _rebinds_a_local, "tau = 0.1", "moves a fraction tau"),
     (check_update_target_network, _forgets_its_own_weights, "tau = 0.1", "keeps 90% of its own"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("check", "buggy", "case", "rule"), MISTAKES)
-def test_mistakes_are_caught_with_the_case_and_rule_that_show_them(check, buggy, case, rule,
-                                                                    capsys):  # fmt: skip
+def test_mistakes_are_caught_with_the_case_and_rule_that_show_them(
+    check, buggy, case, rule, capsys
+):
     assert check(buggy) is not buggy
     out = capsys.readouterr().out
     first = out.splitlines()[0]
     assert first.startswith(WRONG) and case in first, out
     assert rule in out and "Hint:" in out, out
-    assert_no_answer_code(out, compute_dqn_loss, double_dqn_target, td_target,
-                          update_target_network)  # fmt: skip
+    assert_no_answer_code(
+        out, compute_dqn_loss, double_dqn_target, td_target, update_target_network
+    )
 
 
 def test_a_target_with_gradient_is_named(capsys):

@@ -68,8 +68,9 @@ def _target_with_logical_not(rewards, next_q_values, terminated, truncated, gamm
     return rewards + gamma * next_q_values.max(1)[0] * (~terminated)
 
 
-def _loss_with_indexing_and_detach(q_network, target_network, batch, gamma, double=False,
-                                   loss="huber"):  # fmt: skip
+def _loss_with_indexing_and_detach(
+    q_network, target_network, batch, gamma, double=False, loss="huber"
+):
     obs, actions, rewards, next_obs, terminated, truncated = batch
     q_taken = q_network(obs)[torch.arange(len(actions)), actions]
     next_best = target_network(next_obs).detach().max(dim=1).values
@@ -80,13 +81,15 @@ def _loss_with_indexing_and_detach(q_network, target_network, batch, gamma, doub
     return F.huber_loss(q_taken, target, delta=1.0), q_taken
 
 
-def _loss_with_one_hot_and_no_grad(q_network, target_network, batch, gamma, double=False,
-                                   loss="huber"):  # fmt: skip
+def _loss_with_one_hot_and_no_grad(
+    q_network, target_network, batch, gamma, double=False, loss="huber"
+):
     one_hot = F.one_hot(batch.actions.long(), num_classes=q_network(batch.obs).shape[1])
     q_taken = (q_network(batch.obs) * one_hot).sum(dim=1)
     with torch.no_grad():
-        y = td_target(batch.rewards, target_network(batch.next_obs), batch.terminated,
-                      batch.truncated, gamma)  # fmt: skip
+        y = td_target(
+            batch.rewards, target_network(batch.next_obs), batch.terminated, batch.truncated, gamma
+        )
     error = (q_taken - y).abs()
     if loss == "mse":
         return F.mse_loss(q_taken, y), q_taken
@@ -94,16 +97,18 @@ def _loss_with_one_hot_and_no_grad(q_network, target_network, batch, gamma, doub
     return per_item.mean(), q_taken
 
 
-def _loop_while_and_soft_update(env, q_network, target_network, optimizer, buffer, total_steps,
-                                rng, config):  # fmt: skip
+def _loop_while_and_soft_update(
+    env, q_network, target_network, optimizer, buffer, total_steps, rng, config
+):
     """A while loop, steps counted from 1, the package's update_target_network with tau=1."""
     returns, rewards = [], []
     obs, _ = env.reset(seed=config.seed)
     step = 0
     while step < total_steps:
         step += 1
-        epsilon = linear_schedule(config.epsilon_start, config.epsilon_end,
-                                  config.exploration_steps, step - 1)  # fmt: skip
+        epsilon = linear_schedule(
+            config.epsilon_start, config.epsilon_end, config.exploration_steps, step - 1
+        )
         q = q_network(torch.tensor(obs[None], dtype=torch.float32)).detach().numpy()[0]
         action = epsilon_greedy(q, epsilon, rng)
         next_obs, reward, terminated, truncated, _ = env.step(action)
@@ -128,8 +133,9 @@ def _loop_while_and_soft_update(env, q_network, target_network, optimizer, buffe
     return returns
 
 
-def _loop_with_deque_and_parameter_copy(env, q_network, target_network, optimizer, buffer,
-                                        total_steps, rng, config):  # fmt: skip
+def _loop_with_deque_and_parameter_copy(
+    env, q_network, target_network, optimizer, buffer, total_steps, rng, config
+):
     """Episode rewards in a deque, an inline epsilon-greedy, syncing before the update."""
     finished = []
     episode = deque()
@@ -155,8 +161,9 @@ def _loop_with_deque_and_parameter_copy(env, q_network, target_network, optimize
         if len(buffer) >= config.learning_starts and (t + 1) % config.train_frequency == 0:
             for _ in range(config.gradient_steps):
                 batch = ReplaySample(*map(torch.as_tensor, buffer.sample(config.batch_size)))
-                value, _ = compute_dqn_loss(q_network, target_network, batch, config.gamma,
-                                            loss=config.loss)  # fmt: skip
+                value, _ = compute_dqn_loss(
+                    q_network, target_network, batch, config.gamma, loss=config.loss
+                )
                 optimizer.zero_grad()
                 value.backward()
                 torch.nn.utils.clip_grad_norm_(q_network.parameters(), config.max_grad_norm)
@@ -228,13 +235,23 @@ def _masks_truncated_too(rewards, next_q_values, terminated, truncated, gamma):
     return rewards + gamma * (1.0 - done.float()) * next_q_values.max(dim=1).values
 
 
-def _dqn_loss(no_mask=False, mask_truncated=False, with_gradient=False, wrong_axis=False,
-              no_gather=False, always_huber=False, online_target=False):  # fmt: skip
+def _dqn_loss(
+    no_mask=False,
+    mask_truncated=False,
+    with_gradient=False,
+    wrong_axis=False,
+    no_gather=False,
+    always_huber=False,
+    online_target=False,
+):
     def loss_function(q_network, target_network, batch, gamma, double=False, loss="huber"):
         obs, actions, rewards, next_obs, terminated, truncated = batch
         q_all = q_network(obs)
-        q_taken = q_all.max(dim=1).values if no_gather else q_all.gather(
-            1, actions.unsqueeze(1)).squeeze(1)  # fmt: skip
+        q_taken = (
+            q_all.max(dim=1).values
+            if no_gather
+            else q_all.gather(1, actions.unsqueeze(1)).squeeze(1)
+        )
         next_q = (q_network if online_target else target_network)(next_obs)
         if not with_gradient:
             next_q = next_q.detach()
@@ -249,9 +266,17 @@ def _dqn_loss(no_mask=False, mask_truncated=False, with_gradient=False, wrong_ax
     return loss_function
 
 
-def _buggy_loop(never_sync=False, early_updates=False, no_decay=False, inverted=False,
-                done_flags=False, no_reset=False, next_obs_after_reset=False,
-                no_zero_grad=False, sync_every_step=False):  # fmt: skip
+def _buggy_loop(
+    never_sync=False,
+    early_updates=False,
+    no_decay=False,
+    inverted=False,
+    done_flags=False,
+    no_reset=False,
+    next_obs_after_reset=False,
+    no_zero_grad=False,
+    sync_every_step=False,
+):
     def loop(env, q_network, target_network, optimizer, buffer, total_steps, rng, config):
         returns, episode_return = [], 0.0
         obs, _ = env.reset(seed=config.seed)
@@ -281,8 +306,11 @@ def _buggy_loop(never_sync=False, early_updates=False, no_decay=False, inverted=
             stored = (terminated or truncated) if done_flags else terminated
             buffer.add(obs, action, reward, next_obs, stored, truncated)
             obs = reset_obs if ended and not no_reset else next_obs
-            ready = len(buffer) >= config.batch_size if early_updates else (
-                len(buffer) >= config.learning_starts)  # fmt: skip
+            ready = (
+                len(buffer) >= config.batch_size
+                if early_updates
+                else (len(buffer) >= config.learning_starts)
+            )
             if ready and (step + 1) % config.train_frequency == 0:
                 for _ in range(config.gradient_steps):
                     batch = ReplaySample(
@@ -303,64 +331,203 @@ def _buggy_loop(never_sync=False, early_updates=False, no_decay=False, inverted=
 
 MISTAKES = [
     # (check, buggy, case named, words of the broken property, the reference)
-    (check_linear_schedule, lambda a, b, d, s: a + (b - a) * s / d, "long after the decay",
-     "stays at the end value", linear_schedule),
-    (check_linear_schedule, lambda a, b, d, s: max(b, a - s / d), "half-way",
-     "half-way between start and end", linear_schedule),
-    (check_linear_schedule, lambda a, b, d, s: max(b, a + (b - a) * s / d), "a rising",
-     "may also rise", linear_schedule),
-    (check_linear_schedule, _schedule_step_first, "step 0 is the start", "its start value",
-     linear_schedule),
-    (check_epsilon_greedy, _greedy_only, "epsilon = 1 is uniform", "equally likely",
-     epsilon_greedy),
-    (check_epsilon_greedy, _greedy_with_probability_epsilon, "epsilon = 0 is greedy",
-     "always the one with the largest Q-value", epsilon_greedy),
-    (check_epsilon_greedy, _explores_among_others_only, "epsilon = 1 is uniform",
-     "the greedy one included", epsilon_greedy),
-    (check_epsilon_greedy, _returns_numpy_array, "epsilon = 0 is greedy", "expected an int",
-     epsilon_greedy),
-    (check_td_target, _masks_truncated_too, "a truncated episode still bootstraps",
-     "truncation must not cut the bootstrap", td_target),
-    (check_td_target, lambda r, q, te, tr, g: r + g * q.max(dim=1).values,
-     "episodes terminated: no bootstrap", "must not bootstrap", td_target),
-    (check_td_target, lambda r, q, te, tr, g: r + g * (1 - te.float()) * q.mean(dim=1),
-     "no episode ended", "the largest Q-value of its own next state", td_target),
-    (check_td_target, lambda r, q, te, tr, g: r + g * (1 - te.float()) * q.max(dim=0).values,
-     "no episode ended", "the max runs over the actions", td_target),
-    (check_compute_dqn_loss, _dqn_loss(no_mask=True), "terminated transitions do not bootstrap",
-     "ended by termination must not bootstrap", compute_dqn_loss),
-    (check_compute_dqn_loss, _dqn_loss(mask_truncated=True),
-     "truncated transitions still bootstrap", "only termination removes the bootstrap",
-     compute_dqn_loss),
-    (check_compute_dqn_loss, _dqn_loss(with_gradient=True), "no gradient through the target",
-     "never the target network", compute_dqn_loss),
-    (check_compute_dqn_loss, _dqn_loss(wrong_axis=True), "the loss when no episode ended",
-     "the max runs over the actions", compute_dqn_loss),
-    (check_compute_dqn_loss, _dqn_loss(no_gather=True), "the Q-values of the actions taken",
-     "Q-value of the action taken", compute_dqn_loss),
-    (check_compute_dqn_loss, _dqn_loss(always_huber=True), "loss='mse'",
-     "mean squared error", compute_dqn_loss),
-    (check_compute_dqn_loss, _dqn_loss(online_target=True), "the loss when no episode ended",
-     "largest target-network Q-value", compute_dqn_loss),
-    (check_dqn_loop, _buggy_loop(never_sync=True), "the target network is synced",
-     "was never synced", dqn_loop),
-    (check_dqn_loop, _buggy_loop(sync_every_step=True), "the target network is synced",
-     "a copy every target_update_interval", dqn_loop),
-    (check_dqn_loop, _buggy_loop(early_updates=True), "when and how the network learns",
-     "no update before it holds learning_starts", dqn_loop),
-    (check_dqn_loop, _buggy_loop(no_decay=True), "epsilon-greedy actions on the schedule",
-     "epsilon decaying from epsilon_start to epsilon_end", dqn_loop),
-    (check_dqn_loop, _buggy_loop(inverted=True), "epsilon-greedy actions on the schedule",
-     "act at random with probability epsilon", dqn_loop),
-    (check_dqn_loop, _buggy_loop(done_flags=True), "one transition stored per env step",
-     "store the two flags separately", dqn_loop),
-    (check_dqn_loop, _buggy_loop(next_obs_after_reset=True),
-     "one transition stored per env step", "not the one the reset returned", dqn_loop),
-    (check_dqn_loop, _buggy_loop(no_reset=True), "one transition stored per env step",
-     "without a reset", dqn_loop),
-    (check_dqn_loop, _buggy_loop(no_zero_grad=True), "when and how the network learns",
-     "gradients zeroed before each backward", dqn_loop),
-]  # fmt: skip
+    (
+        check_linear_schedule,
+        lambda a, b, d, s: a + (b - a) * s / d,
+        "long after the decay",
+        "stays at the end value",
+        linear_schedule,
+    ),
+    (
+        check_linear_schedule,
+        lambda a, b, d, s: max(b, a - s / d),
+        "half-way",
+        "half-way between start and end",
+        linear_schedule,
+    ),
+    (
+        check_linear_schedule,
+        lambda a, b, d, s: max(b, a + (b - a) * s / d),
+        "a rising",
+        "may also rise",
+        linear_schedule,
+    ),
+    (
+        check_linear_schedule,
+        _schedule_step_first,
+        "step 0 is the start",
+        "its start value",
+        linear_schedule,
+    ),
+    (
+        check_epsilon_greedy,
+        _greedy_only,
+        "epsilon = 1 is uniform",
+        "equally likely",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _greedy_with_probability_epsilon,
+        "epsilon = 0 is greedy",
+        "always the one with the largest Q-value",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _explores_among_others_only,
+        "epsilon = 1 is uniform",
+        "the greedy one included",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _returns_numpy_array,
+        "epsilon = 0 is greedy",
+        "expected an int",
+        epsilon_greedy,
+    ),
+    (
+        check_td_target,
+        _masks_truncated_too,
+        "a truncated episode still bootstraps",
+        "truncation must not cut the bootstrap",
+        td_target,
+    ),
+    (
+        check_td_target,
+        lambda r, q, te, tr, g: r + g * q.max(dim=1).values,
+        "episodes terminated: no bootstrap",
+        "must not bootstrap",
+        td_target,
+    ),
+    (
+        check_td_target,
+        lambda r, q, te, tr, g: r + g * (1 - te.float()) * q.mean(dim=1),
+        "no episode ended",
+        "the largest Q-value of its own next state",
+        td_target,
+    ),
+    (
+        check_td_target,
+        lambda r, q, te, tr, g: r + g * (1 - te.float()) * q.max(dim=0).values,
+        "no episode ended",
+        "the max runs over the actions",
+        td_target,
+    ),
+    (
+        check_compute_dqn_loss,
+        _dqn_loss(no_mask=True),
+        "terminated transitions do not bootstrap",
+        "ended by termination must not bootstrap",
+        compute_dqn_loss,
+    ),
+    (
+        check_compute_dqn_loss,
+        _dqn_loss(mask_truncated=True),
+        "truncated transitions still bootstrap",
+        "only termination removes the bootstrap",
+        compute_dqn_loss,
+    ),
+    (
+        check_compute_dqn_loss,
+        _dqn_loss(with_gradient=True),
+        "no gradient through the target",
+        "never the target network",
+        compute_dqn_loss,
+    ),
+    (
+        check_compute_dqn_loss,
+        _dqn_loss(wrong_axis=True),
+        "the loss when no episode ended",
+        "the max runs over the actions",
+        compute_dqn_loss,
+    ),
+    (
+        check_compute_dqn_loss,
+        _dqn_loss(no_gather=True),
+        "the Q-values of the actions taken",
+        "Q-value of the action taken",
+        compute_dqn_loss,
+    ),
+    (
+        check_compute_dqn_loss,
+        _dqn_loss(always_huber=True),
+        "loss='mse'",
+        "mean squared error",
+        compute_dqn_loss,
+    ),
+    (
+        check_compute_dqn_loss,
+        _dqn_loss(online_target=True),
+        "the loss when no episode ended",
+        "largest target-network Q-value",
+        compute_dqn_loss,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(never_sync=True),
+        "the target network is synced",
+        "was never synced",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(sync_every_step=True),
+        "the target network is synced",
+        "a copy every target_update_interval",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(early_updates=True),
+        "when and how the network learns",
+        "no update before it holds learning_starts",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(no_decay=True),
+        "epsilon-greedy actions on the schedule",
+        "epsilon decaying from epsilon_start to epsilon_end",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(inverted=True),
+        "epsilon-greedy actions on the schedule",
+        "act at random with probability epsilon",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(done_flags=True),
+        "one transition stored per env step",
+        "store the two flags separately",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(next_obs_after_reset=True),
+        "one transition stored per env step",
+        "not the one the reset returned",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(no_reset=True),
+        "one transition stored per env step",
+        "without a reset",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(no_zero_grad=True),
+        "when and how the network learns",
+        "gradients zeroed before each backward",
+        dqn_loop,
+    ),
+]
 
 
 @pytest.mark.parametrize(("check", "buggy", "case", "words", "reference"), MISTAKES)

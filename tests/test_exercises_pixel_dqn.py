@@ -74,8 +74,16 @@ class HeadFirstLazy(nn.Module):
         return self.q(self.body(frames.float() * (1.0 / 255.0)))
 
 
-def _variant(*, scale=255.0, scale_twice=False, conv2_stride=2, conv2_kernel=4, dense_relu=True,
-             flat=None, bias=True):  # fmt: skip
+def _variant(
+    *,
+    scale=255.0,
+    scale_twice=False,
+    conv2_stride=2,
+    conv2_kernel=4,
+    dense_relu=True,
+    flat=None,
+    bias=True,
+):
     """A Nature CNN with one mistake switched on."""
 
     class Variant(nn.Module):
@@ -85,10 +93,14 @@ def _variant(*, scale=255.0, scale_twice=False, conv2_stride=2, conv2_kernel=4, 
             for kernel, stride in ((8, 4), (conv2_kernel, conv2_stride), (3, 1)):
                 side = (side - kernel) // stride + 1
             self.convs = nn.Sequential(
-                nn.Conv2d(obs_shape[0], 32, 8, 4, bias=bias), nn.ReLU(),
-                nn.Conv2d(32, 64, conv2_kernel, conv2_stride, bias=bias), nn.ReLU(),
-                nn.Conv2d(64, 64, 3, 1, bias=bias), nn.ReLU(), nn.Flatten(),
-            )  # fmt: skip
+                nn.Conv2d(obs_shape[0], 32, 8, 4, bias=bias),
+                nn.ReLU(),
+                nn.Conv2d(32, 64, conv2_kernel, conv2_stride, bias=bias),
+                nn.ReLU(),
+                nn.Conv2d(64, 64, 3, 1, bias=bias),
+                nn.ReLU(),
+                nn.Flatten(),
+            )
             self.fc = nn.Linear(flat or 64 * side * side, 512)
             self.head = nn.Linear(512, n_actions)
 
@@ -131,7 +143,7 @@ def test_nature_cnn_correct_code_passes(capsys, correct):
         "no-relu",
         "fixed-3136",
         "no-bias",
-    ],  # fmt: skip
+    ],
 )
 def test_nature_cnn_mistakes_are_caught(capsys, buggy, case, says):
     assert check_nature_cnn(buggy) is NatureCNN
@@ -191,9 +203,10 @@ def _clip_first(env_id, *, episodic_life=True, clip_rewards=True, render_mode=No
 
 
 @pytest.mark.parametrize(
-    "correct", [_by_hand, _clip_first, lambda *a, **k: make_atari_env(*a, **k)],
+    "correct",
+    [_by_hand, _clip_first, lambda *a, **k: make_atari_env(*a, **k)],
     ids=["by-hand", "clip-first", "package-wrapped"],
-)  # fmt: skip
+)
 def test_make_atari_env_correct_code_passes(capsys, correct):
     assert check_make_atari_env(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
@@ -237,8 +250,9 @@ def _aids_always_on(env_id, *, episodic_life=True, clip_rewards=True, render_mod
 
 
 def _flags_swapped(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None):
-    return _by_hand(env_id, episodic_life=clip_rewards, clip_rewards=episodic_life,
-                    render_mode=render_mode)  # fmt: skip
+    return _by_hand(
+        env_id, episodic_life=clip_rewards, clip_rewards=episodic_life, render_mode=render_mode
+    )
 
 
 def _ignores_render_mode(env_id, *, episodic_life=True, clip_rewards=True, render_mode=None):
@@ -248,8 +262,11 @@ def _ignores_render_mode(env_id, *, episodic_life=True, clip_rewards=True, rende
 @pytest.mark.parametrize(
     ("buggy", "case", "says"),
     [
-        (lambda e, **kw: _by_hand(e, episodic_life=False), "episodes end",
-         "a lost life ends the episode"),
+        (
+            lambda e, **kw: _by_hand(e, episodic_life=False),
+            "episodes end",
+            "a lost life ends the episode",
+        ),
         (lambda e, **kw: _by_hand(e, clip_rewards=False), "rewards", "clipped to -1, 0 or +1"),
         (_stack_before_skip, "frames over 400 steps", "the stack holds the last 4 such steps"),
         (_noops_after_skip, "first observation", "no-ops, each one frame"),
@@ -259,9 +276,18 @@ def _ignores_render_mode(env_id, *, episodic_life=True, clip_rewards=True, rende
         (_flags_swapped, "episodic_life=False", "the whole game"),
         (_ignores_render_mode, "render_mode='rgb_array'", "full-colour"),
     ],
-    ids=["no-episodic-life", "no-clipping", "stack-before-skip", "noops-after-skip", "no-fire",
-         "fire-inside-lives", "aids-always-on", "flags-swapped", "no-render-mode"],
-)  # fmt: skip
+    ids=[
+        "no-episodic-life",
+        "no-clipping",
+        "stack-before-skip",
+        "noops-after-skip",
+        "no-fire",
+        "fire-inside-lives",
+        "aids-always-on",
+        "flags-swapped",
+        "no-render-mode",
+    ],
+)
 def test_make_atari_env_mistakes_are_caught(capsys, buggy, case, says):
     assert check_make_atari_env(buggy) is make_atari_env
     out = capsys.readouterr().out
@@ -316,17 +342,20 @@ def _evaluate_lists(policy, env, episodes, seed=10_000, *, max_steps=None, gamma
 
 
 @pytest.mark.parametrize(
-    "correct", [_evaluate_loops, _evaluate_lists, lambda *a, **k: evaluate(*a, **k)],
+    "correct",
+    [_evaluate_loops, _evaluate_lists, lambda *a, **k: evaluate(*a, **k)],
     ids=["loops", "lists", "package-wrapped"],
-)  # fmt: skip
+)
 def test_evaluate_correct_code_passes(capsys, correct):
     assert check_evaluate(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
 
 
 def _one_seed(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
-    return [_evaluate_loops(policy, env, 1, seed, max_steps=max_steps, gamma=gamma)[0]
-            for _ in range(episodes)]  # fmt: skip
+    return [
+        _evaluate_loops(policy, env, 1, seed, max_steps=max_steps, gamma=gamma)[0]
+        for _ in range(episodes)
+    ]
 
 
 def _terminated_only(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
@@ -353,8 +382,9 @@ def _discount_from_one(policy, env, episodes, seed=10_000, *, max_steps=None, ga
 
 
 def _total_only(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0):
-    return float(np.sum(_evaluate_loops(policy, env, episodes, seed, max_steps=max_steps,
-                                        gamma=gamma)))  # fmt: skip
+    return float(
+        np.sum(_evaluate_loops(policy, env, episodes, seed, max_steps=max_steps, gamma=gamma))
+    )
 
 
 @pytest.mark.parametrize(

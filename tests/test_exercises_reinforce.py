@@ -171,48 +171,92 @@ def _entropy_per_policy(logits):
 
 MISTAKES = [
     # (check, mistaken answer, the words of the rule that must point at it)
-    (check_log_prob_of_actions, lambda logits, actions: torch.log_softmax(logits, -1),
-     "one log-probability per step"),
-    (check_log_prob_of_actions,
-     lambda logits, actions: torch.softmax(logits, -1).gather(1, actions[:, None])[:, 0],
-     "a log-probability, not a probability"),
-    (check_log_prob_of_actions,
-     lambda logits, actions: torch.log(torch.softmax(logits, -1)).gather(1, actions[:, None])
-     .squeeze(1), "not minus infinity"),
-    (check_log_prob_of_actions,
-     lambda logits, actions: torch.log_softmax(logits, -1)[actions, torch.arange(len(actions))],
-     "row i of the logits alone"),
-    (check_log_prob_of_actions,
-     lambda logits, actions: torch.log_softmax(logits, 0).gather(1, actions[:, None])[:, 0],
-     "row i of the logits alone"),
-    (check_log_prob_of_actions, lambda logits, actions: _taken(logits.detach(), actions),
-     "reaches the logits"),
+    (
+        check_log_prob_of_actions,
+        lambda logits, actions: torch.log_softmax(logits, -1),
+        "one log-probability per step",
+    ),
+    (
+        check_log_prob_of_actions,
+        lambda logits, actions: torch.softmax(logits, -1).gather(1, actions[:, None])[:, 0],
+        "a log-probability, not a probability",
+    ),
+    (
+        check_log_prob_of_actions,
+        lambda logits, actions: (
+            torch.log(torch.softmax(logits, -1)).gather(1, actions[:, None]).squeeze(1)
+        ),
+        "not minus infinity",
+    ),
+    (
+        check_log_prob_of_actions,
+        lambda logits, actions: torch.log_softmax(logits, -1)[actions, torch.arange(len(actions))],
+        "row i of the logits alone",
+    ),
+    (
+        check_log_prob_of_actions,
+        lambda logits, actions: torch.log_softmax(logits, 0).gather(1, actions[:, None])[:, 0],
+        "row i of the logits alone",
+    ),
+    (
+        check_log_prob_of_actions,
+        lambda logits, actions: _taken(logits.detach(), actions),
+        "reaches the logits",
+    ),
     (check_reward_to_go, _reward_to_go_forwards, "not the rewards before it"),
     (check_reward_to_go, _total_return_everywhere, "not the whole episode's return"),
     (check_reward_to_go, _discounted_from_the_start, "once per step it lies after t"),
     (check_reward_to_go, _own_reward_discounted, "once per step it lies after t"),
-    (check_policy_gradient_loss,
-     lambda lp, g, b=None: (lp * _weights(g, b).detach()).mean(), "minus the mean"),
-    (check_policy_gradient_loss,
-     lambda lp, g, b=None: -(lp * _weights(g, b).detach()).sum(), "the mean, not the sum"),
-    (check_policy_gradient_loss,
-     lambda lp, g, b=None: -(lp * (g if b is None else g + b)).mean(), "subtracted"),
-    (check_policy_gradient_loss,
-     lambda lp, g, b=None: -(lp * _weights(g, b)).mean(), "no gradient of this loss flows"),
-    (check_policy_gradient_loss,
-     lambda lp, g, b: -(lp * _weights(g, b).detach()).mean(), "the baseline is optional"),
-    (check_policy_gradient_loss,
-     lambda lp, g, b=None: -(lp.detach() * _weights(g, b)).mean(), "no gradient of this loss"),
+    (
+        check_policy_gradient_loss,
+        lambda lp, g, b=None: (lp * _weights(g, b).detach()).mean(),
+        "minus the mean",
+    ),
+    (
+        check_policy_gradient_loss,
+        lambda lp, g, b=None: -(lp * _weights(g, b).detach()).sum(),
+        "the mean, not the sum",
+    ),
+    (
+        check_policy_gradient_loss,
+        lambda lp, g, b=None: -(lp * (g if b is None else g + b)).mean(),
+        "subtracted",
+    ),
+    (
+        check_policy_gradient_loss,
+        lambda lp, g, b=None: -(lp * _weights(g, b)).mean(),
+        "no gradient of this loss flows",
+    ),
+    (
+        check_policy_gradient_loss,
+        lambda lp, g, b: -(lp * _weights(g, b).detach()).mean(),
+        "the baseline is optional",
+    ),
+    (
+        check_policy_gradient_loss,
+        lambda lp, g, b=None: -(lp.detach() * _weights(g, b)).mean(),
+        "no gradient of this loss",
+    ),
     (check_entropy, lambda logits: -_entropy_per_policy(logits).mean(), "a positive number"),
     (check_entropy, lambda logits: _entropy_per_policy(logits).sum(), "the mean over the steps"),
-    (check_entropy, lambda logits: -(torch.softmax(logits, -1)
-                                     * torch.log(torch.softmax(logits, -1))).sum(-1).mean(),
-     "not nan"),
-    (check_entropy, lambda logits: -(torch.softmax(logits, -1) ** 2).sum(-1).mean(),
-     "a positive number"),
-    (check_entropy, lambda logits: _entropy_per_policy(logits.detach()).mean().requires_grad_(),
-     "gradient reaches the logits"),
-]  # fmt: skip
+    (
+        check_entropy,
+        lambda logits: (
+            -(torch.softmax(logits, -1) * torch.log(torch.softmax(logits, -1))).sum(-1).mean()
+        ),
+        "not nan",
+    ),
+    (
+        check_entropy,
+        lambda logits: -(torch.softmax(logits, -1) ** 2).sum(-1).mean(),
+        "a positive number",
+    ),
+    (
+        check_entropy,
+        lambda logits: _entropy_per_policy(logits.detach()).mean().requires_grad_(),
+        "gradient reaches the logits",
+    ),
+]
 
 
 @pytest.mark.parametrize(("check", "mistake", "rule_words"), MISTAKES)

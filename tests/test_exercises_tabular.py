@@ -139,8 +139,12 @@ def _return_list(rewards, gamma):
     return [gamma**k * r for k, r in enumerate(rewards)]
 
 
-def _backup(no_terminal_mask=False, no_probability=False, mean_over_actions=False,
-            whole_action_terminal=False):  # fmt: skip
+def _backup(
+    no_terminal_mask=False,
+    no_probability=False,
+    mean_over_actions=False,
+    whole_action_terminal=False,
+):
     def backup(values, transitions, state, gamma):
         action_values = []
         for outcomes in transitions[state].values():
@@ -183,9 +187,15 @@ def _returns_numpy_array(q_row, epsilon, rng):
     return np.argmax(q_row, keepdims=True)
 
 
-def _update(bootstrap_terminal=False, taken_action=False, whole_table_max=False,
-            no_alpha=False, returns_new_value=False, copy=False,
-            error_after_update=False):  # fmt: skip
+def _update(
+    bootstrap_terminal=False,
+    taken_action=False,
+    whole_table_max=False,
+    no_alpha=False,
+    returns_new_value=False,
+    copy=False,
+    error_after_update=False,
+):
     def update(q, state, action, reward, next_state, terminated, alpha, gamma):
         table = q.copy() if copy else q
         if whole_table_max:
@@ -209,49 +219,141 @@ def _update(bootstrap_terminal=False, taken_action=False, whole_table_max=False,
 
 MISTAKES = [
     # (check, buggy, case named, words of the broken property, the reference)
-    (check_discounted_return, _return_off_by_one_power, "a single reward",
-     "the first reward counts fully", discounted_return),
-    (check_discounted_return, _return_reversed_powers, "three rewards",
-     "the later a reward, the less it counts", discounted_return),
-    (check_discounted_return, _return_undiscounted, "three rewards",
-     "multiplied by gamma to the power k", discounted_return),
-    (check_discounted_return, _return_list, "a single reward", "expected 5",
-     discounted_return),
-    (check_bellman_backup, _backup(no_terminal_mask=True), "a move that ends the episode",
-     "there is no future after it", bellman_backup),
-    (check_bellman_backup, _backup(whole_action_terminal=True),
-     "terminal and non-terminal outcomes of one action", "the terminated flag is per outcome",
-     bellman_backup),
-    (check_bellman_backup, _backup(no_probability=True),
-     "outcomes weighted by their probabilities", "probability-weighted sum", bellman_backup),
-    (check_bellman_backup, _backup(mean_over_actions=True), "a deterministic move is the best",
-     "the reward plus gamma times the value", bellman_backup),
-    (check_epsilon_greedy, _greedy_only, "epsilon = 1 is uniform", "equally likely",
-     epsilon_greedy),
-    (check_epsilon_greedy, _greedy_first_of_ties, "two actions tied for the best",
-     "broken at random", epsilon_greedy),
-    (check_epsilon_greedy, _explores_with_probability_one_minus_epsilon,
-     "epsilon = 0 is greedy", "always the one with the largest Q-value", epsilon_greedy),
-    (check_epsilon_greedy, _explores_among_others_only, "epsilon = 1 is uniform",
-     "the greedy one included", epsilon_greedy),
-    (check_epsilon_greedy, _returns_numpy_array, "epsilon = 0 is greedy", "expected an int",
-     epsilon_greedy),
-    (check_q_learning_update, _update(bootstrap_terminal=True),
-     "a terminated transition does not bootstrap", "the target is the reward alone",
-     q_learning_update),
-    (check_q_learning_update, _update(taken_action=True), "one update",
-     "whichever action was taken now", q_learning_update),
-    (check_q_learning_update, _update(whole_table_max=True), "one update",
-     "largest Q-value of the next state", q_learning_update),
-    (check_q_learning_update, _update(no_alpha=True), "one update", "alpha times that error",
-     q_learning_update),
-    (check_q_learning_update, _update(returns_new_value=True), "one update",
-     "returns the TD error", q_learning_update),
-    (check_q_learning_update, _update(copy=True), "one update", "in the table it was given",
-     q_learning_update),
-    (check_q_learning_update, _update(error_after_update=True), "one update",
-     "returns the TD error", q_learning_update),
-]  # fmt: skip
+    (
+        check_discounted_return,
+        _return_off_by_one_power,
+        "a single reward",
+        "the first reward counts fully",
+        discounted_return,
+    ),
+    (
+        check_discounted_return,
+        _return_reversed_powers,
+        "three rewards",
+        "the later a reward, the less it counts",
+        discounted_return,
+    ),
+    (
+        check_discounted_return,
+        _return_undiscounted,
+        "three rewards",
+        "multiplied by gamma to the power k",
+        discounted_return,
+    ),
+    (check_discounted_return, _return_list, "a single reward", "expected 5", discounted_return),
+    (
+        check_bellman_backup,
+        _backup(no_terminal_mask=True),
+        "a move that ends the episode",
+        "there is no future after it",
+        bellman_backup,
+    ),
+    (
+        check_bellman_backup,
+        _backup(whole_action_terminal=True),
+        "terminal and non-terminal outcomes of one action",
+        "the terminated flag is per outcome",
+        bellman_backup,
+    ),
+    (
+        check_bellman_backup,
+        _backup(no_probability=True),
+        "outcomes weighted by their probabilities",
+        "probability-weighted sum",
+        bellman_backup,
+    ),
+    (
+        check_bellman_backup,
+        _backup(mean_over_actions=True),
+        "a deterministic move is the best",
+        "the reward plus gamma times the value",
+        bellman_backup,
+    ),
+    (
+        check_epsilon_greedy,
+        _greedy_only,
+        "epsilon = 1 is uniform",
+        "equally likely",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _greedy_first_of_ties,
+        "two actions tied for the best",
+        "broken at random",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _explores_with_probability_one_minus_epsilon,
+        "epsilon = 0 is greedy",
+        "always the one with the largest Q-value",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _explores_among_others_only,
+        "epsilon = 1 is uniform",
+        "the greedy one included",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _returns_numpy_array,
+        "epsilon = 0 is greedy",
+        "expected an int",
+        epsilon_greedy,
+    ),
+    (
+        check_q_learning_update,
+        _update(bootstrap_terminal=True),
+        "a terminated transition does not bootstrap",
+        "the target is the reward alone",
+        q_learning_update,
+    ),
+    (
+        check_q_learning_update,
+        _update(taken_action=True),
+        "one update",
+        "whichever action was taken now",
+        q_learning_update,
+    ),
+    (
+        check_q_learning_update,
+        _update(whole_table_max=True),
+        "one update",
+        "largest Q-value of the next state",
+        q_learning_update,
+    ),
+    (
+        check_q_learning_update,
+        _update(no_alpha=True),
+        "one update",
+        "alpha times that error",
+        q_learning_update,
+    ),
+    (
+        check_q_learning_update,
+        _update(returns_new_value=True),
+        "one update",
+        "returns the TD error",
+        q_learning_update,
+    ),
+    (
+        check_q_learning_update,
+        _update(copy=True),
+        "one update",
+        "in the table it was given",
+        q_learning_update,
+    ),
+    (
+        check_q_learning_update,
+        _update(error_after_update=True),
+        "one update",
+        "returns the TD error",
+        q_learning_update,
+    ),
+]
 
 
 @pytest.mark.parametrize(("check", "buggy", "case", "words", "reference"), MISTAKES)

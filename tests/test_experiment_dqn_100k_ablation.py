@@ -41,8 +41,10 @@ def test_each_variant_adds_one_idea_and_the_last_is_the_preset():
 
 
 def test_the_shipped_files_hold_every_variant_and_random_play():
-    variants = read_ablation(pretrained.path("dqn_100k_ablation_log.csv"),
-                             pretrained.path("dqn_100k_ablation_scores.csv"))  # fmt: skip
+    variants = read_ablation(
+        pretrained.path("dqn_100k_ablation_log.csv"),
+        pretrained.path("dqn_100k_ablation_scores.csv"),
+    )
     assert [v.name for v in variants] == ["random", *ablation.VARIANTS]
     for v in variants[1:]:
         assert v.steps == 100_000 and len(v.scores) == 20
@@ -58,8 +60,9 @@ def test_the_seed_runs_are_the_preset_with_their_seed_on_both_games():
 
 
 def test_the_shipped_seed_runs_hold_random_play_and_the_finished_runs_of_each_game():
-    runs = read_ablation(pretrained.path("dqn_100k_seeds_log.csv"),
-                         pretrained.path("dqn_100k_seeds_scores.csv"))  # fmt: skip
+    runs = read_ablation(
+        pretrained.path("dqn_100k_seeds_log.csv"), pretrained.path("dqn_100k_seeds_scores.csv")
+    )
     names = [run.name for run in runs]
     for game in seeds.GAMES:
         mine = [name for name in names if name.startswith(f"{game}_")]
@@ -104,8 +107,9 @@ def test_the_shipped_mario_runs_hold_random_play_both_agents_and_their_value_bia
         assert 0 <= obtained <= 1 / (1 - float(row["gamma"]))  # clipped rewards
 
 
-@pytest.mark.parametrize(("name", "runs"), [("dqn_100k_ablation", 5), ("dqn_100k_seeds", 4),
-                                            ("mario_ddqn", 2)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "runs"), [("dqn_100k_ablation", 5), ("dqn_100k_seeds", 4), ("mario_ddqn", 2)]
+)
 def test_each_script_prints_its_commands_and_collects_with_its_options(
     name, runs, tmp_path, capsys, monkeypatch
 ):

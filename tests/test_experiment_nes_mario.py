@@ -25,7 +25,10 @@ def test_the_command_makes_the_shipped_agents_config(tmp_path, capsys):
     saved = DQNConfig.from_dict(shipped["config"]).to_dict()  # later fields: defaults
     assert dict(config.to_dict(), extra={}) == dict(saved, extra={})
     assert (args.env, args.actions, args.total_steps) == (
-        shipped["env_id"], shipped["env_options"]["actions"], shipped["steps"])
+        shipped["env_id"],
+        shipped["env_options"]["actions"],
+        shipped["steps"],
+    )
 
 
 def test_the_shipped_scores_put_the_agent_beyond_random_play():

@@ -28,19 +28,30 @@ SPEC = {"kind": "MLPQNetwork", "obs_dim": 2, "n_actions": 2}
 
 
 def _run(out=None, **overrides):
-    options = dict(algo="dqn", env_id="CartPole-v1", env_options={"a": 1}, config=Config(),
-                   total_steps=100, out_dir=out, progress=False)  # fmt: skip
+    options = dict(
+        algo="dqn",
+        env_id="CartPole-v1",
+        env_options={"a": 1},
+        config=Config(),
+        total_steps=100,
+        out_dir=out,
+        progress=False,
+    )
     options.update(overrides)
     return Run(**options)
 
 
 def _payload(run, steps=10, resume=True, config=None, **overrides):
     options = dict(
-        algo=run.algo, env_id=run.env_id, env_options=run.env_options,
-        config=asdict(config or Config()), network_spec=SPEC,
-        weights={"w": torch.full((2,), float(steps))}, steps=steps,
+        algo=run.algo,
+        env_id=run.env_id,
+        env_options=run.env_options,
+        config=asdict(config or Config()),
+        network_spec=SPEC,
+        weights={"w": torch.full((2,), float(steps))},
+        steps=steps,
         resume={"run": run.run_state()} if resume else None,
-    )  # fmt: skip
+    )
     options.update(overrides)
     return make_checkpoint(**options)
 
@@ -86,9 +97,13 @@ def test_the_run_directory_and_its_files(tmp_path):
     out = tmp_path / "run"
     run = _run(out, checkpoint_every=10)
     config = json.loads((out / "config.json").read_text())
-    assert config == {"algo": "dqn", "env_id": "CartPole-v1", "env_options": {"a": 1},
-                      "total_steps": 100, "config": {"lr": 0.1, "hidden_sizes": [4, 4],
-                                                     "seed": 0}}  # fmt: skip
+    assert config == {
+        "algo": "dqn",
+        "env_id": "CartPole-v1",
+        "env_options": {"a": 1},
+        "total_steps": 100,
+        "config": {"lr": 0.1, "hidden_sizes": [4, 4], "seed": 0},
+    }
     run.metrics.log_step(2.0)
     row = run.log_episode(5, epsilon=0.5)
     assert row["episode"] == 1 and row["episode_return"] == 2.0
@@ -102,8 +117,13 @@ def test_the_run_directory_and_its_files(tmp_path):
     run.finish(_payload(run, steps=100))
     assert "resume" not in load_checkpoint(out / "final.pt")
     assert {p.name for p in out.iterdir()} == {
-        "config.json", "log.csv", "best.pt", "checkpoint.pt", "final.pt", "metrics.png"
-    }  # fmt: skip
+        "config.json",
+        "log.csv",
+        "best.pt",
+        "checkpoint.pt",
+        "final.pt",
+        "metrics.png",
+    }
     assert (out / "log.csv").read_text().splitlines()[0].split(",") == LOG_COLUMNS
     log = read_csv(out / "log.csv")
     assert log["step"].tolist() == [5, 5, 8] and log["eval_mean"][1] == 2.0
@@ -131,16 +151,28 @@ def _resume_point(out, **payload_overrides):
     [
         (lambda out: out.mkdir(), {}, "nothing to resume in .*: no checkpoint.pt"),
         (lambda out: _resume_point(out, resume=False), {}, "holds weights only"),
-        (lambda out: _resume_point(out), {"algo": "a2c"},
-         "saved for algo='dqn', but algo='a2c' is needed"),
-        (lambda out: _resume_point(out), {"env_id": "Acrobot-v1"},
-         "saved for env_id='CartPole-v1', but env_id='Acrobot-v1'"),
-        (lambda out: _resume_point(out), {"config": Config(lr=0.2)},
-         r"other hyperparameters \(lr=0.1 here 0.2\)"),
-        (lambda out: _resume_point(out), {"env_options": {"a": 2}},
-         r"env options \{'a': 1\}, not \{'a': 2\}"),
+        (
+            lambda out: _resume_point(out),
+            {"algo": "a2c"},
+            "saved for algo='dqn', but algo='a2c' is needed",
+        ),
+        (
+            lambda out: _resume_point(out),
+            {"env_id": "Acrobot-v1"},
+            "saved for env_id='CartPole-v1', but env_id='Acrobot-v1'",
+        ),
+        (
+            lambda out: _resume_point(out),
+            {"config": Config(lr=0.2)},
+            r"other hyperparameters \(lr=0.1 here 0.2\)",
+        ),
+        (
+            lambda out: _resume_point(out),
+            {"env_options": {"a": 2}},
+            r"env options \{'a': 1\}, not \{'a': 2\}",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_resume_point_that_does_not_fit_is_refused(tmp_path, prepare, run_options, message):
     out = tmp_path / "run"
     prepare(out)

@@ -42,10 +42,22 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 def test_wheel_installs_and_runs_notebooks(tmp_path):
     # Build from a clean copy: a stale build/ folder in the checkout must not leak in.
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "runs", "*.egg-info", "notebooks", "__pycache__",
-        ".pytest*", ".ruff_cache",
-    ))  # fmt: skip
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "build",
+            "dist",
+            "runs",
+            "*.egg-info",
+            "notebooks",
+            "__pycache__",
+            ".pytest*",
+            ".ruff_cache",
+        ),
+    )
     wheels = tmp_path / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     (wheel,) = wheels.glob("rlcourse-*.whl")
@@ -92,9 +104,22 @@ def test_wheel_installs_and_runs_notebooks(tmp_path):
     env = {**os.environ, "RLCOURSE_SMOKE": "1", "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-         "--nbval-current-env", "student/02_wrappers.ipynb", "04_dqn_cartpole.ipynb"],
-        cwd=notebooks, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "student/02_wrappers.ipynb",
+            "04_dqn_cartpole.ipynb",
+        ],
+        cwd=notebooks,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout

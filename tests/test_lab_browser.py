@@ -19,15 +19,23 @@ from test_lab import _free_port, _get, _wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 SETTINGS = {  # every cell in the DOM (no windowing), nothing saved behind our back
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false", "checkForUpdates": False},
-}  # fmt: skip
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
 VIDEO_READY = """() => [...document.querySelectorAll("video")].some(v => v.readyState >= 2)"""
 
 
@@ -41,31 +49,48 @@ def lab_in_browser(tmp_path_factory):
         pytest.skip("playwright is not installed (pip install -e '.[dev]')")
     home = tmp_path_factory.mktemp("lab")
     course = home / "notebooks"
-    shutil.copytree(ROOT / "notebooks" / "student", course / "student",
-                    ignore=shutil.ignore_patterns("runs", "videos"))  # fmt: skip
+    shutil.copytree(
+        ROOT / "notebooks" / "student",
+        course / "student",
+        ignore=shutil.ignore_patterns("runs", "videos"),
+    )
     for name, value in SETTINGS.items():
         path = home / "settings" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
     port, token = _free_port(), uuid.uuid4().hex
-    args = (f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 "
-            f"--IdentityProvider.token={token}")  # fmt: skip
-    env = {**os.environ, "RLCOURSE_SMOKE": "1", "OMP_NUM_THREADS": "1",
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}  # fmt: skip
+    args = f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token}"
+    env = {
+        **os.environ,
+        "RLCOURSE_SMOKE": "1",
+        "OMP_NUM_THREADS": "1",
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+    }
     # `make lab`'s own recipe, run from the temporary folder: it serves home/notebooks.
-    make = ["make", "-s", "-f", str(ROOT / "Makefile"), "lab", f"VENV={ROOT / '.venv'}",
-            f"LAB_ARGS={args}"]  # fmt: skip
-    process = subprocess.Popen(make, cwd=home, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)  # fmt: skip
+    make = [
+        "make",
+        "-s",
+        "-f",
+        str(ROOT / "Makefile"),
+        "lab",
+        f"VENV={ROOT / '.venv'}",
+        f"LAB_ARGS={args}",
+    ]
+    process = subprocess.Popen(
+        make,
+        cwd=home,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(process, base, token)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=ARGS)  # fmt: skip
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
                 yield browser, base, token
             finally:
@@ -91,9 +116,7 @@ def test_student_runs_all_cells_in_jupyterlab(lab_in_browser, name):
         notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
         notebook.locator(".jp-Cell").first.wait_for(timeout=60_000)
         # The kernel is up once the status says Idle; then Run > Run All Cells.
-        page.wait_for_function(
-            "() => document.body.innerText.includes('Idle')", timeout=60_000
-        )
+        page.wait_for_function("() => document.body.innerText.includes('Idle')", timeout=60_000)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         cells = notebook.locator(".jp-CodeCell .jp-InputPrompt")
@@ -115,4 +138,3 @@ def test_student_runs_all_cells_in_jupyterlab(lab_in_browser, name):
         page.close()
         for session in _get(f"{base}/api/sessions", token):
             _get(f"{base}/api/sessions/{session['id']}", token, method="DELETE")
-

@@ -9,8 +9,13 @@ from rlcourse.metrics import LOG_COLUMNS, CSVLogger, MetricLogger, ewma, moving_
 
 
 def test_log_columns_are_one_set_for_every_algorithm():
-    assert LOG_COLUMNS[:5] == ["step", "episode", "wall_seconds", "episode_return",
-                               "episode_length"]  # fmt: skip
+    assert LOG_COLUMNS[:5] == [
+        "step",
+        "episode",
+        "wall_seconds",
+        "episode_return",
+        "episode_length",
+    ]
     for dqn in ("loss", "q_mean", "epsilon"):
         assert dqn in LOG_COLUMNS
     for a2c in ("policy_loss", "value_loss", "entropy", "grad_norm"):
@@ -82,8 +87,9 @@ def test_metric_logger_rows_history_and_csv(tmp_path):
 def test_explicit_episode_metrics_for_parallel_games(tmp_path):
     """A2C counts its games' returns itself and passes them in."""
     metrics = MetricLogger(tmp_path / "log.csv")
-    row = metrics.log_episode(step=160, episode_return=700.0, episode_length=40, loss=0.5,
-                              entropy=1.9, policy_loss=0.1)  # fmt: skip
+    row = metrics.log_episode(
+        step=160, episode_return=700.0, episode_length=40, loss=0.5, entropy=1.9, policy_loss=0.1
+    )
     assert row["episode_return"] == 700.0 and row["episode_length"] == 40
     log = read_csv(tmp_path / "log.csv")
     assert log["entropy"].tolist() == [1.9] and log["policy_loss"].tolist() == [0.1]

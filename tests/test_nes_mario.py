@@ -55,9 +55,16 @@ class ScreenBufferEnv(FrameCounterEnv):
 
 @pytest.mark.parametrize(
     "env_id",
-    [STAGE, "SuperMarioBros-v0", "SuperMarioBros1-1-v0", "SuperMarioBros2-A-1-v0",
-     "SuperMarioBros2USA-7-2-v0", "SuperMarioBros3-1-1-v0", "SuperMarioBrosRandomStages-v0"],
-)  # fmt: skip
+    [
+        STAGE,
+        "SuperMarioBros-v0",
+        "SuperMarioBros1-1-v0",
+        "SuperMarioBros2-A-1-v0",
+        "SuperMarioBros2USA-7-2-v0",
+        "SuperMarioBros3-1-1-v0",
+        "SuperMarioBrosRandomStages-v0",
+    ],
+)
 def test_is_nes_mario_knows_the_package_ids(env_id):
     assert is_nes_mario(env_id)
 
@@ -90,8 +97,11 @@ def test_make_mario_env_refuses_other_games():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"actions": "fast"}, ValueError,
-         r"actions='fast'.*presets \['complex_movement', 'right_only', 'simple_movement'\]"),
+        (
+            {"actions": "fast"},
+            ValueError,
+            r"actions='fast'.*presets \['complex_movement', 'right_only', 'simple_movement'\]",
+        ),
         ({"actions": []}, ValueError, r"non-empty list of button combinations, got \[\]"),
         ({"actions": [["right", "jump"]]}, ValueError, r"\['right', 'jump'\] is not a comb"),
         ({"actions": ["right", "right A", "A right"]}, ValueError, "distinct button combin"),
@@ -206,9 +216,30 @@ def test_evaluate_reports_how_far_mario_got_and_the_flags(mario, tmp_path, capsy
     from rlcourse.evaluation import evaluate_checkpoint
 
     run = tmp_path / "run"
-    assert main(["train", "dqn", "--env", STAGE, "--actions", "right_only", "--total-steps",
-                 "40", "--learning-starts", "20", "--batch-size", "4", "--buffer-size", "100",
-                 "--no-progress", "--out", str(run)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "dqn",
+                "--env",
+                STAGE,
+                "--actions",
+                "right_only",
+                "--total-steps",
+                "40",
+                "--learning-starts",
+                "20",
+                "--batch-size",
+                "4",
+                "--buffer-size",
+                "100",
+                "--no-progress",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     result = evaluate_checkpoint(str(run / "final.pt"), episodes=2, max_steps=60, vs_random=True)
     for progress in (result.progress, result.random_progress):
         assert sorted(progress) == ["flag_get", "x_pos"]
@@ -219,8 +250,11 @@ def test_evaluate_reports_how_far_mario_got_and_the_flags(mario, tmp_path, capsy
     assert main([*argv, "--vs-random"]) == 0
     out = capsys.readouterr().out
     for who in ("random", "agent"):
-        assert re.search(who + r": distance reached \(x_pos\): [\d.]+ \+- [\d.]+ over 2 games, "
-                         r"furthest \d+; flags: 0 of 2", out), out  # fmt: skip
+        assert re.search(
+            who + r": distance reached \(x_pos\): [\d.]+ \+- [\d.]+ over 2 games, "
+            r"furthest \d+; flags: 0 of 2",
+            out,
+        ), out
 
 
 def test_the_shipped_agent_runs_further_right_than_random_play(mario):
@@ -229,6 +263,11 @@ def test_the_shipped_agent_runs_further_right_than_random_play(mario):
     from rlcourse import pretrained
     from rlcourse.evaluation import TEST_SEED, evaluate_checkpoint
 
-    result = evaluate_checkpoint(pretrained.path("ddqn_nes_mario.pt"), episodes=2,
-                                 seed=TEST_SEED, max_steps=150, vs_random=True)  # fmt: skip
+    result = evaluate_checkpoint(
+        pretrained.path("ddqn_nes_mario.pt"),
+        episodes=2,
+        seed=TEST_SEED,
+        max_steps=150,
+        vs_random=True,
+    )
     assert result.progress["x_pos"].mean() > result.random_progress["x_pos"].mean()

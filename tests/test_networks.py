@@ -72,8 +72,10 @@ def test_nature_cnn_layers_and_uint8_scaling():
     assert net.conv_output_shape == (64, 7, 7)
     convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
     assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
-        (32, (8, 8), (4, 4)), (64, (4, 4), (2, 2)), (64, (3, 3), (1, 1))
-    ]  # fmt: skip
+        (32, (8, 8), (4, 4)),
+        (64, (4, 4), (2, 2)),
+        (64, (3, 3), (1, 1)),
+    ]
     frames = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
     expected = net.head(net.features(frames.float() / 255))
     assert torch.allclose(net(frames), expected)
@@ -102,8 +104,12 @@ def test_dueling_head_splits_value_and_mean_zero_advantage():
     net = MLPQNetwork(4, 2, (8,), dueling=True)
     assert net(torch.zeros(3, 4)).shape == (3, 2)
     plain = MLPQNetwork(4, 2, (8,))
-    assert list(plain.state_dict()) == ["layers.0.weight", "layers.0.bias", "layers.2.weight",
-                                        "layers.2.bias"]  # fmt: skip
+    assert list(plain.state_dict()) == [
+        "layers.0.weight",
+        "layers.0.bias",
+        "layers.2.weight",
+        "layers.2.bias",
+    ]
 
 
 # --- network specs (what a checkpoint says to build) ----------------------------------------
@@ -113,14 +119,17 @@ def test_network_spec_is_plain_data_and_builds_the_network():
     from rlcourse.networks import MLPQNetwork, NatureCNN, build_network, network_spec
 
     spec = network_spec("MLPQNetwork", obs_dim=4, n_actions=2, hidden_sizes=(8, 8))
-    assert spec == {"class": "MLPQNetwork",
-                    "kwargs": {"obs_dim": 4, "n_actions": 2, "hidden_sizes": [8, 8]}}  # fmt: skip
+    assert spec == {
+        "class": "MLPQNetwork",
+        "kwargs": {"obs_dim": 4, "n_actions": 2, "hidden_sizes": [8, 8]},
+    }
     net = build_network(spec)
     assert isinstance(net, MLPQNetwork) and net(torch.zeros(3, 4)).shape == (3, 2)
     cnn = build_network(network_spec("NatureCNN", obs_shape=(4, 84, 84), n_actions=9))
     assert isinstance(cnn, NatureCNN)
-    recurrent = build_network(network_spec("RecurrentActorCritic", obs_shape=(1, 42, 42),
-                                            n_actions=14, hidden_size=16))  # fmt: skip
+    recurrent = build_network(
+        network_spec("RecurrentActorCritic", obs_shape=(1, 42, 42), n_actions=14, hidden_size=16)
+    )
     assert isinstance(recurrent, RecurrentActorCritic)
     assert recurrent.initial_memory(2)[0].shape == (2, 16)
 

@@ -76,11 +76,13 @@ def test_student_notebooks_are_up_to_date(tmp_path):
 def test_make_student_keeps_outputs_when_only_markdown_changed(tmp_path):
     solutions, students = tmp_path / "solutions", tmp_path / "student"
     solutions.mkdir()
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Lesson"),
-        nbformat.v4.new_code_cell(f"x = 1\n{BEGIN}\ny = 2\n{END}"),
-        nbformat.v4.new_code_cell("print(x)"),
-    ])  # fmt: skip
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Lesson"),
+            nbformat.v4.new_code_cell(f"x = 1\n{BEGIN}\ny = 2\n{END}"),
+            nbformat.v4.new_code_cell("print(x)"),
+        ]
+    )
     nbformat.write(notebook, solutions / "lesson.ipynb")
     write_students(solutions, students)
     student = nbformat.read(students / "lesson.ipynb", as_version=4)
@@ -180,9 +182,7 @@ def _committed(path):
     return notebook
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in ALL if p.name.startswith(TRAINING)], ids=_id
-)
+@pytest.mark.parametrize("path", [p for p in ALL if p.name.startswith(TRAINING)], ids=_id)
 def test_committed_outputs_present_training_lesson_shows_figure_and_video(path):
     outputs = _outputs(_committed(path))
     images = [o for o in outputs if "image/png" in o.get("data", {})]
@@ -209,11 +209,15 @@ def test_refresh_keeps_the_committed_output_of_a_measurement(tmp_path):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_code_cell("import time\nprint('answer', 6 * 7)"),
-        nbformat.v4.new_code_cell("print(time.perf_counter_ns())",
-                                  metadata={"tags": [MEASUREMENT]}),  # fmt: skip
+        nbformat.v4.new_code_cell(
+            "print(time.perf_counter_ns())", metadata={"tags": [MEASUREMENT]}
+        ),
     ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}  # fmt: skip
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = tmp_path / "lesson.ipynb"
     nbformat.write(notebook, path)
     refresh(path)

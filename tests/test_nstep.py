@@ -32,8 +32,11 @@ def _check_sample(sample, records, n, gamma, first_stored=0):
     assert isinstance(sample, NStepSample)
     batch, discounts = sample
     for b in range(len(discounts)):
-        starts = [i for i in range(first_stored, len(records))
-                  if np.array_equal(records[i][0], batch.obs[b])]  # fmt: skip
+        starts = [
+            i
+            for i in range(first_stored, len(records))
+            if np.array_equal(records[i][0], batch.obs[b])
+        ]
         assert len(starts) == 1, "every observation in these episodes is unique"
         reward, next_obs, terminated, truncated, discount = _expected(records, starts[0], n, gamma)
         assert batch.rewards[b] == pytest.approx(reward, rel=1e-6)
@@ -56,11 +59,16 @@ def _vector_records(lengths, ends):
     for episode, (length, end) in enumerate(zip(lengths, ends, strict=True)):
         for t in range(length):
             last = t == length - 1
-            records.append((
-                np.array([1000.0 * episode + t], np.float32), t % 3, float(t + 1),
-                np.array([1000.0 * episode + t + 1], np.float32),
-                last and end == "terminated", last and end == "truncated",
-            ))  # fmt: skip
+            records.append(
+                (
+                    np.array([1000.0 * episode + t], np.float32),
+                    t % 3,
+                    float(t + 1),
+                    np.array([1000.0 * episode + t + 1], np.float32),
+                    last and end == "terminated",
+                    last and end == "truncated",
+                )
+            )
     return records
 
 
@@ -68,8 +76,9 @@ def _vector_records(lengths, ends):
 def test_replay_buffer_n_step_matches_a_loop_over_the_episodes(n):
     # Episodes that end inside the n steps (terminated, truncated), one shorter than n, and
     # an open one at the end: the newest transitions have fewer than n steps after them.
-    records = _vector_records([4, 1, 2, 6, 3], ["terminated", "truncated", "terminated",
-                                                "truncated", "open"])  # fmt: skip
+    records = _vector_records(
+        [4, 1, 2, 6, 3], ["terminated", "truncated", "terminated", "truncated", "open"]
+    )
     buffer = ReplayBuffer(64, obs_shape=(1,), rng=np.random.default_rng(0))
     for record in records:
         buffer.add(*record)
@@ -112,8 +121,7 @@ def test_n_step_of_one_is_sample():
 def _atari_records(episodes, truncate_at=None, seed=0, open_steps=0):
     """Transitions of FrameStack(FrameCounterEnv): episodes of 6 frames (terminated), or cut
     at ``truncate_at``; then ``open_steps`` of an episode still going."""
-    env = FrameStack(FrameCounterEnv(shape=(6, 6), episode_length=6, truncate_at=truncate_at),
-                     k=4)  # fmt: skip
+    env = FrameStack(FrameCounterEnv(shape=(6, 6), episode_length=6, truncate_at=truncate_at), k=4)
     records, rng = [], np.random.default_rng(seed)
     for episode in range(episodes + (open_steps > 0)):
         obs, _ = env.reset(seed=episode)
@@ -149,8 +157,9 @@ def test_atari_buffer_n_step_after_the_ring_wrapped():
 
 def test_atari_buffer_n_step_of_one_is_sample():
     records = _atari_records(3, truncate_at=5, open_steps=2)
-    one, other = (AtariReplayBuffer(100, obs_shape=(4, 6, 6), rng=np.random.default_rng(5))
-                  for _ in "ab")  # fmt: skip
+    one, other = (
+        AtariReplayBuffer(100, obs_shape=(4, 6, 6), rng=np.random.default_rng(5)) for _ in "ab"
+    )
     for record in records:
         one.add(*record)
         other.add(*record)
@@ -160,15 +169,22 @@ def test_atari_buffer_n_step_of_one_is_sample():
     assert np.all(discounts == np.float32(GAMMA))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: ReplayBuffer(16, obs_shape=(1,), rng=np.random.default_rng(0), device="cpu"),
-    lambda: AtariReplayBuffer(64, obs_shape=(4, 6, 6), rng=np.random.default_rng(0),
-                              device="cpu"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ReplayBuffer(16, obs_shape=(1,), rng=np.random.default_rng(0), device="cpu"),
+        lambda: AtariReplayBuffer(
+            64, obs_shape=(4, 6, 6), rng=np.random.default_rng(0), device="cpu"
+        ),
+    ],
+)
 def test_n_step_samples_on_a_device_are_tensors(make):
     buffer = make()
-    records = (_vector_records([5], ["terminated"]) if isinstance(buffer, ReplayBuffer)
-               else _atari_records(1))  # fmt: skip
+    records = (
+        _vector_records([5], ["terminated"])
+        if isinstance(buffer, ReplayBuffer)
+        else _atari_records(1)
+    )
     for record in records:
         buffer.add(*record)
     batch, discounts = buffer.sample_n_step(4, 3, GAMMA)
@@ -176,10 +192,15 @@ def test_n_step_samples_on_a_device_are_tensors(make):
     assert discounts.dtype == torch.float32 and batch.rewards.dtype == torch.float32
 
 
-@pytest.mark.parametrize("n, gamma, message", [
-    (0, 0.9, "n must be"), (2.5, 0.9, "n must be"), (3, 1.5, "gamma must be"),
-    (3, -0.1, "gamma must be"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "n, gamma, message",
+    [
+        (0, 0.9, "n must be"),
+        (2.5, 0.9, "n must be"),
+        (3, 1.5, "gamma must be"),
+        (3, -0.1, "gamma must be"),
+    ],
+)
 def test_bad_n_step_arguments_say_what_is_wrong(n, gamma, message):
     buffer = ReplayBuffer(8, obs_shape=(1,), rng=np.random.default_rng(0))
     buffer.add([0.0], 0, 1.0, [1.0], False, False)
@@ -189,12 +210,14 @@ def test_bad_n_step_arguments_say_what_is_wrong(n, gamma, message):
 
 def test_n_step_return_stops_at_the_first_end_of_each_row():
     rewards = np.array([[1.0, 2.0, 4.0, 8.0]] * 4)
-    ends = np.array([
-        [False, False, False, False],  # no end: all n rewards
-        [False, True, False, False],   # the episode ends after the 2nd: later rewards ignored
-        [True, True, False, False],    # ends at once: the start's own reward only
-        [False, False, False, True],   # ends on the last step: the same as no end
-    ])  # fmt: skip
+    ends = np.array(
+        [
+            [False, False, False, False],  # no end: all n rewards
+            [False, True, False, False],  # the episode ends after the 2nd: later rewards ignored
+            [True, True, False, False],  # ends at once: the start's own reward only
+            [False, False, False, True],  # ends on the last step: the same as no end
+        ]
+    )
     returns, steps = n_step_return(rewards, ends, gamma=0.5)
     np.testing.assert_allclose(returns, [1 + 1 + 1 + 1, 1 + 1, 1, 4.0])
     np.testing.assert_array_equal(steps, [4, 2, 1, 4])
@@ -208,11 +231,14 @@ def test_n_step_return_ignores_whatever_follows_an_end():
     assert clean == pytest.approx(1.9) and noisy == pytest.approx(1.9)
 
 
-@pytest.mark.parametrize(("rewards", "ends", "message"), [
-    (np.zeros(3), np.zeros(3, bool), r"rewards \(batch, n\).*got rewards \(3,\)"),
-    (np.zeros((2, 3)), np.zeros((2, 2), bool), r"got rewards \(2, 3\) and ends \(2, 2\)"),
-    (np.zeros((2, 3)), np.zeros((2, 3)), "bool array ends.*dtype float64"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("rewards", "ends", "message"),
+    [
+        (np.zeros(3), np.zeros(3, bool), r"rewards \(batch, n\).*got rewards \(3,\)"),
+        (np.zeros((2, 3)), np.zeros((2, 2), bool), r"got rewards \(2, 3\) and ends \(2, 2\)"),
+        (np.zeros((2, 3)), np.zeros((2, 3)), "bool array ends.*dtype float64"),
+    ],
+)
 def test_n_step_return_bad_shapes_say_what_was_given(rewards, ends, message):
     with pytest.raises(ValueError, match=message):
         n_step_return(rewards, ends, 0.9)

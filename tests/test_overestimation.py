@@ -180,9 +180,16 @@ def test_study_csv_round_trip(tmp_path):
     steps = np.array([0, 100])
     values = np.arange(8, dtype=float).reshape(2, 2, 2) / 10
     result = overestimation.StudyResult(
-        algos=("DQN", "Double DQN"), seeds=np.array([3, 7]), steps=steps, predicted=values,
-        actual=-values, optimal=0.0, corridor=-0.5, wall_seconds=1.0, cpu_seconds=1.0,
-    )  # fmt: skip
+        algos=("DQN", "Double DQN"),
+        seeds=np.array([3, 7]),
+        steps=steps,
+        predicted=values,
+        actual=-values,
+        optimal=0.0,
+        corridor=-0.5,
+        wall_seconds=1.0,
+        cpu_seconds=1.0,
+    )
     back = read_study_csv(write_csv(result, tmp_path / "study.csv"))
     assert back.algos == result.algos and back.seeds.tolist() == [3, 7]
     np.testing.assert_allclose(back.predicted, values)

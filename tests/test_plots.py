@@ -1,6 +1,5 @@
 """Figures: a run's metrics, runs compared (today's logs and the old A2C ones), live curves."""
 
-
 import matplotlib
 import numpy as np
 import pytest
@@ -12,24 +11,33 @@ from rlcourse.plots import LivePlot, plot_metrics, plot_runs
 matplotlib.use("Agg")
 
 PNG = b"\x89PNG\r\n\x1a\n"
-OLD_A2C_HEADER = ("wall_s,train_s,steps,steps_per_s,eval_score,eval_std,train_score,entropy,"
-                  "policy_loss,value_loss,grad_norm")  # fmt: skip
+OLD_A2C_HEADER = (
+    "wall_s,train_s,steps,steps_per_s,eval_score,eval_std,train_score,entropy,"
+    "policy_loss,value_loss,grad_norm"
+)
 
 
 def _new_log(path):
     metrics = MetricLogger(path)
     for step in (100, 200, 300, 400):
-        metrics.log_episode(step=step, episode_return=float(step), episode_length=10,
-                            entropy=2.0 - step / 1000, wall_seconds=step / 10)  # fmt: skip
+        metrics.log_episode(
+            step=step,
+            episode_return=float(step),
+            episode_length=10,
+            entropy=2.0 - step / 1000,
+            wall_seconds=step / 10,
+        )
         if step % 200 == 0:
             metrics.log_evaluation(step, step * 3.0, 5.0, wall_seconds=step / 10)
     return path
 
 
 def _old_a2c_log(path):
-    path.write_text(OLD_A2C_HEADER + "\n"
-                    "130,120,70000,580,4000,1600,2900,2.3,0.01,0.2,0.3\n"
-                    "270,240,190000,990,4400,1300,3800,2.0,0.02,0.3,0.5\n")  # fmt: skip
+    path.write_text(
+        OLD_A2C_HEADER + "\n"
+        "130,120,70000,580,4000,1600,2900,2.3,0.01,0.2,0.3\n"
+        "270,240,190000,990,4400,1300,3800,2.0,0.02,0.3,0.5\n"
+    )
     return path
 
 
@@ -53,8 +61,15 @@ def test_read_run_log_errors(tmp_path):
 
 def test_plot_runs_compares_old_and_new_logs(tmp_path):
     logs = [_old_a2c_log(tmp_path / "old.csv"), _new_log(tmp_path / "new.csv")]
-    figure = plot_runs(logs, tmp_path / "out" / "runs.png", labels=["old", "new"], target=4200,
-                       budget_minutes=3, n_actions=14, title="A2C")  # fmt: skip
+    figure = plot_runs(
+        logs,
+        tmp_path / "out" / "runs.png",
+        labels=["old", "new"],
+        target=4200,
+        budget_minutes=3,
+        n_actions=14,
+        title="A2C",
+    )
     assert (tmp_path / "out" / "runs.png").read_bytes()[:8] == PNG
     score_ax, steps_ax, entropy_ax = figure.axes
     assert [t.get_text() for t in score_ax.get_legend().get_texts()] == ["old", "new"]
@@ -88,10 +103,21 @@ def test_make_results_draws_the_result_figures_from_the_committed_logs(tmp_path)
     module = load_script("tools/make_results")
     written = module.main(["--out", str(tmp_path)])
     names = {path.name for path in written}
-    assert names == {"dqn_mspacman.png", "ddqn_mario.png", "overestimation.png", "a2c_kungfu.png",
-                     "a2c_kungfu_cpp.png", "a2c_kungfu_levers.png", "a2c_kungfu_survival.png",
-                     "ddqn_nes_mario.png", "dqn_100k_ablation.png", "dqn_100k_seeds_mspacman.png",
-                     "dqn_100k_seeds_kungfu.png", "mario_ddqn.png", "mario_held.png"}
+    assert names == {
+        "dqn_mspacman.png",
+        "ddqn_mario.png",
+        "overestimation.png",
+        "a2c_kungfu.png",
+        "a2c_kungfu_cpp.png",
+        "a2c_kungfu_levers.png",
+        "a2c_kungfu_survival.png",
+        "ddqn_nes_mario.png",
+        "dqn_100k_ablation.png",
+        "dqn_100k_seeds_mspacman.png",
+        "dqn_100k_seeds_kungfu.png",
+        "mario_ddqn.png",
+        "mario_held.png",
+    }
     for path in written:
         assert path.read_bytes()[:8] == PNG
 
@@ -105,8 +131,13 @@ def test_plot_metrics_panels_and_png(tmp_path):
     figure = plot_metrics(metrics, tmp_path / "m.png", title="run", baselines={"random": 1.0})
     assert (tmp_path / "m.png").read_bytes()[:8] == PNG
     titles = [ax.get_title() for ax in figure.axes]
-    assert titles == ["training episode return", "episode length (steps)", "mean loss",
-                      "mean predicted Q", "evaluation score"]  # fmt: skip
+    assert titles == [
+        "training episode return",
+        "episode length (steps)",
+        "mean loss",
+        "mean predicted Q",
+        "evaluation score",
+    ]
     assert plot_metrics(metrics) is not None  # no file
     empty = plot_metrics(MetricLogger())
     assert [ax.get_title() for ax in empty.axes] == ["training episode return"]

@@ -50,8 +50,9 @@ def test_q_policy_is_greedy_by_default():
         greedy = network(torch.from_numpy(observations)).argmax(1).numpy()
     assert [policy(obs) for obs in observations] == greedy.tolist()
     np.testing.assert_array_equal(policy.act_batch(observations, range(20)), greedy)
-    np.testing.assert_allclose(policy.q_values(observations), network(
-        torch.from_numpy(observations)).detach().numpy())  # fmt: skip
+    np.testing.assert_allclose(
+        policy.q_values(observations), network(torch.from_numpy(observations)).detach().numpy()
+    )
     assert policy.n_actions == 3 and policy.reset_on_life_loss is False
     policy.reset(4)
     policy.reset_game(2)  # no memory: nothing changes
@@ -65,17 +66,20 @@ def test_q_policy_explores_with_epsilon_from_its_own_seed():
     assert set(actions) == {0, 1, 2}
     again = QPolicy(_q_network(), epsilon=1.0, seed=3)
     assert [again(observation) for _ in range(300)] == actions
-    batch = QPolicy(_q_network(), epsilon=1.0, seed=3).act_batch(np.zeros((300, 4), np.float32),
-                                                                   range(300))  # fmt: skip
+    batch = QPolicy(_q_network(), epsilon=1.0, seed=3).act_batch(
+        np.zeros((300, 4), np.float32), range(300)
+    )
     assert set(batch.tolist()) == {0, 1, 2}
 
 
 @pytest.mark.parametrize(
     ("epsilon", "error", "message"),
-    [(1.5, ValueError, r"epsilon must be in \[0, 1\], got 1.5"),
-     (-0.1, ValueError, r"epsilon must be in \[0, 1\], got -0.1"),
-     ("0.1", TypeError, "epsilon must be a number")],
-)  # fmt: skip
+    [
+        (1.5, ValueError, r"epsilon must be in \[0, 1\], got 1.5"),
+        (-0.1, ValueError, r"epsilon must be in \[0, 1\], got -0.1"),
+        ("0.1", TypeError, "epsilon must be a number"),
+    ],
+)
 def test_q_policy_checks_epsilon(epsilon, error, message):
     with pytest.raises(error, match=message):
         QPolicy(_q_network(), epsilon=epsilon)
@@ -170,8 +174,12 @@ def test_each_algorithms_checkpoint_plays_by_its_rule():
 
 def test_every_policy_is_a_policy():
     space = gym.spaces.Discrete(2)
-    for policy in (QPolicy(_q_network()), RecurrentPolicy(_recurrent()),
-                   CategoricalPolicy(MLPPolicy(4, 2)), RandomPolicy(space)):  # fmt: skip
+    for policy in (
+        QPolicy(_q_network()),
+        RecurrentPolicy(_recurrent()),
+        CategoricalPolicy(MLPPolicy(4, 2)),
+        RandomPolicy(space),
+    ):
         assert isinstance(policy, Policy)
 
 

@@ -44,9 +44,12 @@ NEEDS_NES = {"ddqn_nes_mario.pt"}
 
 def playable(names):
     """``names`` for a parametrize, those whose game is not installed here skipped."""
-    skip = pytest.mark.skipif(not HAS_NES, reason="NES Super Mario needs gym-super-mario-bros "
-                              ">= 9 (Python >= 3.13)")  # fmt: skip
+    skip = pytest.mark.skipif(
+        not HAS_NES, reason="NES Super Mario needs gym-super-mario-bros >= 9 (Python >= 3.13)"
+    )
     return [pytest.param(name, marks=skip) if name in NEEDS_NES else name for name in names]
+
+
 SCORE = r"-?\d+\.\d \+- \d+\.\d over {n} games"
 
 
@@ -118,7 +121,10 @@ def test_the_nes_agent_is_the_atari100k_preset_on_right_only_after_100k_steps():
     policy = load_policy(path)
     info = policy.checkpoint
     assert (info.env_id, info.env_options, info.steps) == (
-        "SuperMarioBros-1-1-v0", {"actions": "right_only"}, 100_000)
+        "SuperMarioBros-1-1-v0",
+        {"actions": "right_only"},
+        100_000,
+    )
     config = dict(DQNConfig.from_dict(info.config).to_dict(), extra={})
     expected = atari_100k_config(seed=0, target_update_interval=2000, exploration_steps=20_000)
     assert config == expected.to_dict()

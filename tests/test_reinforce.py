@@ -41,8 +41,12 @@ def test_reward_to_go_by_hand():
 
 def _episode(rewards, truncated=False, obs_dim=4):
     n = len(rewards)
-    return Episode(np.zeros((n, obs_dim), np.float32), np.zeros(n, np.int64),
-                   np.asarray(rewards, np.float32), truncated)  # fmt: skip
+    return Episode(
+        np.zeros((n, obs_dim), np.float32),
+        np.zeros(n, np.int64),
+        np.asarray(rewards, np.float32),
+        truncated,
+    )
 
 
 def test_a_truncated_episode_is_cut_not_bootstrapped_and_episodes_do_not_mix():
@@ -113,8 +117,9 @@ def test_a_baseline_keeps_the_expected_gradient_but_cuts_its_variance():
 
 def test_the_batch_gradient_estimate_has_less_variance_with_a_baseline():
     env = make_env("CartPole-v1")
-    config = ReinforceConfig(episodes_per_update=2, baseline="none", normalize_returns=False,
-                             seed=1)  # fmt: skip
+    config = ReinforceConfig(
+        episodes_per_update=2, baseline="none", normalize_returns=False, seed=1
+    )
     agent = Reinforce(4, 2, config)
     from rlcourse.training.monte_carlo import play_episode
 
@@ -131,8 +136,14 @@ def test_the_batch_gradient_estimate_has_less_variance_with_a_baseline():
 def test_an_update_with_a_learned_baseline_trains_the_value_network_too():
     agent = Reinforce(4, 2, ReinforceConfig(baseline="value", seed=0))
     rng = np.random.default_rng(0)
-    batch = [Episode(rng.normal(size=(5, 4)).astype(np.float32), rng.integers(0, 2, 5),
-                     np.ones(5, np.float32), False)]  # fmt: skip
+    batch = [
+        Episode(
+            rng.normal(size=(5, 4)).astype(np.float32),
+            rng.integers(0, 2, 5),
+            np.ones(5, np.float32),
+            False,
+        )
+    ]
     before = {k: v.clone() for k, v in agent.network.state_dict().items()}
     stats = agent.update(batch)
     assert set(stats) == {"loss", "policy_loss", "value_loss", "entropy", "grad_norm"}
@@ -168,9 +179,25 @@ def test_a_short_cartpole_run_learns_and_is_deterministic():
 
 def test_the_checkpoint_goes_through_load_agent_and_rlcourse_evaluate(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["train", "reinforce", "--env", "CartPole-v1", "--total-steps", "600",
-            "--hidden-sizes", "16", "--episodes-per-update", "4", "--seed", "2",
-            "--baseline", "mean", "--out", str(out), "--no-progress"]  # fmt: skip
+    argv = [
+        "train",
+        "reinforce",
+        "--env",
+        "CartPole-v1",
+        "--total-steps",
+        "600",
+        "--hidden-sizes",
+        "16",
+        "--episodes-per-update",
+        "4",
+        "--seed",
+        "2",
+        "--baseline",
+        "mean",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     payload = load_checkpoint(out / "final.pt")
     assert payload["algo"] == "reinforce" and payload["network_spec"]["class"] == "MLPPolicy"
@@ -194,25 +221,35 @@ def test_the_checkpoint_goes_through_load_agent_and_rlcourse_evaluate(tmp_path, 
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: ReinforceConfig(baseline="critic"), ValueError,
-         "baseline must be one of none, mean, value, got 'critic'"),
-        (lambda: ReinforceConfig(episodes_per_update=0), ValueError,
-         "ReinforceConfig.episodes_per_update must be >= 1, got 0"),
+        (
+            lambda: ReinforceConfig(baseline="critic"),
+            ValueError,
+            "baseline must be one of none, mean, value, got 'critic'",
+        ),
+        (
+            lambda: ReinforceConfig(episodes_per_update=0),
+            ValueError,
+            "ReinforceConfig.episodes_per_update must be >= 1, got 0",
+        ),
         (lambda: ReinforceConfig(gamma=1.5), ValueError, "ReinforceConfig.gamma"),
         (lambda: ReinforceConfig(lr=0), ValueError, "ReinforceConfig.lr"),
         (lambda: ReinforceConfig(hidden_sizes=()), ValueError, "at least one layer size"),
         (lambda: ReinforceConfig(reward_to_go="yes"), TypeError, "must be true or false"),
         (lambda: reward_to_go(torch.ones(2, 3), 0.9), ValueError, "one episode's rewards"),
-        (lambda: log_prob_of_actions(torch.zeros(3, 2), torch.zeros(4, dtype=torch.long)),
-         ValueError, "actions must have the logits' shape"),
-        (lambda: policy_gradient_loss(torch.zeros(3), torch.zeros(2)), ValueError,
-         "same shape"),
-        (lambda: train_on_episodes(Reinforce(4, 2).network, None, [], ReinforceConfig()),
-         ValueError, "at least one finished episode"),
-        (lambda: Reinforce(4, 2).network(torch.zeros(1, 3)), ValueError,
-         "MLPPolicy was built for"),
+        (
+            lambda: log_prob_of_actions(torch.zeros(3, 2), torch.zeros(4, dtype=torch.long)),
+            ValueError,
+            "actions must have the logits' shape",
+        ),
+        (lambda: policy_gradient_loss(torch.zeros(3), torch.zeros(2)), ValueError, "same shape"),
+        (
+            lambda: train_on_episodes(Reinforce(4, 2).network, None, [], ReinforceConfig()),
+            ValueError,
+            "at least one finished episode",
+        ),
+        (lambda: Reinforce(4, 2).network(torch.zeros(1, 3)), ValueError, "MLPPolicy was built for"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_refused_with_a_clear_message(make, error, message):
     with pytest.raises(error, match=re.escape(message)):
         make()
@@ -227,8 +264,9 @@ def test_bad_input_is_refused_with_a_clear_message(make, error, message):
     ],
 )
 def test_the_cli_refuses_envs_and_options_reinforce_cannot_use(argv, message, tmp_path, capsys):
-    code = main(["train", "reinforce", *argv, "--total-steps", "10", "--out",
-                 str(tmp_path / "run")])  # fmt: skip
+    code = main(
+        ["train", "reinforce", *argv, "--total-steps", "10", "--out", str(tmp_path / "run")]
+    )
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run" / "final.pt").exists()

@@ -113,20 +113,67 @@ def test_replay_goes_through_lost_lives_and_restarts_a_game_in_progress():
 # --- `rlcourse train` interrupted and resumed ----------------------------------------------------
 
 DQN_ARGS = [
-    "train", "dqn", "--env", "CartPole-v1", "--total-steps", "1800", "--seed", "3",
-    "--threads", "1", "--checkpoint-every", "1000", "--eval-every", "900",
-    "--eval-episodes", "1", "--learning-starts", "200", "--train-frequency", "16",
-    "--gradient-steps", "2", "--batch-size", "32", "--buffer-size", "5000",
-    "--hidden-sizes", "32", "32", "--device", "cpu", "--no-progress",
-]  # fmt: skip
+    "train",
+    "dqn",
+    "--env",
+    "CartPole-v1",
+    "--total-steps",
+    "1800",
+    "--seed",
+    "3",
+    "--threads",
+    "1",
+    "--checkpoint-every",
+    "1000",
+    "--eval-every",
+    "900",
+    "--eval-episodes",
+    "1",
+    "--learning-starts",
+    "200",
+    "--train-frequency",
+    "16",
+    "--gradient-steps",
+    "2",
+    "--batch-size",
+    "32",
+    "--buffer-size",
+    "5000",
+    "--hidden-sizes",
+    "32",
+    "32",
+    "--device",
+    "cpu",
+    "--no-progress",
+]
 # Breakout rather than Kung-Fu: its games end within a few hundred steps, so the run logs
 # finished games and reseeds the pool's games, and lives are lost (replayed resets).
 A2C_ARGS = [
-    "train", "a2c", "--env", "ALE/Breakout-v5", "--crop", "0", "0", "0", "0",
-    "--total-steps", "500", "--n-games", "2", "--rollout-length", "5", "--threads", "1",
-    "--checkpoint-every", "200", "--eval-every", "250", "--eval-episodes", "1",
+    "train",
+    "a2c",
+    "--env",
+    "ALE/Breakout-v5",
+    "--crop",
+    "0",
+    "0",
+    "0",
+    "0",
+    "--total-steps",
+    "500",
+    "--n-games",
+    "2",
+    "--rollout-length",
+    "5",
+    "--threads",
+    "1",
+    "--checkpoint-every",
+    "200",
+    "--eval-every",
+    "250",
+    "--eval-episodes",
+    "1",
     "--no-progress",
-]  # fmt: skip
+]
 RUN_FILES = {"config.json", "log.csv", "checkpoint.pt", "best.pt", "final.pt", "metrics.png"}
 
 
@@ -138,8 +185,7 @@ def _command() -> list[str]:
 def _start(argv: list[str], cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(cwd / "stdout.txt", "w") as stdout, open(cwd / "stderr.txt", "w") as stderr:
-        return subprocess.Popen(_command() + argv, cwd=cwd, env=env, stdout=stdout,
-                                stderr=stderr)  # fmt: skip
+        return subprocess.Popen(_command() + argv, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
 
 
 def _logged_steps(run: Path) -> list[int]:
@@ -148,8 +194,11 @@ def _logged_steps(run: Path) -> list[int]:
         text = (run / "log.csv").read_text()
     except FileNotFoundError:
         return []
-    return [int(line.split(",")[0]) for line in text.splitlines(keepends=True)[1:]
-            if line.endswith("\n")]  # fmt: skip
+    return [
+        int(line.split(",")[0])
+        for line in text.splitlines(keepends=True)[1:]
+        if line.endswith("\n")
+    ]
 
 
 def _wait_for(condition, process: subprocess.Popen, cwd: Path, timeout: float = 300) -> None:
@@ -212,8 +261,11 @@ def test_dqn_killed_with_sigkill_resumes_exactly(tmp_path, capsys, dqn_reference
     process = _start([*DQN_ARGS, "--out", str(run)], tmp_path)
     # Kill it once it has a resume point (step 1000) and has logged rows past it: the
     # resumed run must drop those rows and play the same episodes again.
-    _wait_for(lambda: (run / "checkpoint.pt").exists() and max(_logged_steps(run), default=0)
-              > 1000, process, tmp_path)  # fmt: skip
+    _wait_for(
+        lambda: (run / "checkpoint.pt").exists() and max(_logged_steps(run), default=0) > 1000,
+        process,
+        tmp_path,
+    )
     process.send_signal(signal.SIGKILL)
     assert process.wait(60) == -signal.SIGKILL
     assert not (run / "final.pt").exists()
@@ -257,8 +309,11 @@ def test_a2c_killed_with_sigkill_resumes_exactly(tmp_path, capsys):
     run = tmp_path / "run"
     process = _start([*A2C_ARGS, "--out", str(run)], tmp_path)
     # The resume point of step 200 exists before the evaluation row of step 250.
-    _wait_for(lambda: (run / "checkpoint.pt").exists() and max(_logged_steps(run), default=0)
-              >= 250, process, tmp_path)  # fmt: skip
+    _wait_for(
+        lambda: (run / "checkpoint.pt").exists() and max(_logged_steps(run), default=0) >= 250,
+        process,
+        tmp_path,
+    )
     process.send_signal(signal.SIGKILL)
     assert process.wait(60) == -signal.SIGKILL
     assert not (run / "final.pt").exists()
@@ -273,9 +328,11 @@ def test_a2c_killed_with_sigkill_resumes_exactly(tmp_path, capsys):
 # The reproduction of the issue: a resume point on an evaluation step (here both at 1000).
 # The killed run must not lose that evaluation, so best.pt and the log stay the same.
 DQN_EVAL_ON_CHECKPOINT = [
-    *DQN_ARGS[: DQN_ARGS.index("--eval-every")], "--eval-every", "500",
+    *DQN_ARGS[: DQN_ARGS.index("--eval-every")],
+    "--eval-every",
+    "500",
     *DQN_ARGS[DQN_ARGS.index("--eval-every") + 2 :],
-]  # fmt: skip
+]
 
 
 def test_dqn_killed_after_a_checkpoint_on_an_evaluation_step_resumes_exactly(
@@ -292,22 +349,36 @@ def test_dqn_killed_after_a_checkpoint_on_an_evaluation_step_resumes_exactly(
     assert saved["steps"] == 1000 and saved["resume"]["run"]["best"] is not None
     _in_process([*DQN_EVAL_ON_CHECKPOINT, "--out", str(run), "--resume"], capsys)
     _assert_same_run(run, reference)
-    evaluations = [line for line in (run / "log.csv").read_text().splitlines()
-                   if line.split(",")[-2] != ""]  # fmt: skip
+    evaluations = [
+        line for line in (run / "log.csv").read_text().splitlines() if line.split(",")[-2] != ""
+    ]
     assert [int(line.split(",")[0]) for line in evaluations[1:]] == [500, 1000, 1500]
 
 
 def test_temporaries_of_a_killed_save_are_removed_at_the_next_start(tmp_path, capsys):
     run = tmp_path / "run"
-    _in_process([*DQN_ARGS[:5], "300", *DQN_ARGS[6:], "--checkpoint-every", "100",
-                 "--out", str(run)], capsys)  # fmt: skip
+    _in_process(
+        [*DQN_ARGS[:5], "300", *DQN_ARGS[6:], "--checkpoint-every", "100", "--out", str(run)],
+        capsys,
+    )
     stale = [run / ".checkpoint.pt.k1ll3d.tmp", run / ".metrics.png.x9.png"]
     for path in stale:
         path.write_bytes(b"half a file")
     keep = run / ".notes.txt"  # not one of the run's files: not ours to delete
     keep.write_text("mine")
-    _in_process([*DQN_ARGS[:5], "400", *DQN_ARGS[6:], "--checkpoint-every", "100",
-                 "--out", str(run), "--resume"], capsys)  # fmt: skip
+    _in_process(
+        [
+            *DQN_ARGS[:5],
+            "400",
+            *DQN_ARGS[6:],
+            "--checkpoint-every",
+            "100",
+            "--out",
+            str(run),
+            "--resume",
+        ],
+        capsys,
+    )
     assert not any(path.exists() for path in stale)
     assert keep.read_text() == "mine"
     assert load_checkpoint(run / "final.pt")["steps"] == 400
@@ -332,11 +403,28 @@ def test_a2c_stopped_with_ctrl_c_saves_a_resume_point_and_resumes_exactly(tmp_pa
 
 # REINFORCE: resume points fall between batches of whole CartPole episodes.
 REINFORCE_ARGS = [
-    "train", "reinforce", "--env", "CartPole-v1", "--total-steps", "4000", "--seed", "4",
-    "--episodes-per-update", "2", "--hidden-sizes", "32", "--threads", "1",
-    "--checkpoint-every", "1500", "--eval-every", "1000", "--eval-episodes", "2",
+    "train",
+    "reinforce",
+    "--env",
+    "CartPole-v1",
+    "--total-steps",
+    "4000",
+    "--seed",
+    "4",
+    "--episodes-per-update",
+    "2",
+    "--hidden-sizes",
+    "32",
+    "--threads",
+    "1",
+    "--checkpoint-every",
+    "1500",
+    "--eval-every",
+    "1000",
+    "--eval-episodes",
+    "2",
     "--no-progress",
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -351,8 +439,11 @@ def test_reinforce_killed_with_sigkill_resumes_exactly(tmp_path, capsys, reinfor
     process = _start([*REINFORCE_ARGS, "--out", str(run)], tmp_path)
     # Killed once rows are logged past its resume point: the resumed run drops them and
     # plays those episodes again.
-    _wait_for(lambda: (run / "checkpoint.pt").exists() and max(_logged_steps(run), default=0)
-              > 2000, process, tmp_path)  # fmt: skip
+    _wait_for(
+        lambda: (run / "checkpoint.pt").exists() and max(_logged_steps(run), default=0) > 2000,
+        process,
+        tmp_path,
+    )
     process.send_signal(signal.SIGKILL)
     assert process.wait(60) == -signal.SIGKILL
     assert not (run / "final.pt").exists()
@@ -363,4 +454,3 @@ def test_reinforce_killed_with_sigkill_resumes_exactly(tmp_path, capsys, reinfor
     assert {p.name for p in run.iterdir()} >= RUN_FILES
     assert load_checkpoint(run / "final.pt")["steps"] >= 4000
     _assert_same_run(run, reinforce_reference)
-

@@ -82,8 +82,10 @@ def test_pool_reseeds_an_ended_game_after_its_real_last_step():
     rollout = pool.interact(5)
     assert rollout.rewards[0].tolist() == [1.0, 2.0, 3.0, 1.0, 2.0]
     assert rollout.terminated[0].tolist() == [False, False, True, False, False]
-    frames = [frame_at(t + 1000 * resets, SHAPE[1:]) for resets, t in
-              [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]]  # fmt: skip
+    frames = [
+        frame_at(t + 1000 * resets, SHAPE[1:])
+        for resets, t in [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1)]
+    ]
     for t, frame in enumerate(frames):
         assert np.array_equal(rollout.observations[0, t, 0], frame), t
     assert pool.finished_returns == [6.0] and pool.finished_lengths == [3]

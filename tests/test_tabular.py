@@ -28,10 +28,9 @@ TAXI = "Taxi-v4" if "Taxi-v4" in gym.registry else "Taxi-v3"
 
 # A corridor 0 - 1 - 2 - 3 (goal, +1, terminal); action 0 = left, 1 = right.
 CORRIDOR = {
-    s: {0: [(1.0, max(s - 1, 0), 0.0, False)],
-        1: [(1.0, s + 1, 1.0 if s == 2 else 0.0, s == 2)]}
+    s: {0: [(1.0, max(s - 1, 0), 0.0, False)], 1: [(1.0, s + 1, 1.0 if s == 2 else 0.0, s == 2)]}
     for s in range(3)
-}  # fmt: skip
+}
 CORRIDOR[3] = {0: [(1.0, 3, 0.0, True)], 1: [(1.0, 3, 0.0, True)]}
 
 
@@ -99,8 +98,9 @@ def test_epsilon_greedy_breaks_ties_at_random_and_explores():
 def test_updates_bootstrap_unless_terminated():
     q = np.zeros((3, 2))
     q[1] = [4.0, 2.0]
-    error = q_learning_update(q, 0, 0, reward=1.0, next_state=1, terminated=False, alpha=0.5,
-                              gamma=0.5)  # fmt: skip
+    error = q_learning_update(
+        q, 0, 0, reward=1.0, next_state=1, terminated=False, alpha=0.5, gamma=0.5
+    )
     assert error == 3.0 and q[0, 0] == 1.5  # target 1 + 0.5 * 4
     # Terminated: no future. (A truncated transition is passed as terminated=False: it
     # bootstraps like the one above.)
@@ -108,8 +108,9 @@ def test_updates_bootstrap_unless_terminated():
     assert q_learning_update(q, 0, 0, 1.0, 1, terminated=True, alpha=0.5, gamma=0.5) == 1.0
     # SARSA bootstraps from the action taken next, not the best one.
     q[0, 0] = 0.0
-    assert sarsa_update(q, 0, 0, 1.0, 1, next_action=1, terminated=False, alpha=1.0,
-                        gamma=0.5) == 2.0  # fmt: skip
+    assert (
+        sarsa_update(q, 0, 0, 1.0, 1, next_action=1, terminated=False, alpha=1.0, gamma=0.5) == 2.0
+    )
     assert sarsa_update(q, 0, 0, 1.0, 1, 1, terminated=True, alpha=1.0, gamma=0.5) == -1.0
 
 
@@ -179,35 +180,71 @@ def test_action_names_cover_the_grid_directions():
     [
         (lambda: discounted_return([1.0], 1.5), ValueError, "gamma must be in [0, 1], got 1.5"),
         (lambda: discounted_return([1.0], "0.9"), TypeError, "gamma must be a number"),
-        (lambda: bellman_backup(np.zeros(4), CORRIDOR, 7, 0.9), ValueError,
-         "state must be in [0, 3], got 7"),
-        (lambda: bellman_backup([0.0] * 4, CORRIDOR, 0, 0.9), TypeError,
-         "values must be a NumPy array, got list"),
+        (
+            lambda: bellman_backup(np.zeros(4), CORRIDOR, 7, 0.9),
+            ValueError,
+            "state must be in [0, 3], got 7",
+        ),
+        (
+            lambda: bellman_backup([0.0] * 4, CORRIDOR, 0, 0.9),
+            TypeError,
+            "values must be a NumPy array, got list",
+        ),
         (lambda: value_iteration(CORRIDOR, 0.9, tol=0), ValueError, "tol must be > 0, got 0"),
         (lambda: value_iteration([], 0.9), TypeError, "got list"),
-        (lambda: value_iteration({0: {0: [(1.0, 0, 1.0, False)]}}, 1.0, max_sweeps=5),
-         RuntimeError, "did not converge in 5 sweeps"),
-        (lambda: epsilon_greedy(np.zeros(3), -0.1, np.random.default_rng(0)), ValueError,
-         "epsilon must be in [0, 1], got -0.1"),
-        (lambda: q_learning_update(np.zeros((2, 2)), 0, 2, 0.0, 1, False, 0.5, 0.9),
-         ValueError, "action must be in [0, 1], got 2"),
-        (lambda: q_learning_update(np.zeros((2, 2)), 0, 0, 0.0, 1, False, 0.0, 0.9),
-         ValueError, "alpha must be in (0, 1], got 0.0"),
-        (lambda: q_learning_update(np.zeros((2, 2), dtype=int), 0, 0, 0.0, 1, False, 0.5, 0.9),
-         ValueError, "q must be a 2-D float array"),
-        (lambda: sarsa_update(np.zeros((2, 2)), 0, 0, 0.0, 1, 5, False, 0.5, 0.9), ValueError,
-         "next_action must be in [0, 1], got 5"),
-        (lambda: train_tabular(gym.make(CLIFF), "expected_sarsa"), ValueError,
-         "method must be one of ('q_learning', 'sarsa'), got 'expected_sarsa'"),
-        (lambda: train_tabular(gym.make(CLIFF), episodes=0), ValueError,
-         "episodes must be >= 1, got 0"),
+        (
+            lambda: value_iteration({0: {0: [(1.0, 0, 1.0, False)]}}, 1.0, max_sweeps=5),
+            RuntimeError,
+            "did not converge in 5 sweeps",
+        ),
+        (
+            lambda: epsilon_greedy(np.zeros(3), -0.1, np.random.default_rng(0)),
+            ValueError,
+            "epsilon must be in [0, 1], got -0.1",
+        ),
+        (
+            lambda: q_learning_update(np.zeros((2, 2)), 0, 2, 0.0, 1, False, 0.5, 0.9),
+            ValueError,
+            "action must be in [0, 1], got 2",
+        ),
+        (
+            lambda: q_learning_update(np.zeros((2, 2)), 0, 0, 0.0, 1, False, 0.0, 0.9),
+            ValueError,
+            "alpha must be in (0, 1], got 0.0",
+        ),
+        (
+            lambda: q_learning_update(np.zeros((2, 2), dtype=int), 0, 0, 0.0, 1, False, 0.5, 0.9),
+            ValueError,
+            "q must be a 2-D float array",
+        ),
+        (
+            lambda: sarsa_update(np.zeros((2, 2)), 0, 0, 0.0, 1, 5, False, 0.5, 0.9),
+            ValueError,
+            "next_action must be in [0, 1], got 5",
+        ),
+        (
+            lambda: train_tabular(gym.make(CLIFF), "expected_sarsa"),
+            ValueError,
+            "method must be one of ('q_learning', 'sarsa'), got 'expected_sarsa'",
+        ),
+        (
+            lambda: train_tabular(gym.make(CLIFF), episodes=0),
+            ValueError,
+            "episodes must be >= 1, got 0",
+        ),
         (lambda: train_tabular(gym.make("CartPole-v1")), TypeError, "needs Discrete"),
-        (lambda: train_tabular(gym.make(CLIFF), q=np.zeros((4, 4))), ValueError,
-         "q must have shape (48, 4), got (4, 4)"),
-        (lambda: greedy_path(gym.make(CLIFF), np.zeros((48, 4)), max_steps=0), ValueError,
-         "max_steps must be >= 1, got 0"),
+        (
+            lambda: train_tabular(gym.make(CLIFF), q=np.zeros((4, 4))),
+            ValueError,
+            "q must have shape (48, 4), got (4, 4)",
+        ),
+        (
+            lambda: greedy_path(gym.make(CLIFF), np.zeros((48, 4)), max_steps=0),
+            ValueError,
+            "max_steps must be >= 1, got 0",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_refused_with_the_value(call, error, words):
     with pytest.raises(error) as raised:
         call()
@@ -225,19 +262,27 @@ def test_grid_figures(tmp_path):
     env = gym.make("FrozenLake-v1", is_slippery=True)
     result = value_iteration(env.unwrapped.P, gamma=0.99)
     desc = env.unwrapped.desc.reshape(-1)
-    figure = plot_grid_values(result.values, (4, 4), greedy_policy(result.q),
-                              cell_labels=desc, no_arrow=np.isin(desc, [b"H", b"G"]),
-                              path=tmp_path / "values.png")  # fmt: skip
+    figure = plot_grid_values(
+        result.values,
+        (4, 4),
+        greedy_policy(result.q),
+        cell_labels=desc,
+        no_arrow=np.isin(desc, [b"H", b"G"]),
+        path=tmp_path / "values.png",
+    )
     assert (tmp_path / "values.png").stat().st_size > 0
     texts = [t.get_text() for t in figure.axes[0].texts]
     assert "0.54" in texts and "S" in texts  # the start's value, the map's letters
-    assert len(figure.axes[0].patches) + len(
-        [c for c in figure.axes[0].get_children() if type(c).__name__ == "Annotation"]
-    ) >= 11  # an arrow on each of the 11 cells that are not a hole or the goal
+    assert (
+        len(figure.axes[0].patches)
+        + len([c for c in figure.axes[0].get_children() if type(c).__name__ == "Annotation"])
+        >= 11
+    )  # an arrow on each of the 11 cells that are not a hole or the goal
     _, ax = plt.subplots()
     assert plot_grid_values(np.zeros(4), (2, 2), ax=ax) is ax.figure
-    figure = plot_grid_path({"a": [36, 24, 25], "b": [36, 37]}, (4, 12), shade=np.arange(48) > 40,
-                            shade_label="cliff")  # fmt: skip
+    figure = plot_grid_path(
+        {"a": [36, 24, 25], "b": [36, 37]}, (4, 12), shade=np.arange(48) > 40, shade_label="cliff"
+    )
     labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert labels == ["cliff", "a (2 steps)", "b (1 step)"]
     with pytest.raises(ValueError, match="leaves the 2x2 grid"):

@@ -31,8 +31,16 @@ def no_pictures(monkeypatch):
 
 
 def _dqn(seed=0, **overrides):
-    values = dict(learning_starts=100, train_frequency=16, gradient_steps=2, batch_size=32,
-                  buffer_size=2000, hidden_sizes=(16, 16), device="cpu", seed=seed)  # fmt: skip
+    values = dict(
+        learning_starts=100,
+        train_frequency=16,
+        gradient_steps=2,
+        batch_size=32,
+        buffer_size=2000,
+        hidden_sizes=(16, 16),
+        device="cpu",
+        seed=seed,
+    )
     values.update(overrides)
     env = make_env_for("CartPole-v1", training=True)
     return DQN(env.observation_space, env.action_space, cartpole_config(**values)), env
@@ -51,9 +59,17 @@ def _rows(run_dir):
 
 def test_train_dqn_logs_every_episode_and_evaluates_on_schedule(tmp_path, no_pictures):
     agent, env = _dqn()
-    result = train_dqn(agent, env, 600, env_id="CartPole-v1", eval_env=_eval_env(),
-                       eval_every=300, eval_episodes=2, out_dir=tmp_path / "run",
-                       progress=False)  # fmt: skip
+    result = train_dqn(
+        agent,
+        env,
+        600,
+        env_id="CartPole-v1",
+        eval_env=_eval_env(),
+        eval_every=300,
+        eval_episodes=2,
+        out_dir=tmp_path / "run",
+        progress=False,
+    )
     assert result.agent is agent and agent.steps == 600
     assert [step for step, _, _ in result.evaluations] == [300, 600]
     assert (result.solved_at_step, result.interrupted) == (None, False)
@@ -75,8 +91,17 @@ def test_train_dqn_logs_every_episode_and_evaluates_on_schedule(tmp_path, no_pic
 
 def test_train_dqn_stops_at_the_first_evaluation_that_solves_the_env(tmp_path, no_pictures):
     agent, env = _dqn()
-    result = train_dqn(agent, env, 5000, eval_env=_eval_env(), eval_every=150, eval_episodes=1,
-                       solve_score=0.0, out_dir=tmp_path, progress=False)  # fmt: skip
+    result = train_dqn(
+        agent,
+        env,
+        5000,
+        eval_env=_eval_env(),
+        eval_every=150,
+        eval_episodes=1,
+        solve_score=0.0,
+        out_dir=tmp_path,
+        progress=False,
+    )
     assert result.solved_at_step == 150 and agent.steps == 150
     assert load_checkpoint(tmp_path / "final.pt")["steps"] == 150
     with pytest.raises(ValueError, match="no eval_env was given"):
@@ -86,8 +111,7 @@ def test_train_dqn_stops_at_the_first_evaluation_that_solves_the_env(tmp_path, n
 def test_train_dqn_calls_on_step_and_without_out_dir_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     seen = []
-    result = train_dqn(*_dqn(), 150, on_step=lambda agent: seen.append(agent.steps),
-                       progress=False)  # fmt: skip
+    result = train_dqn(*_dqn(), 150, on_step=lambda agent: seen.append(agent.steps), progress=False)
     assert seen == list(range(1, 151))
     assert len(result.metrics.history["step"]) > 0 and list(tmp_path.iterdir()) == []
 
@@ -99,8 +123,9 @@ def test_train_dqn_stops_after_max_minutes_of_training(monkeypatch):
     def a_second_per_step(agent):
         now[0] += 1.0
 
-    result = train_dqn(*_dqn(), 1000, max_minutes=10 / 60, on_step=a_second_per_step,
-                       progress=False)  # fmt: skip
+    result = train_dqn(
+        *_dqn(), 1000, max_minutes=10 / 60, on_step=a_second_per_step, progress=False
+    )
     assert result.agent.steps == 10 and not result.interrupted
 
 
@@ -109,9 +134,19 @@ def test_train_dqn_resumes_exactly_after_ctrl_c(tmp_path, no_pictures):
 
     def run(out, **options):
         agent, env = _dqn(seed=4)
-        return train_dqn(agent, env, 500, env_id="CartPole-v1", eval_env=_eval_env(),
-                         eval_every=250, eval_episodes=1, out_dir=out, checkpoint_every=300,
-                         progress=False, **options)  # fmt: skip
+        return train_dqn(
+            agent,
+            env,
+            500,
+            env_id="CartPole-v1",
+            eval_env=_eval_env(),
+            eval_every=250,
+            eval_episodes=1,
+            out_dir=out,
+            checkpoint_every=300,
+            progress=False,
+            **options,
+        )
 
     reference = run(tmp_path / "reference")
 
@@ -137,8 +172,9 @@ def test_train_dqn_resumes_exactly_after_ctrl_c(tmp_path, no_pictures):
 
 def test_a_resume_point_without_the_replay_memory_is_smaller(tmp_path, no_pictures):
     def run(out, save_buffer):
-        return train_dqn(*_dqn(), 200, out_dir=out, checkpoint_every=200,
-                         save_buffer=save_buffer, progress=False)  # fmt: skip
+        return train_dqn(
+            *_dqn(), 200, out_dir=out, checkpoint_every=200, save_buffer=save_buffer, progress=False
+        )
 
     run(tmp_path / "with", True)
     run(tmp_path / "without", False)
@@ -165,8 +201,16 @@ def _a2c(**overrides):
 
 
 def test_train_a2c_logs_finished_games_with_the_loss_pieces(tmp_path, no_pictures):
-    result = train_a2c(_a2c(), 400, env_id=BREAKOUT, eval_every=200, eval_episodes=1,
-                       eval_max_steps=100, out_dir=tmp_path, progress=False)  # fmt: skip
+    result = train_a2c(
+        _a2c(),
+        400,
+        env_id=BREAKOUT,
+        eval_every=200,
+        eval_episodes=1,
+        eval_max_steps=100,
+        out_dir=tmp_path,
+        progress=False,
+    )
     assert result.agent.steps == 400 and result.agent.updates == 40
     assert [step for step, _, _ in result.evaluations] == [200, 400]
     assert (tmp_path / "log.csv").read_text().splitlines()[0].split(",") == LOG_COLUMNS
@@ -185,16 +229,23 @@ def test_train_a2c_logs_finished_games_with_the_loss_pieces(tmp_path, no_picture
     assert final["env_options"]["crop"] is None and final["config"]["n_games"] == 2
 
 
-def test_train_a2c_stops_after_max_minutes_and_refuses_other_hyperparameters(
-    tmp_path, no_pictures
-):
-    result = train_a2c(_a2c(), 400, env_id=BREAKOUT, max_minutes=1e-6, out_dir=tmp_path,
-                       checkpoint_every=10, progress=False)  # fmt: skip
+def test_train_a2c_stops_after_max_minutes_and_refuses_other_hyperparameters(tmp_path, no_pictures):
+    result = train_a2c(
+        _a2c(),
+        400,
+        env_id=BREAKOUT,
+        max_minutes=1e-6,
+        out_dir=tmp_path,
+        checkpoint_every=10,
+        progress=False,
+    )
     assert result.agent.steps == 0  # out of time before the first rollout
     assert load_checkpoint(tmp_path / "final.pt")["steps"] == 0
-    save_checkpoint(tmp_path / "checkpoint.pt",
-                    result.agent.checkpoint(BREAKOUT, result.agent.config.env_options(),
-                                            resume={"run": {}}))  # fmt: skip
+    save_checkpoint(
+        tmp_path / "checkpoint.pt",
+        result.agent.checkpoint(BREAKOUT, result.agent.config.env_options(), resume={"run": {}}),
+    )
     with pytest.raises(CheckpointError, match=r"other hyperparameters \(lr=0.0007 here 0.01\)"):
-        train_a2c(_a2c(lr=0.01), 400, env_id=BREAKOUT, out_dir=tmp_path, resume=True,
-                  progress=False)  # fmt: skip
+        train_a2c(
+            _a2c(lr=0.01), 400, env_id=BREAKOUT, out_dir=tmp_path, resume=True, progress=False
+        )

@@ -45,18 +45,22 @@ def test_discounted_returns_restart_after_each_end():
     assert discounted_returns(rewards, ends, 0.0).tolist() == rewards.tolist()
 
 
-@pytest.mark.parametrize(("clip", "lives_end", "obtained"), [
-    (False, False, [3.25, 4.5, 5.0, 4.0]),  # rewards 1, 2, 3, 4 in one return
-    (False, True, [2.0, 2.0, 5.0, 4.0]),  # a life is lost after steps 2 and 4
-    (True, True, [1.5, 1.0, 1.5, 1.0]),  # every reward clipped to 1
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("clip", "lives_end", "obtained"),
+    [
+        (False, False, [3.25, 4.5, 5.0, 4.0]),  # rewards 1, 2, 3, 4 in one return
+        (False, True, [2.0, 2.0, 5.0, 4.0]),  # a life is lost after steps 2 and 4
+        (True, True, [1.5, 1.0, 1.5, 1.0]),  # every reward clipped to 1
+    ],
+)
 def test_value_bias_counts_returns_the_way_training_did(clip, lives_end, obtained):
     def make_env():
         return FrameCounterEnv(shape=(2, 2), episode_length=4, life_length=2, lives=5)
 
     policy = QPolicy(ConstantQ([10.0, 0.0]))
-    bias = value_bias(policy, make_env, 2, seed=0, gamma=0.5, clip_rewards=clip,
-                      lives_end_returns=lives_end)  # fmt: skip
+    bias = value_bias(
+        policy, make_env, 2, seed=0, gamma=0.5, clip_rewards=clip, lives_end_returns=lives_end
+    )
     assert bias.predicted.tolist() == [10.0] * 8  # Q of the action taken (greedy: action 0)
     assert bias.obtained.tolist() == obtained * 2
     assert bias.overestimate == pytest.approx(10.0 - np.mean(obtained))
@@ -66,20 +70,22 @@ def test_value_bias_counts_returns_the_way_training_did(clip, lives_end, obtaine
 
 def test_value_bias_reads_the_q_of_the_action_taken_epsilon_greedy():
     policy = QPolicy(ConstantQ([1.0, 3.0]), epsilon=0.5, seed=0)
-    bias = value_bias(policy, lambda: FrameCounterEnv(shape=(2, 2), episode_length=50), 2,
-                      seed=0, gamma=0.9)  # fmt: skip
+    bias = value_bias(
+        policy, lambda: FrameCounterEnv(shape=(2, 2), episode_length=50), 2, seed=0, gamma=0.9
+    )
     assert set(bias.predicted.tolist()) == {1.0, 3.0}  # random actions are counted too
     assert len(bias.predicted) == 100
 
 
 def test_value_bias_leaves_out_returns_a_step_limit_cut_short():
     policy = QPolicy(ConstantQ([0.0]))
+
     def lives_env():
         return FrameCounterEnv(shape=(2, 2), episode_length=10, life_length=3, lives=5)
 
-    bias = value_bias(policy, lives_env, 1, seed=0, gamma=1.0, lives_end_returns=True,
-                      max_steps=7)  # fmt: skip
+    bias = value_bias(policy, lives_env, 1, seed=0, gamma=1.0, lives_end_returns=True, max_steps=7)
     assert bias.obtained.tolist() == [6.0, 5.0, 3.0, 15.0, 11.0, 6.0]  # 2 lives; the 3rd is cut
+
     def truncating():
         return FrameCounterEnv(shape=(2, 2), episode_length=10, truncate_at=4)
 
@@ -118,8 +124,9 @@ def test_the_q_values_are_read_in_batches_whatever_their_size():
     read = []
     for batch_size in (1, 7, 256):
         policy = load_policy(path)
-        recorder = ValueBiasRecorder(policy, 2, gamma=0.99, lives_end_returns=True,
-                                     batch_size=batch_size)  # fmt: skip
+        recorder = ValueBiasRecorder(
+            policy, 2, gamma=0.99, lives_end_returns=True, batch_size=batch_size
+        )
         evaluate_checkpoint(policy, episodes=2, max_steps=400, on_step=recorder)
         read.append(recorder.result().predicted)
     np.testing.assert_allclose(read[0], read[1], rtol=1e-5)

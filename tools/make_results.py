@@ -127,18 +127,23 @@ def main(argv: list[str] | None = None) -> list[Path]:
     # Figures of whole runs compared (plot_runs); it also reads the logs of rlcourse < 0.2 (old
     # A2C columns) as they are.
     kung_fu = {"target": 10_000, "budget_minutes": 30, "n_actions": 14}
-    run_figures = (("a2c_kungfu.png", A2C_RUNS, A2C_TITLE, kung_fu),
-                   ("a2c_kungfu_cpp.png", A2C_CPP_RUNS, A2C_CPP_TITLE, kung_fu),
-                   ("a2c_kungfu_levers.png", A2C_LEVER_RUNS, A2C_LEVERS_TITLE, kung_fu),
-                   ("a2c_kungfu_survival.png", A2C_SURVIVAL_RUNS, A2C_SURVIVAL_TITLE, kung_fu),
-                   ("mario_held.png", MARIO_HELD_RUNS, MARIO_HELD_TITLE,
-                    {"target": 2 * MARIO_WALK_AND_FIRE_RANDOM}))  # fmt: skip
+    run_figures = (
+        ("a2c_kungfu.png", A2C_RUNS, A2C_TITLE, kung_fu),
+        ("a2c_kungfu_cpp.png", A2C_CPP_RUNS, A2C_CPP_TITLE, kung_fu),
+        ("a2c_kungfu_levers.png", A2C_LEVER_RUNS, A2C_LEVERS_TITLE, kung_fu),
+        ("a2c_kungfu_survival.png", A2C_SURVIVAL_RUNS, A2C_SURVIVAL_TITLE, kung_fu),
+        (
+            "mario_held.png",
+            MARIO_HELD_RUNS,
+            MARIO_HELD_TITLE,
+            {"target": 2 * MARIO_WALK_AND_FIRE_RANDOM},
+        ),
+    )
     for png_name, runs, title, options in run_figures:
         logs = [RESULTS / name for name in runs if (RESULTS / name).exists()]
         if logs:
             png = args.out / png_name
-            plot_runs(logs, png, labels=[runs[path.name] for path in logs], title=title,
-                      **options)  # fmt: skip
+            plot_runs(logs, png, labels=[runs[path.name] for path in logs], title=title, **options)
             written.append(png)
     if str(ROOT / "experiments") not in sys.path:  # the experiment scripts draw their own figures
         sys.path.insert(0, str(ROOT / "experiments"))

@@ -25,18 +25,29 @@ def convert_dqn(old: dict) -> dict:
     obs_shape = tuple(old["network_spec"]["obs_shape"])
     n_actions = int(old["network_spec"]["n_actions"])
     if len(obs_shape) == 1:
-        spec = network_spec("MLPQNetwork", obs_dim=obs_shape[0], n_actions=n_actions,
-                            hidden_sizes=config.hidden_sizes, dueling=config.dueling)  # fmt: skip
+        spec = network_spec(
+            "MLPQNetwork",
+            obs_dim=obs_shape[0],
+            n_actions=n_actions,
+            hidden_sizes=config.hidden_sizes,
+            dueling=config.dueling,
+        )
     else:
-        spec = network_spec("NatureCNN", obs_shape=obs_shape, n_actions=n_actions,
-                            dueling=config.dueling)  # fmt: skip
+        spec = network_spec(
+            "NatureCNN", obs_shape=obs_shape, n_actions=n_actions, dueling=config.dueling
+        )
     options = dict(old.get("env_options") or {})
     if isinstance(options.get("actions"), str):
         options["actions"] = RENAMED_ACTION_SETS.get(options["actions"], options["actions"])
     return make_checkpoint(
-        algo="dqn", env_id=old["env_id"], env_options=options, config=asdict(config),
-        network_spec=spec, weights=old["q"], steps=old["steps"],
-    )  # fmt: skip
+        algo="dqn",
+        env_id=old["env_id"],
+        env_options=options,
+        config=asdict(config),
+        network_spec=spec,
+        weights=old["q"],
+        steps=old["steps"],
+    )
 
 
 def convert_a2c(old: dict) -> dict:
@@ -44,13 +55,20 @@ def convert_a2c(old: dict) -> dict:
     values["lr"] = values.pop("learning_rate")
     config = A2CConfig(**values)
     spec = network_spec(
-        "RecurrentActorCritic", obs_shape=tuple(old["obs_shape"]),
-        n_actions=int(old["n_actions"]), hidden_size=config.hidden_size,
-    )  # fmt: skip
+        "RecurrentActorCritic",
+        obs_shape=tuple(old["obs_shape"]),
+        n_actions=int(old["n_actions"]),
+        hidden_size=config.hidden_size,
+    )
     return make_checkpoint(
-        algo="a2c", env_id=old["env_id"], env_options=config.env_options(),
-        config=asdict(config), network_spec=spec, weights=old["state_dict"], steps=old["steps"],
-    )  # fmt: skip
+        algo="a2c",
+        env_id=old["env_id"],
+        env_options=config.env_options(),
+        config=asdict(config),
+        network_spec=spec,
+        weights=old["state_dict"],
+        steps=old["steps"],
+    )
 
 
 def main() -> None:

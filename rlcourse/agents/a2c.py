@@ -87,8 +87,16 @@ class A2CConfig:
 
     def __post_init__(self) -> None:
         self.crop = tuple(self.crop)
-        for name in ("n_games", "rollout_length", "hidden_size", "size", "frame_stack",
-                     "frame_skip", "env_threads", "epochs"):  # fmt: skip
+        for name in (
+            "n_games",
+            "rollout_length",
+            "hidden_size",
+            "size",
+            "frame_stack",
+            "frame_skip",
+            "env_threads",
+            "epochs",
+        ):
             check_positive_int(f"A2CConfig.{name}", getattr(self, name))
         check_number("A2CConfig.noop_max", self.noop_max, integer=True, low=0)
         check_number("A2CConfig.lr_decay_steps", self.lr_decay_steps, integer=True, low=0)
@@ -97,8 +105,9 @@ class A2CConfig:
             check_number(f"A2CConfig.{name}", getattr(self, name), low=0, low_open=True)
         for name in ("entropy_coef", "value_coef"):
             check_number(f"A2CConfig.{name}", getattr(self, name), low=0)
-        check_number("A2CConfig.repeat_action_probability", self.repeat_action_probability,
-                     low=0, high=1)  # fmt: skip
+        check_number(
+            "A2CConfig.repeat_action_probability", self.repeat_action_probability, low=0, high=1
+        )
         if len(self.crop) != 4:
             raise ValueError(
                 f"A2CConfig.crop must be 4 numbers (top bottom left right), got {self.crop}"
@@ -114,12 +123,16 @@ class A2CConfig:
         """How this config's games are made, for :func:`rlcourse.envs.make_env_for`
         (saved in every checkpoint)."""
         return {
-            "screen_size": self.size, "frame_stack": self.frame_stack,
-            "frame_skip": self.frame_skip, "noop_max": self.noop_max,
+            "screen_size": self.size,
+            "frame_stack": self.frame_stack,
+            "frame_skip": self.frame_skip,
+            "noop_max": self.noop_max,
             "repeat_action_probability": self.repeat_action_probability,
             "crop": list(self.crop) if any(self.crop) else None,
-            "episodic_life": self.episodic_life, "clip_rewards": False, "fire_reset": False,
-        }  # fmt: skip
+            "episodic_life": self.episodic_life,
+            "clip_rewards": False,
+            "fire_reset": False,
+        }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> A2CConfig:
@@ -225,9 +238,13 @@ def rollout_returns(rollout: Rollout, last_value: torch.Tensor, config: A2CConfi
 
 
 def _step_on_losses(
-    agent: RecurrentActorCritic, optimizer: torch.optim.Optimizer, p_loss: torch.Tensor,
-    v_loss: torch.Tensor, h: torch.Tensor, config: A2CConfig,
-) -> dict[str, float]:  # fmt: skip
+    agent: RecurrentActorCritic,
+    optimizer: torch.optim.Optimizer,
+    p_loss: torch.Tensor,
+    v_loss: torch.Tensor,
+    h: torch.Tensor,
+    config: A2CConfig,
+) -> dict[str, float]:
     """One clipped gradient step on ``p_loss + value_coef * v_loss - entropy_coef * h``;
     returns the loss pieces and the grad norm (before clipping)."""
     loss = p_loss + config.value_coef * v_loss - config.entropy_coef * h
@@ -265,9 +282,12 @@ def train_on_rollout(
 
 
 def clipped_policy_loss(
-    logits: torch.Tensor, actions: torch.Tensor, advantage: torch.Tensor,
-    old_log_probs: torch.Tensor, clip_range: float,
-) -> torch.Tensor:  # fmt: skip
+    logits: torch.Tensor,
+    actions: torch.Tensor,
+    advantage: torch.Tensor,
+    old_log_probs: torch.Tensor,
+    clip_range: float,
+) -> torch.Tensor:
     """PPO's clipped surrogate: ``-mean(min(ratio * A, clip(ratio, 1 - c, 1 + c) * A))``
     with ``ratio = pi(a|s) / pi_old(a|s)``. While the policy is the one that played
     (ratio 1) its gradient is :func:`policy_loss`'s; once a step has moved an action's
@@ -310,8 +330,7 @@ def train_on_rollout_clipped(
             old_log_probs = log_prob_of_actions(logits, actions).detach()
             returns = rollout_returns(rollout, last_value, config)
             advantage = advantages(returns, values)
-        p_loss = clipped_policy_loss(logits, actions, advantage, old_log_probs,
-                                     config.clip_range)  # fmt: skip
+        p_loss = clipped_policy_loss(logits, actions, advantage, old_log_probs, config.clip_range)
         v_loss = value_loss(values, returns)
         stats = _step_on_losses(agent, optimizer, p_loss, v_loss, entropy(logits), config)
     return stats
@@ -335,9 +354,11 @@ class A2C:
     ) -> None:
         self.config = config or A2CConfig()
         self.network_spec = network_spec(
-            "RecurrentActorCritic", obs_shape=tuple(obs_shape), n_actions=int(n_actions),
+            "RecurrentActorCritic",
+            obs_shape=tuple(obs_shape),
+            n_actions=int(n_actions),
             hidden_size=self.config.hidden_size,
-        )  # fmt: skip
+        )
         # Seed the weights without touching torch's global RNG (fork_rng restores it).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
@@ -370,21 +391,29 @@ class A2C:
 
     def policy(self, greedy: bool = False, seed: int = 0) -> RecurrentPolicy:
         """The network as a policy; its memory is zeroed at lost lives when training did."""
-        return RecurrentPolicy(self.network, greedy=greedy, seed=seed,
-                               reset_on_life_loss=self.config.episodic_life)  # fmt: skip
+        return RecurrentPolicy(
+            self.network, greedy=greedy, seed=seed, reset_on_life_loss=self.config.episodic_life
+        )
 
     def checkpoint(
-        self, env_id: str, env_options: dict[str, Any] | None = None,
+        self,
+        env_id: str,
+        env_options: dict[str, Any] | None = None,
         resume: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """This agent in the course's checkpoint format (a resume point with ``resume``)."""
         if resume is not None:
             resume = {**resume, "optimizer": self.optimizer.state_dict(), "updates": self.updates}
         return make_checkpoint(
-            algo=self.algo, env_id=env_id, env_options=env_options, config=asdict(self.config),
-            network_spec=self.network_spec, weights=self.network.state_dict(), steps=self.steps,
+            algo=self.algo,
+            env_id=env_id,
+            env_options=env_options,
+            config=asdict(self.config),
+            network_spec=self.network_spec,
+            weights=self.network.state_dict(),
+            steps=self.steps,
             resume=resume,
-        )  # fmt: skip
+        )
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a resume point made by :meth:`checkpoint`."""

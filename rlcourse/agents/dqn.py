@@ -102,8 +102,14 @@ class DQNConfig:
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(self.hidden_sizes)
-        for name in ("batch_size", "buffer_size", "train_frequency", "gradient_steps",
-                     "target_update_interval", "explore_repeat"):  # fmt: skip
+        for name in (
+            "batch_size",
+            "buffer_size",
+            "train_frequency",
+            "gradient_steps",
+            "target_update_interval",
+            "explore_repeat",
+        ):
             check_positive_int(f"DQNConfig.{name}", getattr(self, name))
         for name in ("learning_starts", "exploration_steps", "random_shift"):
             check_number(f"DQNConfig.{name}", getattr(self, name), integer=True, low=0)
@@ -150,11 +156,18 @@ def cartpole_config(**overrides: Any) -> DQNConfig:
     (10-episode greedy mean >= 475) 5 seeds of 5 in 20-32k steps; see bench/cartpole_solve.py.
     """
     values: dict[str, Any] = {
-        "lr": 2.3e-3, "batch_size": 64, "buffer_size": 100_000, "learning_starts": 1_000,
-        "train_frequency": 256, "gradient_steps": 128, "target_update_interval": 10,
-        "exploration_steps": 8_000, "epsilon_end": 0.04, "hidden_sizes": (128, 128),
+        "lr": 2.3e-3,
+        "batch_size": 64,
+        "buffer_size": 100_000,
+        "learning_starts": 1_000,
+        "train_frequency": 256,
+        "gradient_steps": 128,
+        "target_update_interval": 10,
+        "exploration_steps": 8_000,
+        "epsilon_end": 0.04,
+        "hidden_sizes": (128, 128),
         "double": True,
-    }  # fmt: skip
+    }
     values.update(overrides)
     return DQNConfig(**values)
 
@@ -168,11 +181,18 @@ def atari_config(**overrides: Any) -> DQNConfig:
     takes 1.4 GB.
     """
     values: dict[str, Any] = {
-        "lr": 1e-4, "batch_size": 32, "buffer_size": 200_000, "learning_starts": 20_000,
-        "train_frequency": 4, "gradient_steps": 1, "target_update_interval": 2_000,
-        "exploration_steps": 250_000, "epsilon_end": 0.01, "max_grad_norm": 10.0,
+        "lr": 1e-4,
+        "batch_size": 32,
+        "buffer_size": 200_000,
+        "learning_starts": 20_000,
+        "train_frequency": 4,
+        "gradient_steps": 1,
+        "target_update_interval": 2_000,
+        "exploration_steps": 250_000,
+        "epsilon_end": 0.01,
+        "max_grad_norm": 10.0,
         "double": False,
-    }  # fmt: skip
+    }
     values.update(overrides)
     return DQNConfig(**values)
 
@@ -186,11 +206,21 @@ def atari_100k_config(**overrides: Any) -> DQNConfig:
     every update it changes nothing.) Lesson 07 builds it idea by idea.
     """
     values: dict[str, Any] = {
-        "lr": 1e-4, "batch_size": 32, "buffer_size": 100_000, "learning_starts": 1_600,
-        "train_frequency": 2, "gradient_steps": 1, "target_update_interval": 2,
-        "exploration_steps": 5_000, "epsilon_end": 0.01, "max_grad_norm": 10.0,
-        "double": True, "dueling": True, "n_step": 10, "random_shift": 4,
-    }  # fmt: skip
+        "lr": 1e-4,
+        "batch_size": 32,
+        "buffer_size": 100_000,
+        "learning_starts": 1_600,
+        "train_frequency": 2,
+        "gradient_steps": 1,
+        "target_update_interval": 2,
+        "exploration_steps": 5_000,
+        "epsilon_end": 0.01,
+        "max_grad_norm": 10.0,
+        "double": True,
+        "dueling": True,
+        "n_step": 10,
+        "random_shift": 4,
+    }
     values.update(overrides)
     return DQNConfig(**values)
 
@@ -289,8 +319,9 @@ def compute_dqn_loss(
     with torch.no_grad():  # the target is a fixed regression label: no gradient through it
         next_q_target = target_network(next_obs)
         if double:
-            target = double_dqn_target(rewards.float(), q_network(next_obs), next_q_target,
-                                       terminated, truncated, gamma)  # fmt: skip
+            target = double_dqn_target(
+                rewards.float(), q_network(next_obs), next_q_target, terminated, truncated, gamma
+            )
         else:
             target = td_target(rewards.float(), next_q_target, terminated, truncated, gamma)
     if loss == "huber":
@@ -345,11 +376,17 @@ def q_network_spec(
     """An MLP for vector observations, the Nature CNN for stacked uint8 frames."""
     shape = tuple(observation_space.shape)
     if len(shape) == 1:
-        return network_spec("MLPQNetwork", obs_dim=shape[0], n_actions=n_actions,
-                            hidden_sizes=config.hidden_sizes, dueling=config.dueling)  # fmt: skip
+        return network_spec(
+            "MLPQNetwork",
+            obs_dim=shape[0],
+            n_actions=n_actions,
+            hidden_sizes=config.hidden_sizes,
+            dueling=config.dueling,
+        )
     if len(shape) == 3 and observation_space.dtype == np.uint8:
-        return network_spec("NatureCNN", obs_shape=shape, n_actions=n_actions,
-                            dueling=config.dueling)  # fmt: skip
+        return network_spec(
+            "NatureCNN", obs_shape=shape, n_actions=n_actions, dueling=config.dueling
+        )
     raise ValueError(
         f"no Q-network for {observation_space.dtype} observations of shape {shape}: vectors "
         "or uint8 (frames, H, W) stacks are supported"
@@ -497,11 +534,14 @@ class DQN:
         c = self.config
         batch = ReplaySample(*(torch.as_tensor(array, device=self.device) for array in batch))
         if c.random_shift and batch.obs.ndim == 4:  # image stacks: each shifted on its own
-            batch = batch._replace(obs=random_shift(batch.obs, c.random_shift, self.rng),
-                                   next_obs=random_shift(batch.next_obs, c.random_shift, self.rng))
+            batch = batch._replace(
+                obs=random_shift(batch.obs, c.random_shift, self.rng),
+                next_obs=random_shift(batch.next_obs, c.random_shift, self.rng),
+            )
         gamma = c.gamma if discounts is None else torch.as_tensor(discounts, device=self.device)
-        loss, q_taken = compute_dqn_loss(self.q, self.target, batch, gamma, double=c.double,
-                                         loss=c.loss)  # fmt: skip
+        loss, q_taken = compute_dqn_loss(
+            self.q, self.target, batch, gamma, double=c.double, loss=c.loss
+        )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if c.max_grad_norm is not None:
@@ -533,11 +573,16 @@ class DQN:
                 **({"buffer": buffer_state(self.buffer)} if include_buffer else {}),
             }
         return make_checkpoint(
-            algo=self.algo, env_id=env_id, env_options=env_options,
-            config=asdict(self.config), network_spec=self.network_spec,
-            weights=self.q.state_dict(), steps=self.steps, rng={"agent": rng_state(self.rng)},
+            algo=self.algo,
+            env_id=env_id,
+            env_options=env_options,
+            config=asdict(self.config),
+            network_spec=self.network_spec,
+            weights=self.q.state_dict(),
+            steps=self.steps,
+            rng={"agent": rng_state(self.rng)},
             resume=resume,
-        )  # fmt: skip
+        )
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a resume point made by :meth:`checkpoint` (same config and env)."""

@@ -77,8 +77,7 @@ class ReinforceConfig:
             check_number(f"ReinforceConfig.{name}", getattr(self, name), low=0, low_open=True)
         check_number("ReinforceConfig.entropy_coef", self.entropy_coef, low=0)
         if self.max_grad_norm is not None:
-            check_number("ReinforceConfig.max_grad_norm", self.max_grad_norm, low=0,
-                         low_open=True)  # fmt: skip
+            check_number("ReinforceConfig.max_grad_norm", self.max_grad_norm, low=0, low_open=True)
         if not self.hidden_sizes:
             raise ValueError("ReinforceConfig.hidden_sizes must name at least one layer size")
         for size in self.hidden_sizes:
@@ -90,8 +89,9 @@ class ReinforceConfig:
             )
         for name in ("reward_to_go", "normalize_returns"):
             if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"ReinforceConfig.{name} must be true or false, "
-                                f"got {getattr(self, name)!r}")  # fmt: skip
+                raise TypeError(
+                    f"ReinforceConfig.{name} must be true or false, got {getattr(self, name)!r}"
+                )
 
     def env_options(self) -> dict[str, Any]:
         """How this config's env is made beyond its id: nothing (saved in checkpoints)."""
@@ -294,9 +294,12 @@ class Reinforce:
     def __init__(self, obs_dim: int, n_actions: int, config: ReinforceConfig | None = None) -> None:
         self.config = config or ReinforceConfig()
         self.network_spec = network_spec(
-            "MLPPolicy", obs_dim=int(obs_dim), n_actions=int(n_actions),
-            hidden_sizes=self.config.hidden_sizes, value=self.config.baseline == "value",
-        )  # fmt: skip
+            "MLPPolicy",
+            obs_dim=int(obs_dim),
+            n_actions=int(n_actions),
+            hidden_sizes=self.config.hidden_sizes,
+            value=self.config.baseline == "value",
+        )
         # Seed the weights without touching torch's global RNG (fork_rng restores it).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
@@ -305,8 +308,9 @@ class Reinforce:
             {"params": list(self.network.policy.parameters()), "lr": self.config.lr}
         ]
         if self.network.value is not None:
-            groups.append({"params": list(self.network.value.parameters()),
-                           "lr": self.config.value_lr})  # fmt: skip
+            groups.append(
+                {"params": list(self.network.value.parameters()), "lr": self.config.value_lr}
+            )
         self.optimizer = torch.optim.Adam(groups)
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.steps = 0
@@ -331,17 +335,25 @@ class Reinforce:
         return CategoricalPolicy(self.network, greedy=greedy, seed=seed)
 
     def checkpoint(
-        self, env_id: str, env_options: dict[str, Any] | None = None,
+        self,
+        env_id: str,
+        env_options: dict[str, Any] | None = None,
         resume: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """This agent in the course's checkpoint format (a resume point with ``resume``)."""
         if resume is not None:
             resume = {**resume, "optimizer": self.optimizer.state_dict(), "updates": self.updates}
         return make_checkpoint(
-            algo=self.algo, env_id=env_id, env_options=env_options, config=asdict(self.config),
-            network_spec=self.network_spec, weights=self.network.state_dict(), steps=self.steps,
-            rng={"sampling": self.generator.get_state()}, resume=resume,
-        )  # fmt: skip
+            algo=self.algo,
+            env_id=env_id,
+            env_options=env_options,
+            config=asdict(self.config),
+            network_spec=self.network_spec,
+            weights=self.network.state_dict(),
+            steps=self.steps,
+            rng={"sampling": self.generator.get_state()},
+            resume=resume,
+        )
 
     def restore(self, payload: dict[str, Any]) -> None:
         """Continue from a resume point made by :meth:`checkpoint`."""

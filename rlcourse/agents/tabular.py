@@ -167,8 +167,9 @@ def value_iteration(
         values = new
         history.append(values.copy())
         if delta < tol:
-            return ValueIterationResult(values, action_values(values, transitions, gamma),
-                                        sweep, history)  # fmt: skip
+            return ValueIterationResult(
+                values, action_values(values, transitions, gamma), sweep, history
+            )
     raise RuntimeError(
         f"value iteration did not converge in {max_sweeps} sweeps (last change {delta:g}); "
         "with gamma = 1 it may never: use gamma < 1 or raise max_sweeps"
@@ -206,9 +207,7 @@ def _epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator)
     return policies.epsilon_greedy(q_row, epsilon, rng, random_ties=True)
 
 
-def _td_update(
-    q: np.ndarray, state: int, action: int, target: float, alpha: float
-) -> float:
+def _td_update(q: np.ndarray, state: int, action: int, target: float, alpha: float) -> float:
     error = target - q[state, action]
     q[state, action] += alpha * error
     return float(error)
@@ -219,10 +218,14 @@ def _check_update(
 ) -> tuple[np.ndarray, int, int, int, float, float]:
     q = _check_table("q", q, 2)
     n_states, n_actions = q.shape
-    return (q, _check_index("state", state, n_states), _check_index("action", action, n_actions),
-            _check_index("next_state", next_state, n_states),
-            check_number("alpha", alpha, low=0, high=1, low_open=True),
-            _check_gamma(gamma))  # fmt: skip
+    return (
+        q,
+        _check_index("state", state, n_states),
+        _check_index("action", action, n_actions),
+        _check_index("next_state", next_state, n_states),
+        check_number("alpha", alpha, low=0, high=1, low_open=True),
+        _check_gamma(gamma),
+    )
 
 
 def q_learning_update(
@@ -248,16 +251,22 @@ def q_learning_update(
     >>> float(q[0, 1])
     1.85
     """
-    q, state, action, next_state, alpha, gamma = _check_update(q, state, action, next_state,
-                                                               alpha, gamma)  # fmt: skip
-    return _q_learning_update(q, state, action, float(reward), next_state, terminated, alpha,
-                              gamma)  # fmt: skip
+    q, state, action, next_state, alpha, gamma = _check_update(
+        q, state, action, next_state, alpha, gamma
+    )
+    return _q_learning_update(q, state, action, float(reward), next_state, terminated, alpha, gamma)
 
 
 def _q_learning_update(
-    q: np.ndarray, state: int, action: int, reward: float, next_state: int, terminated: bool,
-    alpha: float, gamma: float,
-) -> float:  # fmt: skip
+    q: np.ndarray,
+    state: int,
+    action: int,
+    reward: float,
+    next_state: int,
+    terminated: bool,
+    alpha: float,
+    gamma: float,
+) -> float:
     future = 0.0 if terminated else gamma * float(np.max(q[next_state]))
     return _td_update(q, state, action, reward + future, alpha)
 
@@ -284,17 +293,26 @@ def sarsa_update(
     ...              alpha=0.5, gamma=0.9)
     1.9
     """
-    q, state, action, next_state, alpha, gamma = _check_update(q, state, action, next_state,
-                                                               alpha, gamma)  # fmt: skip
+    q, state, action, next_state, alpha, gamma = _check_update(
+        q, state, action, next_state, alpha, gamma
+    )
     next_action = _check_index("next_action", next_action, q.shape[1])
-    return _sarsa_update(q, state, action, float(reward), next_state, next_action, terminated,
-                         alpha, gamma)  # fmt: skip
+    return _sarsa_update(
+        q, state, action, float(reward), next_state, next_action, terminated, alpha, gamma
+    )
 
 
 def _sarsa_update(
-    q: np.ndarray, state: int, action: int, reward: float, next_state: int, next_action: int,
-    terminated: bool, alpha: float, gamma: float,
-) -> float:  # fmt: skip
+    q: np.ndarray,
+    state: int,
+    action: int,
+    reward: float,
+    next_state: int,
+    next_action: int,
+    terminated: bool,
+    alpha: float,
+    gamma: float,
+) -> float:
     future = 0.0 if terminated else gamma * float(q[next_state, next_action])
     return _td_update(q, state, action, reward + future, alpha)
 
@@ -362,12 +380,22 @@ def train_tabular(
                 action = _epsilon_greedy(q[state], epsilon, rng)
             next_state, reward, terminated, truncated, _ = env.step(action)
             if method == "q_learning":
-                _q_learning_update(q, state, action, float(reward), next_state, terminated,
-                                   alpha, gamma)  # fmt: skip
+                _q_learning_update(
+                    q, state, action, float(reward), next_state, terminated, alpha, gamma
+                )
             else:  # SARSA needs the action it will take next before its update
                 next_action = 0 if terminated else _epsilon_greedy(q[next_state], epsilon, rng)
-                _sarsa_update(q, state, action, float(reward), next_state, next_action,
-                              terminated, alpha, gamma)  # fmt: skip
+                _sarsa_update(
+                    q,
+                    state,
+                    action,
+                    float(reward),
+                    next_state,
+                    next_action,
+                    terminated,
+                    alpha,
+                    gamma,
+                )
                 action = next_action
             returns[episode] += float(reward)
             lengths[episode] += 1

@@ -120,8 +120,11 @@ def structure(notebook: Any) -> Any:
             cell.get("cell_type"),
             cell.get("id"),
             cell.get("source"),
-            {k: v for k, v in cell.get("metadata", {}).items()
-             if k not in ("execution", "measured_source")},  # fmt: skip
+            {
+                k: v
+                for k, v in cell.get("metadata", {}).items()
+                if k not in ("execution", "measured_source")
+            },
         )
         for cell in notebook.cells
     ]
@@ -198,7 +201,7 @@ def _check_text(text: str, where: str) -> None:
         if found:
             start = max(found.start() - 60, 0)
             raise OutputError(
-                f"{where}: the output holds {what} ({visible[start:found.end() + 40]!r}): "
+                f"{where}: the output holds {what} ({visible[start : found.end() + 40]!r}): "
                 "committed outputs must not depend on the machine; print a relative path, "
                 "not an object's repr"
             )
@@ -267,10 +270,13 @@ def refresh(path: Path, timeout: int = 1200) -> int:
     # The output is kept only if it was made by this very code (a hash of the source is
     # stored with it): an edited cell is measured again.
     kept = {
-        cell.source: cell.outputs for cell in notebook.cells
-        if cell.cell_type == "code" and MEASUREMENT in cell.metadata.get("tags", [])
-        and cell.outputs and cell.metadata.get("measured_source") == _digest(cell.source)
-    }  # fmt: skip
+        cell.source: cell.outputs
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        and MEASUREMENT in cell.metadata.get("tags", [])
+        and cell.outputs
+        and cell.metadata.get("measured_source") == _digest(cell.source)
+    }
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -278,9 +284,12 @@ def refresh(path: Path, timeout: int = 1200) -> int:
     # coalesce_streams: one stream output per cell, however the kernel's flushes fell;
     # record_timing=False: no execution timestamps in the cells' metadata.
     NotebookClient(
-        notebook, timeout=timeout, resources=resources, coalesce_streams=True,
+        notebook,
+        timeout=timeout,
+        resources=resources,
+        coalesce_streams=True,
         record_timing=False,
-    ).execute()  # fmt: skip
+    ).execute()
     for cell in notebook.cells:
         if cell.cell_type == "code" and MEASUREMENT in cell.metadata.get("tags", []):
             cell.outputs = kept.get(cell.source, cell.outputs)
@@ -322,8 +331,9 @@ def make_notebooks(source_dir: Path = Path("notebooks"), jobs: int = 2) -> int:
                 path, seconds, size = future.result()
             except Exception as error:  # report every notebook, fail at the end
                 failed = 1
-                print(f"FAILED: {futures[future]}: {type(error).__name__}: {error}",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"FAILED: {futures[future]}: {type(error).__name__}: {error}", file=sys.stderr
+                )
                 continue
             flag = ""
             if size > MAX_NOTEBOOK_BYTES:

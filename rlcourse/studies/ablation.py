@@ -64,21 +64,38 @@ def _write_rows(path: str | os.PathLike, header: Sequence[str], rows: Any) -> No
         writer.writerows(rows)
 
 
-def write_ablation(variants: Sequence[Variant], log_path: str | os.PathLike,
-                   scores_path: str | os.PathLike) -> None:  # fmt: skip
+def write_ablation(
+    variants: Sequence[Variant], log_path: str | os.PathLike, scores_path: str | os.PathLike
+) -> None:
     """Write the two CSV files (atomically)."""
-    _write_rows(log_path, LOG_FIELDS, (
-        [v.name, int(step), f"{episode_return:g}", f"{wall:.1f}"]
-        for v in variants
-        for step, episode_return, wall in zip(
-            *(v.log.get(name, ()) for name in LOG_FIELDS[1:]), strict=True
-        )
-    ))  # fmt: skip
-    _write_rows(scores_path, SCORE_FIELDS, (
-        [v.name, v.label, v.steps, f"{v.minutes:.1f}", f"{v.scores.mean():.1f}",
-         f"{v.scores.std():.1f}", " ".join(f"{s:g}" for s in v.scores), v.command]
-        for v in variants
-    ))  # fmt: skip
+    _write_rows(
+        log_path,
+        LOG_FIELDS,
+        (
+            [v.name, int(step), f"{episode_return:g}", f"{wall:.1f}"]
+            for v in variants
+            for step, episode_return, wall in zip(
+                *(v.log.get(name, ()) for name in LOG_FIELDS[1:]), strict=True
+            )
+        ),
+    )
+    _write_rows(
+        scores_path,
+        SCORE_FIELDS,
+        (
+            [
+                v.name,
+                v.label,
+                v.steps,
+                f"{v.minutes:.1f}",
+                f"{v.scores.mean():.1f}",
+                f"{v.scores.std():.1f}",
+                " ".join(f"{s:g}" for s in v.scores),
+                v.command,
+            ]
+            for v in variants
+        ),
+    )
 
 
 def _read_rows(path: str | os.PathLike, fields: Sequence[str]) -> list[dict[str, str]]:
@@ -86,8 +103,9 @@ def _read_rows(path: str | os.PathLike, fields: Sequence[str]) -> list[dict[str,
         reader = csv.DictReader(file)
         header = list(reader.fieldnames or [])
         if tuple(header) != tuple(fields):
-            raise ValueError(f"{path} is not an ablation file: its columns are {header}, "
-                             f"expected {list(fields)}")  # fmt: skip
+            raise ValueError(
+                f"{path} is not an ablation file: its columns are {header}, expected {list(fields)}"
+            )
         return list(reader)
 
 
@@ -98,10 +116,17 @@ def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -
     for row in _read_rows(scores_path, SCORE_FIELDS):
         mine = [r for r in rows if r["variant"] == row["variant"]]
         log = {name: np.array([float(r[name]) for r in mine]) for name in LOG_FIELDS[1:]}
-        variants.append(Variant(
-            row["variant"], row["label"], int(row["steps"]), float(row["minutes"]),
-            np.array([float(s) for s in row["scores"].split()]), row["command"], log,
-        ))  # fmt: skip
+        variants.append(
+            Variant(
+                row["variant"],
+                row["label"],
+                int(row["steps"]),
+                float(row["minutes"]),
+                np.array([float(s) for s in row["scores"].split()]),
+                row["command"],
+                log,
+            )
+        )
     return variants
 
 
@@ -123,23 +148,44 @@ def evaluate_run(
     run = Path(run)
     final = run / "final.pt"
     if not final.exists():
-        raise FileNotFoundError(f"{final} is missing: the run has not finished (train it, or "
-                                "resume it with --resume)")  # fmt: skip
+        raise FileNotFoundError(
+            f"{final} is missing: the run has not finished (train it, or resume it with --resume)"
+        )
     agent = load_policy(final, device="cpu")
     recorder = ValueBiasRecorder.for_checkpoint(agent, episodes) if value_bias else None
-    result = evaluate_checkpoint(agent, episodes=episodes, seed=TEST_SEED, vs_random=vs_random,
-                                 on_step=recorder)  # fmt: skip
+    result = evaluate_checkpoint(
+        agent, episodes=episodes, seed=TEST_SEED, vs_random=vs_random, on_step=recorder
+    )
     log = read_csv(run / "log.csv")
     logged = np.isfinite(log["episode_return"])
     log = {key: log[key][logged] for key in LOG_FIELDS[1:]}
     made_by = agent.checkpoint.config["extra"].get("command", "").replace(" --resume", "")
     made_by = re.sub(r"--out \S+", f"--out {run.parent.name}/{run.name}", made_by)
     minutes = float(log["wall_seconds"][-1]) / 60 if len(log["wall_seconds"]) else 0.0
-    variants = [Variant(name, label, agent.checkpoint.steps, minutes, result.scores, made_by, log,
-                        recorder.result() if recorder else None)]  # fmt: skip
+    variants = [
+        Variant(
+            name,
+            label,
+            agent.checkpoint.steps,
+            minutes,
+            result.scores,
+            made_by,
+            log,
+            recorder.result() if recorder else None,
+        )
+    ]
     if vs_random:
-        variants.insert(0, Variant("random", "random play", 0, 0.0, result.random_scores,
-                                   "random actions, the same games"))  # fmt: skip
+        variants.insert(
+            0,
+            Variant(
+                "random",
+                "random play",
+                0,
+                0.0,
+                result.random_scores,
+                "random actions, the same games",
+            ),
+        )
     return variants
 
 
@@ -174,19 +220,30 @@ def plot_ablation(
     for index, v in enumerate(variants):
         color = f"C{index}"
         if len(v.log.get("step", [])):
-            curves.plot(v.log["step"] / 1e3, moving_average(v.log["episode_return"], window),
-                        color=color, label=v.label)  # fmt: skip
+            curves.plot(
+                v.log["step"] / 1e3,
+                moving_average(v.log["episode_return"], window),
+                color=color,
+                label=v.label,
+            )
         bars.bar(index, v.scores.mean(), yerr=v.scores.std(), color=color, alpha=0.6, capsize=3)
-        bars.scatter(index + rng.uniform(-0.25, 0.25, len(v.scores)), v.scores, s=6,
-                     color="black", alpha=0.6, zorder=3)  # fmt: skip
+        bars.scatter(
+            index + rng.uniform(-0.25, 0.25, len(v.scores)),
+            v.scores,
+            s=6,
+            color="black",
+            alpha=0.6,
+            zorder=3,
+        )
     curves.set_xlabel("agent steps, thousands")
     curves.set_ylabel(f"training return (life, clipped), last {window}")
     curves.grid(alpha=0.3)
     curves.legend(fontsize=8, loc="upper left")
     for index, (name, score) in enumerate((baselines or {}).items()):
         bars.axhline(score, color="gray", ls=["--", ":", "-."][index % 3], lw=1, label=name)
-    bars.set_xticks(range(len(variants)), [v.label for v in variants], rotation=20,
-                    ha="right", fontsize=8)  # fmt: skip
+    bars.set_xticks(
+        range(len(variants)), [v.label for v in variants], rotation=20, ha="right", fontsize=8
+    )
     bars.set_ylabel("score (mean ± std; dots: games)")
     bars.grid(alpha=0.3, axis="y")
     if baselines:

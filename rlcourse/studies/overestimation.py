@@ -243,12 +243,20 @@ class StudyConfig:
     def dqn_config(self, double: bool, seed: int) -> DQNConfig:
         """The agent's config: the same for both algorithms but for ``double``."""
         return DQNConfig(
-            gamma=self.gamma, lr=self.lr, batch_size=self.batch_size,
-            buffer_size=self.buffer_size, learning_starts=self.learning_starts,
-            target_update_interval=self.target_update_interval, tau=1.0,
-            epsilon_end=self.epsilon_end, exploration_steps=self.exploration_steps,
-            hidden_sizes=self.hidden_sizes, double=double, seed=seed, device="cpu",
-        )  # fmt: skip
+            gamma=self.gamma,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            buffer_size=self.buffer_size,
+            learning_starts=self.learning_starts,
+            target_update_interval=self.target_update_interval,
+            tau=1.0,
+            epsilon_end=self.epsilon_end,
+            exploration_steps=self.exploration_steps,
+            hidden_sizes=self.hidden_sizes,
+            double=double,
+            seed=seed,
+            device="cpu",
+        )
 
 
 class StudyResult(NamedTuple):
@@ -310,9 +318,12 @@ def run_one(
     def measure() -> None:
         predicted.append(float(agent.q_values(start).max()))
         returns = evaluate(
-            cached_greedy(agent), eval_env, config.eval_episodes,
-            seed=eval_seed + len(actual) * config.eval_episodes, gamma=config.gamma,
-        )  # fmt: skip
+            cached_greedy(agent),
+            eval_env,
+            config.eval_episodes,
+            seed=eval_seed + len(actual) * config.eval_episodes,
+            gamma=config.gamma,
+        )
         actual.append(float(returns.mean()))
 
     def after_step(agent: DQN) -> None:
@@ -352,11 +363,16 @@ def run_study(config: StudyConfig | None = None, progress: bool = True) -> Study
         torch.set_num_threads(threads)
     env = config.make_env()
     return StudyResult(
-        algos=ALGOS, seeds=np.array(config.seeds), steps=steps, predicted=predicted,
-        actual=actual, optimal=env.optimal_value(config.gamma),
-        corridor=env.path_value(config.gamma), wall_seconds=time.perf_counter() - started,
+        algos=ALGOS,
+        seeds=np.array(config.seeds),
+        steps=steps,
+        predicted=predicted,
+        actual=actual,
+        optimal=env.optimal_value(config.gamma),
+        corridor=env.path_value(config.gamma),
+        wall_seconds=time.perf_counter() - started,
         cpu_seconds=time.process_time() - cpu_started,
-    )  # fmt: skip
+    )
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -375,14 +391,26 @@ def plot_overestimation(result: StudyResult, path: str | Path | None = None) -> 
     for i, algo in enumerate(result.algos):
         color = COLORS.get(algo, f"C{i}")
         predicted, actual = result.predicted[i], result.actual[i]
-        ax.plot(result.steps, predicted.mean(0), color=color, lw=2,
-                label=f"{algo}: predicted value " + r"$\mathrm{max}_a\,Q(s_0, a)$")  # fmt: skip
+        ax.plot(
+            result.steps,
+            predicted.mean(0),
+            color=color,
+            lw=2,
+            label=f"{algo}: predicted value " + r"$\mathrm{max}_a\,Q(s_0, a)$",
+        )
         ax.fill_between(result.steps, predicted.min(0), predicted.max(0), color=color, alpha=0.2)
-        ax.plot(result.steps, actual.mean(0), color=color, lw=1.5, ls="--",
-                label=f"{algo}: discounted return obtained (greedy)")  # fmt: skip
+        ax.plot(
+            result.steps,
+            actual.mean(0),
+            color=color,
+            lw=1.5,
+            ls="--",
+            label=f"{algo}: discounted return obtained (greedy)",
+        )
     ax.axhline(result.optimal, color="black", lw=0.8, label="true value of $s_0$ (optimal)")
-    ax.axhline(result.corridor, color="grey", lw=0.8, ls=":",
-               label="true value of entering the corridor")  # fmt: skip
+    ax.axhline(
+        result.corridor, color="grey", lw=0.8, ls=":", label="true value of entering the corridor"
+    )
     ax.set_title(
         f"Overestimation: DQN vs Double DQN on MaximizationBiasEnv\n"
         f"mean over {len(result.seeds)} seeds, band: min to max over seeds"
@@ -410,9 +438,15 @@ def write_csv(result: StudyResult, path: str | Path) -> Path:
         for i, algo in enumerate(result.algos):
             for j, seed in enumerate(result.seeds):
                 for k, step in enumerate(result.steps):
-                    writer.writerow([int(step), algo, int(seed),
-                                     f"{result.predicted[i, j, k]:.5f}",
-                                     f"{result.actual[i, j, k]:.5f}"])  # fmt: skip
+                    writer.writerow(
+                        [
+                            int(step),
+                            algo,
+                            int(seed),
+                            f"{result.predicted[i, j, k]:.5f}",
+                            f"{result.actual[i, j, k]:.5f}",
+                        ]
+                    )
     return path
 
 
@@ -432,16 +466,25 @@ def read_study_csv(path: str | Path, config: StudyConfig | None = None) -> Study
     predicted = np.full((len(algos), len(seeds), len(steps)), np.nan)
     actual = predicted.copy()
     for row in rows:
-        index = (algos.index(row["algo"]), int(np.searchsorted(seeds, int(row["seed"]))),
-                 int(np.searchsorted(steps, int(row["step"]))))  # fmt: skip
+        index = (
+            algos.index(row["algo"]),
+            int(np.searchsorted(seeds, int(row["seed"]))),
+            int(np.searchsorted(steps, int(row["step"]))),
+        )
         predicted[index], actual[index] = float(row["predicted"]), float(row["actual"])
     config = config or StudyConfig()
     env = config.make_env()
     return StudyResult(
-        algos=algos, seeds=seeds, steps=steps, predicted=predicted, actual=actual,
-        optimal=env.optimal_value(config.gamma), corridor=env.path_value(config.gamma),
-        wall_seconds=math.nan, cpu_seconds=math.nan,
-    )  # fmt: skip
+        algos=algos,
+        seeds=seeds,
+        steps=steps,
+        predicted=predicted,
+        actual=actual,
+        optimal=env.optimal_value(config.gamma),
+        corridor=env.path_value(config.gamma),
+        wall_seconds=math.nan,
+        cpu_seconds=math.nan,
+    )
 
 
 def summary(result: StudyResult, last: int = 5) -> str:

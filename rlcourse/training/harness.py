@@ -116,8 +116,15 @@ def progress_bar(total: int, description: str, enabled: bool = True, initial: in
     """A ``tqdm.auto`` bar (a widget in notebooks, text in a terminal) counting steps."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=description, unit="step",
-                disable=not enabled, dynamic_ncols=True, mininterval=0.5)  # fmt: skip
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=description,
+        unit="step",
+        disable=not enabled,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
 
 
 class Run:
@@ -182,10 +189,20 @@ class Run:
                 ) from None
             remove_stale_temporaries(self.out)
             with atomic_write(self.out / "config.json") as temporary:
-                Path(temporary).write_text(json.dumps({
-                    "algo": algo, "env_id": env_id, "env_options": self.env_options,
-                    "total_steps": total_steps, "config": asdict(config),
-                }, indent=2, default=list) + "\n")  # fmt: skip
+                Path(temporary).write_text(
+                    json.dumps(
+                        {
+                            "algo": algo,
+                            "env_id": env_id,
+                            "env_options": self.env_options,
+                            "total_steps": total_steps,
+                            "config": asdict(config),
+                        },
+                        indent=2,
+                        default=list,
+                    )
+                    + "\n"
+                )
         self.metrics = MetricLogger(
             self.out / "log.csv" if self.out else None, LOG_COLUMNS, window=metrics_window
         )
@@ -313,8 +330,14 @@ class Run:
             self.save_resume_point(checkpoint(resume_point=True))
         self.pause_clock()
         self.finish(None if self.interrupted else checkpoint())
-        return TrainResult(agent, self.metrics.evaluations, self.solved_at, self.metrics,
-                           self.interrupted, self.wall_seconds)  # fmt: skip
+        return TrainResult(
+            agent,
+            self.metrics.evaluations,
+            self.solved_at,
+            self.metrics,
+            self.interrupted,
+            self.wall_seconds,
+        )
 
     def log_evaluation(self, step: int, scores: np.ndarray, best_checkpoint: Any) -> bool:
         """An evaluation's scores: a CSV row, and ``best.pt`` (``best_checkpoint()`` makes
@@ -325,8 +348,9 @@ class Run:
             self.best = mean
             if self.out is not None:
                 export_checkpoint(best_checkpoint(), self.out / "best.pt", half=False)
-        self.metrics.log_evaluation(step, mean, std, episode=self.episodes,
-                                    wall_seconds=self.training_time())  # fmt: skip
+        self.metrics.log_evaluation(
+            step, mean, std, episode=self.episodes, wall_seconds=self.training_time()
+        )
         self.bar.set_postfix(eval=f"{mean:.1f}")
         return better
 
@@ -409,9 +433,10 @@ def remove_stale_temporaries(out: Path) -> list[Path]:
     """Delete what saves killed mid-write left (``.checkpoint.pt.*.tmp``, ...): the files
     they were writing are intact, the temporaries are garbage."""
     stale = [
-        path for path in out.iterdir()
+        path
+        for path in out.iterdir()
         if path.is_file() and any(path.name.startswith(f".{name}.") for name in RUN_FILES)
-    ]  # fmt: skip
+    ]
     for path in stale:
         path.unlink(missing_ok=True)
     return stale

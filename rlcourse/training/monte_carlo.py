@@ -40,9 +40,11 @@ def play_episode(agent: Reinforce, env: gym.Env, seed: int) -> Episode:
         rewards.append(float(reward))
         if terminated or truncated:
             return Episode(
-                np.asarray(observations, dtype=np.float32), np.asarray(actions, dtype=np.int64),
-                np.asarray(rewards, dtype=np.float32), bool(truncated and not terminated),
-            )  # fmt: skip
+                np.asarray(observations, dtype=np.float32),
+                np.asarray(actions, dtype=np.int64),
+                np.asarray(rewards, dtype=np.float32),
+                bool(truncated and not terminated),
+            )
 
 
 def train_reinforce(
@@ -79,12 +81,23 @@ def train_reinforce(
     env_options = dict(env_options or {})
     config = agent.config
     run = Run(
-        algo="reinforce", env_id=env_id, env_options=env_options, config=config,
-        total_steps=total_steps, out_dir=out_dir, resume=resume, eval_every=eval_every,
-        eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, progress=progress,
-        live_plot=live_plot, live_metrics=("episode_return", "entropy"),
-        metrics_window=metrics_window, max_minutes=max_minutes, solve_score=solve_score,
-    )  # fmt: skip
+        algo="reinforce",
+        env_id=env_id,
+        env_options=env_options,
+        config=config,
+        total_steps=total_steps,
+        out_dir=out_dir,
+        resume=resume,
+        eval_every=eval_every,
+        eval_episodes=eval_episodes,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        live_plot=live_plot,
+        live_metrics=("episode_return", "entropy"),
+        metrics_window=metrics_window,
+        max_minutes=max_minutes,
+        solve_score=solve_score,
+    )
     make_evaluation_game = functools.partial(make_env_for, env_id, training=False, **env_options)
     if run.resume_payload is not None:
         agent.restore(run.resume_payload)
@@ -97,19 +110,29 @@ def train_reinforce(
         while run.running(agent.steps):
             before = agent.steps
             first = run.episodes
-            batch = [play_episode(agent, env, config.seed + first + i)
-                     for i in range(config.episodes_per_update)]  # fmt: skip
+            batch = [
+                play_episode(agent, env, config.seed + first + i)
+                for i in range(config.episodes_per_update)
+            ]
             stats = agent.update(batch)
             run.advance(agent.steps - before)
             step = before
             for episode in batch:
                 step += len(episode.actions)
-                run.log_episode(step, episode_return=float(episode.rewards.sum()),
-                                episode_length=len(episode.actions),
-                                **{key: stats[key] for key in STAT_COLUMNS})  # fmt: skip
+                run.log_episode(
+                    step,
+                    episode_return=float(episode.rewards.sum()),
+                    episode_length=len(episode.actions),
+                    **{key: stats[key] for key in STAT_COLUMNS},
+                )
             if run.evaluation_due(before, agent.steps):
-                play = functools.partial(evaluate_batched, agent.policy(seed=EVAL_SEED),
-                                         make_evaluation_game, eval_episodes, seed=EVAL_SEED)
+                play = functools.partial(
+                    evaluate_batched,
+                    agent.policy(seed=EVAL_SEED),
+                    make_evaluation_game,
+                    eval_episodes,
+                    seed=EVAL_SEED,
+                )
                 run.evaluate(agent.steps, play, checkpoint)
             if run.checkpoint_due(before, agent.steps):
                 run.save_resume_point(checkpoint(resume_point=True))
@@ -138,11 +161,18 @@ def prepare_reinforce(request: TrainRequest) -> Prepared:
 
     def train() -> TrainResult:
         return train_reinforce(
-            agent, env, request.total_steps, env_id=request.env_id,
-            eval_every=request.eval_every, eval_episodes=request.eval_episodes,
-            solve_score=request.solve_score, out_dir=request.out_dir,
-            checkpoint_every=request.checkpoint_every, resume=request.resume,
-            max_minutes=request.max_minutes, progress=request.progress,
-        )  # fmt: skip
+            agent,
+            env,
+            request.total_steps,
+            env_id=request.env_id,
+            eval_every=request.eval_every,
+            eval_episodes=request.eval_episodes,
+            solve_score=request.solve_score,
+            out_dir=request.out_dir,
+            checkpoint_every=request.checkpoint_every,
+            resume=request.resume,
+            max_minutes=request.max_minutes,
+            progress=request.progress,
+        )
 
     return Prepared(agent, train)

@@ -62,12 +62,23 @@ def train_dqn(
     env_id = env_id or (env.spec.id if env.spec else "unknown")
     config = agent.config
     run = Run(
-        algo="dqn", env_id=env_id, env_options=env_options, config=config,
-        total_steps=total_steps, out_dir=out_dir, resume=resume, eval_every=eval_every,
-        eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, progress=progress,
-        live_plot=live_plot, live_metrics=("episode_return", "loss", "epsilon"),
-        metrics_window=metrics_window, max_minutes=max_minutes, solve_score=solve_score,
-    )  # fmt: skip
+        algo="dqn",
+        env_id=env_id,
+        env_options=env_options,
+        config=config,
+        total_steps=total_steps,
+        out_dir=out_dir,
+        resume=resume,
+        eval_every=eval_every,
+        eval_episodes=eval_episodes,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        live_plot=live_plot,
+        live_metrics=("episode_return", "loss", "epsilon"),
+        metrics_window=metrics_window,
+        max_minutes=max_minutes,
+        solve_score=solve_score,
+    )
     game = env if isinstance(env, ReplayableGame) else ReplayableGame(env)
 
     def checkpoint(resume_point: bool = False) -> dict[str, Any]:
@@ -112,12 +123,21 @@ def prepare_dqn(request: TrainRequest) -> Prepared:
 
     def train() -> TrainResult:
         return train_dqn(
-            agent, env, request.total_steps, env_id=request.env_id, env_options=options,
-            eval_env=eval_env if request.eval_every else None, eval_every=request.eval_every,
-            eval_episodes=request.eval_episodes, solve_score=request.solve_score,
-            out_dir=request.out_dir, checkpoint_every=request.checkpoint_every,
-            resume=request.resume, max_minutes=request.max_minutes, progress=request.progress,
+            agent,
+            env,
+            request.total_steps,
+            env_id=request.env_id,
+            env_options=options,
+            eval_env=eval_env if request.eval_every else None,
+            eval_every=request.eval_every,
+            eval_episodes=request.eval_episodes,
+            solve_score=request.solve_score,
+            out_dir=request.out_dir,
+            checkpoint_every=request.checkpoint_every,
+            resume=request.resume,
+            max_minutes=request.max_minutes,
+            progress=request.progress,
             save_buffer=request.save_buffer,
-        )  # fmt: skip
+        )
 
     return Prepared(agent, train)

@@ -52,16 +52,32 @@ def train_a2c(
     config = agent.config
     env_options = config.env_options()
     run = Run(
-        algo="a2c", env_id=env_id, env_options=env_options, config=config,
-        total_steps=total_steps, out_dir=out_dir, resume=resume, eval_every=eval_every,
-        eval_episodes=eval_episodes, checkpoint_every=checkpoint_every, progress=progress,
-        live_plot=live_plot, live_metrics=("episode_return", "entropy"),
-        metrics_window=metrics_window, max_minutes=max_minutes,
-    )  # fmt: skip
+        algo="a2c",
+        env_id=env_id,
+        env_options=env_options,
+        config=config,
+        total_steps=total_steps,
+        out_dir=out_dir,
+        resume=resume,
+        eval_every=eval_every,
+        eval_episodes=eval_episodes,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        live_plot=live_plot,
+        live_metrics=("episode_return", "entropy"),
+        metrics_window=metrics_window,
+        max_minutes=max_minutes,
+    )
     make_training_game = GameSpec(env_id, training=True, options=env_options)
     make_evaluation_game = GameSpec(env_id, training=False, options=env_options)
-    pool = EnvPool(agent.network, make_training_game, config.n_games, seed=config.seed,
-                   vectorization=config.vectorization, env_threads=config.env_threads)  # fmt: skip
+    pool = EnvPool(
+        agent.network,
+        make_training_game,
+        config.n_games,
+        seed=config.seed,
+        vectorization=config.vectorization,
+        env_threads=config.env_threads,
+    )
     sums = dict.fromkeys(STAT_COLUMNS, 0.0)
     updates_since_row, logged_games = 0, 0
     if run.resume_payload is not None:
@@ -69,16 +85,23 @@ def train_a2c(
         saved = run.resume_payload["resume"]
         pool.restore(saved["pool"])
         if not pool.replayable:
-            print("resumed: the C++ games (vectorization='ale') cannot be replayed, so the "
-                  "unfinished games restart; the run goes on, but not bit for bit")  # fmt: skip
+            print(
+                "resumed: the C++ games (vectorization='ale') cannot be replayed, so the "
+                "unfinished games restart; the run goes on, but not bit for bit"
+            )
         sums = {key: float(saved["stats"][key]) for key in STAT_COLUMNS}
         updates_since_row, logged_games = int(saved["updates_since_row"]), int(saved["logged"])
 
     def checkpoint(resume_point: bool = False) -> dict[str, Any]:
         loop = None
         if resume_point:
-            loop = {"run": run.run_state(), "pool": pool.state(), "stats": dict(sums),
-                    "updates_since_row": updates_since_row, "logged": logged_games}  # fmt: skip
+            loop = {
+                "run": run.run_state(),
+                "pool": pool.state(),
+                "stats": dict(sums),
+                "updates_since_row": updates_since_row,
+                "logged": logged_games,
+            }
         return agent.checkpoint(env_id, env_options, resume=loop)
 
     try:
@@ -98,14 +121,20 @@ def train_a2c(
                     means = {key: sums[key] / updates_since_row for key in STAT_COLUMNS}
                     lengths = pool.finished_lengths[logged_games:]
                     for score, length in zip(finished, lengths, strict=True):
-                        run.log_episode(agent.steps, episode_return=score,
-                                        episode_length=length, **means)  # fmt: skip
+                        run.log_episode(
+                            agent.steps, episode_return=score, episode_length=length, **means
+                        )
                     logged_games += len(finished)
                     sums, updates_since_row = dict.fromkeys(STAT_COLUMNS, 0.0), 0
                 if run.evaluation_due(before, agent.steps):
-                    play = partial(evaluate_batched, agent.policy(seed=EVAL_SEED),
-                                   make_evaluation_game, eval_episodes, seed=EVAL_SEED,
-                                   max_steps=eval_max_steps)  # fmt: skip
+                    play = partial(
+                        evaluate_batched,
+                        agent.policy(seed=EVAL_SEED),
+                        make_evaluation_game,
+                        eval_episodes,
+                        seed=EVAL_SEED,
+                        max_steps=eval_max_steps,
+                    )
                     run.evaluate(agent.steps, play, checkpoint)
                 if run.checkpoint_due(before, agent.steps):
                     run.save_resume_point(checkpoint(resume_point=True))
@@ -126,10 +155,16 @@ def prepare_a2c(request: TrainRequest) -> Prepared:
 
     def train() -> TrainResult:
         return train_a2c(
-            agent, request.total_steps, env_id=request.env_id, eval_every=request.eval_every,
-            eval_episodes=request.eval_episodes, out_dir=request.out_dir,
-            checkpoint_every=request.checkpoint_every, resume=request.resume,
-            max_minutes=request.max_minutes, progress=request.progress,
-        )  # fmt: skip
+            agent,
+            request.total_steps,
+            env_id=request.env_id,
+            eval_every=request.eval_every,
+            eval_episodes=request.eval_episodes,
+            out_dir=request.out_dir,
+            checkpoint_every=request.checkpoint_every,
+            resume=request.resume,
+            max_minutes=request.max_minutes,
+            progress=request.progress,
+        )
 
     return Prepared(agent, train)

@@ -385,8 +385,13 @@ def _layer_changes(before: dict[str, torch.Tensor], network: RecurrentActorCriti
 def _train(fn: Callable[..., Any], case: str) -> dict[str, Any]:
     """One call of ``train_on_rollout`` on a crafted case; what the case compares."""
     network = _network(0)
-    config_options: dict[str, Any] = {"gamma": 0.9, "reward_scale": 0.01, "value_coef": 0.5,
-                                      "entropy_coef": 0.01, "max_grad_norm": 100.0}  # fmt: skip
+    config_options: dict[str, Any] = {
+        "gamma": 0.9,
+        "reward_scale": 0.01,
+        "value_coef": 0.5,
+        "entropy_coef": 0.01,
+        "max_grad_norm": 100.0,
+    }
     stale_gradients = False
     if case == "replay":
         rollout = _rollout(1)
@@ -440,12 +445,17 @@ def _train_report(
         with torch.no_grad():
             logits, _, _ = replay(network, rollout)
             entropy_after = entropy(logits).item()
-        return {"the update raised the policy's entropy": bool(entropy_after > entropy_before),
-                "loss": stats["loss"]}  # fmt: skip
+        return {
+            "the update raised the policy's entropy": bool(entropy_after > entropy_before),
+            "loss": stats["loss"],
+        }
     if case == "policy only":
         critic = changes["change of the critic's head (value)"]
-        return {"the critic's head left unchanged": bool(torch.all(critic == 0)),
-                "policy_loss": stats["policy_loss"], **changes}  # fmt: skip
+        return {
+            "the critic's head left unchanged": bool(torch.all(critic == 0)),
+            "policy_loss": stats["policy_loss"],
+            **changes,
+        }
     if case == "value only":
         return {"value_loss": stats["value_loss"], **changes}
     return {"loss": stats["loss"], "grad_norm": stats["grad_norm"], **changes}
@@ -459,8 +469,7 @@ def _compare_update(expected: dict[str, Any], got: dict[str, Any]) -> str | None
     for key, value in expected.items():
         if isinstance(value, torch.Tensor) and value.numel() > 1:
             want = value.detach().numpy()
-            have = np.asarray(got[key].detach() if isinstance(got[key], torch.Tensor)
-                              else got[key])  # fmt: skip
+            have = np.asarray(got[key].detach() if isinstance(got[key], torch.Tensor) else got[key])
             scale = float(np.abs(want).max()) or 1.0
             if have.shape != want.shape:
                 return f"at [{key!r}]: shape {have.shape}, expected {want.shape}"

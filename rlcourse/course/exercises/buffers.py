@@ -97,8 +97,10 @@ def _compare_adds(capacity: int, n: int) -> Any:
         for row, (e, g) in enumerate(zip(expected["rows"], got["rows"], strict=True)):
             if g == e:
                 continue
-            layout = (f"(rows 0 to {len(got['rows']) - 1} hold {got['rows']}, expected "
-                      f"{expected['rows']})")  # fmt: skip
+            layout = (
+                f"(rows 0 to {len(got['rows']) - 1} hold {got['rows']}, expected "
+                f"{expected['rows']})"
+            )
             if g == "empty":
                 return f"{after}, row {row} was never written, expected {e} there {layout}"
             if g.startswith("#") and " " not in g:
@@ -123,16 +125,28 @@ def check_replay_add(student_class: Any) -> Any:
         return Case(name, lambda c: _after_adds(c, capacity, n), rule, _compare_adds(capacity, n))
 
     cases = [
-        case("3 transitions into capacity 5",
-             "the k-th transition added goes to row k-1, all six fields in the same row, and "
-             "len() counts the transitions stored", 5, 3),
-        case("5 transitions fill capacity 5 exactly",
-             "the last row is used too before the buffer wraps around", 5, 5),
-        case("12 transitions into capacity 5 (the oldest are overwritten)",
-             "once full, each new transition overwrites the oldest one, row after row from "
-             "row 0 again, and len() stays at the capacity", 5, 12),
+        case(
+            "3 transitions into capacity 5",
+            "the k-th transition added goes to row k-1, all six fields in the same row, and "
+            "len() counts the transitions stored",
+            5,
+            3,
+        ),
+        case(
+            "5 transitions fill capacity 5 exactly",
+            "the last row is used too before the buffer wraps around",
+            5,
+            5,
+        ),
+        case(
+            "12 transitions into capacity 5 (the oldest are overwritten)",
+            "once full, each new transition overwrites the oldest one, row after row from "
+            "row 0 again, and len() stays at the capacity",
+            5,
+            12,
+        ),
         case("capacity 1", "a buffer of capacity 1 holds the newest transition only", 1, 3),
-    ]  # fmt: skip
+    ]
     return check_exercise(
         "ReplayBuffer.add",
         student_class,
@@ -256,8 +270,12 @@ def check_replay_sample(student_class: Any) -> Any:
     """
 
     def case(name: str, rule: str, capacity: int, n: int, batch_size: int) -> Case:
-        return Case(name, lambda c: _sample_behaviour(c, capacity, n, batch_size), rule,
-                    _compare_samples(capacity, n, batch_size))  # fmt: skip
+        return Case(
+            name,
+            lambda c: _sample_behaviour(c, capacity, n, batch_size),
+            rule,
+            _compare_samples(capacity, n, batch_size),
+        )
 
     rule_stored = (
         "a batch draws only from the rows filled so far, each stored transition "
@@ -265,12 +283,22 @@ def check_replay_sample(student_class: Any) -> Any:
     )
     cases = [
         case("capacity 10, 4 stored, batches of 3", rule_stored, 10, 4, 3),
-        case("capacity 6 after 15 adds (wrapped around), batches of 4",
-             "once the buffer has wrapped around, every row holds a stored transition, wherever "
-             "the cursor is, and each is drawn equally often", 6, 15, 4),
-        case("a batch as big as the buffer",
-             "draws are with replacement and uniform, whatever the batch size", 5, 5, 5),
-    ]  # fmt: skip
+        case(
+            "capacity 6 after 15 adds (wrapped around), batches of 4",
+            "once the buffer has wrapped around, every row holds a stored transition, wherever "
+            "the cursor is, and each is drawn equally often",
+            6,
+            15,
+            4,
+        ),
+        case(
+            "a batch as big as the buffer",
+            "draws are with replacement and uniform, whatever the batch size",
+            5,
+            5,
+            5,
+        ),
+    ]
     return check_exercise(
         "ReplayBuffer.sample",
         student_class,
@@ -363,8 +391,12 @@ def check_stack_frames(student_function: Any) -> Any:
     """Check a ``stack_frames(frames, episode_start, i, k)`` function (one stack)."""
 
     def stack(name: str, rule: str, i: int, k: int = 4) -> Case:
-        return Case(name, lambda f: _frame_numbers(f(_FRAMES.copy(), _STARTS.copy(), i, k)),
-                    rule, _compare_stack(i, k))  # fmt: skip
+        return Case(
+            name,
+            lambda f: _frame_numbers(f(_FRAMES.copy(), _STARTS.copy(), i, k)),
+            rule,
+            _compare_stack(i, k),
+        )
 
     inside = "inside an episode the stack is the k frames ending at frame i, oldest first"
     padded = (
@@ -375,13 +407,16 @@ def check_stack_frames(student_function: Any) -> Any:
         stack("i=4, k=4: inside an episode, no padding", inside, 4),
         stack("i=0: the very first frame", "the first frame of all is repeated k times", 0),
         stack("i=7: second frame of an episode, after a one-frame episode", padded, 7),
-        stack("i=8: two episode starts (5 and 6) in the window",
-              "with several episode starts in the window, the latest one counts", 8),
+        stack(
+            "i=8: two episode starts (5 and 6) in the window",
+            "with several episode starts in the window, the latest one counts",
+            8,
+        ),
         stack("i=5: a one-frame episode", padded, 5),
         stack("i=12, k=4: the newest frame", inside, 12),
         stack("i=6, k=2", "the stack has k frames, whatever k is", 6, k=2),
         stack("i=3, k=1", "with k=1 the stack is frame i alone", 3, k=1),
-    ]  # fmt: skip
+    ]
     return check_exercise(
         "stack_frames",
         student_function,

@@ -62,8 +62,7 @@ def check_dueling_q_values(student_function: Any) -> Any:
                 value_or_gradient(lambda v: f(v, _ADVANTAGES).sum(), _VALUES, "gradient"),
                 value_or_gradient(lambda a: (f(_VALUES, a) * a).sum(), _ADVANTAGES, "gradient"),
             ),
-            rule="both the value and the advantages are learned through Q: nothing may be "
-            "detached",
+            rule="both the value and the advantages are learned through Q: nothing may be detached",
         ),
     ]
     return check_exercise(
@@ -80,13 +79,15 @@ def check_dueling_q_values(student_function: Any) -> Any:
 
 # --- n_step_return -----------------------------------------------------------------------
 
-_REWARDS = np.array([
-    [1.0, 2.0, 4.0, 8.0],
-    [1.0, 2.0, 4.0, 8.0],
-    [3.0, 100.0, 100.0, 100.0],
-    [1.0, 1.0, 1.0, 1.0],
-    [-1.0, 0.5, 2.0, -4.0],
-])  # fmt: skip
+_REWARDS = np.array(
+    [
+        [1.0, 2.0, 4.0, 8.0],
+        [1.0, 2.0, 4.0, 8.0],
+        [3.0, 100.0, 100.0, 100.0],
+        [1.0, 1.0, 1.0, 1.0],
+        [-1.0, 0.5, 2.0, -4.0],
+    ]
+)
 _NO_ENDS = np.zeros(_REWARDS.shape, dtype=bool)
 
 
@@ -203,8 +204,9 @@ def _report(images: torch.Tensor, shifted: Any, pad: int) -> dict[str, Any]:
     return report
 
 
-def _compare_shifts(expected: dict[str, Any], got: dict[str, Any], pad: int,
-                    variety: bool) -> str | None:  # fmt: skip
+def _compare_shifts(
+    expected: dict[str, Any], got: dict[str, Any], pad: int, variety: bool
+) -> str | None:
     """A difference in words, or None: the properties, not the exact draws."""
     if got["type"] != "Tensor":
         return f"expected a torch.Tensor, got a {got['type']}"
@@ -237,8 +239,9 @@ def _compare_shifts(expected: dict[str, Any], got: dict[str, Any], pad: int,
     return None
 
 
-def _shift_case(name: str, images: torch.Tensor, pad: int, rule: str,
-                variety: bool = False) -> Case:  # fmt: skip
+def _shift_case(
+    name: str, images: torch.Tensor, pad: int, rule: str, variety: bool = False
+) -> Case:
     def run(f: Any) -> dict[str, Any]:
         rng = np.random.default_rng(7)
         return _report(images, f(images.clone(), pad, rng), pad)

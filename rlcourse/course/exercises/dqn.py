@@ -38,20 +38,37 @@ from rlcourse.toy_envs import ChainEnv
 def check_linear_schedule(student_function: Any) -> Any:
     """Check ``linear_schedule(start, end, duration, step) -> float``."""
     cases = [
-        Case("step 0 is the start", lambda f: f(1.0, 0.05, 10_000, 0),
-             rule="at step 0 the schedule gives its start value"),
-        Case("half-way", lambda f: f(1.0, 0.05, 10_000, 5_000),
-             rule="half-way through the duration the value is half-way between start and end"),
-        Case("the end of the decay", lambda f: f(1.0, 0.05, 10_000, 10_000),
-             rule="when the duration is over the value is the end value"),
-        Case("long after the decay it stays at the end", lambda f: f(1.0, 0.05, 10_000, 123_456),
-             rule="after the duration the value stays at the end value, it does not go past it"),
-        Case("another range", lambda f: [f(0.5, 0.1, 100, t) for t in (0, 25, 99, 100)],
-             rule="the straight line joins (0, start) and (duration, end), whatever they are"),
-        Case("a rising schedule (end > start)",
-             lambda f: [f(0.0, 1.0, 10, t) for t in (0, 3, 20)],
-             rule="a schedule may also rise: the same straight line when end is above start"),
-    ]  # fmt: skip
+        Case(
+            "step 0 is the start",
+            lambda f: f(1.0, 0.05, 10_000, 0),
+            rule="at step 0 the schedule gives its start value",
+        ),
+        Case(
+            "half-way",
+            lambda f: f(1.0, 0.05, 10_000, 5_000),
+            rule="half-way through the duration the value is half-way between start and end",
+        ),
+        Case(
+            "the end of the decay",
+            lambda f: f(1.0, 0.05, 10_000, 10_000),
+            rule="when the duration is over the value is the end value",
+        ),
+        Case(
+            "long after the decay it stays at the end",
+            lambda f: f(1.0, 0.05, 10_000, 123_456),
+            rule="after the duration the value stays at the end value, it does not go past it",
+        ),
+        Case(
+            "another range",
+            lambda f: [f(0.5, 0.1, 100, t) for t in (0, 25, 99, 100)],
+            rule="the straight line joins (0, start) and (duration, end), whatever they are",
+        ),
+        Case(
+            "a rising schedule (end > start)",
+            lambda f: [f(0.0, 1.0, 10, t) for t in (0, 3, 20)],
+            rule="a schedule may also rise: the same straight line when end is above start",
+        ),
+    ]
     return check_exercise(
         "linear_schedule",
         student_function,
@@ -112,24 +129,44 @@ def _matches_distribution(probs: np.ndarray) -> Callable[[Any, Any], str | None]
 
 
 def _greedy_case(name: str, q_values: list[float], epsilon: float, rule: str) -> Case:
-    return Case(name, lambda f: _frequencies(f, q_values, epsilon), rule=rule,
-                compare=_matches_distribution(_true_distribution(q_values, epsilon)))  # fmt: skip
+    return Case(
+        name,
+        lambda f: _frequencies(f, q_values, epsilon),
+        rule=rule,
+        compare=_matches_distribution(_true_distribution(q_values, epsilon)),
+    )
 
 
 def check_epsilon_greedy(student_function: Any) -> Any:
     """Check ``epsilon_greedy(q_values, epsilon, rng) -> int`` by its action frequencies,
     compared with the true distribution (any correct way to draw passes)."""
     cases = [
-        _greedy_case("epsilon = 0 is greedy", [0.0, 2.0, 1.0], 0.0,
-                     "with epsilon = 0 the action is always the one with the largest Q-value"),
-        _greedy_case("epsilon = 1 is uniform", [0.0, 2.0, 1.0, 5.0], 1.0,
-                     "with epsilon = 1 every action, the greedy one included, is equally likely"),
-        _greedy_case("epsilon = 0.3: 70% greedy + 30% uniform over 3 actions", [0.0, 2.0, 1.0],
-                     0.3, "with probability epsilon the action is uniformly random (it may be "
-                     "the greedy one too), otherwise it is the greedy action"),
-        _greedy_case("negative Q-values", [-3.0, -1.0, -2.0], 0.0,
-                     "the greedy action is the largest Q-value, also when all are negative"),
-    ]  # fmt: skip
+        _greedy_case(
+            "epsilon = 0 is greedy",
+            [0.0, 2.0, 1.0],
+            0.0,
+            "with epsilon = 0 the action is always the one with the largest Q-value",
+        ),
+        _greedy_case(
+            "epsilon = 1 is uniform",
+            [0.0, 2.0, 1.0, 5.0],
+            1.0,
+            "with epsilon = 1 every action, the greedy one included, is equally likely",
+        ),
+        _greedy_case(
+            "epsilon = 0.3: 70% greedy + 30% uniform over 3 actions",
+            [0.0, 2.0, 1.0],
+            0.3,
+            "with probability epsilon the action is uniformly random (it may be "
+            "the greedy one too), otherwise it is the greedy action",
+        ),
+        _greedy_case(
+            "negative Q-values",
+            [-3.0, -1.0, -2.0],
+            0.0,
+            "the greedy action is the largest Q-value, also when all are negative",
+        ),
+    ]
     return check_exercise(
         "epsilon_greedy",
         student_function,
@@ -151,24 +188,41 @@ def check_td_target(student_function: Any) -> Any:
     next_q = torch.tensor([[0.5, 1.5], [2.0, -1.0], [0.0, 0.0], [3.0, 4.0]])
     none = torch.zeros(4, dtype=torch.bool)
     cases = [
-        Case("no episode ended", lambda f: f(rewards, next_q, none, none, 0.99),
-             rule="each target is its reward plus gamma times the largest Q-value of its own "
-             "next state (the max runs over the actions, one value per transition)"),
-        Case("episodes terminated: no bootstrap",
-             lambda f: f(rewards, next_q, torch.tensor([True, False, True, False]), none, 0.9),
-             rule="a transition that ended by termination must not bootstrap: its target is "
-             "its reward alone"),
-        Case("a truncated episode still bootstraps",
-             lambda f: f(rewards, next_q, none, torch.tensor([False, True, False, True]), 0.9),
-             rule="a transition cut by the time limit (truncated) still bootstraps: "
-             "truncation must not cut the bootstrap (a time limit is not the end of the world)"),
-        Case("terminated and truncated transitions in one batch",
-             lambda f: f(rewards, next_q, torch.tensor([True, True, False, False]),
-                         torch.tensor([False, True, True, False]), 0.5),
-             rule="only the terminated flag removes the bootstrap, whatever truncated says"),
-        Case("gamma = 0", lambda f: f(rewards, next_q, none, none, 0.0),
-             rule="with gamma = 0 the target is the reward alone"),
-    ]  # fmt: skip
+        Case(
+            "no episode ended",
+            lambda f: f(rewards, next_q, none, none, 0.99),
+            rule="each target is its reward plus gamma times the largest Q-value of its own "
+            "next state (the max runs over the actions, one value per transition)",
+        ),
+        Case(
+            "episodes terminated: no bootstrap",
+            lambda f: f(rewards, next_q, torch.tensor([True, False, True, False]), none, 0.9),
+            rule="a transition that ended by termination must not bootstrap: its target is "
+            "its reward alone",
+        ),
+        Case(
+            "a truncated episode still bootstraps",
+            lambda f: f(rewards, next_q, none, torch.tensor([False, True, False, True]), 0.9),
+            rule="a transition cut by the time limit (truncated) still bootstraps: "
+            "truncation must not cut the bootstrap (a time limit is not the end of the world)",
+        ),
+        Case(
+            "terminated and truncated transitions in one batch",
+            lambda f: f(
+                rewards,
+                next_q,
+                torch.tensor([True, True, False, False]),
+                torch.tensor([False, True, True, False]),
+                0.5,
+            ),
+            rule="only the terminated flag removes the bootstrap, whatever truncated says",
+        ),
+        Case(
+            "gamma = 0",
+            lambda f: f(rewards, next_q, none, none, 0.0),
+            rule="with gamma = 0 the target is the reward alone",
+        ),
+    ]
     return check_exercise(
         "td_target",
         student_function,
@@ -203,13 +257,15 @@ def _batch(size: int, terminated: list[bool], truncated: list[bool]) -> ReplaySa
     next_obs = torch.as_tensor(rng.normal(size=(size, 4)), dtype=torch.float32)
     actions = torch.as_tensor(np.arange(size) * 2 % _N_ACTIONS, dtype=torch.int64)
     rewards = torch.as_tensor(np.linspace(-2.5, 3.0, size), dtype=torch.float32)  # Huber != MSE
-    return ReplaySample(obs, actions, rewards, next_obs, torch.tensor(terminated),
-                        torch.tensor(truncated))  # fmt: skip
+    return ReplaySample(
+        obs, actions, rewards, next_obs, torch.tensor(terminated), torch.tensor(truncated)
+    )
 
 
 _NO_END3 = _batch(3, [False] * 3, [False] * 3)  # as many transitions as actions
-_ENDS6 = _batch(6, [False, True, False, True, False, False], [False, False, True, True, True,
-                                                              False])  # fmt: skip
+_ENDS6 = _batch(
+    6, [False, True, False, True, False, False], [False, False, True, True, True, False]
+)
 
 
 def _q_taken(f: Any, batch: ReplaySample) -> Any:
@@ -247,33 +303,54 @@ def check_compute_dqn_loss(student_function: Any) -> Any:
     """Check ``compute_dqn_loss(q_network, target_network, batch, gamma, double=False,
     loss="huber") -> (loss, q_taken)`` (plain DQN: only ``double=False`` is checked)."""
     cases = [
-        Case("the Q-values of the actions taken", lambda f: _q_taken(f, _NO_END3),
-             rule="q_taken (the second thing returned) holds, for each transition, the online "
-             "network's Q-value of the action taken in it: one value per transition"),
-        Case("the loss when no episode ended", lambda f: _loss_value(f, _NO_END3),
-             rule="the target is the reward plus gamma times the largest target-network "
-             "Q-value of the next state (the max runs over the actions of each transition); "
-             "the loss is the Huber loss between q_taken and the target, averaged over the "
-             "batch"),
-        Case("terminated transitions do not bootstrap",
-             lambda f: _loss_value(f, _batch(6, [False, True, False, True, False, True],
-                                              [False] * 6)),
-             rule="a transition that ended by termination must not bootstrap: its target is "
-             "its reward alone"),
-        Case("truncated transitions still bootstrap",
-             lambda f: _loss_value(f, _batch(6, [False] * 6,
-                                              [True, False, True, False, True, False])),
-             rule="a transition cut by the time limit (truncated) still bootstraps from its "
-             "next state: only termination removes the bootstrap"),
-        Case("terminated and truncated in one batch", lambda f: _loss_value(f, _ENDS6),
-             rule="only the terminated flag removes the bootstrap, whatever truncated says"),
-        Case("no gradient through the target", _gradient_paths,
-             rule="the TD target is a fixed label: the gradient of the loss must reach the "
-             "online network only, never the target network nor the next-state values"),
-        Case("loss='mse'", lambda f: _loss_value(f, _ENDS6, loss="mse"),
-             rule="loss='mse' gives the mean squared error, loss='huber' (the default) the "
-             "Huber loss (smooth L1): they differ where an error is larger than 1"),
-    ]  # fmt: skip
+        Case(
+            "the Q-values of the actions taken",
+            lambda f: _q_taken(f, _NO_END3),
+            rule="q_taken (the second thing returned) holds, for each transition, the online "
+            "network's Q-value of the action taken in it: one value per transition",
+        ),
+        Case(
+            "the loss when no episode ended",
+            lambda f: _loss_value(f, _NO_END3),
+            rule="the target is the reward plus gamma times the largest target-network "
+            "Q-value of the next state (the max runs over the actions of each transition); "
+            "the loss is the Huber loss between q_taken and the target, averaged over the "
+            "batch",
+        ),
+        Case(
+            "terminated transitions do not bootstrap",
+            lambda f: _loss_value(
+                f, _batch(6, [False, True, False, True, False, True], [False] * 6)
+            ),
+            rule="a transition that ended by termination must not bootstrap: its target is "
+            "its reward alone",
+        ),
+        Case(
+            "truncated transitions still bootstrap",
+            lambda f: _loss_value(
+                f, _batch(6, [False] * 6, [True, False, True, False, True, False])
+            ),
+            rule="a transition cut by the time limit (truncated) still bootstraps from its "
+            "next state: only termination removes the bootstrap",
+        ),
+        Case(
+            "terminated and truncated in one batch",
+            lambda f: _loss_value(f, _ENDS6),
+            rule="only the terminated flag removes the bootstrap, whatever truncated says",
+        ),
+        Case(
+            "no gradient through the target",
+            _gradient_paths,
+            rule="the TD target is a fixed label: the gradient of the loss must reach the "
+            "online network only, never the target network nor the next-state values",
+        ),
+        Case(
+            "loss='mse'",
+            lambda f: _loss_value(f, _ENDS6, loss="mse"),
+            rule="loss='mse' gives the mean squared error, loss='huber' (the default) the "
+            "Huber loss (smooth L1): they differ where an error is larger than 1",
+        ),
+    ]
     return check_exercise(
         "compute_dqn_loss",
         student_function,
@@ -325,8 +402,14 @@ def dqn_loop(
                 batch = ReplaySample(
                     *(torch.as_tensor(x) for x in buffer.sample(config.batch_size))
                 )
-                loss, _ = compute_dqn_loss(q_network, target_network, batch, config.gamma,
-                                           double=config.double, loss=config.loss)  # fmt: skip
+                loss, _ = compute_dqn_loss(
+                    q_network,
+                    target_network,
+                    batch,
+                    config.gamma,
+                    double=config.double,
+                    loss=config.loss,
+                )
                 optimizer.zero_grad()
                 loss.backward()
                 if config.max_grad_norm is not None:
@@ -390,12 +473,22 @@ class _SpyEnv(gym.Wrapper):
         if self.current is None:
             log.problem("the env was stepped before its first reset")
         if self.ended:
-            log.problem("the env was stepped after its episode had ended, without a reset "
-                        "(every episode end, terminated or truncated, needs a reset)")  # fmt: skip
+            log.problem(
+                "the env was stepped after its episode had ended, without a reset "
+                "(every episode end, terminated or truncated, needs a reset)"
+            )
         log.actions.append(int(action))
         obs, reward, terminated, truncated, info = self.env.step(int(action))
-        log.transitions.append((self.current, int(action), float(reward), np.array(obs),
-                                bool(terminated), bool(truncated)))  # fmt: skip
+        log.transitions.append(
+            (
+                self.current,
+                int(action),
+                float(reward),
+                np.array(obs),
+                bool(terminated),
+                bool(truncated),
+            )
+        )
         log.env_steps += 1
         self.episode_return += float(reward)
         if terminated or truncated:
@@ -415,8 +508,9 @@ class _SpyBuffer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._buffer, name)
 
-    def add(self, obs: Any, action: Any, reward: Any, next_obs: Any, terminated: Any,
-            truncated: Any) -> None:  # fmt: skip
+    def add(
+        self, obs: Any, action: Any, reward: Any, next_obs: Any, terminated: Any, truncated: Any
+    ) -> None:
         obs, next_obs = np.array(obs, np.float32), np.array(next_obs, np.float32)
         item = (obs, int(action), float(reward), next_obs, bool(terminated), bool(truncated))
         self._log.stored.append(item)
@@ -430,8 +524,13 @@ class _SpyBuffer:
 
 
 class _SpyOptimizer:
-    def __init__(self, optimizer: torch.optim.Optimizer, log: _Recorder,
-                 networks: tuple[nn.Module, nn.Module], buffer: ReplayBuffer) -> None:  # fmt: skip
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        log: _Recorder,
+        networks: tuple[nn.Module, nn.Module],
+        buffer: ReplayBuffer,
+    ) -> None:
         self._optimizer, self._log, self._networks, self._buffer = optimizer, log, networks, buffer
 
     def __getattr__(self, name: str) -> Any:
@@ -455,15 +554,16 @@ class _SpyOptimizer:
     def _compare_gradient(self, online: nn.Module, target: nn.Module) -> None:
         config, params = self._log.config, list(online.parameters())
         batch = ReplaySample(*(torch.as_tensor(x) for x in self._log.last_batch))
-        loss, _ = compute_dqn_loss(online, target, batch, config.gamma, double=config.double,
-                                   loss=config.loss)  # fmt: skip
+        loss, _ = compute_dqn_loss(
+            online, target, batch, config.gamma, double=config.double, loss=config.loss
+        )
         expected = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)])
-        got = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1)
-                         for p in params])  # fmt: skip
+        got = torch.cat(
+            [(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1) for p in params]
+        )
         # Clipping the norm (to any bound) only shrinks it: accept a factor in (0, 1].
         factor = float(got @ expected) / max(float(expected @ expected), 1e-12)
-        if 0 < factor <= 1 + 1e-4 and torch.allclose(got, factor * expected, rtol=1e-4,
-                                                     atol=1e-6):  # fmt: skip
+        if 0 < factor <= 1 + 1e-4 and torch.allclose(got, factor * expected, rtol=1e-4, atol=1e-6):
             return
         self._log.gradient_errors.append(
             "the gradient at an optimizer step is not that of DQN's loss on the minibatch "
@@ -490,20 +590,34 @@ def _report_difference(expected: Any, got: Any) -> str | None:
 
 def _loop_config(**overrides: Any) -> DQNConfig:
     values: dict[str, Any] = {
-        "gamma": 0.9, "lr": 1e-2, "batch_size": 8, "buffer_size": 2_000,
-        "learning_starts": 16, "train_frequency": 2, "gradient_steps": 2,
-        "target_update_interval": 5, "epsilon_start": 1.0, "epsilon_end": 0.05,
-        "exploration_steps": 40, "max_grad_norm": 10.0, "hidden_sizes": (8,), "seed": 0,
+        "gamma": 0.9,
+        "lr": 1e-2,
+        "batch_size": 8,
+        "buffer_size": 2_000,
+        "learning_starts": 16,
+        "train_frequency": 2,
+        "gradient_steps": 2,
+        "target_update_interval": 5,
+        "epsilon_start": 1.0,
+        "epsilon_end": 0.05,
+        "exploration_steps": 40,
+        "max_grad_norm": 10.0,
+        "hidden_sizes": (8,),
+        "seed": 0,
         "device": "cpu",
-    }  # fmt: skip
+    }
     values.update(overrides)
     return DQNConfig(**values)
 
 
 def _run_loop(
-    loop: Any, config: DQNConfig, total_steps: int, n_states: int = 4, max_steps: int = 6,
+    loop: Any,
+    config: DQNConfig,
+    total_steps: int,
+    n_states: int = 4,
+    max_steps: int = 6,
     constant_q: bool = False,
-) -> tuple[_Recorder, Any]:  # fmt: skip
+) -> tuple[_Recorder, Any]:
     log = _Recorder(config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -518,10 +632,12 @@ def _run_loop(
         env = _SpyEnv(ChainEnv(n_states=n_states, max_steps=max_steps), log, (online, target))
         inner = ReplayBuffer(config.buffer_size, (n_states,), rng=np.random.default_rng(1))
         buffer = _SpyBuffer(inner, log)
-        optimizer = _SpyOptimizer(torch.optim.Adam(online.parameters(), lr=config.lr), log,
-                                  (online, target), inner)  # fmt: skip
-        returned = loop(env, online, target, optimizer, buffer, total_steps,
-                        np.random.default_rng(2), config)  # fmt: skip
+        optimizer = _SpyOptimizer(
+            torch.optim.Adam(online.parameters(), lr=config.lr), log, (online, target), inner
+        )
+        returned = loop(
+            env, online, target, optimizer, buffer, total_steps, np.random.default_rng(2), config
+        )
         env.snapshot()  # the networks as the loop left them
     return log, returned
 
@@ -537,10 +653,18 @@ def _transitions_report(loop: Any) -> _Report:
     log, returned = _run_loop(loop, config, total_steps=80)
     problems = list(log.problems)
     if len(log.stored) != log.env_steps:
-        problems.append(f"the env was stepped {log.env_steps} times but {len(log.stored)} "
-                        "transitions were stored: store exactly one per env step")  # fmt: skip
-    fields = ["observation (the one the action was taken in)", "action", "reward",
-              "next observation", "terminated flag", "truncated flag"]  # fmt: skip
+        problems.append(
+            f"the env was stepped {log.env_steps} times but {len(log.stored)} "
+            "transitions were stored: store exactly one per env step"
+        )
+    fields = [
+        "observation (the one the action was taken in)",
+        "action",
+        "reward",
+        "next observation",
+        "terminated flag",
+        "truncated flag",
+    ]
     for index, (stored, real) in enumerate(zip(log.stored, log.transitions, strict=False)):
         for name, s, r in zip(fields, stored, real, strict=True):
             same = np.allclose(s, r) if isinstance(r, np.ndarray) else s == r
@@ -560,26 +684,33 @@ def _transitions_report(loop: Any) -> _Report:
         break
     if not isinstance(returned, (list, tuple, np.ndarray)):
         problems.append(f"the loop must return a list of episode returns, got {_summary(returned)}")
-    elif not problems and (len(returned) != len(log.finished_returns)
-                           or not np.allclose(np.asarray(returned, float),
-                                              log.finished_returns)):  # fmt: skip
-        problems.append(f"the loop returned {_fmt(returned)}, but the episodes that finished "
-                        f"returned {_fmt(log.finished_returns)}: one return (the sum of the "
-                        "episode's rewards) per finished episode, in order")  # fmt: skip
+    elif not problems and (
+        len(returned) != len(log.finished_returns)
+        or not np.allclose(np.asarray(returned, float), log.finished_returns)
+    ):
+        problems.append(
+            f"the loop returned {_fmt(returned)}, but the episodes that finished "
+            f"returned {_fmt(log.finished_returns)}: one return (the sum of the "
+            "episode's rewards) per finished episode, in order"
+        )
     return _Report(_summary(returned), problems)
 
 
 def _exploration_report(loop: Any) -> _Report:
     decay, total = 800, 1200
-    config = _loop_config(exploration_steps=decay, epsilon_end=0.0, learning_starts=1_500,
-                          buffer_size=2_000)  # fmt: skip
-    log, returned = _run_loop(loop, config, total_steps=total, n_states=6, max_steps=20,
-                              constant_q=True)  # fmt: skip
+    config = _loop_config(
+        exploration_steps=decay, epsilon_end=0.0, learning_starts=1_500, buffer_size=2_000
+    )
+    log, returned = _run_loop(
+        loop, config, total_steps=total, n_states=6, max_steps=20, constant_q=True
+    )
     problems = list(log.problems)
     greedy = np.asarray(log.actions) == 1
     if len(greedy) != total:
-        return _Report(_summary(returned), [*problems, f"the env was stepped {len(greedy)} "
-                                            f"times, expected total_steps = {total}"])  # fmt: skip
+        return _Report(
+            _summary(returned),
+            [*problems, f"the env was stepped {len(greedy)} times, expected total_steps = {total}"],
+        )
     for first, last in ((0, decay // 2), (decay // 2, decay), (decay + 1, total)):
         steps = np.arange(first, last)
         eps = np.array([linear_schedule(1.0, 0.0, decay, int(t)) for t in steps])
@@ -599,8 +730,9 @@ def _exploration_report(loop: Any) -> _Report:
 
 
 def _updates_report(loop: Any) -> _Report:
-    config = _loop_config(learning_starts=20, train_frequency=4, gradient_steps=2,
-                          target_update_interval=1_000)  # fmt: skip
+    config = _loop_config(
+        learning_starts=20, train_frequency=4, gradient_steps=2, target_update_interval=1_000
+    )
     total = 60
     log, returned = _run_loop(loop, config, total_steps=total)
     problems = list(log.problems)
@@ -621,8 +753,10 @@ def _updates_report(loop: Any) -> _Report:
             f"no update before it holds learning_starts = {config.learning_starts}"
         )
     elif not log.updates:
-        problems.append("the optimizer never stepped: after learning_starts transitions, "
-                        "update every train_frequency env steps")  # fmt: skip
+        problems.append(
+            "the optimizer never stepped: after learning_starts transitions, "
+            "update every train_frequency env steps"
+        )
     elif gaps - {config.train_frequency} or abs(len(steps) - expected_rounds) > 1:
         problems.append(
             f"updates came after env steps {steps[:8]}{'...' if len(steps) > 8 else ''}"
@@ -645,8 +779,9 @@ def _updates_report(loop: Any) -> _Report:
 
 
 def _target_report(loop: Any) -> _Report:
-    config = _loop_config(learning_starts=8, train_frequency=1, gradient_steps=1,
-                          target_update_interval=5)  # fmt: skip
+    config = _loop_config(
+        learning_starts=8, train_frequency=1, gradient_steps=1, target_update_interval=5
+    )
     total = 60
     log, returned = _run_loop(loop, config, total_steps=total)
     problems = list(log.problems)
@@ -657,8 +792,9 @@ def _target_report(loop: Any) -> _Report:
             continue
         candidates = [onlines[k - 1], *log.online_between[k], onlines[k]]
         if not any(torch.allclose(targets[k], c, rtol=1e-6, atol=1e-7) for c in candidates):
-            problems.append("the target network changed without becoming a copy of the "
-                            "online network")  # fmt: skip
+            problems.append(
+                "the target network changed without becoming a copy of the online network"
+            )
             break
         syncs.append(k)  # after k env steps
     first_update = log.updates[0][0] if log.updates else total
@@ -667,12 +803,16 @@ def _target_report(loop: Any) -> _Report:
     if problems:
         pass
     elif not syncs:
-        problems.append("the target network was never synced with the online network: copy "
-                        f"it every target_update_interval = {interval} env steps")  # fmt: skip
+        problems.append(
+            "the target network was never synced with the online network: copy "
+            f"it every target_update_interval = {interval} env steps"
+        )
     elif set(np.diff(syncs).tolist()) - {interval} or len(syncs) < expected:
-        problems.append(f"the target network was synced after env steps {syncs[:8]}"
-                        f"{'...' if len(syncs) > 8 else ''}: expected a copy every "
-                        f"target_update_interval = {interval} env steps")  # fmt: skip
+        problems.append(
+            f"the target network was synced after env steps {syncs[:8]}"
+            f"{'...' if len(syncs) > 8 else ''}: expected a copy every "
+            f"target_update_interval = {interval} env steps"
+        )
     return _Report(_summary(returned), problems)
 
 
@@ -680,23 +820,39 @@ def check_dqn_loop(student_function: Any) -> Any:
     """Check ``dqn_loop(env, q_network, target_network, optimizer, buffer, total_steps, rng,
     config) -> list of episode returns`` by spying on what it does to a tiny corridor env."""
     cases = [
-        Case("one transition stored per env step", _transitions_report,
-             rule="each env step stores one transition (the observation the action was taken "
-             "in, the action, the reward, the next observation, terminated and truncated kept "
-             "separate); every episode end (terminated or truncated) is followed by a reset; "
-             "the loop returns the return of each finished episode", compare=_report_difference),
-        Case("epsilon-greedy actions on the schedule", _exploration_report,
-             rule="each action is random with probability epsilon and greedy otherwise, epsilon "
-             "following the linear schedule from epsilon_start to epsilon_end over "
-             "exploration_steps env steps", compare=_report_difference),
-        Case("when and how the network learns", _updates_report,
-             rule="no update before the memory holds learning_starts transitions; then a round "
-             "of gradient_steps updates every train_frequency env steps, each on a fresh "
-             "minibatch, its gradient that of your compute_dqn_loss", compare=_report_difference),
-        Case("the target network is synced", _target_report,
-             rule="every target_update_interval env steps the target network becomes a copy "
-             "of the online network, and changes at no other time", compare=_report_difference),
-    ]  # fmt: skip
+        Case(
+            "one transition stored per env step",
+            _transitions_report,
+            rule="each env step stores one transition (the observation the action was taken "
+            "in, the action, the reward, the next observation, terminated and truncated kept "
+            "separate); every episode end (terminated or truncated) is followed by a reset; "
+            "the loop returns the return of each finished episode",
+            compare=_report_difference,
+        ),
+        Case(
+            "epsilon-greedy actions on the schedule",
+            _exploration_report,
+            rule="each action is random with probability epsilon and greedy otherwise, epsilon "
+            "following the linear schedule from epsilon_start to epsilon_end over "
+            "exploration_steps env steps",
+            compare=_report_difference,
+        ),
+        Case(
+            "when and how the network learns",
+            _updates_report,
+            rule="no update before the memory holds learning_starts transitions; then a round "
+            "of gradient_steps updates every train_frequency env steps, each on a fresh "
+            "minibatch, its gradient that of your compute_dqn_loss",
+            compare=_report_difference,
+        ),
+        Case(
+            "the target network is synced",
+            _target_report,
+            rule="every target_update_interval env steps the target network becomes a copy "
+            "of the online network, and changes at no other time",
+            compare=_report_difference,
+        ),
+    ]
     return check_exercise(
         "dqn_loop",
         student_function,

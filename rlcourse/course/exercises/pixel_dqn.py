@@ -79,8 +79,11 @@ def _set_weights(net: Any, positive: bool) -> None:
             rng = np.random.default_rng(zlib.crc32(repr((shape, positive)).encode()))
             if len(shape) >= 2:
                 fan_in = int(np.prod(shape[1:]))
-                values = (rng.uniform(0, 2 / fan_in, shape) if positive
-                          else rng.normal(0, 1 / np.sqrt(fan_in), shape))  # fmt: skip
+                values = (
+                    rng.uniform(0, 2 / fan_in, shape)
+                    if positive
+                    else rng.normal(0, 1 / np.sqrt(fan_in), shape)
+                )
             else:
                 values = (
                     rng.uniform(0.01, 0.1, shape) if positive else rng.uniform(-0.1, 0.1, shape)
@@ -96,8 +99,9 @@ def _conv_output_shapes(cls: Any) -> Any:
     if not convs:
         return _UNCHECKED
     shapes: list[tuple[int, ...]] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
-             for m in convs]  # fmt: skip
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:]))) for m in convs
+    ]
     try:
         _forward(net, _frames(1, value=0))
     except ReturnedNone:
@@ -118,8 +122,7 @@ def _compare_conv_shapes(expected: Any, got: Any) -> str | None:
     def text(shapes: Any) -> str:
         return ", ".join("x".join(str(d) for d in shape) for shape in shapes) or "none"
 
-    return (f"the course's convolutions output {text(expected)}; "
-            f"yours output {text(got)}")  # fmt: skip
+    return f"the course's convolutions output {text(expected)}; yours output {text(got)}"
 
 
 def _output(cls: Any) -> Any:
@@ -139,8 +142,13 @@ def _compare_parameters(expected: Counter, got: Counter) -> str | None:
         return sum(int(np.prod(shape)) * n for shape, n in shapes.items())
 
     def text(shapes: Counter) -> str:
-        return ", ".join(f"{'x'.join(map(str, s))}" + (f" (x{n})" if n > 1 else "")
-                         for s, n in sorted(shapes.items())) or "none"  # fmt: skip
+        return (
+            ", ".join(
+                f"{'x'.join(map(str, s))}" + (f" (x{n})" if n > 1 else "")
+                for s, n in sorted(shapes.items())
+            )
+            or "none"
+        )
 
     return (
         f"{count(got):,} parameters, expected {count(expected):,}; parameter shapes "
@@ -213,35 +221,54 @@ def check_nature_cnn(student_class: Any) -> Any:
     """Check ``NatureCNN(obs_shape=(4, 84, 84), n_actions=18, dueling=False)`` (a
     ``torch.nn.Module``; only ``dueling=False`` is checked): layers, outputs, pixel scaling."""
     cases = [
-        Case("the convolutions' outputs for one (4, 84, 84) observation", _conv_output_shapes,
-             rule="without padding, conv1 (32 filters 8x8, stride 4) makes 84x84 into 20x20, "
-                  "conv2 (64 filters 4x4, stride 2) makes it 9x9 and conv3 (64 filters 3x3, "
-                  "stride 1) makes it 7x7", compare=_compare_conv_shapes),
-        Case("a batch of 2 uint8 observations, 9 actions: the output", _output,
-             rule="the network takes a batch of uint8 frames and gives one floating-point "
-                  "Q-value per action for each observation of the batch"),
-        Case("the parameters (4 frames, 9 actions)", _parameter_shapes,
-             rule="the Nature CNN's layers and nothing else: three convolutions with biases, "
-                  "a 512-unit dense layer on the last convolution's output flattened "
-                  "(64 x 7 x 7 values per observation), and one output per action",
-             compare=_compare_parameters),
-        Case("the pixel scaling: Q-values for a black, a white and random frames, "
-             "with the course's network's weights (all positive)",
-             lambda c: _q_values(c, positive=True),
-             rule="the network takes pixels from 0 to 255 and divides them by 255 itself, "
-                  "exactly once, so a white pixel counts as 1.0",
-             compare=_compare_scaling),
-        Case("the Q-values for random frames, with the course's network's weights "
-             "(positive and negative)", lambda c: _q_values(c, positive=False),
-             rule="with the same weights, the same Q-values: a ReLU after each convolution and "
-                  "after the 512-unit layer, none after the output layer, and each "
-                  "observation's features flattened on their own", compare=_compare_q),
-        Case("other arguments: obs_shape=(2, 64, 64), n_actions=5, a batch of 3", _other_sizes,
-             rule="the network is built from its arguments: the number of stacked frames is "
-                  "conv1's input channels, the frame size sets the flattened size of the last "
-                  "convolution's output (work it out from obs_shape, one side at a time), "
-                  "n_actions is the number of outputs"),
-    ]  # fmt: skip
+        Case(
+            "the convolutions' outputs for one (4, 84, 84) observation",
+            _conv_output_shapes,
+            rule="without padding, conv1 (32 filters 8x8, stride 4) makes 84x84 into 20x20, "
+            "conv2 (64 filters 4x4, stride 2) makes it 9x9 and conv3 (64 filters 3x3, "
+            "stride 1) makes it 7x7",
+            compare=_compare_conv_shapes,
+        ),
+        Case(
+            "a batch of 2 uint8 observations, 9 actions: the output",
+            _output,
+            rule="the network takes a batch of uint8 frames and gives one floating-point "
+            "Q-value per action for each observation of the batch",
+        ),
+        Case(
+            "the parameters (4 frames, 9 actions)",
+            _parameter_shapes,
+            rule="the Nature CNN's layers and nothing else: three convolutions with biases, "
+            "a 512-unit dense layer on the last convolution's output flattened "
+            "(64 x 7 x 7 values per observation), and one output per action",
+            compare=_compare_parameters,
+        ),
+        Case(
+            "the pixel scaling: Q-values for a black, a white and random frames, "
+            "with the course's network's weights (all positive)",
+            lambda c: _q_values(c, positive=True),
+            rule="the network takes pixels from 0 to 255 and divides them by 255 itself, "
+            "exactly once, so a white pixel counts as 1.0",
+            compare=_compare_scaling,
+        ),
+        Case(
+            "the Q-values for random frames, with the course's network's weights "
+            "(positive and negative)",
+            lambda c: _q_values(c, positive=False),
+            rule="with the same weights, the same Q-values: a ReLU after each convolution and "
+            "after the 512-unit layer, none after the output layer, and each "
+            "observation's features flattened on their own",
+            compare=_compare_q,
+        ),
+        Case(
+            "other arguments: obs_shape=(2, 64, 64), n_actions=5, a batch of 3",
+            _other_sizes,
+            rule="the network is built from its arguments: the number of stacked frames is "
+            "conv1's input channels, the frame size sets the flattened size of the last "
+            "convolution's output (work it out from obs_shape, one side at a time), "
+            "n_actions is the number of outputs",
+        ),
+    ]
     return check_exercise(
         "NatureCNN",
         student_class,
@@ -289,8 +316,14 @@ def _rollout(env: Any, steps: int = 400, seed: int = 3) -> Rollout:
             lives.append(int(info.get("lives", -1)))
             obs, _ = env.reset()
     env.close()
-    return Rollout(space, first, np.array(sums), np.array(rewards), np.array(ends, dtype=int),
-                   np.array(lives, dtype=int))  # fmt: skip
+    return Rollout(
+        space,
+        first,
+        np.array(sums),
+        np.array(rewards),
+        np.array(ends, dtype=int),
+        np.array(lives, dtype=int),
+    )
 
 
 _REFERENCE_ROLLOUTS: dict[str, Rollout] = {}
@@ -350,32 +383,50 @@ def _env_cases(make: Callable[[Any], Any], what: str, key: str) -> list[Case]:
     # Most telling first: the reset, then a missing wrapper shows in episode ends or rewards
     # before it shows in the frames.
     return [
-        Case(f"{what}: the observation space (shape, dtype)", lambda f: play(f).space,
-             rule="observations are 4 stacked 84x84 gray frames of uint8"),
-        Case(f"{what}: the first observation after reset(seed=3)", lambda f: play(f).first_obs,
-             rule="a reset starts with a random number (up to 30) of no-ops, each one frame, "
-                  "and the observation stacks the last 4 processed frames"),
-        Case(f"{what}: the steps at which episodes end, and the lives left then",
-             lambda f: _ends(play(f)), compare=_compare_ends,
-             rule="in training (episodic_life=True) a lost life ends the episode, and the "
-                  "game goes on from there at the next reset"),
-        Case(f"{what}: the rewards over 400 steps", lambda f: play(f).rewards,
-             rule="in training (clip_rewards=True) every reward is clipped to -1, 0 or +1"),
-        Case(f"{what}: the frames over 400 steps (sum of each stacked observation)",
-             lambda f: play(f).frame_sums,
-             rule="each step repeats the action on 4 emulator frames and keeps the max of the "
-                  "last two; the stack holds the last 4 such steps, each made gray 84x84"),
-    ]  # fmt: skip
+        Case(
+            f"{what}: the observation space (shape, dtype)",
+            lambda f: play(f).space,
+            rule="observations are 4 stacked 84x84 gray frames of uint8",
+        ),
+        Case(
+            f"{what}: the first observation after reset(seed=3)",
+            lambda f: play(f).first_obs,
+            rule="a reset starts with a random number (up to 30) of no-ops, each one frame, "
+            "and the observation stacks the last 4 processed frames",
+        ),
+        Case(
+            f"{what}: the steps at which episodes end, and the lives left then",
+            lambda f: _ends(play(f)),
+            compare=_compare_ends,
+            rule="in training (episodic_life=True) a lost life ends the episode, and the "
+            "game goes on from there at the next reset",
+        ),
+        Case(
+            f"{what}: the rewards over 400 steps",
+            lambda f: play(f).rewards,
+            rule="in training (clip_rewards=True) every reward is clipped to -1, 0 or +1",
+        ),
+        Case(
+            f"{what}: the frames over 400 steps (sum of each stacked observation)",
+            lambda f: play(f).frame_sums,
+            rule="each step repeats the action on 4 emulator frames and keeps the max of the "
+            "last two; the stack holds the last 4 such steps, each made gray 84x84",
+        ),
+    ]
 
 
 def _outcome_cases(make: Callable[[Any], Any], what: str, key: str, rule: str) -> list[Case]:
     """The episode ends and rewards of ``make(f)``: what the training aids change."""
     play = _player(make, key)
     return [
-        Case(f"{what}: the steps at which episodes end, and the lives left then",
-             lambda f: _ends(play(f)), compare=_compare_ends, rule=rule),
+        Case(
+            f"{what}: the steps at which episodes end, and the lives left then",
+            lambda f: _ends(play(f)),
+            compare=_compare_ends,
+            rule=rule,
+        ),
         Case(f"{what}: the rewards over 400 steps", lambda f: play(f).rewards, rule=rule),
-    ]  # fmt: skip
+    ]
 
 
 def check_make_atari_env(student_function: Any) -> Any:
@@ -384,24 +435,40 @@ def check_make_atari_env(student_function: Any) -> Any:
     play_fire = _player(lambda f: f(FIRE_GAME), FIRE_GAME)
     cases = [
         *_env_cases(lambda f: f(GAME), f"make_atari_env({GAME!r})", GAME),
-        *_outcome_cases(lambda f: f(GAME, episodic_life=False), "episodic_life=False",
-                        "no-life", rule="with episodic_life=False an episode is the whole "
-                        "game (all lives), with clipped rewards"),
-        *_outcome_cases(lambda f: f(GAME, clip_rewards=False), "clip_rewards=False",
-                        "no-clip", rule="with clip_rewards=False the rewards are the game's "
-                        "real points, and a lost life still ends the episode"),
-        Case(f"{FIRE_GAME!r}, a game that waits for FIRE: the steps at which episodes end",
-             lambda f: _ends(play_fire(f)), compare=_compare_ends,
-             rule="in a game whose action 1 is FIRE, FIRE is pressed at every reset, also "
-                  "the resets after a lost life"),
-        Case(f"{FIRE_GAME!r}: the frames over 400 steps", lambda f: play_fire(f).frame_sums,
-             rule="in a game whose action 1 is FIRE, FIRE is pressed at every reset, also "
-                  "the resets after a lost life"),
-        Case("render_mode='rgb_array': the frame render() shows",
-             lambda f: _first_render_shape(f(GAME, render_mode="rgb_array")),
-             rule="render_mode reaches the game itself, which renders full-colour 210x160 "
-                  "frames for videos"),
-    ]  # fmt: skip
+        *_outcome_cases(
+            lambda f: f(GAME, episodic_life=False),
+            "episodic_life=False",
+            "no-life",
+            rule="with episodic_life=False an episode is the whole "
+            "game (all lives), with clipped rewards",
+        ),
+        *_outcome_cases(
+            lambda f: f(GAME, clip_rewards=False),
+            "clip_rewards=False",
+            "no-clip",
+            rule="with clip_rewards=False the rewards are the game's "
+            "real points, and a lost life still ends the episode",
+        ),
+        Case(
+            f"{FIRE_GAME!r}, a game that waits for FIRE: the steps at which episodes end",
+            lambda f: _ends(play_fire(f)),
+            compare=_compare_ends,
+            rule="in a game whose action 1 is FIRE, FIRE is pressed at every reset, also "
+            "the resets after a lost life",
+        ),
+        Case(
+            f"{FIRE_GAME!r}: the frames over 400 steps",
+            lambda f: play_fire(f).frame_sums,
+            rule="in a game whose action 1 is FIRE, FIRE is pressed at every reset, also "
+            "the resets after a lost life",
+        ),
+        Case(
+            "render_mode='rgb_array': the frame render() shows",
+            lambda f: _first_render_shape(f(GAME, render_mode="rgb_array")),
+            rule="render_mode reaches the game itself, which renders full-colour 210x160 "
+            "frames for videos",
+        ),
+    ]
     return check_exercise(
         "make_atari_env",
         student_function,
@@ -472,25 +539,37 @@ def check_evaluate(student_function: Any) -> Any:
     """Check ``evaluate(policy, env, episodes, seed=EVAL_SEED, *, max_steps=None,
     gamma=1.0) -> returns`` (one per episode) on a tiny deterministic game."""
     cases = [
-        Case("3 episodes from seed 40: the seeds given to reset()", _seeds,
-             rule="episode i starts with a reset seeded seed + i: repeatable evaluations, and "
-                  "every game a different one"),
-        Case("3 episodes from seed 40: the returns", lambda f: _evaluation(f, episodes=3, seed=40),
-             rule="one return per episode: the sum of the game's own rewards from the reset to "
-                  "the end of the episode"),
-        Case("a game that ends by truncation (a time limit): the returns",
-             lambda f: _evaluation(f, truncate=True, episodes=2, seed=5),
-             rule="an episode ends when the game is terminated or truncated, whichever comes "
-                  "first, and no step is taken after that"),
-        Case("max_steps=4 on games of 3 to 7 steps: the returns",
-             lambda f: _evaluation(f, episodes=5, seed=0, max_steps=4),
-             rule="with max_steps, an episode stops after that many steps (a game that ends "
-                  "earlier stops there), and its return counts exactly those steps"),
-        Case("gamma=0.5: the discounted returns",
-             lambda f: _evaluation(f, episodes=2, seed=1, gamma=0.5),
-             rule="with gamma, the reward of the episode's step t (counting from 0) is "
-                  "weighted by gamma to the power t; gamma=1 is the plain game score"),
-    ]  # fmt: skip
+        Case(
+            "3 episodes from seed 40: the seeds given to reset()",
+            _seeds,
+            rule="episode i starts with a reset seeded seed + i: repeatable evaluations, and "
+            "every game a different one",
+        ),
+        Case(
+            "3 episodes from seed 40: the returns",
+            lambda f: _evaluation(f, episodes=3, seed=40),
+            rule="one return per episode: the sum of the game's own rewards from the reset to "
+            "the end of the episode",
+        ),
+        Case(
+            "a game that ends by truncation (a time limit): the returns",
+            lambda f: _evaluation(f, truncate=True, episodes=2, seed=5),
+            rule="an episode ends when the game is terminated or truncated, whichever comes "
+            "first, and no step is taken after that",
+        ),
+        Case(
+            "max_steps=4 on games of 3 to 7 steps: the returns",
+            lambda f: _evaluation(f, episodes=5, seed=0, max_steps=4),
+            rule="with max_steps, an episode stops after that many steps (a game that ends "
+            "earlier stops there), and its return counts exactly those steps",
+        ),
+        Case(
+            "gamma=0.5: the discounted returns",
+            lambda f: _evaluation(f, episodes=2, seed=1, gamma=0.5),
+            rule="with gamma, the reward of the episode's step t (counting from 0) is "
+            "weighted by gamma to the power t; gamma=1 is the plain game score",
+        ),
+    ]
     return check_exercise(
         "evaluate",
         student_function,

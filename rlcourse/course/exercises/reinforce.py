@@ -31,8 +31,9 @@ def _tensor(seed: int, *shape: int) -> torch.Tensor:
 # --- log-probability of the actions taken --------------------------------------------------
 
 
-def _log_probs(fn: Callable[..., torch.Tensor], seed: int, n: int, n_actions: int,
-               item: str = "value") -> Any:  # fmt: skip
+def _log_probs(
+    fn: Callable[..., torch.Tensor], seed: int, n: int, n_actions: int, item: str = "value"
+) -> Any:
     logits = _tensor(seed, n, n_actions).requires_grad_()
     actions = torch.randint(0, n_actions, (n,), generator=torch.Generator().manual_seed(seed))
     result = fn(logits, actions)
@@ -145,10 +146,10 @@ def check_reward_to_go(student_fn: Callable[..., torch.Tensor]) -> Any:
 # --- the loss ------------------------------------------------------------------------------
 
 
-def _loss(fn: Callable[..., torch.Tensor], seed: int, n: int, baseline: str,
-          item: str = "value") -> Any:  # fmt: skip
-    log_probs = (-torch.rand(n, generator=torch.Generator().manual_seed(seed)) * 2
-                 ).requires_grad_()  # fmt: skip
+def _loss(
+    fn: Callable[..., torch.Tensor], seed: int, n: int, baseline: str, item: str = "value"
+) -> Any:
+    log_probs = (-torch.rand(n, generator=torch.Generator().manual_seed(seed)) * 2).requires_grad_()
     returns = _tensor(seed + 1, n).abs() * 10
     b: Any = None
     if baseline == "number":
@@ -173,9 +174,12 @@ def _direction(fn: Callable[..., torch.Tensor]) -> Any:
     fn(log_probs, returns, torch.tensor([5.0, 5.0])).backward()
     with torch.no_grad():
         after = torch.softmax(logits - 0.1 * logits.grad, -1)
-    return {"gradient descent makes the action with the higher return more likely":
-            bool(after[0, 0] > 0.5), "and the one with the lower return less likely":
-            bool(after[1, 1] < 0.5)}  # fmt: skip
+    return {
+        "gradient descent makes the action with the higher return more likely": bool(
+            after[0, 0] > 0.5
+        ),
+        "and the one with the lower return less likely": bool(after[1, 1] < 0.5),
+    }
 
 
 def check_policy_gradient_loss(student_fn: Callable[..., torch.Tensor]) -> Any:

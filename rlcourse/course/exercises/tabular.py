@@ -26,22 +26,43 @@ from rlcourse.course.exercises.core import Case, check_exercise
 def check_discounted_return(student_function: Any) -> Any:
     """Check ``discounted_return(rewards, gamma) -> float``."""
     cases = [
-        Case("a single reward", lambda f: f([5.0], 0.9),
-             rule="the first reward counts fully: it is multiplied by gamma to the power 0"),
-        Case("three rewards", lambda f: f([1.0, 2.0, 3.0], 0.5),
-             rule="the reward k steps after the start (k = 0, 1, 2, ...) is multiplied by "
-             "gamma to the power k: the later a reward, the less it counts"),
-        Case("FrozenLake: one reward at the end", lambda f: f([0.0, 0.0, 0.0, 1.0], 0.9),
-             rule="a reward after four steps is discounted three times"),
-        Case("gamma = 1: the plain sum", lambda f: f([-1.0] * 13, 1.0),
-             rule="with gamma = 1 the return is the sum of the rewards"),
-        Case("gamma = 0: only the first reward", lambda f: f([2.0, 5.0, 7.0], 0.0),
-             rule="with gamma = 0 only the first reward counts"),
-        Case("rewards in a NumPy array", lambda f: f(np.array([1.0, 1.0, 1.0]), 0.9),
-             rule="the rewards may come as a list or as a NumPy array"),
-        Case("an episode without rewards", lambda f: f([], 0.9),
-             rule="an empty list of rewards has return 0"),
-    ]  # fmt: skip
+        Case(
+            "a single reward",
+            lambda f: f([5.0], 0.9),
+            rule="the first reward counts fully: it is multiplied by gamma to the power 0",
+        ),
+        Case(
+            "three rewards",
+            lambda f: f([1.0, 2.0, 3.0], 0.5),
+            rule="the reward k steps after the start (k = 0, 1, 2, ...) is multiplied by "
+            "gamma to the power k: the later a reward, the less it counts",
+        ),
+        Case(
+            "FrozenLake: one reward at the end",
+            lambda f: f([0.0, 0.0, 0.0, 1.0], 0.9),
+            rule="a reward after four steps is discounted three times",
+        ),
+        Case(
+            "gamma = 1: the plain sum",
+            lambda f: f([-1.0] * 13, 1.0),
+            rule="with gamma = 1 the return is the sum of the rewards",
+        ),
+        Case(
+            "gamma = 0: only the first reward",
+            lambda f: f([2.0, 5.0, 7.0], 0.0),
+            rule="with gamma = 0 only the first reward counts",
+        ),
+        Case(
+            "rewards in a NumPy array",
+            lambda f: f(np.array([1.0, 1.0, 1.0]), 0.9),
+            rule="the rewards may come as a list or as a NumPy array",
+        ),
+        Case(
+            "an episode without rewards",
+            lambda f: f([], 0.9),
+            rule="an empty list of rewards has return 0",
+        ),
+    ]
     return check_exercise(
         "discounted_return",
         student_function,
@@ -57,15 +78,11 @@ def check_discounted_return(student_function: Any) -> Any:
 # --- bellman_backup ---------------------------------------------------------------------------
 
 _MODEL = {
-    0: {0: [(1.0, 1, 0.0, False)],
-        1: [(0.8, 2, 1.0, False), (0.2, 0, 0.0, False)]},
-    1: {0: [(1.0, 3, 10.0, True)],
-        1: [(1.0, 2, -1.0, False)]},
-    2: {0: [(0.25, 3, 8.0, True), (0.75, 1, 0.0, False)],
-        1: [(1.0, 0, 0.5, False)]},
-    3: {0: [(1.0, 3, 0.0, True)],
-        1: [(1.0, 3, 0.0, True)]},
-}  # fmt: skip
+    0: {0: [(1.0, 1, 0.0, False)], 1: [(0.8, 2, 1.0, False), (0.2, 0, 0.0, False)]},
+    1: {0: [(1.0, 3, 10.0, True)], 1: [(1.0, 2, -1.0, False)]},
+    2: {0: [(0.25, 3, 8.0, True), (0.75, 1, 0.0, False)], 1: [(1.0, 0, 0.5, False)]},
+    3: {0: [(1.0, 3, 0.0, True)], 1: [(1.0, 3, 0.0, True)]},
+}
 """A four-state model written like a toy-text env's ``P``; state 3 is terminal. Its value
 in the value tables below is large on purpose: bootstrapping from it shows."""
 
@@ -79,30 +96,47 @@ def check_bellman_backup(student_function: Any) -> Any:
     values = np.array([1.0, 2.0, 4.0, 100.0])
     lake_values = np.random.default_rng(0).uniform(0, 1, size=16)
     cases = [
-        Case("a deterministic move is the best", lambda f: f(np.array([0.0, 9.0, 1.0, 100.0]),
-                                                             _MODEL, 0, 0.9),
-             rule="the value of an action is the reward plus gamma times the value of the "
-             "state it leads to"),
-        Case("outcomes weighted by their probabilities", lambda f: f(values, _MODEL, 0, 0.9),
-             rule="an action with several outcomes is worth the probability-weighted sum of "
-             "(reward + gamma times the next state's value) over its outcomes"),
-        Case("a move that ends the episode", lambda f: f(values, _MODEL, 1, 0.9),
-             rule="an outcome that terminates the episode adds its reward only: there is no "
-             "future after it, whatever value the table holds for its next state"),
-        Case("terminal and non-terminal outcomes of one action",
-             lambda f: f(np.array([1.0, 2.0, 0.0, 100.0]), _MODEL, 2, 0.9),
-             rule="the terminated flag is per outcome: only the outcomes that end the "
-             "episode lose their bootstrap"),
-        Case("the best action, not the average", lambda f: f(np.array([9.0, 0.0, 0.0, 0.0]),
-                                                             _MODEL, 2, 0.5),
-             rule="the backup is the largest value over the actions, not their mean or sum"),
-        Case("gamma = 0", lambda f: f(values, _MODEL, 0, 0.0),
-             rule="with gamma = 0 an action is worth its expected immediate reward"),
-        Case("FrozenLake's own model, next to the goal",
-             lambda f: f(lake_values, _frozen_lake_model(), 14, 0.99),
-             rule="the same backup on a toy-text env's model env.unwrapped.P (slippery "
-             "FrozenLake: three outcomes per action)"),
-    ]  # fmt: skip
+        Case(
+            "a deterministic move is the best",
+            lambda f: f(np.array([0.0, 9.0, 1.0, 100.0]), _MODEL, 0, 0.9),
+            rule="the value of an action is the reward plus gamma times the value of the "
+            "state it leads to",
+        ),
+        Case(
+            "outcomes weighted by their probabilities",
+            lambda f: f(values, _MODEL, 0, 0.9),
+            rule="an action with several outcomes is worth the probability-weighted sum of "
+            "(reward + gamma times the next state's value) over its outcomes",
+        ),
+        Case(
+            "a move that ends the episode",
+            lambda f: f(values, _MODEL, 1, 0.9),
+            rule="an outcome that terminates the episode adds its reward only: there is no "
+            "future after it, whatever value the table holds for its next state",
+        ),
+        Case(
+            "terminal and non-terminal outcomes of one action",
+            lambda f: f(np.array([1.0, 2.0, 0.0, 100.0]), _MODEL, 2, 0.9),
+            rule="the terminated flag is per outcome: only the outcomes that end the "
+            "episode lose their bootstrap",
+        ),
+        Case(
+            "the best action, not the average",
+            lambda f: f(np.array([9.0, 0.0, 0.0, 0.0]), _MODEL, 2, 0.5),
+            rule="the backup is the largest value over the actions, not their mean or sum",
+        ),
+        Case(
+            "gamma = 0",
+            lambda f: f(values, _MODEL, 0, 0.0),
+            rule="with gamma = 0 an action is worth its expected immediate reward",
+        ),
+        Case(
+            "FrozenLake's own model, next to the goal",
+            lambda f: f(lake_values, _frozen_lake_model(), 14, 0.99),
+            rule="the same backup on a toy-text env's model env.unwrapped.P (slippery "
+            "FrozenLake: three outcomes per action)",
+        ),
+    ]
     return check_exercise(
         "bellman_backup",
         student_function,
@@ -167,25 +201,46 @@ def check_epsilon_greedy(student_function: Any) -> Any:
     """Check ``epsilon_greedy(q_row, epsilon, rng) -> int`` by its action frequencies,
     compared with the true distribution (any correct way to draw passes)."""
     cases = [
-        _distribution_case("epsilon = 0 is greedy", [0.0, 2.0, 1.0, -1.0], 0.0,
-                           "with epsilon = 0 the action is always the one with the largest "
-                           "Q-value"),
-        _distribution_case("epsilon = 1 is uniform", [0.0, 2.0, 1.0, 5.0], 1.0,
-                           "with epsilon = 1 every action, the greedy one included, is "
-                           "equally likely"),
-        _distribution_case("epsilon = 0.3 over 4 actions", [0.0, 2.0, 1.0, 0.5], 0.3,
-                           "with probability epsilon the action is uniformly random (it may "
-                           "be the greedy one too), otherwise it is the greedy action"),
-        _distribution_case("negative Q-values", [-3.0, -1.0, -2.0, -5.0], 0.0,
-                           "the greedy action is the largest Q-value, also when all are "
-                           "negative"),
-        _distribution_case("two actions tied for the best", [1.0, 3.0, 3.0, 0.0], 0.0,
-                           "ties between the largest Q-values are broken at random: each "
-                           "tied action is equally likely (not always the first one)"),
-        _distribution_case("a fresh table: all four tied", [0.0, 0.0, 0.0, 0.0], 0.1,
-                           "when every action is tied (a table that starts at zeros) every "
-                           "action is equally likely, even with a small epsilon"),
-    ]  # fmt: skip
+        _distribution_case(
+            "epsilon = 0 is greedy",
+            [0.0, 2.0, 1.0, -1.0],
+            0.0,
+            "with epsilon = 0 the action is always the one with the largest Q-value",
+        ),
+        _distribution_case(
+            "epsilon = 1 is uniform",
+            [0.0, 2.0, 1.0, 5.0],
+            1.0,
+            "with epsilon = 1 every action, the greedy one included, is equally likely",
+        ),
+        _distribution_case(
+            "epsilon = 0.3 over 4 actions",
+            [0.0, 2.0, 1.0, 0.5],
+            0.3,
+            "with probability epsilon the action is uniformly random (it may "
+            "be the greedy one too), otherwise it is the greedy action",
+        ),
+        _distribution_case(
+            "negative Q-values",
+            [-3.0, -1.0, -2.0, -5.0],
+            0.0,
+            "the greedy action is the largest Q-value, also when all are negative",
+        ),
+        _distribution_case(
+            "two actions tied for the best",
+            [1.0, 3.0, 3.0, 0.0],
+            0.0,
+            "ties between the largest Q-values are broken at random: each "
+            "tied action is equally likely (not always the first one)",
+        ),
+        _distribution_case(
+            "a fresh table: all four tied",
+            [0.0, 0.0, 0.0, 0.0],
+            0.1,
+            "when every action is tied (a table that starts at zeros) every "
+            "action is equally likely, even with a small epsilon",
+        ),
+    ]
     return check_exercise(
         "epsilon_greedy",
         student_function,
@@ -212,8 +267,16 @@ def _table() -> np.ndarray:
     return q
 
 
-def _update(f: Any, state: int, action: int, reward: float, next_state: int, terminated: bool,
-            alpha: float, gamma: float) -> tuple[float, np.ndarray]:  # fmt: skip
+def _update(
+    f: Any,
+    state: int,
+    action: int,
+    reward: float,
+    next_state: int,
+    terminated: bool,
+    alpha: float,
+    gamma: float,
+) -> tuple[float, np.ndarray]:
     """What the update returned and the table it left behind."""
     q = _table()
     returned = f(q, state, action, reward, next_state, terminated, alpha, gamma)
@@ -226,25 +289,41 @@ def check_q_learning_update(student_function: Any) -> Any:
     """Check ``q_learning_update(q, state, action, reward, next_state, terminated, alpha,
     gamma) -> TD error`` (and the table it changes in place)."""
     cases = [
-        Case("one update", lambda f: _update(f, 0, 1, 1.0, 1, False, 0.5, 0.9),
-             rule="the TD target is the reward plus gamma times the largest Q-value of the "
-             "next state (over its actions, whichever action was taken now); the function "
-             "returns the TD error (target minus the old Q(s, a)) and moves Q(s, a) by "
-             "alpha times that error, in the table it was given"),
-        Case("only Q(s, a) changes", lambda f: _update(f, 2, 0, -1.0, 0, False, 0.1, 0.99),
-             rule="one update changes one entry of the table, Q(state, action), and no other"),
-        Case("a terminated transition does not bootstrap",
-             lambda f: _update(f, 1, 2, 10.0, 3, True, 0.5, 0.9),
-             rule="when the episode terminated the target is the reward alone: the next "
-             "state has no future, whatever the table holds for it"),
-        Case("negative next values", lambda f: _update(f, 0, 0, 0.0, 2, False, 0.5, 1.0),
-             rule="the largest Q-value of the next state may be negative: it still counts"),
-        Case("alpha = 1 replaces the estimate", lambda f: _update(f, 0, 2, 2.0, 1, False,
-                                                                  1.0, 0.5),
-             rule="with alpha = 1 the new Q(s, a) is the TD target itself"),
-        Case("gamma = 0", lambda f: _update(f, 2, 1, 3.0, 1, False, 0.5, 0.0),
-             rule="with gamma = 0 the target is the reward alone"),
-    ]  # fmt: skip
+        Case(
+            "one update",
+            lambda f: _update(f, 0, 1, 1.0, 1, False, 0.5, 0.9),
+            rule="the TD target is the reward plus gamma times the largest Q-value of the "
+            "next state (over its actions, whichever action was taken now); the function "
+            "returns the TD error (target minus the old Q(s, a)) and moves Q(s, a) by "
+            "alpha times that error, in the table it was given",
+        ),
+        Case(
+            "only Q(s, a) changes",
+            lambda f: _update(f, 2, 0, -1.0, 0, False, 0.1, 0.99),
+            rule="one update changes one entry of the table, Q(state, action), and no other",
+        ),
+        Case(
+            "a terminated transition does not bootstrap",
+            lambda f: _update(f, 1, 2, 10.0, 3, True, 0.5, 0.9),
+            rule="when the episode terminated the target is the reward alone: the next "
+            "state has no future, whatever the table holds for it",
+        ),
+        Case(
+            "negative next values",
+            lambda f: _update(f, 0, 0, 0.0, 2, False, 0.5, 1.0),
+            rule="the largest Q-value of the next state may be negative: it still counts",
+        ),
+        Case(
+            "alpha = 1 replaces the estimate",
+            lambda f: _update(f, 0, 2, 2.0, 1, False, 1.0, 0.5),
+            rule="with alpha = 1 the new Q(s, a) is the TD target itself",
+        ),
+        Case(
+            "gamma = 0",
+            lambda f: _update(f, 2, 1, 3.0, 1, False, 0.5, 0.0),
+            rule="with gamma = 0 the target is the reward alone",
+        ),
+    ]
     return check_exercise(
         "q_learning_update",
         student_function,

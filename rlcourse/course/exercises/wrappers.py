@@ -70,8 +70,10 @@ def _compare_steps(expected: list[dict], got: list[dict]) -> str | None:
         if g["frames played"] != e["frames played"]:
             played = f"after step {number} the game had played {g['frames played']} frames"
             if g["frames played"] > e["frames played"] and (e["terminated"] or e["truncated"]):
-                return (f"{played}, expected {e['frames played']}: the game went on after the "
-                        "episode had ended")  # fmt: skip
+                return (
+                    f"{played}, expected {e['frames played']}: the game went on after the "
+                    "episode had ended"
+                )
             return f"{played}, expected {e['frames played']}"
         for flag in ("terminated", "truncated"):
             if g[flag] != e[flag]:
@@ -82,8 +84,10 @@ def _compare_steps(expected: list[dict], got: list[dict]) -> str | None:
                 f"{e['reward']:g}: the sum of the rewards of the frames it played"
             )
         if "observation" in e and g.get("observation") != e["observation"]:
-            return (f"step {number} returned {g.get('observation')} as its observation, "
-                    f"expected {e['observation']}")  # fmt: skip
+            return (
+                f"step {number} returned {g.get('observation')} as its observation, "
+                f"expected {e['observation']}"
+            )
     if len(got) != len(expected):
         ended = "ended" if len(got) < len(expected) else "did not end"
         return f"the episode {ended} after {len(got)} steps, expected {len(expected)}"
@@ -95,26 +99,49 @@ def check_max_and_skip(student_class: Any) -> Any:
     small = {"shape": (6, 5), "episode_length": 100}
 
     def case(name: str, rule: str, env_kwargs: dict, n_steps: int, skip: int) -> Case:
-        return Case(name, lambda c: _play_skip(c, env_kwargs, n_steps, skip), rule,
-                    _compare_steps)  # fmt: skip
+        return Case(name, lambda c: _play_skip(c, env_kwargs, n_steps, skip), rule, _compare_steps)
 
     cases = [
-        case("skip=4, three steps",
-             "each step repeats the action 4 times, returns the sum of the 4 rewards and the "
-             "pixel-wise maximum of the last two frames of the repeat", small, 3, 4),
-        case("skip=2, five steps",
-             "the number of repeats is the wrapper's skip, not a fixed 4", small, 5, 2),
-        case("episode ends on the last frame of a repeat",
-             "an episode that ends on the last frame of a repeat is reported as terminated, "
-             "with the usual pooled observation", {"shape": (6, 5), "episode_length": 8}, 3, 4),
-        case("episode ends in the middle of a repeat",
-             "the repeat stops as soon as the episode ends: no frame is played after the end, "
-             "and only the frames played count in the reward",
-             {"shape": (6, 5), "episode_length": 6}, 3, 4),
-        case("truncation ends the repeat",
-             "a truncation (a time limit) also stops the repeat, and is reported as truncated, "
-             "not terminated", {"shape": (6, 5), "truncate_at": 5}, 3, 4),
-    ]  # fmt: skip
+        case(
+            "skip=4, three steps",
+            "each step repeats the action 4 times, returns the sum of the 4 rewards and the "
+            "pixel-wise maximum of the last two frames of the repeat",
+            small,
+            3,
+            4,
+        ),
+        case(
+            "skip=2, five steps",
+            "the number of repeats is the wrapper's skip, not a fixed 4",
+            small,
+            5,
+            2,
+        ),
+        case(
+            "episode ends on the last frame of a repeat",
+            "an episode that ends on the last frame of a repeat is reported as terminated, "
+            "with the usual pooled observation",
+            {"shape": (6, 5), "episode_length": 8},
+            3,
+            4,
+        ),
+        case(
+            "episode ends in the middle of a repeat",
+            "the repeat stops as soon as the episode ends: no frame is played after the end, "
+            "and only the frames played count in the reward",
+            {"shape": (6, 5), "episode_length": 6},
+            3,
+            4,
+        ),
+        case(
+            "truncation ends the repeat",
+            "a truncation (a time limit) also stops the repeat, and is reported as truncated, "
+            "not terminated",
+            {"shape": (6, 5), "truncate_at": 5},
+            3,
+            4,
+        ),
+    ]
     return check_exercise(
         "MaxAndSkip.step",
         student_class,
@@ -147,27 +174,32 @@ def _known_mistakes(frame: np.ndarray, size: int) -> dict[str, np.ndarray]:
     area = cv2.INTER_AREA
     return {
         "the colours were read in OpenCV's BGR order; the ALE gives RGB frames": cv2.resize(
-            _gray(frame, cv2.COLOR_BGR2GRAY), (size, size), interpolation=area),
+            _gray(frame, cv2.COLOR_BGR2GRAY), (size, size), interpolation=area
+        ),
         "the frame was resized with bilinear interpolation (OpenCV's default); shrinking "
-        "needs area interpolation, which averages the pixels each output pixel covers":
-            cv2.resize(gray, (size, size), interpolation=cv2.INTER_LINEAR),
+        "needs area interpolation, which averages the pixels each output pixel covers": cv2.resize(
+            gray, (size, size), interpolation=cv2.INTER_LINEAR
+        ),
         "the frame was resized with nearest-neighbour interpolation; shrinking needs area "
-        "interpolation, which averages the pixels each output pixel covers":
-            cv2.resize(gray, (size, size), interpolation=cv2.INTER_NEAREST),
+        "interpolation, which averages the pixels each output pixel covers": cv2.resize(
+            gray, (size, size), interpolation=cv2.INTER_NEAREST
+        ),
         "the frame is transposed (rows and columns swapped): the ALE's frames are "
         "(height, width, channels)": cv2.resize(gray, (size, size), interpolation=area).T,
-        "one colour channel was kept instead of a gray conversion that weighs all three":
-            cv2.resize(np.ascontiguousarray(frame[..., 0]), (size, size), interpolation=area),
+        "one colour channel was kept instead of a gray conversion that weighs all "
+        "three": cv2.resize(np.ascontiguousarray(frame[..., 0]), (size, size), interpolation=area),
         "the three channels were averaged with equal weights; gray weighs green most, then "
-        "red, then blue": cv2.resize(frame.mean(axis=-1).astype(np.uint8), (size, size),
-                                     interpolation=area),
-    }  # fmt: skip
+        "red, then blue": cv2.resize(
+            frame.mean(axis=-1).astype(np.uint8), (size, size), interpolation=area
+        ),
+    }
 
 
 def _close_enough(expected: np.ndarray, got: np.ndarray) -> bool:
     difference = np.abs(expected.astype(np.int64) - got.astype(np.int64))
-    return bool(difference.max() <= MAX_PIXEL_DIFFERENCE
-                and difference.mean() <= MAX_MEAN_DIFFERENCE)  # fmt: skip
+    return bool(
+        difference.max() <= MAX_PIXEL_DIFFERENCE and difference.mean() <= MAX_MEAN_DIFFERENCE
+    )
 
 
 def _compare_frames(frame: np.ndarray, size: int) -> Any:
@@ -185,14 +217,18 @@ def _compare_frames(frame: np.ndarray, size: int) -> Any:
                 return f"{message}: the frame was not resized"
             return message
         if got.dtype != np.uint8:
-            return (f"dtype {got.dtype}, expected uint8 (gray levels 0 to 255, one byte "
-                    "each, as the replay buffer stores them)")  # fmt: skip
+            return (
+                f"dtype {got.dtype}, expected uint8 (gray levels 0 to 255, one byte "
+                "each, as the replay buffer stores them)"
+            )
         if _close_enough(expected, got):
             return None
         difference = np.abs(expected.astype(np.int64) - got.astype(np.int64))
-        message = (f"{int((difference > MAX_PIXEL_DIFFERENCE).sum())} of {difference.size} "
-                   f"pixels differ by more than {MAX_PIXEL_DIFFERENCE} grey levels (up to "
-                   f"{int(difference.max())})")  # fmt: skip
+        message = (
+            f"{int((difference > MAX_PIXEL_DIFFERENCE).sum())} of {difference.size} "
+            f"pixels differ by more than {MAX_PIXEL_DIFFERENCE} grey levels (up to "
+            f"{int(difference.max())})"
+        )
         for mistake, result in _known_mistakes(frame, size).items():
             if _close_enough(result, got):
                 return f"{message}: {mistake}"
@@ -213,8 +249,10 @@ def check_process_frame84(student_function: Any) -> Any:
         np.broadcast_to(np.arange(160, dtype=np.uint8)[None, :, None], (210, 160, 3))
     )
     red = np.tile(np.array([255, 0, 0], np.uint8), (210, 160, 1))
-    tolerance = (f"every pixel within {MAX_PIXEL_DIFFERENCE} grey levels of the right answer "
-                 "(rounding may differ)")  # fmt: skip
+    tolerance = (
+        f"every pixel within {MAX_PIXEL_DIFFERENCE} grey levels of the right answer "
+        "(rounding may differ)"
+    )
 
     def case(name: str, rule: str, frame: np.ndarray, size: int = 84) -> Case:
         def run(f: Any) -> Any:  # the default size is 84: only other sizes are passed
@@ -223,17 +261,30 @@ def check_process_frame84(student_function: Any) -> Any:
         return Case(name, run, f"{rule}; {tolerance}", _compare_frames(frame, size))
 
     cases = [
-        case("a horizontal gradient",
-             "the result is a (size, size) uint8 gray image, dark on the left and bright on "
-             "the right like the frame", gradient),
-        case("pure red frame",
-             "gray weighs the red, green and blue channels of an RGB frame differently "
-             "(red counts about 0.3)", red),
-        case("random RGB frame",
-             "each output pixel is the average of the gray pixels it covers", random_frame),
-        case("size=42 (lesson 09's frames)",
-             "the side of the output square is the size argument", random_frame, 42),
-    ]  # fmt: skip
+        case(
+            "a horizontal gradient",
+            "the result is a (size, size) uint8 gray image, dark on the left and bright on "
+            "the right like the frame",
+            gradient,
+        ),
+        case(
+            "pure red frame",
+            "gray weighs the red, green and blue channels of an RGB frame differently "
+            "(red counts about 0.3)",
+            red,
+        ),
+        case(
+            "random RGB frame",
+            "each output pixel is the average of the gray pixels it covers",
+            random_frame,
+        ),
+        case(
+            "size=42 (lesson 09's frames)",
+            "the side of the output square is the size argument",
+            random_frame,
+            42,
+        ),
+    ]
     return check_exercise(
         "process_frame84",
         student_function,
@@ -295,8 +346,9 @@ def _compare_stacks(expected: list[dict], got: list[dict]) -> str | None:
     for e in expected:  # the reference's stacks end in frame 0 right after a reset
         steps = 0 if e["frames"][-1] == "frame 0" else steps + 1
         resets += steps == 0
-        moments.append(f"at step {steps} after reset {resets}" if steps
-                       else f"right after reset {resets}")  # fmt: skip
+        moments.append(
+            f"at step {steps} after reset {resets}" if steps else f"right after reset {resets}"
+        )
     for moment, e, g in zip(moments, expected, got, strict=True):
         frames = g["frames"]
         if frames != e["frames"]:
@@ -312,8 +364,10 @@ def _compare_stacks(expected: list[dict], got: list[dict]) -> str | None:
             return message
     for moment, e, g in zip(moments, expected, got, strict=True):
         if g["changed by later steps"] and not e["changed by later steps"]:
-            return (f"the observation returned {moment} changed during later steps: the "
-                    "caller (a replay buffer) keeps every observation it gets")  # fmt: skip
+            return (
+                f"the observation returned {moment} changed during later steps: the "
+                "caller (a replay buffer) keeps every observation it gets"
+            )
     return None
 
 
@@ -324,15 +378,23 @@ def check_frame_stack(student_class: Any) -> Any:
         return Case(name, lambda c: _play_stack(c, k, steps), rule, _compare_stacks)
 
     cases = [
-        case("k=4, reset then five steps",
-             "an observation holds the k most recent frames, oldest first; right after a "
-             "reset the first frame fills every slot; an observation once returned never "
-             "changes", 4, (5,)),
+        case(
+            "k=4, reset then five steps",
+            "an observation holds the k most recent frames, oldest first; right after a "
+            "reset the first frame fills every slot; an observation once returned never "
+            "changes",
+            4,
+            (5,),
+        ),
         case("k=2", "the number of frames stacked is the wrapper's k", 2, (3,)),
-        case("a second reset pads with the new first frame",
-             "a reset starts the stack afresh: every slot holds the new episode's first "
-             "frame, none of the previous episode's", 3, (2, 1)),
-    ]  # fmt: skip
+        case(
+            "a second reset pads with the new first frame",
+            "a reset starts the stack afresh: every slot holds the new episode's first "
+            "frame, none of the previous episode's",
+            3,
+            (2, 1),
+        ),
+    ]
     return check_exercise(
         "FrameStack",
         student_class,
