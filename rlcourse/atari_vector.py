@@ -122,7 +122,7 @@ class AtariVectorGames:
         self.single_observation_space = Box(
             0, 255, (self.frame_stack, self.size, self.size), np.uint8
         )
-        self.single_action_space = Discrete(int(self.envs.single_action_space.n))
+        self.single_action_space = Discrete(int(self.envs.single_action_space.n))  # type: ignore[attr-defined]
         self._stacks = np.zeros((self.n_games, *self.single_observation_space.shape), np.uint8)
         self._lives = np.zeros(self.n_games, np.int64)
         self._game_over = np.ones(self.n_games, bool)

@@ -342,7 +342,7 @@ array([0.5 , 0.25, 0.25], dtype=float32))
             self.terminated[last],
             self.truncated[last],
         )
-        discounts = (gamma**steps).astype(np.float32)
+        discounts: Any = (gamma**steps).astype(np.float32)
         if self.device is not None:
             import torch
 
@@ -573,7 +573,7 @@ class AtariReplayBuffer(_Memory):
             (last_flags & _TERMINATED) != 0,
             (last_flags & _TRUNCATED) != 0,
         )
-        discounts = (gamma**steps).astype(np.float32)
+        discounts: Any = (gamma**steps).astype(np.float32)
         if self.device is not None:
             import torch
 

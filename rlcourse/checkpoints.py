@@ -56,7 +56,7 @@ class CheckpointInfo(NamedTuple):
     path: str
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any], path: str | Path = "") -> CheckpointInfo:
+    def from_payload(cls, payload: dict[str, Any], path: str | os.PathLike = "") -> CheckpointInfo:
         return cls(
             payload["algo"],
             payload["env_id"],

@@ -56,8 +56,9 @@ def check_number(
         raise TypeError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__})")
     if not integer and math.isnan(value):
         raise ValueError(f"{name} must be a number, got nan")
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
+    number: Any = value  # an int or a real number from here on
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and (number >= high if high_open else number > high)
     if too_low or too_high:
         if low is not None and high is not None:
             interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
@@ -65,7 +66,7 @@ def check_number(
         if too_low:
             raise ValueError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {value!r}")
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high:g}, got {value!r}")
-    return int(value) if integer else value
+    return int(number) if integer else number
 
 
 def check_positive_int(name: str, value: object) -> int:

@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import ale_py
 import gymnasium as gym
@@ -270,7 +270,7 @@ def _action_names(actions: str | Sequence[str | Sequence[str]]) -> list[str]:
     names = list(actions)
     if not all(isinstance(name, str) for name in names):
         raise TypeError(f"ALE actions are named by strings such as 'RIGHT', got {names!r}")
-    return names
+    return cast(list[str], names)
 
 
 def _joypad_actions(actions: str | Sequence[str | Sequence[str]]) -> list[list[str]]:
@@ -369,7 +369,7 @@ def make_atari_env(
     if episodic_life:
         env = EpisodicLife(env)
     if fire_reset is None:
-        fire_reset = env.unwrapped.get_action_meanings()[1:2] == ["FIRE"]
+        fire_reset = env.unwrapped.get_action_meanings()[1:2] == ["FIRE"]  # type: ignore[attr-defined]
     if fire_reset:
         env = FireReset(env)
     if crop is not None:

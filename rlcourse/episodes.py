@@ -128,11 +128,12 @@ def play_games(
     while not ended.all() and (max_steps is None or step < max_steps):
         games = np.flatnonzero(~ended)
         if batched:
-            chosen = policy.act_batch(np.stack([observations[g] for g in games]), games)  # type: ignore[union-attr]
+            batch = np.stack([observations[g] for g in games])
+            chosen = policy.act_batch(batch, games)  # type: ignore[union-attr]
             actions: list[Any] = np.asarray(chosen).tolist()
         else:
             actions = [policy(observations[g]) for g in games]
-        for game, action in zip(games, actions, strict=True):
+        for game, action in zip(games.tolist(), actions, strict=True):
             obs, reward, terminated, truncated, info = envs[game].step(action)
             seen = observations[game]
             observations[game] = obs
@@ -145,7 +146,7 @@ def play_games(
                 reset_game(game)  # type: ignore[misc]
             if on_step is not None:
                 on_step(
-                    int(game),
+                    game,
                     Step(
                         float(reward), bool(terminated), bool(truncated), lost, info, seen, action
                     ),

@@ -150,7 +150,8 @@ def evaluate_checkpoint(
     ``checkpoint``: a path, or a policy from :func:`rlcourse.registry.load_policy`.
     """
     check_number("epsilon", epsilon, low=0, high=1)
-    policy: Any = checkpoint if hasattr(checkpoint, "checkpoint") else load_policy(checkpoint)
+    is_path = isinstance(checkpoint, str | os.PathLike)
+    policy: Any = load_policy(checkpoint) if is_path else checkpoint  # type: ignore[arg-type]
     policy.reseed(seed)  # the same call, the same games and the same draws
     if isinstance(policy, QPolicy):
         policy.epsilon = epsilon

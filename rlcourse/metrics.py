@@ -56,7 +56,7 @@ def ewma(values: Sequence[float], alpha: float = 0.1) -> np.ndarray:
     return smoothed
 
 
-def moving_average(values: Sequence[float], window: int = 100) -> np.ndarray:
+def moving_average(values: Sequence[float] | np.ndarray, window: int = 100) -> np.ndarray:
     """Trailing mean of the last ``window`` values at each point (fewer at the start).
 
     NaNs (e.g. the loss of episodes before learning started) are skipped; a point whose
@@ -66,14 +66,14 @@ def moving_average(values: Sequence[float], window: int = 100) -> np.ndarray:
     [1.0, 1.5, 2.5, 3.5]
     """
     window = check_positive_int("window", window)
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 1:
-        raise ValueError(f"moving_average takes a 1-D sequence, got shape {values.shape}")
-    present = ~np.isnan(values)
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"moving_average takes a 1-D sequence, got shape {array.shape}")
+    present = ~np.isnan(array)
     # Cumulative sums make every window O(1): sum of the window = csum[i] - csum[i - window].
-    sums = np.concatenate([[0.0], np.cumsum(np.where(present, values, 0.0))])
+    sums = np.concatenate([[0.0], np.cumsum(np.where(present, array, 0.0))])
     counts = np.concatenate([[0], np.cumsum(present)])
-    ends = np.arange(1, len(values) + 1)
+    ends = np.arange(1, len(array) + 1)
     starts = np.maximum(ends - window, 0)
     window_counts = counts[ends] - counts[starts]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -215,7 +215,8 @@ class MetricLogger:
         }
         row.update(extra)
         for name in self.history:
-            self.history[name].append(math.nan if row[name] is None else float(row[name]))
+            value = row[name]
+            self.history[name].append(math.nan if value is None else float(value))
         if self.csv:
             self.csv.write(**row)
         self._start_episode()

@@ -23,6 +23,9 @@ from torch import nn
 from rlcourse.checkpoints import CheckpointInfo
 from rlcourse.config import check_number
 
+Games = Sequence[int] | np.ndarray
+"""Which games a batch's rows belong to."""
+
 
 @runtime_checkable
 class Policy(Protocol):
@@ -36,7 +39,7 @@ class Policy(Protocol):
         """The action for one game's observation."""
         ...
 
-    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
+    def act_batch(self, observations: np.ndarray, games: Games) -> np.ndarray:
         """One action per row of ``observations``; row ``i`` is game ``games[i]``."""
         ...
 
@@ -133,7 +136,7 @@ class QPolicy:
         seed: int = 0,
         checkpoint: CheckpointInfo | None = None,
     ) -> None:
-        self.network = network
+        self.network: Any = network  # a Q-network (it has n_actions)
         self.epsilon = check_number("epsilon", epsilon, low=0, high=1)
         self.rng = np.random.default_rng(seed)
         self.checkpoint = checkpoint
@@ -154,7 +157,7 @@ class QPolicy:
         device = next(self.network.parameters()).device
         return self.network(torch.as_tensor(np.asarray(observations), device=device)).cpu().numpy()
 
-    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
+    def act_batch(self, observations: np.ndarray, games: Games) -> np.ndarray:
         return self.choose_batch(self.q_values(observations))
 
     def choose_batch(self, q_values: np.ndarray) -> np.ndarray:
@@ -199,7 +202,7 @@ class RecurrentPolicy:
         reset_on_life_loss: bool = False,
         checkpoint: CheckpointInfo | None = None,
     ) -> None:
-        self.network = network
+        self.network: Any = network  # a recurrent actor-critic (initial_memory)
         self.greedy = greedy
         self.reset_on_life_loss = reset_on_life_loss
         self.generator = torch.Generator().manual_seed(seed)
@@ -220,7 +223,7 @@ class RecurrentPolicy:
         self.memory[1][game] = 0.0
 
     @torch.no_grad()
-    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
+    def act_batch(self, observations: np.ndarray, games: Games) -> np.ndarray:
         index = torch.as_tensor(np.asarray(games, dtype=np.int64))
         state = (self.memory[0][index], self.memory[1][index])
         (h, c), logits, _ = self.network(torch.from_numpy(np.asarray(observations)), state)
@@ -276,7 +279,7 @@ class CategoricalPolicy:
         """Nothing to forget."""
 
     @torch.no_grad()
-    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
+    def act_batch(self, observations: np.ndarray, games: Games) -> np.ndarray:
         logits = self.network(torch.as_tensor(np.asarray(observations)))
         if self.greedy:
             return logits.argmax(-1).numpy()
@@ -299,7 +302,7 @@ class RandomPolicy:
 
     reset_on_life_loss = False
 
-    def __init__(self, action_space: gym.spaces.Discrete, seed: int = 0) -> None:
+    def __init__(self, action_space: gym.Space[Any], seed: int = 0) -> None:
         if not isinstance(action_space, gym.spaces.Discrete):
             raise TypeError(f"RandomPolicy needs a Discrete action space, got {action_space}")
         self.n_actions = int(action_space.n)
@@ -315,7 +318,7 @@ class RandomPolicy:
     def reset_game(self, game: int) -> None:
         """No memory."""
 
-    def act_batch(self, observations: np.ndarray, games: Sequence[int]) -> np.ndarray:
+    def act_batch(self, observations: np.ndarray, games: Games) -> np.ndarray:
         return self.rng.integers(self.n_actions, size=len(games))
 
     def __call__(self, observation: Any) -> int:

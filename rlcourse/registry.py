@@ -24,7 +24,7 @@ from rlcourse.agents.reinforce import Reinforce, ReinforceConfig
 from rlcourse.checkpoints import CheckpointInfo, build_policy_network, load_checkpoint
 from rlcourse.errors import CheckpointError
 from rlcourse.networks import MLPPolicy, MLPQNetwork, NatureCNN, RecurrentActorCritic
-from rlcourse.policies import CategoricalPolicy, Policy, QPolicy, RecurrentPolicy
+from rlcourse.policies import CategoricalPolicy, QPolicy, RecurrentPolicy
 from rlcourse.training.harness import Prepared, TrainRequest
 from rlcourse.training.monte_carlo import prepare_reinforce
 from rlcourse.training.off_policy import prepare_dqn
@@ -49,8 +49,9 @@ class Algorithm:
     """The agent: networks, optimizer, what it learns from."""
     prepare: Callable[[TrainRequest], Prepared]
     """Makes the agent and its games for a request; the loop runs when asked."""
-    policy: Callable[[nn.Module, CheckpointInfo], Policy]
-    """How a checkpoint's network plays (the evaluation protocol's rule for it)."""
+    policy: Callable[[nn.Module, CheckpointInfo], Any]
+    """How a checkpoint's network plays (the evaluation protocol's rule for it): a
+    :class:`~rlcourse.policies.Policy`."""
     presets: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     """Named configs (``--preset``); empty: the config's defaults."""
     default_preset: Callable[[str], str] | None = None
@@ -72,7 +73,7 @@ class Algorithm:
             return self.config(**values)
         if preset is None:
             preset = self.default_preset(env_id) if self.default_preset else None
-        if preset not in self.presets:
+        if preset is None or preset not in self.presets:
             raise ValueError(f"unknown preset {preset!r}; known: {sorted(self.presets)}")
         return self.presets[preset](**values)
 

@@ -75,7 +75,7 @@ class ReplayableGame(gym.Wrapper):
         env = self.env
         while isinstance(env, gym.Wrapper):
             if "game_over" in vars(env):
-                env.game_over = True
+                env.game_over = True  # type: ignore[attr-defined]
             env = env.env
         obs, info = self.reset(seed=int(log["seed"]))
         for event in events:

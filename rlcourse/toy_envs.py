@@ -70,7 +70,7 @@ class FrameCounterEnv(gym.Env[np.ndarray, int]):
         self.truncate_at = truncate_at
         self.render_mode = render_mode
         self.observation_space = gym.spaces.Box(0, 255, self.shape, np.uint8)
-        self.action_space = gym.spaces.Discrete(len(ACTION_MEANINGS))
+        self.action_space = gym.spaces.Discrete(len(ACTION_MEANINGS))  # type: ignore[assignment]
         self.actions: list[int] = []
         self.resets = 0
         self.t = 0
@@ -129,7 +129,7 @@ class ChainEnv(gym.Env[np.ndarray, int]):
         self.n_states = n_states
         self.max_steps = max_steps
         self.observation_space = gym.spaces.Box(0.0, 1.0, (n_states,), np.float32)
-        self.action_space = gym.spaces.Discrete(2)
+        self.action_space = gym.spaces.Discrete(2)  # type: ignore[assignment]
         self.position = 0
         self.t = 0
 

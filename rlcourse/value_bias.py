@@ -207,7 +207,8 @@ def measure_value_bias(
     ``checkpoint``: a DQN checkpoint's path, or a policy from
     :func:`rlcourse.registry.load_policy`.
     """
-    policy = checkpoint if hasattr(checkpoint, "checkpoint") else load_policy(checkpoint)
+    is_path = isinstance(checkpoint, str | os.PathLike)
+    policy: Any = load_policy(checkpoint) if is_path else checkpoint  # type: ignore[arg-type]
     recorder = ValueBiasRecorder.for_checkpoint(policy, episodes)
     evaluate_checkpoint(
         policy, episodes, seed, epsilon=epsilon, max_steps=max_steps, on_step=recorder

@@ -127,7 +127,7 @@ def record_episode(
             "e.g. make_atari_env('ALE/MsPacman-v5', render_mode='rgb_array')"
         )
     fps = fps or env.metadata.get("render_fps") or 30
-    frames: list[np.ndarray] = []
+    frames: list[Any] = []
     # The evaluation's game, by the same runner (memory empty at the start, zeroed at lost
     # lives if training did so), with a frame after the reset and after every step.
     games = play_games(
@@ -150,7 +150,7 @@ def read_video(path: str | os.PathLike) -> np.ndarray:
     import imageio.v2 as imageio
 
     with imageio.get_reader(os.fspath(path), format="FFMPEG") as reader:
-        return np.stack([np.asarray(frame) for frame in reader])
+        return np.stack([np.asarray(frame) for frame in reader])  # type: ignore[attr-defined]
 
 
 def video_html(path: str | os.PathLike, width: int | None = None) -> str:

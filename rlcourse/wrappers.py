@@ -69,7 +69,8 @@ class MaxAndSkip(gym.Wrapper):
         if self._ale_env is not None:
             return self._step_emulator(action)
         total_reward = 0.0
-        previous = obs = None
+        previous: np.ndarray | None = None
+        obs: Any = None
         terminated = truncated = False
         info: dict[str, Any] = {}
         for i in range(self.skip):
@@ -85,11 +86,12 @@ class MaxAndSkip(gym.Wrapper):
     def _step_emulator(self, action: Any) -> StepResult:
         # Same frames, rewards and ends as `step`, but straight on the emulator: no screen
         # grab for the frames nobody looks at, no wrapper calls per frame (~10% faster).
-        env = self._ale_env
+        env: Any = self._ale_env
         ale = env.ale
         ale_action = env._action_set[action]
         total_reward = 0.0
-        previous = obs = None
+        previous: np.ndarray | None = None
+        obs: Any = None
         terminated = truncated = False
         for i in range(self.skip):
             total_reward += ale.act(ale_action)

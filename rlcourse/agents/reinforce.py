@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -272,7 +272,9 @@ def policy_gradient_estimate(
     parameters (the network is not changed): what the lesson's variance study samples."""
     network.zero_grad()
     surrogate_loss(network, episodes, config)["policy_loss"].backward()
-    gradient = torch.cat([-p.grad.flatten() for p in network.policy.parameters()])
+    gradient = torch.cat(
+        [-cast(torch.Tensor, p.grad).flatten() for p in network.policy.parameters()]
+    )
     network.zero_grad()
     return gradient
 

@@ -362,7 +362,8 @@ def train_tabular(
     spaces = (env.observation_space, env.action_space)
     if not all(isinstance(space, gym.spaces.Discrete) for space in spaces):
         raise TypeError(f"train_tabular needs Discrete observations and actions, got {spaces}")
-    n_states, n_actions = int(env.observation_space.n), int(env.action_space.n)
+    n_states = int(env.observation_space.n)  # type: ignore[attr-defined]
+    n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
     if q is None:
         q = np.zeros((n_states, n_actions))
     elif _check_table("q", q, 2).shape != (n_states, n_actions):

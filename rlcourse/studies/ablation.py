@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -182,7 +182,7 @@ def evaluate_run(
                 "random play",
                 0,
                 0.0,
-                result.random_scores,
+                cast(np.ndarray, result.random_scores),
                 "random actions, the same games",
             ),
         )

@@ -106,7 +106,7 @@ class MaximizationBiasEnv(gym.Env[np.ndarray, int]):
         self.reward_std = float(reward_std)
         self.length = length
         self.observation_space = gym.spaces.Box(0.0, 1.0, (length + 1,), np.float32)
-        self.action_space = gym.spaces.Discrete(n_actions)
+        self.action_space = gym.spaces.Discrete(n_actions)  # type: ignore[assignment]
         self.state: int | None = None
 
     def _obs(self) -> np.ndarray:
@@ -313,7 +313,8 @@ def run_one(
     # numbers): their dashed lines differ by their policies, not by the draws.
     # Measurement k plays episodes eval_seed + k * eval_episodes + i: no seed is reused.
     eval_seed = 10**9 * (seed + 1)
-    predicted, actual = [], []
+    predicted: list[float] = []
+    actual: list[float] = []
 
     def measure() -> None:
         predicted.append(float(agent.q_values(start).max()))

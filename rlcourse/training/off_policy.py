@@ -104,6 +104,7 @@ def train_dqn(
                 run.log_episode(agent.steps, epsilon=agent.epsilon)
                 obs, _ = game.reset(seed=config.seed + run.episodes)
             if run.evaluation_due(agent.steps - 1, agent.steps):
+                assert eval_env is not None  # checked at the start
                 play = partial(evaluate, agent.policy(), eval_env, eval_episodes, seed=EVAL_SEED)
                 run.evaluate(agent.steps, play, checkpoint)
             if run.checkpoint_due(agent.steps - 1, agent.steps):

@@ -149,7 +149,8 @@ def prepare_a2c(request: TrainRequest) -> Prepared:
     config = request.config
     probe = make_env_for(request.env_id, training=True, **config.env_options())
     try:
-        agent = A2C(probe.observation_space.shape, probe.action_space.n, config)
+        shape = tuple(probe.observation_space.shape or ())
+        agent = A2C(shape, int(probe.action_space.n), config)  # type: ignore[attr-defined]
     finally:
         probe.close()
 

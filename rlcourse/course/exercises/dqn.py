@@ -389,7 +389,8 @@ def dqn_loop(
         with torch.no_grad():
             q_values = q_network(torch.as_tensor(obs).unsqueeze(0))[0].numpy()
         action = epsilon_greedy(q_values, epsilon, rng)
-        next_obs, reward, terminated, truncated, _ = env.step(action)
+        next_obs, step_reward, terminated, truncated, _ = env.step(action)
+        reward = float(step_reward)
         buffer.add(obs, action, reward, next_obs, terminated, truncated)
         episode_return += reward
         obs = next_obs

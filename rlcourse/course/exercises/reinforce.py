@@ -11,7 +11,7 @@ way that makes good actions more likely.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -173,7 +173,7 @@ def _direction(fn: Callable[..., torch.Tensor]) -> Any:
     log_probs = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     fn(log_probs, returns, torch.tensor([5.0, 5.0])).backward()
     with torch.no_grad():
-        after = torch.softmax(logits - 0.1 * logits.grad, -1)
+        after = torch.softmax(logits - 0.1 * cast(torch.Tensor, logits.grad), -1)
     return {
         "gradient descent makes the action with the higher return more likely": bool(
             after[0, 0] > 0.5
