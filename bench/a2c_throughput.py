@@ -1,4 +1,4 @@
-"""Agent steps per second of the A2C ``EnvPool`` with 1..16 games, against one game in a loop.
+"""Agent steps per second of the A2C ``ParallelGames`` with 1..16 games, against one game in a loop.
 
     python bench/a2c_throughput.py [--steps 2000] [--rounds 3] [--games 1 2 4 8 16]
 
@@ -8,7 +8,7 @@ Kung-Fu Master (42x42 gray frames, LSTM(128)), torch on one thread:
 
   (a) one game stepped in a Python loop, the agent acting on a batch of one per step
       (what the classic notebook's single-env loop does);
-  (b) ``EnvPool(agent, make_kungfu_env, n)`` for each n: ``interact`` in 10-step rollouts,
+  (b) ``ParallelGames(agent, make_kungfu_env, n)`` for each n: ``interact`` in 10-step rollouts,
       one batched forward pass per step for all n games (Gymnasium ``SyncVectorEnv``);
   (c) the same with ``vectorization="ale"``: the n games stepped together by ale-py's C++
       ``AtariVectorEnv`` on ``--env-threads`` threads (``AtariVectorGames``: the same frames).
@@ -30,7 +30,7 @@ import torch
 from rlcourse.agents.a2c import A2C, A2CConfig
 from rlcourse.envs import GameSpec
 from rlcourse.policies import RecurrentPolicy
-from rlcourse.rollouts import EnvPool
+from rlcourse.rollouts import ParallelGames
 
 GAME = "ALE/KungFuMaster-v5"
 
@@ -61,7 +61,7 @@ def pool_rate(
     vectorization: str = "sync",
     env_threads: int = 2,
 ) -> float:
-    pool = EnvPool(
+    pool = ParallelGames(
         agent, make_env, n, seed=seed, vectorization=vectorization, env_threads=env_threads
     )
     pool.interact(2)  # warm-up: first frames, allocations
@@ -94,17 +94,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     probe.close()
     agent.eval()
     results: dict[str, list[float]] = {"single game, Python loop": []}
-    results.update({f"EnvPool, {n:2d} games": [] for n in args.games})
-    results.update({f"EnvPool, {n:2d} games, C++": [] for n in args.games})
+    results.update({f"ParallelGames, {n:2d} games": [] for n in args.games})
+    results.update({f"ParallelGames, {n:2d} games, C++": [] for n in args.games})
     for round_index in range(args.rounds):
         results["single game, Python loop"].append(
             single_loop(agent, make_env, args.steps, round_index)
         )
         for n in args.games:
             rate = pool_rate(agent, make_env, n, args.steps, round_index)
-            results[f"EnvPool, {n:2d} games"].append(rate)
+            results[f"ParallelGames, {n:2d} games"].append(rate)
             rate = pool_rate(agent, make_env, n, args.steps, round_index, "ale", args.env_threads)
-            results[f"EnvPool, {n:2d} games, C++"].append(rate)
+            results[f"ParallelGames, {n:2d} games, C++"].append(rate)
 
     medians = {name: statistics.median(values) for name, values in results.items()}
     peer = medians["single game, Python loop"]

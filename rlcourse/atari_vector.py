@@ -62,7 +62,7 @@ class AtariVectorGames:
     ``AtariVectorEnv`` on ``threads`` threads.
 
     The interface is the part of Gymnasium's ``VectorEnv`` that
-    :class:`~rlcourse.rollouts.EnvPool` uses, with autoreset off: ``reset(seed=...,
+    :class:`~rlcourse.rollouts.ParallelGames` uses, with autoreset off: ``reset(seed=...,
     options={"reset_mask": ...})`` resets the games it names, each with its seed (or only
     ends the "episode" of a game that lost a life: the game goes on, as with
     :class:`~rlcourse.wrappers.EpisodicLife`, minus that wrapper's one NOOP step).

@@ -544,7 +544,7 @@ def atari_options(options: dict[str, Any], *, training: bool) -> dict[str, Any]:
 @dataclass
 class GameSpec:
     """A picklable ``() -> make_env_for(env_id, training=training, **options)``: how to make
-    one game, which a vector of games (:class:`~rlcourse.rollouts.EnvPool`) can also read.
+    one game, which a vector of games (:class:`~rlcourse.rollouts.ParallelGames`) can also read.
 
     >>> make_game = GameSpec("ALE/KungFuMaster-v5", training=False, options={"screen_size": 42})
     >>> make_game().observation_space

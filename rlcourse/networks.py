@@ -191,7 +191,7 @@ class RecurrentActorCritic(nn.Module):
 
     Observations are uint8 images ``[batch, channels, height, width]`` (scaled to [0, 1]
     inside the network, so rollouts stay small in memory) or floats already in [0, 1].
-    The LSTM state ``(h, c)`` is passed in and returned: the caller (``EnvPool``, the
+    The LSTM state ``(h, c)`` is passed in and returned: the caller (``ParallelGames``, the
     training loop) decides when a game's memory starts afresh.
 
     Layer names (``conv0..conv2``, ``dense``, ``lstm``, ``logits``, ``value``) are the ones

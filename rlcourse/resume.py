@@ -2,7 +2,7 @@
 
 Saving an emulator's memory, every wrapper's buffers and every random generator would tie
 checkpoints to each env's internals. Deterministic envs need less: the seed of the game and
-what was done since reproduce all of it. :class:`ReplayableGame` keeps that log, and
+what was done since reproduce all of it. :class:`ResumableGame` keeps that log, and
 replays it on a fresh env.
 """
 
@@ -16,21 +16,21 @@ import numpy as np
 _RESET = -1  # a reset without a seed, in a game's event log (actions are >= 0)
 
 
-class ReplayableGame(gym.Wrapper):
+class ResumableGame(gym.Wrapper):
     """Remember how the current game was reached, so that it can be reached again.
 
     It logs the seed of the last seeded *real* reset and every action and reset since.
-    :meth:`replay` plays that log on a freshly made env of the same kind: with deterministic
+    :meth:`restore` plays that log on a freshly made env of the same kind: with deterministic
     envs (ALE games, CartPole, ...) the env, its wrappers and their random generators end up
     exactly where they were. A reset that :class:`~rlcourse.wrappers.EpisodicLife` turns
     into "carry on after a lost life" is not real: the log goes on through it.
 
-    >>> env = ReplayableGame(gym.make("CartPole-v1"))
+    >>> env = ResumableGame(gym.make("CartPole-v1"))
     >>> _ = env.reset(seed=3)
     >>> for action in (0, 1, 1):
     ...     obs, *_ = env.step(action)
-    >>> again = ReplayableGame(gym.make("CartPole-v1"))
-    >>> bool((again.replay(env.game_log())[0] == obs).all())
+    >>> again = ResumableGame(gym.make("CartPole-v1"))
+    >>> bool((again.restore(env.game_log())[0] == obs).all())
     True
     """
 
@@ -39,7 +39,7 @@ class ReplayableGame(gym.Wrapper):
         self._seed: int | None = None
         self._events: list[int] = []
         self.pending_log: dict[str, Any] | None = None
-        """A log to :meth:`replay_pending` (vector envs pass one per game this way)."""
+        """A log to :meth:`restore_pending` (vector envs pass one per game this way)."""
 
     def _next_reset_is_real(self) -> bool:
         try:
@@ -61,12 +61,12 @@ class ReplayableGame(gym.Wrapper):
         return self.env.step(action)
 
     def game_log(self) -> dict[str, Any]:
-        """The seed and the events since: what :meth:`replay` needs."""
+        """The seed and the events since: what :meth:`restore` needs."""
         if self._seed is None:
             raise RuntimeError("this game was never reset with a seed: it cannot be replayed")
         return {"seed": self._seed, "events": np.asarray(self._events, dtype=np.int64)}
 
-    def replay(self, log: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    def restore(self, log: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """Reset with the log's seed and replay its events; return the last observation and
         info (of the last step or reset)."""
         events = np.asarray(log["events"]).tolist()
@@ -85,9 +85,9 @@ class ReplayableGame(gym.Wrapper):
                 obs, _, _, _, info = self.step(event)
         return obs, info
 
-    def replay_pending(self) -> tuple[Any, dict[str, Any]]:
-        """:meth:`replay` the :attr:`pending_log` (set through a vector env's ``set_attr``)."""
+    def restore_pending(self) -> tuple[Any, dict[str, Any]]:
+        """:meth:`restore` the :attr:`pending_log` (set through a vector env's ``set_attr``)."""
         if self.pending_log is None:
             raise RuntimeError("no pending_log to replay")
         log, self.pending_log = self.pending_log, None
-        return self.replay(log)
+        return self.restore(log)

@@ -1,9 +1,9 @@
-"""Parallel games for on-policy learning: :class:`EnvPool` plays them, a :class:`Rollout`
+"""Parallel games for on-policy learning: :class:`ParallelGames` plays them, a :class:`Rollout`
 holds what happened.
 
 The games live in a Gymnasium vector env whose autoreset is off: the pool resets each game
 that ended itself, with a seed of its own (``seed``, ``seed + 1``, ... in order), so every
-game can be replayed from its seed and actions (:class:`~rlcourse.resume.ReplayableGame`):
+game can be replayed from its seed and actions (:class:`~rlcourse.resume.ResumableGame`):
 this is what makes a resumed run exact. With ``vectorization="ale"`` the games are stepped
 in C++ threads (:class:`~rlcourse.atari_vector.AtariVectorGames`), faster; their
 emulators cannot be replayed one by one, so a resumed run restarts the unfinished games.
@@ -23,7 +23,7 @@ from rlcourse.atari_vector import AtariVectorGames
 from rlcourse.config import check_positive_int
 from rlcourse.envs import GameSpec, is_atari
 from rlcourse.networks import Memory, RecurrentActorCritic
-from rlcourse.resume import ReplayableGame
+from rlcourse.resume import ResumableGame
 from rlcourse.wrappers import EpisodicLife
 
 
@@ -70,7 +70,7 @@ def _has_wrapper(env: gym.Env, wrapper: type) -> bool:
 
 
 class _ReplayableEnvFn:
-    """A picklable ``() -> ReplayableGame(make_env())`` for the vector env's workers."""
+    """A picklable ``() -> ResumableGame(make_env())`` for the vector env's workers."""
 
     def __init__(self, make_env: Callable[[], gym.Env]) -> None:
         if not callable(make_env):
@@ -80,11 +80,11 @@ class _ReplayableEnvFn:
             )
         self.make_env = make_env
 
-    def __call__(self) -> ReplayableGame:
-        return ReplayableGame(self.make_env())
+    def __call__(self) -> ResumableGame:
+        return ResumableGame(self.make_env())
 
 
-class EnvPool:
+class ParallelGames:
     """``n_parallel_games`` games played by one recurrent network, one memory per game.
 
     When a game ends, the step returns its real last reward, ``terminated``/``truncated``
@@ -93,7 +93,7 @@ class EnvPool:
     :meth:`interact` calls.
 
     >>> from rlcourse.envs import make_kungfu_env
-    >>> pool = EnvPool(RecurrentActorCritic((1, 42, 42), 14), make_kungfu_env, 2, seed=0)
+    >>> pool = ParallelGames(RecurrentActorCritic((1, 42, 42), 14), make_kungfu_env, 2, seed=0)
     >>> rollout = pool.interact(5)
     >>> rollout.observations.shape, rollout.actions.shape, rollout.alive.shape
     ((2, 5, 1, 42, 42), (2, 5), (2, 5))
@@ -138,7 +138,7 @@ class EnvPool:
             raise ValueError(
                 f"vectorization must be 'sync', 'async' or 'ale', got {vectorization!r}"
             )
-        self.replayable = vectorization != "ale"
+        self.restorable = vectorization != "ale"
         """Whether :meth:`restore` replays the unfinished games exactly."""
         shape = tuple(self.envs.single_observation_space.shape or ())
         obs_shape = getattr(network, "obs_shape", None)
@@ -149,7 +149,7 @@ class EnvPool:
                 f"{tuple(obs_shape)}: make the network with the same size/frame_stack"
             )
         # With EpisodicLife an episode is a life: scores are summed up to the real game over.
-        if self.replayable:
+        if self.restorable:
             probe = make_env()
             self._lives_end_episodes = _has_wrapper(probe, EpisodicLife)
             probe.close()
@@ -256,7 +256,7 @@ class EnvPool:
         return {
             "memory": [self.memory[0].clone(), self.memory[1].clone()],
             "generator": self.generator.get_state(),
-            "games": list(self.envs.call("game_log")) if self.replayable else None,
+            "games": list(self.envs.call("game_log")) if self.restorable else None,
             "next_seed": self.next_seed,
             "episode_returns": self.episode_returns.copy(),
             "episode_lengths": self.episode_lengths.copy(),
@@ -276,9 +276,9 @@ class EnvPool:
             raise ValueError(f"the saved pool had {len(games)} games, this one {self.n_games}")
         self.generator.set_state(state["generator"])
         self.next_seed = int(state["next_seed"])
-        if games is not None and self.replayable:
+        if games is not None and self.restorable:
             self.envs.set_attr("pending_log", list(games))
-            results = self.envs.call("replay_pending")
+            results = self.envs.call("restore_pending")
             self.observations = np.stack([np.asarray(obs) for obs, _ in results])
             self.memory = (state["memory"][0].clone(), state["memory"][1].clone())
             self.episode_returns = np.asarray(state["episode_returns"], dtype=np.float64).copy()

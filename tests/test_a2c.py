@@ -30,7 +30,7 @@ from rlcourse.evaluation import evaluate
 from rlcourse.networks import build_network
 from rlcourse.policies import RecurrentPolicy
 from rlcourse.registry import load_policy
-from rlcourse.rollouts import EnvPool, Rollout
+from rlcourse.rollouts import ParallelGames, Rollout
 from rlcourse.toy_envs import FrameCounterEnv
 from rlcourse.wrappers import EpisodicLife, FrameStack
 
@@ -250,7 +250,7 @@ def test_clipped_update_takes_one_step_per_epoch_from_fixed_targets():
 
 def test_agent_with_epochs_uses_the_clipped_update():
     agent, twin = toy_a2c(epochs=3), toy_a2c(epochs=1)
-    pool = EnvPool(agent.network, toy_game, 2, seed=0)
+    pool = ParallelGames(agent.network, toy_game, 2, seed=0)
     rollout = pool.interact(4)
     pool.close()
     stats = agent.update(rollout)
@@ -324,7 +324,7 @@ def test_agent_is_seeded_and_updates_from_a_pool_rollout():
             agent.network.parameters(), toy_a2c(seed=4).network.parameters(), strict=True
         )
     )
-    pool = EnvPool(agent.network, toy_game, 2, seed=0)
+    pool = ParallelGames(agent.network, toy_game, 2, seed=0)
     before = [p.detach().clone() for p in agent.network.parameters()]
     stats = agent.update(pool.interact(3))
     pool.close()
@@ -359,7 +359,7 @@ def test_policy_follows_the_training_life_rule():
 
 def test_checkpoint_and_restore_continue_exactly(tmp_path):
     agent = toy_a2c(seed=1)
-    pool = EnvPool(agent.network, toy_game, 2, seed=0)
+    pool = ParallelGames(agent.network, toy_game, 2, seed=0)
     for _ in range(2):
         agent.update(pool.interact(3))
     env_options = agent.config.env_options()
@@ -381,7 +381,7 @@ def test_checkpoint_and_restore_continue_exactly(tmp_path):
 
 def test_agents_restored_from_one_payload_in_memory_are_independent():
     agent = toy_a2c(seed=1)
-    pool = EnvPool(agent.network, toy_game, 2, seed=0)
+    pool = ParallelGames(agent.network, toy_game, 2, seed=0)
     agent.update(pool.interact(3))
     payload = agent.checkpoint(KUNGFU, resume={})  # not saved: tensors shared with `agent`
     first, second = toy_a2c(seed=5), toy_a2c(seed=6)

@@ -1,5 +1,5 @@
 """AtariVectorGames (ale-py's C++ AtariVectorEnv seen as make_env_for sees one game) and the
-EnvPool and A2C options built on it."""
+ParallelGames and A2C options built on it."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from rlcourse.agents.a2c import A2C, A2CConfig
 from rlcourse.atari_vector import AtariVectorGames, rom_name
 from rlcourse.envs import KUNGFU_CROP, GameSpec, make_env_for
 from rlcourse.networks import RecurrentActorCritic
-from rlcourse.rollouts import EnvPool
+from rlcourse.rollouts import ParallelGames
 
 KUNGFU = "ALE/KungFuMaster-v5"
 LESSON_OPTIONS = A2CConfig().env_options()  # 42x42 crops, 1 frame, real rewards, lives end
@@ -124,14 +124,14 @@ def test_bad_arguments_say_what_to_do():
     assert rom_name("ALE/SpaceInvaders-v5") == "space_invaders"
 
 
-# --- EnvPool(vectorization="ale") ---------------------------------------------------------
+# --- ParallelGames(vectorization="ale") ---------------------------------------------------------
 
 
 def kungfu_pool(n=4, seed=0, vectorization="ale"):
     torch.manual_seed(0)
     network = RecurrentActorCritic((1, 42, 42), 14)
     spec = GameSpec(KUNGFU, training=True, options=LESSON_OPTIONS)
-    return EnvPool(network, spec, n, seed=seed, vectorization=vectorization)
+    return ParallelGames(network, spec, n, seed=seed, vectorization=vectorization)
 
 
 def test_pool_on_ale_games_gives_rollouts_like_the_gymnasium_pool():
@@ -177,9 +177,9 @@ def test_pool_on_ale_games_resumes_with_fresh_games():
 def test_pool_ale_needs_a_game_spec_of_an_ale_game():
     network = RecurrentActorCritic((1, 42, 42), 14)
     with pytest.raises(ValueError, match="make_env must be a GameSpec of an ALE game"):
-        EnvPool(network, lambda: make_env_for(KUNGFU, training=True), 2, vectorization="ale")
+        ParallelGames(network, lambda: make_env_for(KUNGFU, training=True), 2, vectorization="ale")
     with pytest.raises(ValueError, match="make_env must be a GameSpec of an ALE game"):
-        EnvPool(network, GameSpec("CartPole-v1", training=True), 2, vectorization="ale")
+        ParallelGames(network, GameSpec("CartPole-v1", training=True), 2, vectorization="ale")
 
 
 # --- A2C's learning-rate schedule ---------------------------------------------------------
@@ -199,7 +199,7 @@ def test_learning_rate_decays_linearly_to_zero():
 
 def test_update_uses_the_scheduled_rate():
     agent = A2C((1, 42, 42), 14, A2CConfig(lr=1e-3, lr_decay_steps=80, n_games=2))
-    pool = EnvPool(
+    pool = ParallelGames(
         agent.network, GameSpec(KUNGFU, training=True, options=agent.config.env_options()), 2
     )
     agent.update(pool.interact(10))  # steps 0 -> 20: this update used lr(0)

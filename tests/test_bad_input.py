@@ -27,7 +27,7 @@ from rlcourse.checkpoints import (
 from rlcourse.cli import main
 from rlcourse.evaluation import evaluate
 from rlcourse.registry import load_policy
-from rlcourse.rollouts import EnvPool
+from rlcourse.rollouts import ParallelGames
 from rlcourse.toy_envs import FrameCounterEnv
 from rlcourse.training import train_a2c, train_dqn
 
@@ -601,12 +601,12 @@ API_CASES = {
         "A2CConfig.n_games must be >= 1, got 0",
     ),
     "a pool of zero games": (
-        lambda t: EnvPool(networks.RecurrentActorCritic(), envs.make_kungfu_env, 0),
+        lambda t: ParallelGames(networks.RecurrentActorCritic(), envs.make_kungfu_env, 0),
         ValueError,
         "n_parallel_games must be >= 1, got 0",
     ),
     "a pool given an env instead of a function": (
-        lambda t: EnvPool(networks.RecurrentActorCritic(), envs.make_kungfu_env(), 2),
+        lambda t: ParallelGames(networks.RecurrentActorCritic(), envs.make_kungfu_env(), 2),
         TypeError,
         "make_env must be a function that makes one env",
     ),

@@ -447,12 +447,12 @@ class FrameStackFixedFour(FrameStackStudent):
         (check_frame_stack, type("Copy", (wrappers.FrameStack,), {})),
     ],
 )
-def test_lesson02_checks_pass_correct_code(capsys, check, correct):
+def test_wrapper_checks_pass_correct_code(capsys, check, correct):
     assert check(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
 
 
-LESSON01_MISTAKES = [
+WRAPPER_MISTAKES = [
     (
         check_max_and_skip,
         MaxAndSkipNoStop,
@@ -576,8 +576,8 @@ LESSON01_MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), LESSON01_MISTAKES)
-def test_lesson02_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
+@pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), WRAPPER_MISTAKES)
+def test_wrapper_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
     result = check(buggy)
     out = capsys.readouterr().out
     assert result is not buggy
@@ -593,7 +593,7 @@ def test_lesson02_checks_catch_typical_mistakes(capsys, check, buggy, case, rule
     assert_no_answer_code(out + second, reference)
 
 
-def test_lesson02_checks_rerun_on_the_package_code_does_not_pass(capsys):
+def test_wrapper_checks_rerun_on_the_package_code_does_not_pass(capsys):
     for check in (check_max_and_skip, check_process_frame84, check_frame_stack):
         reference = check(None)
         assert check(reference) is reference

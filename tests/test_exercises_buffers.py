@@ -283,7 +283,7 @@ class Copy(ReplayBuffer):
         (check_stack_frames, stack_frames_vectorised),
     ],
 )
-def test_lesson03_checks_pass_correct_code(capsys, check, correct):
+def test_replay_buffer_checks_pass_correct_code(capsys, check, correct):
     assert check(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
 
@@ -406,7 +406,7 @@ MISTAKES = [
 
 
 @pytest.mark.parametrize(("check", "buggy", "case", "rule", "detail"), MISTAKES)
-def test_lesson03_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
+def test_replay_buffer_checks_catch_typical_mistakes(capsys, check, buggy, case, rule, detail):
     result = check(buggy)
     out = capsys.readouterr().out
     assert result is not buggy
@@ -428,7 +428,7 @@ def test_lesson03_checks_catch_typical_mistakes(capsys, check, buggy, case, rule
         (check_stack_frames, stack_frames_not_attempted),
     ],
 )
-def test_lesson03_checks_report_not_attempted(capsys, check, stub):
+def test_replay_buffer_checks_report_not_attempted(capsys, check, stub):
     assert check(stub) is not stub
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
 
@@ -442,7 +442,7 @@ def test_sample_check_falls_back_to_the_reference_class(capsys):
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
 
 
-def test_lesson03_checks_rerun_on_the_package_code_does_not_pass(capsys):
+def test_replay_buffer_checks_rerun_on_the_package_code_does_not_pass(capsys):
     for check in (check_replay_add, check_replay_sample, check_stack_frames):
         reference = check(None)
         assert check(reference) is reference

@@ -102,7 +102,7 @@ def _wrapped(function):
         (check_entropy, entropy_with_logsumexp),
     ],
 )
-def test_lesson07_checks_pass_correct_code_in_other_styles(capsys, check, correct):
+def test_reinforce_checks_pass_correct_code_in_other_styles(capsys, check, correct):
     assert check(correct) is correct
     assert capsys.readouterr().out.startswith(PASSED)
 
@@ -116,7 +116,7 @@ def test_lesson07_checks_pass_correct_code_in_other_styles(capsys, check, correc
         (check_entropy, reinforce.entropy),
     ],
 )
-def test_lesson07_checks_on_the_package_itself_or_unfilled_code(capsys, check, reference):
+def test_reinforce_checks_on_the_package_itself_or_unfilled_code(capsys, check, reference):
     assert check(reference) is reference  # a re-run check cell: not a "passed"
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
 
@@ -260,7 +260,7 @@ MISTAKES = [
 
 
 @pytest.mark.parametrize(("check", "mistake", "rule_words"), MISTAKES)
-def test_lesson07_checks_catch_the_typical_mistakes(capsys, check, mistake, rule_words):
+def test_reinforce_checks_catch_the_typical_mistakes(capsys, check, mistake, rule_words):
     reference = {
         check_log_prob_of_actions: reinforce.log_prob_of_actions,
         check_reward_to_go: reinforce.reward_to_go,

@@ -132,7 +132,7 @@ def test_make_lab_serves_the_course_and_runs_a_cell(lab):
     base, token = lab
     listed = {item["name"] for item in _get(f"{base}/api/contents", token)["content"]}
     course = {path.name for path in (ROOT / "notebooks").glob("*.ipynb")}
-    assert course == LESSONS, f"the course is eight lessons: {sorted(course ^ LESSONS)} differ"
+    assert course == LESSONS, f"the course is these lessons: {sorted(course ^ LESSONS)} differ"
     assert course <= listed, f"missing from the server: {course - listed}"
     assert "student" in listed
     students = {i["name"] for i in _get(f"{base}/api/contents/student", token)["content"]}

@@ -1,6 +1,6 @@
 """Exact resume (rlcourse/resume.py and the run harness on it).
 
-A game is its seed and the actions played since (:class:`ReplayableGame`); a resume point
+A game is its seed and the actions played since (:class:`ResumableGame`); a resume point
 holds those logs with the agent's state. The end-to-end tests run ``rlcourse train`` in a
 subprocess, kill it (SIGKILL, or Ctrl-C = SIGINT) once it has written a resume point,
 continue with ``--resume``, and compare with a run that was never interrupted: the same
@@ -22,14 +22,14 @@ import torch
 from rlcourse.checkpoints import load_checkpoint
 from rlcourse.cli import main
 from rlcourse.envs import make_env_for
-from rlcourse.resume import ReplayableGame
+from rlcourse.resume import ResumableGame
 from rlcourse.training import harness
 
-# --- ReplayableGame ---------------------------------------------------------------------------
+# --- ResumableGame ---------------------------------------------------------------------------
 
 
 def test_replay_reaches_the_same_state_through_unseeded_resets():
-    game = ReplayableGame(gym.make("CartPole-v1"))
+    game = ResumableGame(gym.make("CartPole-v1"))
     game.reset(seed=3)
     for action in (0, 1, 1, 0):
         game.step(action)
@@ -39,15 +39,15 @@ def test_replay_reaches_the_same_state_through_unseeded_resets():
     log = game.game_log()
     assert log["seed"] == 3 and log["events"].tolist() == [0, 1, 1, 0, -1, 1, 1, 0]
 
-    again = ReplayableGame(gym.make("CartPole-v1"))
-    replayed, _ = again.replay(log)
+    again = ResumableGame(gym.make("CartPole-v1"))
+    replayed, _ = again.restore(log)
     np.testing.assert_array_equal(replayed, obs)
     np.testing.assert_array_equal(again.unwrapped.state, game.unwrapped.state)
     assert again.game_log()["events"].tolist() == log["events"].tolist()
 
 
 def test_a_seeded_reset_starts_a_new_log():
-    game = ReplayableGame(gym.make("CartPole-v1"))
+    game = ResumableGame(gym.make("CartPole-v1"))
     game.reset(seed=1)
     game.step(0)
     game.reset(seed=2)
@@ -57,21 +57,21 @@ def test_a_seeded_reset_starts_a_new_log():
 
 
 def test_a_game_never_seeded_cannot_be_replayed():
-    game = ReplayableGame(gym.make("CartPole-v1"))
+    game = ResumableGame(gym.make("CartPole-v1"))
     game.reset()
     with pytest.raises(RuntimeError, match="never reset with a seed"):
         game.game_log()
     with pytest.raises(RuntimeError, match="no pending_log"):
-        game.replay_pending()
+        game.restore_pending()
 
 
 def test_replay_pending_replays_once_then_forgets_the_log():
-    game = ReplayableGame(gym.make("CartPole-v1"))
+    game = ResumableGame(gym.make("CartPole-v1"))
     game.reset(seed=5)
     obs, *_ = game.step(1)
-    other = ReplayableGame(gym.make("CartPole-v1"))
+    other = ResumableGame(gym.make("CartPole-v1"))
     other.pending_log = game.game_log()
-    replayed, _ = other.replay_pending()
+    replayed, _ = other.restore_pending()
     np.testing.assert_array_equal(replayed, obs)
     assert other.pending_log is None
 
@@ -89,7 +89,7 @@ def test_replay_goes_through_lost_lives_and_restarts_a_game_in_progress():
     # Training Atari envs end an episode at each lost life (EpisodicLife); the reset that
     # follows is not a real one (the seed given to it is ignored), so the log goes on.
     rng = np.random.default_rng(0)
-    game = ReplayableGame(make_env_for("ALE/Breakout-v5", training=True))
+    game = ResumableGame(make_env_for("ALE/Breakout-v5", training=True))
     game.reset(seed=7)
     info = _lose_a_life(game, rng)
     assert info["lives"] == 4
@@ -100,11 +100,11 @@ def test_replay_goes_through_lost_lives_and_restarts_a_game_in_progress():
     assert log["seed"] == 7 and -1 in log["events"].tolist()
 
     # Replay on an env that is itself in the middle of a game (as a pool's games are).
-    again = ReplayableGame(make_env_for("ALE/Breakout-v5", training=True))
+    again = ResumableGame(make_env_for("ALE/Breakout-v5", training=True))
     again.reset(seed=123)
     _lose_a_life(again, np.random.default_rng(1))
     again.reset()
-    replayed, info = again.replay(log)
+    replayed, info = again.restore(log)
     np.testing.assert_array_equal(replayed, obs)
     assert info["lives"] == 4
     np.testing.assert_array_equal(again.unwrapped.ale.getRAM(), game.unwrapped.ale.getRAM())

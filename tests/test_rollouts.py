@@ -1,4 +1,4 @@
-"""EnvPool: parallel games for on-policy learning, their rollouts, and exact resume."""
+"""ParallelGames: parallel games for on-policy learning, their rollouts, and exact resume."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from rlcourse.envs import make_kungfu_env
 from rlcourse.networks import RecurrentActorCritic
-from rlcourse.rollouts import EnvPool, Rollout
+from rlcourse.rollouts import ParallelGames, Rollout
 from rlcourse.toy_envs import FrameCounterEnv, frame_at
 from rlcourse.wrappers import EpisodicLife, FrameStack
 
@@ -33,7 +33,7 @@ def toy_agent(seed=0):
 
 
 def test_pool_shapes_and_dtypes():
-    pool = EnvPool(toy_agent(), games(100, 100, 100), 3, seed=0)
+    pool = ParallelGames(toy_agent(), games(100, 100, 100), 3, seed=0)
     rollout = pool.interact(4)
     assert isinstance(rollout, Rollout)
     assert rollout.observations.shape == (3, 4, *SHAPE) and rollout.observations.dtype == np.uint8
@@ -49,7 +49,7 @@ def test_pool_shapes_and_dtypes():
 
 def test_pool_zeros_only_a_finished_games_memory():
     agent = toy_agent()
-    pool = EnvPool(agent, games(3, 100), 2, seed=0)
+    pool = ParallelGames(agent, games(3, 100), 2, seed=0)
     rollout = pool.interact(3)  # game 0 ends on its 3rd step, game 1 plays on
     assert rollout.terminated.tolist() == [[False, False, True], [False, False, False]]
     h, c = pool.memory
@@ -65,7 +65,7 @@ def test_pool_zeros_only_a_finished_games_memory():
 
 
 def test_pool_keeps_memory_between_calls():
-    pool = EnvPool(toy_agent(), games(100, 100), 2, seed=0)
+    pool = ParallelGames(toy_agent(), games(100, 100), 2, seed=0)
     pool.interact(2)
     kept = (pool.memory[0].clone(), pool.memory[1].clone())
     second = pool.interact(2)
@@ -78,7 +78,7 @@ def test_pool_keeps_memory_between_calls():
 def test_pool_reseeds_an_ended_game_after_its_real_last_step():
     # Autoreset is off: no dummy step after the end (Gymnasium's NEXT_STEP mode); step 2 is
     # game 0's real last step, step 3 the first of its next game, which the pool seeds.
-    pool = EnvPool(toy_agent(), games(3, 100), 2, seed=5)
+    pool = ParallelGames(toy_agent(), games(3, 100), 2, seed=5)
     rollout = pool.interact(5)
     assert rollout.rewards[0].tolist() == [1.0, 2.0, 3.0, 1.0, 2.0]
     assert rollout.terminated[0].tolist() == [False, False, True, False, False]
@@ -99,7 +99,7 @@ def test_pool_reseeds_an_ended_game_after_its_real_last_step():
 
 def test_pool_bootstraps_a_truncated_game_from_its_last_observation():
     agent = toy_agent()
-    pool = EnvPool(agent, games(100, 100, truncate_at=2), 2, seed=0)
+    pool = ParallelGames(agent, games(100, 100, truncate_at=2), 2, seed=0)
     rollout = pool.interact(2)
     assert rollout.truncated[:, 1].all() and not rollout.terminated.any()
     assert not rollout.alive[:, 1].any()
@@ -116,7 +116,7 @@ def test_pool_bootstraps_a_truncated_game_from_its_last_observation():
 
 def test_pool_sampling_is_seeded():
     def actions(seed):
-        pool = EnvPool(toy_agent(), games(100, 100), 2, seed=seed)
+        pool = ParallelGames(toy_agent(), games(100, 100), 2, seed=seed)
         result = pool.interact(6).actions
         pool.close()
         return result
@@ -130,7 +130,7 @@ def test_pool_with_episodic_life_scores_whole_games():
         game = FrameCounterEnv(shape=SHAPE[1:], episode_length=100, life_length=2, lives=2)
         return FrameStack(EpisodicLife(game), k=1)
 
-    pool = EnvPool(toy_agent(), make, 1, seed=0)
+    pool = ParallelGames(toy_agent(), make, 1, seed=0)
     rollout = pool.interact(3)
     # life 1: steps 1, 2 (ends the episode); EpisodicLife's reset plays frame 3 itself;
     # life 2: step 4 ends the game. One game, scored 1 + 2 + 4.
@@ -142,7 +142,7 @@ def test_pool_with_episodic_life_scores_whole_games():
 
 
 def test_pool_on_async_vector_env_behaves_the_same():
-    pool = EnvPool(toy_agent(), lambda: toy_game(3), 2, seed=0, vectorization="async")
+    pool = ParallelGames(toy_agent(), lambda: toy_game(3), 2, seed=0, vectorization="async")
     rollout = pool.interact(4)
     assert rollout.rewards.tolist() == [[1.0, 2.0, 3.0, 1.0]] * 2
     assert rollout.terminated[:, 2].all() and not rollout.terminated[:, 3].any()
@@ -152,18 +152,18 @@ def test_pool_on_async_vector_env_behaves_the_same():
 
 def test_pool_errors():
     with pytest.raises(ValueError, match="n_parallel_games must be >= 1, got 0"):
-        EnvPool(toy_agent(), games(), 0)
+        ParallelGames(toy_agent(), games(), 0)
     with pytest.raises(TypeError, match="make_env must be a function"):
-        EnvPool(toy_agent(), toy_game(), 2)
+        ParallelGames(toy_agent(), toy_game(), 2)
     with pytest.raises(ValueError, match=r"built for \(1, 42, 42\)"):
-        EnvPool(RecurrentActorCritic((1, 42, 42), 4), games(100), 1)
+        ParallelGames(RecurrentActorCritic((1, 42, 42), 4), games(100), 1)
     with pytest.raises(ValueError, match="vectorization must be 'sync', 'async' or 'ale'"):
-        EnvPool(toy_agent(), games(100), 1, vectorization="threads")
-    pool = EnvPool(toy_agent(), games(100), 1)
+        ParallelGames(toy_agent(), games(100), 1, vectorization="threads")
+    pool = ParallelGames(toy_agent(), games(100), 1)
     with pytest.raises(ValueError, match="n_steps must be >= 1, got 0"):
         pool.interact(0)
     with pytest.raises(ValueError, match="the saved pool had 1 games, this one 2"):
-        EnvPool(toy_agent(), games(100, 100), 2).restore(pool.state())
+        ParallelGames(toy_agent(), games(100, 100), 2).restore(pool.state())
     pool.close()
 
 
@@ -180,13 +180,13 @@ def test_state_and_restore_give_identical_next_rollouts_on_kung_fu():
     torch.manual_seed(0)
     network = RecurrentActorCritic((1, 42, 42), 14)
     make = lambda: make_kungfu_env(episodic_life=True)  # noqa: E731
-    pool = EnvPool(network, make, 2, seed=0)
+    pool = ParallelGames(network, make, 2, seed=0)
     pool.interact(5)
     state = pool.state()
     expected = pool.interact(5)
     assert expected.observations.shape == (2, 5, 1, 42, 42) and expected.actions.shape == (2, 5)
     # a pool seeded otherwise, whose games are elsewhere, continues exactly after restore()
-    other = EnvPool(network, make, 2, seed=99)
+    other = ParallelGames(network, make, 2, seed=99)
     other.interact(3)
     other.restore(state)
     _same_rollouts(other.interact(5), expected)
@@ -199,11 +199,11 @@ def test_state_and_restore_give_identical_next_rollouts_on_kung_fu():
 
 
 def test_restore_of_a_game_that_ended_and_restarted():
-    pool = EnvPool(toy_agent(), games(3, 4), 2, seed=0)
+    pool = ParallelGames(toy_agent(), games(3, 4), 2, seed=0)
     pool.interact(5)  # both games ended once and restarted with seeds 2 and 3
     state = pool.state()
     expected = pool.interact(4)
-    other = EnvPool(toy_agent(), games(3, 4), 2, seed=0)
+    other = ParallelGames(toy_agent(), games(3, 4), 2, seed=0)
     other.restore(state)
     _same_rollouts(other.interact(4), expected)
     assert other.finished_returns == pool.finished_returns

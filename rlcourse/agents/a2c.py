@@ -28,7 +28,7 @@ class A2CConfig:
     """Everything a training run depends on (saved in each checkpoint as a plain dict)."""
 
     n_games: int = 16
-    """Games played in parallel by the :class:`~rlcourse.rollouts.EnvPool` (the batch size
+    """Games played in parallel by the :class:`~rlcourse.rollouts.ParallelGames` (the batch size
     of a rollout)."""
     rollout_length: int = 10
     """Steps per game in one rollout: the ``n`` of the n-step returns, and how far back
@@ -205,7 +205,7 @@ def policy_loss(
     return -(log_prob_of_actions(logits, actions) * advantage.detach()).mean()
 
 
-def replay(
+def unroll(
     agent: RecurrentActorCritic, rollout: Rollout
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run the agent over the rollout again, with gradients, from its initial memory.
@@ -273,7 +273,7 @@ def train_on_rollout(
     n-step returns bootstrapped from the value after the rollout (and, for a game cut by a
     time limit, from the value of its last observation).
     """
-    logits, values, last_value = replay(agent, rollout)
+    logits, values, last_value = unroll(agent, rollout)
     returns = rollout_returns(rollout, last_value, config)
     advantage = advantages(returns, values)
     v_loss = value_loss(values, returns)
@@ -325,7 +325,7 @@ def train_on_rollout_clipped(
     actions = torch.from_numpy(rollout.actions)
     stats: dict[str, float] = {}
     for epoch in range(config.epochs):
-        logits, values, last_value = replay(agent, rollout)
+        logits, values, last_value = unroll(agent, rollout)
         if epoch == 0:  # the policy that played: fixed targets for all the epochs
             old_log_probs = log_prob_of_actions(logits, actions).detach()
             returns = rollout_returns(rollout, last_value, config)

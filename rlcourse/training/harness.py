@@ -13,7 +13,7 @@ Evaluations happen every ``eval_every`` agent steps. Resuming is exact: a run in
 (even by SIGKILL) and resumed from ``checkpoint.pt`` ends with the same weights, bit for bit
 on CPU, as one that was never interrupted. Besides the agent's state, a resume point keeps
 each game in progress as its seed and the actions played since it started
-(:class:`ReplayableGame`); resuming replays them, which puts the emulator, the wrappers and
+(:class:`ResumableGame`); resuming replays them, which puts the emulator, the wrappers and
 their random generators back where they were.
 """
 
@@ -43,9 +43,9 @@ from rlcourse.errors import RunDirectoryError
 from rlcourse.files import atomic_write
 from rlcourse.metrics import LOG_COLUMNS, MetricLogger
 from rlcourse.plots import LivePlot, plot_metrics
-from rlcourse.resume import ReplayableGame
+from rlcourse.resume import ResumableGame
 
-__all__ = ["Prepared", "ReplayableGame", "Run", "TrainRequest", "TrainResult", "progress_bar"]
+__all__ = ["Prepared", "ResumableGame", "Run", "TrainRequest", "TrainResult", "progress_bar"]
 
 
 class TrainResult(NamedTuple):

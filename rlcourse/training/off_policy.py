@@ -17,7 +17,7 @@ import gymnasium as gym
 from rlcourse.agents.dqn import DQN
 from rlcourse.envs import make_env_for
 from rlcourse.episodes import EVAL_SEED, evaluate
-from rlcourse.resume import ReplayableGame
+from rlcourse.resume import ResumableGame
 from rlcourse.training.harness import Prepared, Run, TrainRequest, TrainResult
 
 
@@ -79,7 +79,7 @@ def train_dqn(
         max_minutes=max_minutes,
         solve_score=solve_score,
     )
-    game = env if isinstance(env, ReplayableGame) else ReplayableGame(env)
+    game = env if isinstance(env, ResumableGame) else ResumableGame(env)
 
     def checkpoint(resume_point: bool = False) -> dict[str, Any]:
         loop = {"run": run.run_state(), "game": game.game_log()} if resume_point else None
@@ -87,7 +87,7 @@ def train_dqn(
 
     if run.resume_payload is not None:
         agent.restore(run.resume_payload)
-        obs, _ = game.replay(run.resume_payload["resume"]["game"])
+        obs, _ = game.restore(run.resume_payload["resume"]["game"])
     else:
         obs, _ = game.reset(seed=config.seed + run.episodes)
 

@@ -15,7 +15,7 @@ from typing import Any
 from rlcourse.agents.a2c import A2C
 from rlcourse.envs import GameSpec, make_env_for
 from rlcourse.episodes import EVAL_SEED, evaluate_batched
-from rlcourse.rollouts import EnvPool
+from rlcourse.rollouts import ParallelGames
 from rlcourse.training.harness import Prepared, Run, TrainRequest, TrainResult
 
 KUNGFU = "ALE/KungFuMaster-v5"
@@ -70,7 +70,7 @@ def train_a2c(
     )
     make_training_game = GameSpec(env_id, training=True, options=env_options)
     make_evaluation_game = GameSpec(env_id, training=False, options=env_options)
-    pool = EnvPool(
+    pool = ParallelGames(
         agent.network,
         make_training_game,
         config.n_games,
@@ -84,7 +84,7 @@ def train_a2c(
         agent.restore(run.resume_payload)
         saved = run.resume_payload["resume"]
         pool.restore(saved["pool"])
-        if not pool.replayable:
+        if not pool.restorable:
             print(
                 "resumed: the C++ games (vectorization='ale') cannot be replayed, so the "
                 "unfinished games restart; the run goes on, but not bit for bit"

@@ -21,8 +21,8 @@ from rlcourse.agents.a2c import (
     entropy,
     n_step_returns,
     policy_loss,
-    replay,
     train_on_rollout,
+    unroll,
 )
 from rlcourse.course.exercises.core import (
     Case,
@@ -364,7 +364,7 @@ def _rollout(seed: int, terminated: tuple = (), truncated: tuple = ()) -> Rollou
 def _perfect_critic_rewards(network: RecurrentActorCritic, rollout: Rollout, scale: float):
     """Rewards that make gamma = 0 returns equal the critic's values: advantage 0."""
     with torch.no_grad():
-        _, values, _ = replay(network, rollout)
+        _, values, _ = unroll(network, rollout)
     return (values / scale).numpy().astype(np.float32)
 
 
@@ -423,7 +423,7 @@ def _train(fn: Callable[..., Any], case: str) -> dict[str, Any]:
             parameter.grad = torch.ones_like(parameter)
     before = {k: v.clone() for k, v in network.state_dict().items()}
     with torch.no_grad():
-        entropy_before = entropy(replay(network, rollout)[0]).item()
+        entropy_before = entropy(unroll(network, rollout)[0]).item()
     stats = fn(network, optimizer, rollout, config)
     return _Report(_train_report(case, stats, before, network, rollout, entropy_before))
 
@@ -443,7 +443,7 @@ def _train_report(
     changes = _layer_changes(before, network)
     if case == "entropy":
         with torch.no_grad():
-            logits, _, _ = replay(network, rollout)
+            logits, _, _ = unroll(network, rollout)
             entropy_after = entropy(logits).item()
         return {
             "the update raised the policy's entropy": bool(entropy_after > entropy_before),
