@@ -121,3 +121,35 @@ def test_no_function_local_import_of_the_packages_modules():
     _, local = _graph()
     found = ", ".join(f"{module}:{line} imports {target}" for module, line, target in local)
     assert local == [], f"import these at the top of the module (a cycle? move the code): {found}"
+
+
+# docs/architecture.md's layers, from the bottom up: a module imports from its own layer or
+# the ones below it, never from above.
+LAYERS = [
+    {"errors", "files", "config", "budget", "resume", "toy_envs"},
+    {"wrappers", "envs", "atari_vector"},
+    {"networks", "buffers", "augmentation", "policies", "episodes", "checkpoints", "pretrained"},
+    {"agents", "rollouts"},
+    {"registry", "training", "evaluation", "value_bias", "metrics", "plots", "video"},
+    {"cli", "studies", "course"},
+]
+
+
+def _layer(module: str) -> int:
+    top = module.split(".")[1] if module.count(".") else ""
+    for index, layer in enumerate(LAYERS):
+        if top in layer:
+            return index
+    raise AssertionError(f"{module} is in no layer of docs/architecture.md: add it there")
+
+
+def test_modules_import_only_from_their_layer_or_below():
+    edges, _ = _graph()
+    upward = [
+        f"{module} (layer {_layer(module) + 1}) imports {target} (layer {_layer(target) + 1})"
+        for module, targets in sorted(edges.items())
+        if module != "rlcourse"
+        for target in sorted(targets)
+        if target != "rlcourse" and _layer(target) > _layer(module)
+    ]
+    assert upward == []
