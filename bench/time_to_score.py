@@ -3,6 +3,7 @@
     python bench/time_to_score.py [--minutes 30] [--seeds 0 1 2] [--out]
     python bench/time_to_score.py --seeds 1 2 --out --append   # more seeds, another day
     python bench/time_to_score.py --quick        # a smoke run of ~1 minute, numbers meaningless
+    python bench/time_to_score.py --summary      # the CSV's rows, summarized (no training)
 
 Steps per second cannot say which course trains better (both spend most of a step in the
 same CNN update), so this measures what a student gets: the score after ``--minutes`` of
@@ -28,9 +29,13 @@ first 5,000. Both train on the course's training env, ``make_env_for(GAME, train
 frames), replay capacity 100k, seed of the round. The clock of each starts when its
 training loop starts (after imports and env creation).
 
-Target (docs/benchmarks.md): course mean >= 1.5x SB3's mean over the seeds. With ``--out``
-the rows go to ``bench/results/time_to_score.csv``. A full run (3 seeds x 30 min side by side, then
-the evaluations) takes ~1 h 40 min; run it with both cores otherwise idle.
+Target (docs/benchmarks.md): the course's score >= 1.5x SB3's, met only if the whole 95%
+interval of the ratio is at or above 1.5x. A seed is a run, its score the mean of its games;
+the summary gives each side's interquartile mean (IQM) over seeds and the ratio of the IQMs,
+with 95% bootstrap intervals (``rlcourse.stats``): with 3 seeds the IQM is their mean and
+the interval is wide. With ``--out`` the rows go to ``bench/results/time_to_score.csv``. A
+full run (3 seeds x 30 min side by side, then the evaluations) takes ~1 h 40 min; run it
+with both cores otherwise idle.
 """
 
 from __future__ import annotations
@@ -45,12 +50,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from rlcourse.stats import bootstrap_ci, ratio_ci
+
 GAME = "ALE/MsPacman-v5"
 IMPLEMENTATIONS = {
     "course": "rlcourse DQN (data-efficient options)",
     "sb3": "SB3 DQN CnnPolicy (RL Zoo Atari)",
 }
 TARGET = 1.5
+STATS_SEED = 0  # the bootstrap's generator: the same rows always print the same intervals
 DEFAULT_CSV = Path(__file__).parent / "results" / "time_to_score.csv"
 CSV_FIELDS = [
     "seed",
@@ -194,6 +204,40 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def report(
+    rows: list[dict[str, Any]], game: str, minutes: float, eval_episodes: int
+) -> tuple[list[str], dict[str, bool]]:
+    """The summary's lines and the target's verdict. A seed is a run: its score is the mean
+    of its ``eval_episodes`` games; the IQM over seeds and the ratio course / SB3 come with
+    95% bootstrap intervals, and the target (>= 1.5x) is met only if the ratio's whole
+    interval is at or above it. One seed has no interval: the target is then not judged."""
+    scores = {
+        impl: [float(r["eval_mean"]) for r in rows if r["implementation"] == impl]
+        for impl in IMPLEMENTATIONS
+    }
+    seeds = min(len(found) for found in scores.values())
+    lines = [
+        f"{game}, {minutes:g} min of training each, side by side on one core each, "
+        f"{seeds} seed(s); a seed's score is the mean of its {eval_episodes} games; "
+        "IQM over seeds [95% bootstrap interval]:"
+    ]
+    if seeds < 2:
+        for impl, found in scores.items():
+            lines.append(f"  {IMPLEMENTATIONS[impl]:38s} {statistics.fmean(found):8.1f}")
+        lines.append(f"  one seed: no interval, the target (>= {TARGET}x) is not judged")
+        return lines, {}
+    rng = np.random.default_rng(STATS_SEED)
+    for impl, found in scores.items():
+        lines.append(f"  {IMPLEMENTATIONS[impl]:38s} {bootstrap_ci(found, rng=rng)}")
+    ratio = ratio_ci(scores["course"], scores["sb3"], rng=rng)
+    met = ratio.at_least(TARGET)
+    lines.append(
+        f"  course / SB3: {ratio} (target >= {TARGET}x, whole interval: "
+        f"{'met' if met else 'NOT met'})"
+    )
+    return lines, {"ratio": met}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--game", default=GAME)
@@ -218,6 +262,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="add to the rows already in --out (seeds run in separate "
         "sittings); the summary covers them all",
+    )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="summarize --out's rows (default path if not given) without training",
     )
     parser.add_argument("--quick", action="store_true", help="~1 minute smoke run")
     parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
@@ -259,11 +308,13 @@ def main(argv: list[str] | None = None) -> None:
         worker = course_worker if args.worker == "course" else sb3_worker
         print(json.dumps(worker(args)), flush=True)
         return
+    if args.summary and args.out is None:
+        args.out = str(DEFAULT_CSV)
     rows: list[dict[str, Any]] = []
-    if args.append and args.out and Path(args.out).exists():
+    if (args.append or args.summary) and args.out and Path(args.out).exists():
         with Path(args.out).open() as file:
             rows = [{**row, "eval_mean": float(row["eval_mean"])} for row in csv.DictReader(file)]
-    for seed in args.seeds:
+    for seed in [] if args.summary else args.seeds:
         workers = {impl: start_worker(impl, args, seed) for impl in IMPLEMENTATIONS}
         for impl, process in workers.items():
             stdout, _ = process.communicate()
@@ -289,21 +340,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"{row['eval_mean']:7.1f} +- {row['eval_std']:.1f} over {args.eval_episodes} games",
                 flush=True,
             )
-    means = {
-        impl: statistics.fmean(r["eval_mean"] for r in rows if r["implementation"] == impl)
-        for impl in IMPLEMENTATIONS
-    }
-    print(
-        f"{args.game}, {args.minutes:g} min of training each, side by side on one core "
-        f"each, {len(rows) // 2} seed(s); mean over seeds of the {args.eval_episodes}-game "
-        "means:"
-    )
-    for impl, mean in means.items():
-        print(f"  {IMPLEMENTATIONS[impl]:38s} {mean:8.1f}")
-    ratio = means["course"] / max(means["sb3"], 1e-9)
-    verdict = "met" if ratio >= TARGET else "NOT met"
-    print(f"  course / SB3: {ratio:.2f}x (target >= {TARGET}x: {verdict})")
-    if args.out:
+    if rows:  # the rows say how they were run (--summary, --append)
+        args.minutes, args.eval_episodes = float(rows[0]["minutes"]), int(rows[0]["eval_episodes"])
+    lines, _ = report(rows, args.game, args.minutes, args.eval_episodes)
+    print("\n".join(lines))
+    if args.out and not args.summary:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as file:

@@ -43,3 +43,39 @@ def test_workers_stop_on_time_and_are_scored_alike(bench: ModuleType) -> None:
         assert result["train_seconds"] >= 0.04 * 60
         assert result["steps"] > 0 and len(result["scores"]) == 1
         assert result["scores"][0] >= 0  # a whole game's real score (Ms. Pac-Man: no penalty)
+
+
+def score_rows(course: list[float], sb3: list[float]) -> list[dict]:
+    return [
+        {"seed": seed, "implementation": impl, "eval_mean": score}
+        for impl, scores in (("course", course), ("sb3", sb3))
+        for seed, score in enumerate(scores)
+    ]
+
+
+def test_the_target_is_met_only_by_the_whole_interval(bench: ModuleType) -> None:
+    lines, verdicts = bench.report(
+        score_rows([900.0, 950.0, 1000.0, 920.0], [400.0, 420.0, 450.0, 410.0]),
+        "ALE/MsPacman-v5",
+        30,
+        20,
+    )
+    assert verdicts == {"ratio": True}
+    assert any("IQM ratio" in line and "whole interval: met" in line for line in lines)
+    # The committed 3 seeds: 1.29x, its interval reaching below 1.5x (and above).
+    lines, verdicts = bench.report(
+        score_rows([711.5, 724.5, 858.0], [735.0, 596.0, 450.0]), "ALE/MsPacman-v5", 30, 20
+    )
+    assert verdicts == {"ratio": False}
+    assert any("IQM ratio 1.29x" in line and "NOT met" in line for line in lines)
+
+
+def test_one_seed_is_not_judged(bench: ModuleType) -> None:
+    lines, verdicts = bench.report(score_rows([900.0], [300.0]), "ALE/MsPacman-v5", 30, 20)
+    assert verdicts == {} and any("not judged" in line for line in lines)
+
+
+def test_the_summary_reads_the_committed_rows(bench: ModuleType, capsys) -> None:
+    bench.main(["--summary"])
+    printed = capsys.readouterr().out
+    assert "3 seed(s)" in printed and "IQM ratio" in printed and "95% CI" in printed
