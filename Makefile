@@ -81,6 +81,7 @@ bench:
 	$(PY) bench/reinforce_cartpole.py --with-dqn
 	$(PY) bench/a2c_throughput.py
 	$(PY) bench/atari_dqn_speed.py
+	$(PY) bench/dqn_update.py
 
 results:
 	$(PY) tools/make_results.py

@@ -6,6 +6,7 @@ test_training.py, test_harness.py and test_resume.py.
 
 import dataclasses
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -16,8 +17,11 @@ from rlcourse.agents.dqn import (
     DQNConfig,
     atari_100k_config,
     atari_config,
+    compute_dqn_loss,
     double_dqn_target,
+    make_adam,
     td_target,
+    update_target_network,
 )
 from rlcourse.buffers import AtariReplayBuffer, ReplayBuffer, ReplaySample
 from rlcourse.checkpoints import CheckpointError
@@ -304,6 +308,131 @@ def test_atari_100k_preset_is_replay_ratio_half_with_the_target_copied_after_eac
     assert config.learning_starts % config.train_frequency == 0
 
 
+# --- the update's cost: Adam's settings and the forward passes on s' ------------------------
+
+
+def _frames_agent(**overrides):
+    """An atari100k agent (Nature CNN, dueling, Double, 10-step, shift 4) on random frames,
+    Kung-Fu's 14 actions, with 60 transitions (a life ending every 20) in its memory."""
+    space = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    values = {"device": "cpu", "batch_size": 4, "buffer_size": 100, "learning_starts": 4}
+    agent = DQN(space, gym.spaces.Discrete(14), atari_100k_config(**{**values, **overrides}))
+    rng = np.random.default_rng(0)
+    obs = rng.integers(0, 256, (4, 84, 84), dtype=np.uint8)
+    for t in range(60):
+        next_obs = np.concatenate([obs[1:], rng.integers(0, 256, (1, 84, 84), dtype=np.uint8)])
+        agent.buffer.add(obs, t % 14, float(t % 3 == 0), next_obs, t % 20 == 19, False)
+        obs = next_obs
+    return agent
+
+
+def _sample(agent):
+    return agent.buffer.sample_n_step(agent.config.batch_size, agent.config.n_step, 0.99)
+
+
+def test_adam_eps_reaches_the_optimizer_and_defaults_to_torchs():
+    env = ChainEnv(3)
+    default = DQN(env.observation_space, env.action_space, DQNConfig(device="cpu"))
+    assert [group["eps"] for group in default.optimizer.param_groups] == [1e-8]
+    assert {preset().adam_eps for preset in PRESETS.values()} == {1e-8}  # runs as before
+    config = DQNConfig(adam_eps=1.5e-4, device="cpu", hidden_sizes=(8,))
+    agent = DQN(env.observation_space, env.action_space, config)
+    assert [group["eps"] for group in agent.optimizer.param_groups] == [1.5e-4]
+    payload = agent.checkpoint("Chain", resume={})
+    again = DQN(env.observation_space, env.action_space, DQNConfig.from_dict(payload["config"]))
+    again.restore(payload)
+    assert [group["eps"] for group in again.optimizer.param_groups] == [1.5e-4]
+
+
+def test_a_larger_adam_eps_takes_smaller_steps_on_small_gradients():
+    """Adam's first step is lr * g / (|g| + eps): lr-sized whatever the gradient's size when
+    eps is tiny, damped where |g| is below eps."""
+    moved = {}
+    for eps in (1e-8, 1.0):
+        agent = _frames_agent(adam_eps=eps)
+        before = torch.cat([p.detach().flatten() for p in agent.q.parameters()])
+        agent.update(*_sample(agent))
+        after = torch.cat([p.detach().flatten() for p in agent.q.parameters()])
+        moved[eps] = (after - before).abs()
+    assert moved[1e-8].max().item() == pytest.approx(agent.config.lr, rel=0.01)
+    assert moved[1.0].mean() < moved[1e-8].mean() / 10
+
+
+def test_fused_adam_steps_as_the_for_loop_adam_does():
+    fused, plain = _frames_agent(), _frames_agent()
+    plain.optimizer = torch.optim.Adam(plain.q.parameters(), lr=plain.config.lr, foreach=False)
+    assert fused.optimizer.defaults["fused"] or torch.__version__ < "2.4"  # CPU kernel: 2.4+
+    for _ in range(5):  # same weights, memories and generators: the same minibatches
+        assert fused.update(*_sample(fused)).loss == pytest.approx(
+            plain.update(*_sample(plain)).loss, rel=1e-5
+        )
+    for a, b in zip(fused.q.parameters(), plain.q.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_make_adam_falls_back_where_torch_has_no_fused_kernel(monkeypatch):
+    real_adam = torch.optim.Adam
+
+    def adam(params, fused=None, **kwargs):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be ... supported devices")
+        return real_adam(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", adam)
+    optimizer = make_adam(torch.nn.Linear(2, 2), lr=1e-3, eps=1e-6)
+    assert not optimizer.defaults["fused"] and optimizer.defaults["eps"] == 1e-6
+
+
+@pytest.mark.parametrize("double", [True, False])
+def test_one_pass_on_s_prime_gives_the_loss_and_gradients_of_two(double):
+    agent = _frames_agent(double=double)
+    batch, discounts = _sample(agent)
+    batch = ReplaySample(*(torch.as_tensor(array) for array in batch))
+    results = []
+    for target in (agent.target, agent.q):  # a copy of the online net, then the net itself
+        agent.q.zero_grad(set_to_none=True)
+        loss, q_taken = compute_dqn_loss(
+            agent.q, target, batch, torch.as_tensor(discounts), double=double
+        )
+        loss.backward()
+        results.append((loss.detach(), q_taken.detach(), [p.grad for p in agent.q.parameters()]))
+    (loss_two, q_two, grads_two), (loss_one, q_one, grads_one) = results
+    assert torch.equal(loss_one, loss_two) and torch.equal(q_one, q_two)
+    assert all(torch.equal(a, b) for a, b in zip(grads_one, grads_two, strict=True))
+
+
+def test_update_runs_the_target_net_only_when_it_is_not_a_copy():
+    agent = _frames_agent()
+    target_passes = []
+    agent.target.register_forward_hook(lambda *_: target_passes.append(1))
+    agent.update(*_sample(agent))  # a fresh agent: the target is a copy
+    assert target_passes == []
+    agent.update(*_sample(agent))  # the online net has moved since
+    assert len(target_passes) == 1
+    update_target_network(agent.target, agent.q, tau=1.0)
+    agent.update(*_sample(agent))
+    assert len(target_passes) == 1
+    with torch.no_grad():  # weights changed behind the agent's back are seen too
+        next(agent.target.parameters()).add_(1.0)
+    agent.update(*_sample(agent))
+    assert len(target_passes) == 2
+
+
+def test_the_atari_100k_preset_never_runs_its_target_net():
+    """Its target is copied after every update, so the online net serves for both."""
+    agent = _frames_agent(learning_starts=60)
+    agent.steps = 60  # the memory holds 60 transitions: learning has started
+    target_passes = []
+    agent.target.register_forward_hook(lambda *_: target_passes.append(1))
+    rng = np.random.default_rng(1)
+    obs = rng.integers(0, 256, (4, 84, 84), dtype=np.uint8)
+    for _ in range(6):
+        next_obs = np.concatenate([obs[1:], rng.integers(0, 256, (1, 84, 84), dtype=np.uint8)])
+        agent.observe(obs, 0, 0.0, next_obs, False, False)
+        obs = next_obs
+    assert agent.updates == 3 and target_passes == []
+
+
 def test_dqn_learns_the_optimal_values_of_a_chain():
     env = ChainEnv(n_states=4, max_steps=20)
     config = DQNConfig(
@@ -493,6 +622,7 @@ def test_restore_refuses_another_network():
         ("batch_size", 2.5, TypeError, r"DQNConfig.batch_size must be an int, got 2.5 \(float\)"),
         ("tau", 0.0, ValueError, r"DQNConfig.tau must be in \(0, 1\], got 0.0"),
         ("lr", 0, ValueError, "DQNConfig.lr must be > 0, got 0"),
+        ("adam_eps", 0.0, ValueError, "DQNConfig.adam_eps must be > 0, got 0.0"),
         ("loss", "l1", ValueError, "loss must be 'huber' or 'mse'"),
         ("epsilon_end", -0.1, ValueError, r"DQNConfig.epsilon_end must be in \[0, 1\]"),
         ("max_grad_norm", 0.0, ValueError, "DQNConfig.max_grad_norm must be > 0, got 0.0"),

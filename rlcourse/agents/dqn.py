@@ -123,7 +123,7 @@ class DQNConfig:
         check_number("DQNConfig.gamma", self.gamma, low=0, high=1)
         check_number("DQNConfig.tau", self.tau, low=0, high=1, low_open=True)
         check_number("DQNConfig.lr", self.lr, low=0, low_open=True)
-        check_number("DQNConfig.adam_eps", self.adam_eps, low=0)
+        check_number("DQNConfig.adam_eps", self.adam_eps, low=0, low_open=True)
         check_number("DQNConfig.epsilon_start", self.epsilon_start, low=0, high=1)
         check_number("DQNConfig.epsilon_end", self.epsilon_end, low=0, high=1)
         if self.max_grad_norm is not None:
