@@ -11,13 +11,13 @@ their rewards summed by :func:`n_step_return`.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from rlcourse.config import check_number, check_positive_int
+from rlcourse.resources import available_memory, refuse_if_too_big, total_memory
 
 
 class ReplaySample(NamedTuple):
@@ -104,6 +104,30 @@ def _check_reward(reward: object) -> float:
     return value
 
 
+def _check_shape(name: str, shape: Any) -> tuple[int, ...]:
+    """A shape: a tuple of positive ints (``(4,)``, ``(4, 84, 84)``)."""
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = None
+    if dims is None or not all(
+        isinstance(n, int | np.integer) and not isinstance(n, bool) and n > 0 for n in dims
+    ):
+        raise ValueError(
+            f"{name} must be a tuple of positive ints, e.g. (4, 84, 84), got {shape!r}"
+        )
+    return tuple(int(n) for n in dims)
+
+
+def _check_action(action: Any, dtype: np.dtype) -> Any:
+    """A discrete action is a whole number (1.7 would be stored as 1)."""
+    if dtype.kind in "iu" and np.ndim(action) == 0:
+        number = check_number("action", action)
+        if number != int(number):
+            raise ValueError(f"action must be a whole number (a discrete action), got {action!r}")
+    return action
+
+
 def _check_rng(rng: object) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
@@ -119,36 +143,20 @@ def to_torch(sample: ReplaySample, device: Any) -> ReplaySample:
     return ReplaySample(*(torch.as_tensor(array, device=device) for array in sample))
 
 
-def available_memory() -> int | None:
-    """Bytes of RAM the OS could still give this process, or None if it cannot tell.
-
-    ``psutil`` when installed, else Linux's ``MemAvailable``, else free pages (``sysconf``).
-    """
-    try:
-        import psutil
-    except ImportError:
-        pass
-    else:
-        return int(psutil.virtual_memory().available)
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024  # the file says kB, meaning KiB
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _nbytes(shape: tuple[int, ...], dtype: Any) -> int:
     return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
 
 
 def _warn_if_too_big(name: str, capacity: int, bytes_per_slot: float) -> None:
     needed = capacity * bytes_per_slot
+    total = total_memory()
+    if total is not None:
+        fits = max(int(0.8 * total / bytes_per_slot), 1)
+        refuse_if_too_big(
+            f"{name}(capacity={capacity:,}) at {bytes_per_slot:,.0f} bytes per transition",
+            needed,
+            f"use a capacity (--buffer-size) <= {fits:,}",
+        )
     available = available_memory()
     if available is None or needed <= available:
         return
@@ -193,7 +201,7 @@ class _Memory:
     ) -> None:
         self.capacity = _check_capacity(capacity)
         self.rng = _check_rng(rng)
-        self.obs_shape = tuple(int(n) for n in obs_shape)
+        self.obs_shape = _check_shape("obs_shape", obs_shape)
         self.obs_dtype = np.dtype(obs_dtype)
         self.device = device
 
@@ -277,12 +285,17 @@ class ReplayBuffer(_Memory):
         terminated: bool,
         truncated: bool,
     ) -> None:
-        """Store one transition, overwriting the oldest when full."""
+        """Store one transition, overwriting the oldest when full (everything is checked
+        first: a bad transition leaves the buffer as it was)."""
+        obs = self._check_obs("obs", obs)
+        next_obs = self._check_obs("next_obs", next_obs)
+        action = _check_action(action, self.actions.dtype)
+        reward = _check_reward(reward)
         i = self._cursor
-        self.obs[i] = self._check_obs("obs", obs)
-        self.next_obs[i] = self._check_obs("next_obs", next_obs)
+        self.obs[i] = obs
+        self.next_obs[i] = next_obs
         self.actions[i] = action
-        self.rewards[i] = _check_reward(reward)
+        self.rewards[i] = reward
         self.terminated[i] = terminated
         self.truncated[i] = truncated
         self._cursor = (i + 1) % self.capacity
@@ -492,6 +505,8 @@ class AtariReplayBuffer(_Memory):
                 "FrameStack returns them: AtariReplayBuffer stores each frame once. "
                 "For other observations use ReplayBuffer."
             )
+        reward = _check_reward(reward)
+        action = _check_action(action, self._action_store_dtype)
         if self._action_store_dtype == np.uint8 and not 0 <= int(action) <= 255:
             raise ValueError(
                 f"action must be an int in 0..255 (AtariReplayBuffer stores it as uint8), "
@@ -505,7 +520,7 @@ class AtariReplayBuffer(_Memory):
                 self._write_frame(obs[j], episode_start=j == padding)
         i = (self._cursor - 1) % self.capacity  # the slot of obs's newest frame
         self.actions[i] = action
-        self.rewards[i] = _check_reward(reward)
+        self.rewards[i] = reward
         self.flags[i] |= _TRANSITION | (_TERMINATED * bool(terminated))
         self.flags[i] |= _TRUNCATED * bool(truncated)
         self._transitions += 1

@@ -13,6 +13,7 @@ A checkpoint is a dict saved with ``torch.save`` and read back with
 ``network_spec``          :func:`rlcourse.networks.network_spec` of the policy's network
 ``weights``               the network's ``state_dict`` (fp16 in exported files)
 ``steps``                 agent steps trained
+``weights_sha256``        a checksum of the weights, checked on load (version 3 on)
 ``rng``                   random-generator states (exploration, sampling)
 ``resume``                only in a resume point: optimizer, target net, replay memory, the
                           loop's state, the games in progress
@@ -26,6 +27,7 @@ ready policy, without the training machinery).
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,14 +36,15 @@ import numpy as np
 import torch
 
 from rlcourse.errors import CheckpointError
-from rlcourse.files import atomic_write
+from rlcourse.files import atomic_write, write_failure
 from rlcourse.networks import build_network
 
 __all__ = ["CheckpointError", "CheckpointInfo", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "rlcourse-checkpoint"
-FORMAT_VERSION = 2
-"""Version 1 was the two per-algorithm formats before the one-stack redesign."""
+FORMAT_VERSION = 3
+"""Version 1 was the two per-algorithm formats before the one-stack redesign; version 3 added
+``weights_sha256`` (version 2 files, such as older shipped agents, load without it)."""
 REQUIRED_KEYS = ("algo", "env_id", "env_options", "config", "network_spec", "weights", "steps")
 
 
@@ -80,14 +83,38 @@ def to_saveable(value: Any) -> Any:
     return value
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` with ``torch.save`` atomically: a temporary file, then a rename.
+def weights_digest(weights: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict: every tensor's name, dtype, shape and bytes, in name order.
 
-    A crash mid-write leaves the previous checkpoint intact, never a half-written file.
+    >>> weights_digest({"w": torch.zeros(2)}) == weights_digest({"w": torch.zeros(2)})
+    True
+    >>> weights_digest({"w": torch.zeros(2)}) == weights_digest({"w": torch.ones(2)})
+    False
+    """
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        tensor = weights[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` with ``torch.save`` atomically: a temporary file, then a rename; its
+    weights' checksum (``weights_sha256``) goes with it.
+
+    A crash mid-write leaves the previous checkpoint intact, never a half-written file; a
+    write that fails (a full disk) raises :class:`~rlcourse.errors.WriteError` naming the
+    file and the cause.
     """
     path = Path(path)
+    if isinstance(payload.get("weights"), dict):
+        payload = {**payload, "weights_sha256": weights_digest(payload["weights"])}
     with atomic_write(path) as temporary:
-        torch.save(to_saveable(payload), temporary)
+        try:
+            torch.save(to_saveable(payload), temporary)
+        except RuntimeError as error:  # torch reports a failed write (a full disk) this way
+            raise write_failure(path, error) from None
     return path
 
 
@@ -165,6 +192,7 @@ def load_checkpoint(
         raise CheckpointError(f"{path} is an incomplete checkpoint: no {', '.join(missing)}")
     if not isinstance(payload["algo"], str):
         raise CheckpointError(f"{path} names no algorithm (algo={payload['algo']!r})")
+    _check_fields(path, payload)
     for key, wanted in (expect or {}).items():
         found = payload.get(key, "<missing>")
         if found != wanted:
@@ -172,6 +200,42 @@ def load_checkpoint(
                 f"{path} was saved for {key}={found!r}, but {key}={wanted!r} is needed here"
             )
     return payload
+
+
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "env_id": (str,),
+    "env_options": (dict,),
+    "config": (dict,),
+    "network_spec": (dict,),
+    "weights": (dict,),
+    "steps": (int,),
+}
+"""What each required field of a checkpoint must be."""
+
+
+def _check_fields(path: Path, payload: dict[str, Any]) -> None:
+    """Each field of the right type, and the weights as their checksum says (version 3)."""
+    for key, kinds in FIELD_TYPES.items():
+        value = payload[key]
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise CheckpointError(
+                f"{path} is damaged: its {key} is a {type(value).__name__}, not a "
+                f"{' or '.join(kind.__name__ for kind in kinds)}"
+            )
+    if payload["steps"] < 0:
+        raise CheckpointError(f"{path} is damaged: its steps are {payload['steps']}")
+    weights = payload["weights"]
+    bad = [name for name, value in weights.items() if not isinstance(value, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path} is damaged: its weights {bad[:3]} are not tensors")
+    saved = payload.get("weights_sha256")
+    if saved is None and payload["format_version"] >= 3:
+        raise CheckpointError(f"{path} is damaged: it has no checksum of its weights")
+    if saved is not None and (not isinstance(saved, str) or weights_digest(weights) != saved):
+        raise CheckpointError(
+            f"{path} is damaged: its weights do not match their checksum (a corrupt copy?); "
+            "use another copy, or a checkpoint saved earlier"
+        )
 
 
 def export_checkpoint(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +42,12 @@ from rlcourse.metrics import MetricLogger
 from rlcourse.plots import plot_metrics
 from rlcourse.registry import ALGORITHMS, Algorithm, load_policy
 from rlcourse.studies import overestimation
-from rlcourse.training.harness import TrainRequest, check_run_directory
+from rlcourse.training.harness import (
+    RUN_FILES,
+    TrainRequest,
+    check_run_directory,
+    is_run_directory,
+)
 from rlcourse.value_bias import ValueBiasRecorder
 from rlcourse.video import record_episode
 
@@ -70,6 +76,31 @@ def check_output_file(flag: str, path: Path, suffix: str) -> None:
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise UsageError(f"{flag} {path}: {parent} is not writable")
             return
+
+
+MAX_THREADS = 1024
+"""More torch threads than any machine the course runs on has cores."""
+SEED_RANGE = (0, 2**32 - 1)
+"""Seeds the games and generators accept."""
+
+
+def check_seed(flag: str, seed: int) -> int:
+    """A seed every game and generator accepts, or an error that names the option."""
+    return check_number(flag, seed, integer=True, low=SEED_RANGE[0], high=SEED_RANGE[1])
+
+
+def check_not_kept(flag: str, path: Path, inputs: tuple[Path, ...] = (), own: str = "") -> None:
+    """An output never names an input of the same command, nor a file of a run (its
+    checkpoint, log, weights, config) other than ``own``, the one this command writes."""
+    if not path.exists():
+        return
+    for source in inputs:
+        if source.exists() and path.samefile(source):
+            raise UsageError(f"{flag} {path} is this command's input: name another file")
+    if path.name in RUN_FILES and path.name != own and is_run_directory(path.parent):
+        raise UsageError(
+            f"{flag} {path} is the {path.name} of the run in {path.parent}: name another file"
+        )
 
 
 @contextmanager
@@ -270,12 +301,16 @@ def run_train(args: argparse.Namespace) -> int:
             check_number(f"--{name.replace('_', '-')}", getattr(args, name), integer=True, low=1)
         if args.eval_every is not None:
             check_number("--eval-every", args.eval_every, integer=True, low=1)
-        if args.threads is not None:
-            check_number("--threads", args.threads, integer=True, low=1)
         if args.max_minutes is not None:
             check_number("--max-minutes", args.max_minutes, low=0, low_open=True)
+        check_seed("--seed", args.seed)
+        if args.threads is not None:
+            check_number("--threads", args.threads, integer=True, low=1, high=MAX_THREADS)
         if args.export is not None:
             check_output_file("--export", args.export, ".pt")
+            check_not_kept("--export", args.export)
+            if args.export.resolve().parent == args.out.resolve() and args.export.name in RUN_FILES:
+                raise UsageError(f"--export {args.export} is a file of this run: name another file")
         values = options_to_values(args, algorithm.config)
         values["seed"] = args.seed
         preset = getattr(args, "preset", None)
@@ -329,11 +364,12 @@ def run_train(args: argparse.Namespace) -> int:
         step, mean, std = result.evaluations[-1]
         print(f"last evaluation at step {step}: {mean:.1f} +- {std:.1f}")
     if result.interrupted:
+        signum = result.stop_signal or signal.SIGINT
         print(
-            f"interrupted at step {agent.steps}: resume point {args.out / 'checkpoint.pt'} "
-            "(the same command with --resume continues)"
+            f"stopped by {signal.Signals(signum).name} at step {agent.steps}: resume point "
+            f"{args.out / 'checkpoint.pt'} (the same command with --resume continues)"
         )
-        return 130
+        return 128 + int(signum)
     if args.export:
         with writing("--export", args.export):
             export_checkpoint(args.out / "final.pt", args.export)
@@ -349,6 +385,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     with user_input():
         check_number("--episodes", args.episodes, integer=True, low=1)
         check_number("--epsilon", args.epsilon, low=0, high=1)
+        check_seed("--seed", args.seed)
+        check_seed("--seed + --episodes", args.seed + args.episodes - 1)
         if args.max_steps is not None:
             check_number("--max-steps", args.max_steps, integer=True, low=1)
     policy = load_policy(args.checkpoint)
@@ -383,8 +421,11 @@ def run_watch(args: argparse.Namespace) -> int:
     with user_input():
         check_number("--episodes", args.episodes, integer=True, low=1)
         check_number("--max-steps", args.max_steps, integer=True, low=1)
+        check_seed("--seed", args.seed)
+        check_seed("--seed + --episodes", args.seed + args.episodes - 1)
         if args.video is not None:
             check_output_file("--video", args.video, ".mp4")
+            check_not_kept("--video", args.video, (args.checkpoint,))
     policy = load_policy(args.checkpoint)
     env = env_for_checkpoint(policy, render_mode="rgb_array")
     for episode in range(args.episodes):
@@ -403,6 +444,7 @@ def run_watch(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     check_output_file("export", args.target, ".pt")
+    check_not_kept("export", args.target, (args.source,))
     load_policy(args.source)  # refuse what cannot be played before copying it
     with writing("export", args.target):
         path = export_checkpoint(args.source, args.target, half=not args.fp32)
@@ -417,7 +459,10 @@ def run_plot(args: argparse.Namespace) -> int:
     with user_input(f"{log}: "):
         metrics = MetricLogger.from_csv(log)
     png = args.png or args.run_dir / "metrics.png"
-    plot_metrics(metrics, png, title=str(args.run_dir))
+    check_output_file("--png", png, ".png")
+    check_not_kept("--png", png, (log,), own="metrics.png")
+    with writing("--png", png):
+        plot_metrics(metrics, png, title=str(args.run_dir))
     print(f"wrote {png}")
     return 0
 
@@ -425,6 +470,10 @@ def run_plot(args: argparse.Namespace) -> int:
 def run_study(args: argparse.Namespace) -> int:
     with user_input():
         config = overestimation.study_config_from_args(args)
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out} is a file: name a folder for the CSV and PNG")
+        check_run_directory(out)  # a folder that exists or can be made, writable
     overestimation.run_from_args(args, config)
     return 0
 
@@ -449,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
         # A clear one-line error for mistakes a user can fix; bugs keep their traceback.
         print(f"rlcourse: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and returns)
+        print("rlcourse: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -45,6 +45,10 @@ def check_number(
     Traceback (most recent call last):
     ...
     ValueError: gamma must be in [0, 1], got 1.5
+    >>> check_number("lr", float("inf"), low=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a finite number, got inf
     >>> check_number("lr", 0, low=0, low_open=True)
     Traceback (most recent call last):
     ...
@@ -56,17 +60,32 @@ def check_number(
         raise TypeError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__})")
     if not integer and math.isnan(value):
         raise ValueError(f"{name} must be a number, got nan")
+    if not integer and math.isinf(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
     number: Any = value  # an int or a real number from here on
     too_low = low is not None and (number <= low if low_open else number < low)
     too_high = high is not None and (number >= high if high_open else number > high)
     if too_low or too_high:
+
+        def show(bound: float | None) -> str:  # integers in full (2**32 - 1, not 4.29497e+09)
+            assert bound is not None
+            return f"{bound}" if integer and float(bound).is_integer() else f"{bound:g}"
+
         if low is not None and high is not None:
-            interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            interval = (
+                f"{'(' if low_open else '['}{show(low)}, {show(high)}{')' if high_open else ']'}"
+            )
             raise ValueError(f"{name} must be in {interval}, got {value!r}")
         if too_low:
-            raise ValueError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {value!r}")
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high:g}, got {value!r}")
+            raise ValueError(
+                f"{name} must be {'>' if low_open else '>='} {show(low)}, got {value!r}"
+            )
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {show(high)}, got {value!r}")
     return int(number) if integer else number
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest float32: a learning rate beyond it cannot even be multiplied into the weights."""
 
 
 def check_positive_int(name: str, value: object) -> int:

@@ -25,7 +25,7 @@ import ale_py
 import gymnasium as gym
 
 from rlcourse.config import check_number, check_positive_int
-from rlcourse.errors import MissingDependencyError, UnknownEnvError
+from rlcourse.errors import CheckpointError, MissingDependencyError, UnknownEnvError
 from rlcourse.wrappers import (
     ActionSubset,
     ClipReward,
@@ -246,11 +246,19 @@ def make_env(
             "repeat_action_probability": repeat_action_probability,
             "frameskip": frameskip,
             "obs_type": obs_type,
+            "actions (a reduced action set)": actions,
         }
         given = [name for name, value in ale_only.items() if value is not None]
         if given:
             raise TypeError(f"{', '.join(given)} only apply to ALE games, not to {env_id!r}")
-    env = gym.make(env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, **kwargs)
+    try:
+        env = gym.make(
+            env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, **kwargs
+        )
+    except gym.error.DependencyNotInstalled as error:
+        raise MissingDependencyError(
+            f"{env_id} needs a package that is not installed: {str(error).strip()}"
+        ) from None
     if nes:
         from nes_py.wrappers import JoypadSpace
 
@@ -569,4 +577,10 @@ def env_for_checkpoint(
         env_id, options = info["env_id"], info.get("env_options") or {}
     else:
         env_id, options = info.env_id, info.env_options
-    return make_env_for(env_id, training=training, render_mode=render_mode, **options)
+    try:
+        return make_env_for(env_id, training=training, render_mode=render_mode, **options)
+    except (TypeError, ValueError) as error:
+        where = getattr(info, "path", "") or "the checkpoint"
+        raise CheckpointError(
+            f"{where}: its env {env_id!r} with options {options} cannot be made: {error}"
+        ) from None

@@ -35,3 +35,37 @@ class WrongAgentError(RLCourseError, TypeError):
 
 class RunDirectoryError(RLCourseError, ValueError):
     """A run directory that cannot be created or written to."""
+
+
+class WriteError(RLCourseError, OSError):
+    """A file that could not be written (disk full, read-only, ...): the message names the
+    file and the cause; what was there before is intact."""
+
+
+class RunLockedError(RLCourseError, RuntimeError):
+    """A run directory that another run is writing now."""
+
+
+class TrainingDivergedError(RLCourseError, FloatingPointError):
+    """A loss that stopped being a number: training stops with its last resume point intact."""
+
+
+class ResourceError(RLCourseError, MemoryError):
+    """A size the machine cannot hold, refused before anything is allocated."""
+
+
+def check_finite_loss(loss: float) -> None:
+    """Stop training when the loss is no longer a number (a learning rate too large, rewards
+    too big to fit), before the optimizer's step spreads it into the weights.
+
+    >>> check_finite_loss(0.5)
+    >>> check_finite_loss(float("nan"))
+    Traceback (most recent call last):
+    ...
+    rlcourse.errors.TrainingDivergedError: training diverged: the loss is nan ...
+    """
+    if loss != loss or loss in (float("inf"), float("-inf")):
+        raise TrainingDivergedError(
+            f"training diverged: the loss is {loss} (a learning rate too large? rewards not "
+            "clipped?); training stopped before the weights were changed"
+        )

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rlcourse.config import check_positive_int
+from rlcourse.files import atomic_write
 
 LOG_COLUMNS = [
     "step",
@@ -117,12 +118,22 @@ class CSVLogger:
         """Drop rows logged after ``step`` (a resumed run rewrites them)."""
         if not self.path.exists():
             return
-        with self.path.open() as file:
-            rows = [row for row in csv.DictReader(file) if float(row[step_field]) <= step]
-        with self.path.open("w", newline="") as file:
+        with self.path.open(newline="") as file:
+            rows = [row for row in csv.DictReader(file) if _step_of(row, step_field) <= step]
+        # Atomically: a kill at this moment leaves the old log whole, never an empty one.
+        with atomic_write(self.path) as temporary, open(temporary, "w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=self.fields)
             writer.writeheader()
             writer.writerows(rows)
+
+
+def _step_of(row: dict[str, Any], step_field: str) -> float:
+    """A row's step; a row cut short (a run killed mid-write) counts as after every step."""
+    value = row.get(step_field)
+    try:
+        return float(value) if value not in (None, "") else math.inf
+    except ValueError:
+        return math.inf
 
 
 def _csv_value(value: Any) -> Any:
@@ -139,10 +150,20 @@ def read_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
         rows = list(csv.DictReader(file))
     if not rows:
         return {}
-    return {
-        key: np.array([float(row[key]) if row[key] != "" else np.nan for row in rows])
-        for key in rows[0]
-    }
+    for line, row in enumerate(rows, start=2):
+        if None in row.values() or None in row:
+            raise ValueError(
+                f"{path} line {line} has {len([v for v in row.values() if v is not None])} "
+                f"values where the header names {len(rows[0])}: a row cut short (a run killed "
+                "while writing it?); delete that line"
+            )
+    try:
+        return {
+            key: np.array([float(row[key]) if row[key] != "" else np.nan for row in rows])
+            for key in rows[0]
+        }
+    except ValueError as error:
+        raise ValueError(f"{path} holds a value that is not a number ({error})") from None
 
 
 class MetricLogger:
@@ -151,8 +172,8 @@ class MetricLogger:
     The Mario DDQN tutorial's ``MetricLogger`` on the course's pieces: call
     :meth:`log_step` after every env step (with the update's loss and mean Q when one
     happened) and :meth:`log_episode` at every episode end. Rows go to a CSV log
-    (:class:`CSVLogger`) when ``path`` is given; :meth:`plot` draws each metric with its
-    ``window``-episode moving average and saves the figure. :meth:`resume` continues a log
+    (:class:`CSVLogger`) when ``path`` is given; :func:`rlcourse.plots.plot_metrics` draws
+    each metric with its ``window``-episode moving average. :meth:`resume` continues a log
     after a checkpoint. Evaluations (:meth:`log_evaluation`) share the CSV file.
 
     >>> metrics = MetricLogger(window=2)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from rlcourse.config import check_positive_int
+from rlcourse.resources import refuse_if_too_big
 
 
 def check_input(x: torch.Tensor, expected: tuple[int, ...], network: str) -> None:
@@ -331,13 +332,25 @@ def network_spec(name: str, **kwargs: object) -> dict[str, object]:
     return {"class": name, "kwargs": plain}
 
 
-def build_network(spec: dict[str, object]) -> nn.Module:
-    """The freshly initialised network a :func:`network_spec` describes."""
+def build_network(spec: dict[str, object], copies: int = 1) -> nn.Module:
+    """The freshly initialised network a :func:`network_spec` describes.
+
+    It is first sized without memory (on torch's ``meta`` device): one that would not fit in
+    this machine's memory ``copies`` times (training keeps 4: the weights, their gradients
+    and Adam's two moments) is refused before anything is allocated.
+    """
     name = spec.get("class") if isinstance(spec, dict) else None
     kwargs = spec.get("kwargs") if isinstance(spec, dict) else None
-    if name not in NETWORKS or not isinstance(kwargs, dict):
+    if not isinstance(name, str) or name not in NETWORKS or not isinstance(kwargs, dict):
         raise ValueError(
             f"not a network spec: {spec!r}; expected {{'class': one of {sorted(NETWORKS)}, "
             "'kwargs': {...}}"
         )
+    with torch.device("meta"):
+        weights = sum(p.numel() for p in NETWORKS[name](**kwargs).parameters())
+    refuse_if_too_big(
+        f"{name} with {weights:,} weights (x{copies} copies of 4 bytes)",
+        4 * copies * weights,
+        "make the network smaller (--hidden-sizes, --size, ...)",
+    )
     return NETWORKS[name](**kwargs)

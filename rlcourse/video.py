@@ -84,7 +84,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
             macro_block_size=1,  # keep 210x160 as is: no rescaling to a multiple of 16
             quality=None,
             ffmpeg_params=["-crf", "18", "-movflags", "+faststart"],
-            ffmpeg_log_level="error",
+            ffmpeg_log_level="quiet",  # a failure is raised as one line (WriteError)
         )
         try:
             for frame in frames:

@@ -271,14 +271,18 @@ def test_agent_with_epochs_uses_the_clipped_update():
         ({"n_games": 0}, ValueError, "A2CConfig.n_games must be >= 1, got 0"),
         ({"rollout_length": 2.5}, TypeError, r"A2CConfig.rollout_length must be an int, got 2.5"),
         ({"gamma": 1.5}, ValueError, r"A2CConfig.gamma must be in \[0, 1\], got 1.5"),
-        ({"lr": 0.0}, ValueError, "A2CConfig.lr must be > 0, got 0.0"),
+        ({"lr": 0.0}, ValueError, "A2CConfig.lr must be in \\(0, 3.40282e\\+38\\], got 0.0"),
         ({"entropy_coef": -0.1}, ValueError, "A2CConfig.entropy_coef must be >= 0, got -0.1"),
         ({"noop_max": -1}, ValueError, "A2CConfig.noop_max must be >= 0, got -1"),
         ({"crop": (1, 2)}, ValueError, "crop must be 4 numbers"),
         ({"crop": (1, 2, 3, -4)}, ValueError, r"A2CConfig.crop\[i\] must be >= 0, got -4"),
         ({"vectorization": "threads"}, ValueError, "must be 'sync', 'async' or 'ale'"),
         ({"epochs": 0}, ValueError, "A2CConfig.epochs must be >= 1, got 0"),
-        ({"clip_range": 0.0}, ValueError, "A2CConfig.clip_range must be > 0, got 0.0"),
+        (
+            {"clip_range": 0.0},
+            ValueError,
+            "A2CConfig.clip_range must be in \\(0, 3.40282e\\+38\\], got 0.0",
+        ),
     ],
 )
 def test_config_checks_its_values(values, error, message):

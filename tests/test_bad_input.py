@@ -7,6 +7,7 @@ from numpy or torch), and leaves no half-written files.
 * the Python API: a ValueError/TypeError that names the argument.
 """
 
+import json
 import traceback
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from rlcourse.checkpoints import (
 )
 from rlcourse.cli import main
 from rlcourse.evaluation import evaluate
+from rlcourse.metrics import LOG_COLUMNS
 from rlcourse.registry import load_policy
 from rlcourse.rollouts import ParallelGames
 from rlcourse.toy_envs import FrameCounterEnv
@@ -47,6 +49,16 @@ def _prepare(tmp: Path) -> None:
     (tmp / "done_run" / "final.pt").write_bytes(b"final weights")
     (tmp / "text_run").mkdir()
     (tmp / "text_run" / "log.csv").write_text("hello\nworld\n")
+    run = tmp / "a_run"  # what a run leaves: its config, log, resume point and weights
+    run.mkdir()
+    config = {"algo": "dqn", "env_id": "CartPole-v1", "total_steps": 10, "config": {}}
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "log.csv").write_text(",".join(LOG_COLUMNS) + "\n")
+    (run / "checkpoint.pt").write_bytes(b"a resume point")
+    (run / "final.pt").write_bytes(b"final weights")
+    (tmp / "foreign").mkdir()  # files of the user's, in a folder no run wrote
+    (tmp / "foreign" / "config.json").write_text('{"my": "settings"}')
+    (tmp / "foreign" / "metrics.png").write_bytes(b"my picture")
 
 
 CLI_CASES = {
@@ -60,7 +72,7 @@ CLI_CASES = {
     ),
     "zero steps": ([*DQN, "--total-steps", "0"], "--total-steps must be >= 1, got 0"),
     "zero steps for A2C": ([*A2C, "--total-steps", "0"], "--total-steps must be >= 1, got 0"),
-    "zero threads": ([*DQN, "--threads", "0"], "--threads must be >= 1, got 0"),
+    "zero threads": ([*DQN, "--threads", "0"], "--threads must be in [1, 1024], got 0"),
     "negative evaluation period": (
         [*DQN, "--eval-every", "-50"],
         "--eval-every must be >= 1, got -50",
@@ -84,7 +96,7 @@ CLI_CASES = {
     ),
     "negative gradient clip for A2C": (
         [*A2C, "--max-grad-norm", "-1"],
-        "A2CConfig.max_grad_norm must be > 0, got -1.0",
+        "A2CConfig.max_grad_norm must be in (0, 3.40282e+38], got -1.0",
     ),
     "exploration rate above 1": (
         [*DQN, "--epsilon-start", "2"],
@@ -162,8 +174,8 @@ CLI_CASES = {
         "no log.csv in a_dir: name a run directory",
     ),
     # --- more of the issue's cases, and our own ---
-    "negative threads": ([*DQN, "--threads", "-1"], "--threads must be >= 1, got -1"),
-    "zero threads for A2C": ([*A2C, "--threads", "0"], "--threads must be >= 1, got 0"),
+    "negative threads": ([*DQN, "--threads", "-1"], "--threads must be in [1, 1024], got -1"),
+    "zero threads for A2C": ([*A2C, "--threads", "0"], "--threads must be in [1, 1024], got 0"),
     "a device that does not exist": (
         [*DQN, "--device", "gpu0"],
         "device='gpu0' is not a device: use 'auto', 'cpu'",
@@ -216,7 +228,10 @@ CLI_CASES = {
         [*A2C, "--eval-episodes", "0"],
         "--eval-episodes must be >= 1, got 0",
     ),
-    "zero learning rate for A2C": ([*A2C, "--lr", "0"], "A2CConfig.lr must be > 0, got 0.0"),
+    "zero learning rate for A2C": (
+        [*A2C, "--lr", "0"],
+        "A2CConfig.lr must be in (0, 3.40282e+38], got 0.0",
+    ),
     "negative entropy bonus": (
         [*A2C, "--entropy-coef", "-1"],
         "A2CConfig.entropy_coef must be >= 0, got -1.0",
@@ -258,6 +273,68 @@ CLI_CASES = {
     "study with no steps": (
         ["study", "overestimation", "--total-steps", "0", "--out", "study"],
         "StudyConfig.total_steps must be >= 1, got 0",
+    ),
+    # --- outputs never name an input or a file a run owns
+    "plot onto a text file": (["plot", "a_run", "--png", "x.txt"], "--png x.txt: name a .png"),
+    "plot onto the run's log": (["plot", "a_run", "--png", "a_run/log.csv"], "name a .png"),
+    "export onto its own source": (
+        ["export", "a_run/final.pt", "a_run/final.pt"],
+        "is this command's input",
+    ),
+    "export onto a run's resume point": (
+        ["export", "a_run/final.pt", "a_run/checkpoint.pt"],
+        "is the checkpoint.pt of the run in a_run",
+    ),
+    "train exporting onto its own resume point": (
+        [*DQN, "--export", "run/checkpoint.pt"],
+        "--export run/checkpoint.pt is a file of this run",
+    ),
+    "a new run among files no run wrote": (
+        [*DQN[:-1], "foreign"],
+        "foreign holds config.json, metrics.png, which no rlcourse run wrote",
+    ),
+    # --- numbers that cannot work
+    "an infinite learning rate": ([*DQN, "--lr", "inf"], "DQNConfig.lr must be a finite number"),
+    "a learning rate beyond float32": ([*DQN, "--lr", "1e300"], "DQNConfig.lr must be in (0, "),
+    "a meta device": ([*DQN, "--device", "meta"], "device='meta' cannot train an agent"),
+    "an Apple GPU on a machine without one": ([*DQN, "--device", "mps"], "has no Apple GPU"),
+    "a negative seed": ([*DQN, "--seed", "-1"], "--seed must be in [0, 4294967295], got -1"),
+    "a seed beyond 64 bits for evaluate": (
+        ["evaluate", "missing.pt", "--seed", str(2**64)],
+        "--seed must be in [0, 4294967295], got 18446744073709551616",
+    ),
+    "a negative seed for watch": (["watch", "missing.pt", "--seed", "-1"], "--seed must be in"),
+    "seeds that run past the range": (
+        ["evaluate", "missing.pt", "--seed", str(2**32 - 1), "--episodes", "2"],
+        "--seed + --episodes must be in",
+    ),
+    "a negative study seed": (
+        ["study", "overestimation", "--seeds", "-1", "--out", "study"],
+        "StudyConfig.seeds must be in [0, 4294967295], got -1",
+    ),
+    "a study into a file": (
+        ["study", "overestimation", "--out", "a_file"],
+        "--out a_file is a file",
+    ),
+    # --- sizes the machine cannot hold, refused before allocating
+    "a replay memory of 10**12 transitions": (
+        [*DQN, "--buffer-size", str(10**12)],
+        "ReplayBuffer(capacity=1,000,000,000,000) at 46 bytes per transition needs",
+    ),
+    "a network of 10**11 hidden units": (
+        [*DQN, "--hidden-sizes", str(10**11)],
+        "MLPQNetwork with 700,000,000,002 weights",
+    ),
+    "2**63 threads": ([*DQN, "--threads", str(2**63)], "--threads must be in [1, 1024]"),
+    "A2C frames of 100000 x 100000": (
+        [*A2C, "--size", "100000"],
+        "A2CConfig.size must be in [1, 210], got 100000",
+    ),
+    # --- messages that name what the user gave
+    "A2C on CartPole": ([*A2C, "--env", "CartPole-v1"], "A2C here learns from the pixels of ALE"),
+    "an action set on CartPole": (
+        [*DQN, "--actions", "NOOP,FIRE"],
+        "actions (a reduced action set) only apply to ALE games, not to 'CartPole-v1'",
     ),
 }
 

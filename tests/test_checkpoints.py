@@ -44,7 +44,7 @@ def _payload(resume=None, hidden=(8,)):
 def test_make_checkpoint_has_the_documented_keys():
     payload = _payload()
     assert payload["format"] == FORMAT == "rlcourse-checkpoint"
-    assert payload["format_version"] == FORMAT_VERSION == 2
+    assert payload["format_version"] == FORMAT_VERSION == 3
     assert {
         "algo",
         "env_id",
@@ -138,7 +138,8 @@ def test_load_errors_say_what_is_wrong(tmp_path):
         ({"format": "sb3"}, r"format='sb3', expected 'rlcourse-checkpoint'"),
         (
             {"format_version": FORMAT_VERSION + 1},
-            r"format version 3; this rlcourse reads up to 2: upgrade rlcourse",
+            rf"format version {FORMAT_VERSION + 1}; this rlcourse reads up to {FORMAT_VERSION}: "
+            "upgrade rlcourse",
         ),
         ({"format_version": "2"}, "format version '2'"),
         ({"steps": None}, "incomplete checkpoint: no steps"),
@@ -181,8 +182,9 @@ def test_export_drops_resume_and_halves_floats(tmp_path):
     exported = load_checkpoint(small)
     assert "resume" not in exported
     assert all(v.dtype == torch.float16 for v in exported["weights"].values())
-    assert {k: v for k, v in exported.items() if k not in ("weights", "resume")} == {
-        k: v for k, v in payload.items() if k not in ("weights", "resume")
+    mine = ("weights", "resume", "weights_sha256")  # the checksum is of the fp16 weights
+    assert {k: v for k, v in exported.items() if k not in mine} == {
+        k: v for k, v in payload.items() if k not in mine
     }
     # fp32 export from a payload (no file): resume dropped, floats kept
     fp32 = load_checkpoint(export_checkpoint(payload, tmp_path / "fp32.pt", half=False))
@@ -229,9 +231,10 @@ def test_load_agent_refuses_an_unbuildable_network(tmp_path):
     ("name", "algo", "kind"),
     [("dqn_cartpole.pt", "dqn", QPolicy), ("a2c_kungfu.pt", "a2c", RecurrentPolicy)],
 )
-def test_shipped_checkpoints_are_small_format_2_files(name, algo, kind):
+def test_shipped_checkpoints_are_small_files_of_a_format_this_version_reads(name, algo, kind):
     path = pretrained.path(name)
     payload = load_checkpoint(path)
-    assert payload["format_version"] == FORMAT_VERSION and payload["algo"] == algo
+    # Format 2 (no checksum) or later; every file saved from now on carries its checksum.
+    assert 2 <= payload["format_version"] <= FORMAT_VERSION and payload["algo"] == algo
     assert "resume" not in payload and path.stat().st_size < 8 * 2**20
     assert isinstance(load_policy(path), kind)

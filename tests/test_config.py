@@ -30,7 +30,7 @@ from rlcourse.config import (
         ({"low": 0, "high": 1}, 0, 0),  # closed bounds include their ends
         ({"low": 0, "high": 1}, 1.0, 1.0),
         ({"low": 0, "low_open": True}, 1e-9, 1e-9),
-        ({}, -math.inf, -math.inf),  # no bounds: any number but NaN
+        ({}, -1e300, -1e300),  # no bounds: any finite number
         ({"high": 10, "high_open": True}, 9.5, 9.5),
     ],
 )

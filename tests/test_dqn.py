@@ -621,7 +621,7 @@ def test_restore_refuses_another_network():
         ("batch_size", 0, ValueError, "DQNConfig.batch_size must be >= 1, got 0"),
         ("batch_size", 2.5, TypeError, r"DQNConfig.batch_size must be an int, got 2.5 \(float\)"),
         ("tau", 0.0, ValueError, r"DQNConfig.tau must be in \(0, 1\], got 0.0"),
-        ("lr", 0, ValueError, "DQNConfig.lr must be > 0, got 0"),
+        ("lr", 0, ValueError, "DQNConfig.lr must be in \\(0, 3.40282e\\+38\\], got 0"),
         ("adam_eps", 0.0, ValueError, "DQNConfig.adam_eps must be > 0, got 0.0"),
         ("loss", "l1", ValueError, "loss must be 'huber' or 'mse'"),
         ("epsilon_end", -0.1, ValueError, r"DQNConfig.epsilon_end must be in \[0, 1\]"),

@@ -87,7 +87,7 @@ def test_env_seeding_is_deterministic():
         ({"n_actions": 2.5}, TypeError, r"n_actions must be an int, got 2.5 \(float\)"),
         ({"length": 0}, ValueError, "length must be >= 1, got 0"),
         ({"reward_std": -1.0}, ValueError, "reward_std must be >= 0, got -1.0"),
-        ({"reward_std": float("inf")}, ValueError, "reward_std must be finite, got inf"),
+        ({"reward_std": float("inf")}, ValueError, "reward_std must be a finite number, got inf"),
         ({"reward_mean": float("nan")}, ValueError, "reward_mean must be a number, got nan"),
     ],
 )

@@ -288,9 +288,9 @@ def test_dqn_stopped_with_ctrl_c_saves_a_resume_point_and_resumes_exactly(
     assert process.wait(120) == 130
     stdout, stderr = (tmp_path / "stdout.txt").read_text(), (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
-    assert "interrupted at step" in stdout and "--resume" in stdout
+    assert "stopped by SIGINT at step" in stdout and "--resume" in stdout
     stopped_at = load_checkpoint(run / "checkpoint.pt")["steps"]
-    assert 0 < stopped_at < 1800 and f"interrupted at step {stopped_at}:" in stdout
+    assert 0 < stopped_at < 1800 and f"stopped by SIGINT at step {stopped_at}:" in stdout
     assert "resume" in load_checkpoint(run / "checkpoint.pt")
     assert not (run / "final.pt").exists()
 
@@ -395,7 +395,7 @@ def test_a2c_stopped_with_ctrl_c_saves_a_resume_point_and_resumes_exactly(tmp_pa
     stdout, stderr = (tmp_path / "stdout.txt").read_text(), (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     stopped_at = load_checkpoint(run / "checkpoint.pt")["steps"]
-    assert 0 < stopped_at < 500 and f"interrupted at step {stopped_at}:" in stdout
+    assert 0 < stopped_at < 500 and f"stopped by SIGINT at step {stopped_at}:" in stdout
     assert not (run / "final.pt").exists()
     _in_process([*A2C_ARGS, "--out", str(run), "--resume"], capsys)
     _assert_same_run(run, reference)

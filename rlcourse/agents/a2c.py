@@ -16,8 +16,9 @@ import torch
 
 from rlcourse.agents.reinforce import entropy, log_prob_of_actions
 from rlcourse.checkpoints import make_checkpoint, restore_training_state
-from rlcourse.config import check_number, check_positive_int, config_from_dict
+from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
 from rlcourse.envs import KUNGFU_CROP
+from rlcourse.errors import check_finite_loss
 from rlcourse.networks import RecurrentActorCritic, build_network, network_spec
 from rlcourse.policies import RecurrentPolicy
 from rlcourse.rollouts import Rollout
@@ -98,11 +99,15 @@ class A2CConfig:
             "epochs",
         ):
             check_positive_int(f"A2CConfig.{name}", getattr(self, name))
+        # The Atari screen is 210 x 160: a larger image only repeats its pixels, and sizes far
+        # beyond it would not fit in memory.
+        check_number("A2CConfig.size", self.size, integer=True, low=1, high=210)
         check_number("A2CConfig.noop_max", self.noop_max, integer=True, low=0)
         check_number("A2CConfig.lr_decay_steps", self.lr_decay_steps, integer=True, low=0)
         check_number("A2CConfig.gamma", self.gamma, low=0, high=1)
         for name in ("lr", "adam_eps", "max_grad_norm", "reward_scale", "clip_range"):
-            check_number(f"A2CConfig.{name}", getattr(self, name), low=0, low_open=True)
+            value = getattr(self, name)
+            check_number(f"A2CConfig.{name}", value, low=0, low_open=True, high=FLOAT32_MAX)
         for name in ("entropy_coef", "value_coef"):
             check_number(f"A2CConfig.{name}", getattr(self, name), low=0)
         check_number(
@@ -248,6 +253,7 @@ def _step_on_losses(
     """One clipped gradient step on ``p_loss + value_coef * v_loss - entropy_coef * h``;
     returns the loss pieces and the grad norm (before clipping)."""
     loss = p_loss + config.value_coef * v_loss - config.entropy_coef * h
+    check_finite_loss(loss.item())
     optimizer.zero_grad()
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
@@ -362,7 +368,7 @@ class A2C:
         # Seed the weights without touching torch's global RNG (fork_rng restores it).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
-            self.network: RecurrentActorCritic = build_network(self.network_spec)  # type: ignore[assignment]
+            self.network: RecurrentActorCritic = build_network(self.network_spec, copies=4)  # type: ignore[assignment]
         # Channels-last conv weights: the update runs ~1.3x faster on a CPU for these small
         # 3x3 stride-2 convs (bench/a2c_update.py); the values are the same up to rounding.
         self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]

@@ -37,8 +37,9 @@ from rlcourse.checkpoints import (
     rng_state,
     set_rng_state,
 )
-from rlcourse.config import check_number, check_positive_int, config_from_dict
+from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
 from rlcourse.envs import is_atari, is_nes_mario
+from rlcourse.errors import check_finite_loss
 from rlcourse.networks import build_network, network_spec
 from rlcourse.policies import QPolicy, explore, greedy_action
 
@@ -105,6 +106,7 @@ class DQNConfig:
     """Free-form notes stored with checkpoints (e.g. the command that made them)."""
 
     def __post_init__(self) -> None:
+        resolve_device(self.device)  # a device this machine cannot train on: said now
         self.hidden_sizes = tuple(self.hidden_sizes)
         for name in (
             "batch_size",
@@ -122,8 +124,8 @@ class DQNConfig:
             check_positive_int("DQNConfig.hidden_sizes[i]", width)
         check_number("DQNConfig.gamma", self.gamma, low=0, high=1)
         check_number("DQNConfig.tau", self.tau, low=0, high=1, low_open=True)
-        check_number("DQNConfig.lr", self.lr, low=0, low_open=True)
         check_number("DQNConfig.adam_eps", self.adam_eps, low=0, low_open=True)
+        check_number("DQNConfig.lr", self.lr, low=0, low_open=True, high=FLOAT32_MAX)
         check_number("DQNConfig.epsilon_start", self.epsilon_start, low=0, high=1)
         check_number("DQNConfig.epsilon_end", self.epsilon_end, low=0, high=1)
         if self.max_grad_norm is not None:
@@ -380,6 +382,12 @@ def resolve_device(device: str) -> torch.device:
         ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} asked for, but this machine has no CUDA GPU")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} asked for, but this machine has no Apple GPU (MPS)")
+    if resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(
+            f"device={device!r} cannot train an agent: use 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        )
     return resolved
 
 
@@ -473,7 +481,7 @@ class DQN:
         # Seed the weights without touching torch's global RNG (fork_rng restores it).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
-            network = build_network(self.network_spec)
+            network = build_network(self.network_spec, copies=4)
         self.q = network.to(self.device)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
         self.optimizer = make_adam(self.q, self.config.lr, self.config.adam_eps)
@@ -573,13 +581,15 @@ class DQN:
         # the online net: one forward pass on s' then serves both (the check costs ~1 ms).
         target = self.q if same_weights(self.target, self.q) else self.target
         loss, q_taken = compute_dqn_loss(self.q, target, batch, gamma, double=c.double, loss=c.loss)
+        loss_value = loss.item()
+        check_finite_loss(loss_value)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if c.max_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.q.parameters(), c.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
-        return UpdateInfo(loss.item(), q_taken.detach().mean().item())
+        return UpdateInfo(loss_value, q_taken.detach().mean().item())
 
     # checkpoints -------------------------------------------------------------------------
 

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from rlcourse.checkpoints import make_checkpoint, restore_training_state
-from rlcourse.config import check_number, check_positive_int, config_from_dict
+from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
+from rlcourse.errors import check_finite_loss
 from rlcourse.networks import MLPPolicy, build_network, network_spec
 from rlcourse.policies import CategoricalPolicy
 
@@ -74,7 +75,8 @@ class ReinforceConfig:
         check_positive_int("ReinforceConfig.episodes_per_update", self.episodes_per_update)
         check_number("ReinforceConfig.gamma", self.gamma, low=0, high=1)
         for name in ("lr", "value_lr"):
-            check_number(f"ReinforceConfig.{name}", getattr(self, name), low=0, low_open=True)
+            value = getattr(self, name)
+            check_number(f"ReinforceConfig.{name}", value, low=0, low_open=True, high=FLOAT32_MAX)
         check_number("ReinforceConfig.entropy_coef", self.entropy_coef, low=0)
         if self.max_grad_norm is not None:
             check_number("ReinforceConfig.max_grad_norm", self.max_grad_norm, low=0, low_open=True)
@@ -255,6 +257,7 @@ def train_on_episodes(
     network of its own with its own learning rate.
     """
     pieces = surrogate_loss(network, episodes, config)
+    check_finite_loss(pieces["loss"].item())
     optimizer.zero_grad()
     pieces["loss"].backward()
     limit = config.max_grad_norm if config.max_grad_norm is not None else float("inf")
@@ -305,7 +308,7 @@ class Reinforce:
         # Seed the weights without touching torch's global RNG (fork_rng restores it).
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
-            self.network: MLPPolicy = build_network(self.network_spec)  # type: ignore[assignment]
+            self.network: MLPPolicy = build_network(self.network_spec, copies=4)  # type: ignore[assignment]
         groups: list[dict[str, Any]] = [
             {"params": list(self.network.policy.parameters()), "lr": self.config.lr}
         ]

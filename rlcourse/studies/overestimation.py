@@ -218,7 +218,10 @@ class StudyConfig:
     """Widths of the Q-network's hidden layers."""
 
     def __post_init__(self) -> None:
-        self.seeds = tuple(int(s) for s in self.seeds)
+        self.seeds = tuple(
+            check_number("StudyConfig.seeds", s, integer=True, low=0, high=2**32 - 1)
+            for s in self.seeds
+        )
         self.hidden_sizes = tuple(self.hidden_sizes)
         if not self.seeds:
             raise ValueError("StudyConfig.seeds must name at least one seed, got ()")

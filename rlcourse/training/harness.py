@@ -19,6 +19,8 @@ their random generators back where they were.
 
 from __future__ import annotations
 
+import csv
+import errno
 import json
 import os
 import signal
@@ -31,6 +33,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
+
+try:  # POSIX: a lock the system releases when the process dies
+    import fcntl
+except ImportError:  # Windows: no lock
+    fcntl = None  # type: ignore[assignment]
 
 from rlcourse.checkpoints import (
     CheckpointError,
@@ -39,8 +47,8 @@ from rlcourse.checkpoints import (
     save_checkpoint,
 )
 from rlcourse.config import check_positive_int
-from rlcourse.errors import RunDirectoryError
-from rlcourse.files import atomic_write
+from rlcourse.errors import RunDirectoryError, RunLockedError, TrainingDivergedError
+from rlcourse.files import atomic_write, write_failure
 from rlcourse.metrics import LOG_COLUMNS, MetricLogger
 from rlcourse.plots import LivePlot, plot_metrics
 from rlcourse.resume import ResumableGame
@@ -63,6 +71,8 @@ class TrainResult(NamedTuple):
     """True when Ctrl-C stopped the run (a resume point was written)."""
     wall_seconds: float
     """Training time, evaluations excluded."""
+    stop_signal: int | None = None
+    """The signal that stopped the run (Ctrl-C's SIGINT, SIGTERM, SIGHUP), if one did."""
 
 
 class TrainRequest(NamedTuple):
@@ -171,43 +181,16 @@ class Run:
         self.out = Path(out_dir) if out_dir is not None else None
         if resume and self.out is None:
             raise ValueError("resume=True needs out_dir: the run directory to resume from")
-        if self.out is not None:
-            check_run_directory(self.out)
         self.resume_payload: dict[str, Any] | None = None
-        if resume:
-            self.resume_payload = self._load_resume_point(config)
-        elif self.out is not None:
-            for name in ("log.csv", "checkpoint.pt"):  # a new run: a new log, no stale resume point
-                (self.out / name).unlink(missing_ok=True)
+        self._lock: RunLock | None = None
         if self.out is not None:
-            try:
-                self.out.mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise RunDirectoryError(
-                    f"cannot create the run directory {self.out} ({error.strerror or error}): "
-                    "choose another --out"
-                ) from None
-            remove_stale_temporaries(self.out)
-            with atomic_write(self.out / "config.json") as temporary:
-                Path(temporary).write_text(
-                    json.dumps(
-                        {
-                            "algo": algo,
-                            "env_id": env_id,
-                            "env_options": self.env_options,
-                            "total_steps": total_steps,
-                            "config": asdict(config),
-                        },
-                        indent=2,
-                        default=list,
-                    )
-                    + "\n"
-                )
+            self._open_run_directory(self.out, resume, config)
         self.metrics = MetricLogger(
             self.out / "log.csv" if self.out else None, LOG_COLUMNS, window=metrics_window
         )
-        state = (self.resume_payload or {}).get("resume", {}).get("run", {})
-        steps = int((self.resume_payload or {}).get("steps", 0))
+        saved: dict[str, Any] = self.resume_payload or {}
+        state = saved.get("resume", {}).get("run", {})
+        steps = int(saved.get("steps", 0))
         if self.resume_payload is not None:
             self.metrics.resume(steps)
             self.metrics.load_episode_state(state["episode_metrics"])
@@ -217,7 +200,90 @@ class Run:
         self.live = LivePlot(list(live_metrics)) if live_plot else None
         self.bar = progress_bar(total_steps, f"{algo.upper()} {env_id}", progress, initial=steps)
         self.interrupted = False
+        self.stop_signal: int | None = None
         self._clock: float | None = time.perf_counter()
+
+    def _open_run_directory(self, out: Path, resume: bool, config: Any) -> None:
+        """Lock ``out`` and check it before anything is written: a resume point to resume
+        that the run would not shorten, and a log it can continue; or, for a new run, nothing
+        that another program wrote. Then ``config.json``. A failure leaves ``out`` as it was."""
+        check_run_directory(out)
+        created = not out.exists()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RunDirectoryError(
+                f"cannot create the run directory {out} ({error.strerror or error}): "
+                "choose another --out"
+            ) from None
+        if not created:  # refuse what can be refused before the lock file is made
+            self._check_directory(out, resume)
+        had_lock_file = (out / LOCK_FILE).exists()
+        try:
+            self._lock = RunLock(out)
+            remove_stale_temporaries(out)
+            self._check_directory(out, resume)  # again: now no other run can change it
+            if resume:
+                self.resume_payload = self._load_resume_point(config)
+                self._check_not_shortened(out, int(self.resume_payload["steps"]))
+            else:
+                clear_for_new_run(out)
+            with atomic_write(out / "config.json") as temporary:
+                Path(temporary).write_text(
+                    json.dumps(
+                        {
+                            "algo": self.algo,
+                            "env_id": self.env_id,
+                            "env_options": self.env_options,
+                            "total_steps": self.total_steps,
+                            "config": asdict(config),
+                        },
+                        indent=2,
+                        default=list,
+                    )
+                    + "\n"
+                )
+        except BaseException:
+            self.close()
+            if not had_lock_file:  # leave the directory as it was found
+                (out / LOCK_FILE).unlink(missing_ok=True)
+            if created:
+                _remove_if_empty(out)
+            raise
+
+    def _check_directory(self, out: Path, resume: bool) -> None:
+        """Read-only and quick: ``out`` holds a resume point and a log the run can continue,
+        or (a new run) no files that another program wrote."""
+        if resume:
+            if not (out / "checkpoint.pt").exists():
+                raise CheckpointError(
+                    f"nothing to resume in {out}: no checkpoint.pt (drop --resume to start)"
+                )
+            check_run_log(out / "log.csv")
+        else:
+            check_new_run_directory(out)
+
+    def _check_not_shortened(self, out: Path, resume_step: int) -> None:
+        """``--resume`` continues a run; it never cuts one short (which would replace its
+        final weights by earlier ones and drop its log after the resume point)."""
+        finished = out / "final.pt"
+        end = resume_step
+        if finished.exists():
+            end = max(end, int(load_checkpoint(finished)["steps"]))
+        if self.total_steps < end:
+            raise RunDirectoryError(
+                f"{out} holds a run at step {end:,}: --total-steps {self.total_steps:,} would "
+                f"shorten it; give --total-steps >= {end:,} to continue it, or use another --out"
+            )
+
+    def close(self) -> None:
+        """Let other runs write the run directory again (the loops call it at their end)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __del__(self) -> None:
+        self.close()
 
     # resume --------------------------------------------------------------------------------
 
@@ -337,6 +403,7 @@ class Run:
             self.metrics,
             self.interrupted,
             self.wall_seconds,
+            self.stop_signal,
         )
 
     def log_evaluation(self, step: int, scores: np.ndarray, best_checkpoint: Any) -> bool:
@@ -361,37 +428,57 @@ class Run:
         """Write ``checkpoint.pt`` (atomically) and redraw ``metrics.png``."""
         if self.out is None:
             return
+        if not weights_are_finite(payload["weights"]):
+            raise TrainingDivergedError(
+                "training diverged: the weights are no longer finite numbers (a learning rate "
+                "too large?); the resume point was not overwritten"
+            )
         save_checkpoint(self.out / "checkpoint.pt", payload)
         plot_metrics(self.metrics, self.out / "metrics.png", title=self._title())
 
     def finish(self, final_payload: dict[str, Any] | None) -> None:
-        """Close the bar, draw the final picture, write ``final.pt`` (weights only)."""
+        """Close the bar, draw the final picture, write ``final.pt`` (weights only), and
+        unlock the run directory."""
         self.bar.close()
         if self.live:
             self.live.draw()
         if self.out is not None and final_payload is not None:
             export_checkpoint(final_payload, self.out / "final.pt", half=False)
             plot_metrics(self.metrics, self.out / "metrics.png", title=self._title())
+        self.close()
 
     def _title(self) -> str:
         return f"{self.algo.upper()} {self.env_id}"
 
     @contextmanager
     def interruptible(self) -> Iterator[None]:
-        """Ctrl-C sets :attr:`interrupted` instead of raising: the loop finishes its step,
-        writes a resume point and returns. (Only in the main thread, where signals arrive.)"""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
+        """Ctrl-C, SIGTERM (what ``kill``, ``timeout``, schedulers and Colab send) and SIGHUP
+        (a closed terminal) set :attr:`interrupted` instead of ending the process: the loop
+        finishes its step, writes a resume point and returns (:attr:`stop_signal` says which
+        signal; signals arrive only in the main thread). On leaving, the run directory is
+        unlocked; a diverged loss says where the last resume point is."""
+        previous: dict[int, Any] = {}
 
         def handler(signum: int, frame: Any) -> None:
             self.interrupted = True
+            self.stop_signal = signum
 
-        previous = signal.signal(signal.SIGINT, handler)
         try:
+            if threading.current_thread() is threading.main_thread():
+                for signum in STOP_SIGNALS:
+                    previous[signum] = signal.signal(signum, handler)
             yield
+        except TrainingDivergedError as error:
+            resume_point = self.out / "checkpoint.pt" if self.out is not None else None
+            if resume_point is None or not resume_point.exists():
+                raise
+            raise TrainingDivergedError(
+                f"{error}; the last resume point, {resume_point}, is intact"
+            ) from None
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler_before in previous.items():
+                signal.signal(signum, handler_before)
+            self.close()
 
 
 def _optional_count(name: str, value: int | None) -> int | None:
@@ -440,3 +527,165 @@ def remove_stale_temporaries(out: Path) -> list[Path]:
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
+
+
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""The signals that stop a run with a resume point."""
+
+LOCK_FILE = ".rlcourse.lock"
+"""The file a run holds a lock on while it writes its directory (it names the run's pid)."""
+
+
+class RunLock:
+    """An exclusive lock on a run directory while a run writes it: ``flock`` on its lock file,
+    which names the run's pid (the system releases the lock when the process dies, so a
+    killed run leaves no stale lock); the file is removed when the run lets go.
+
+    Within one process a new lock on a directory takes over the one an earlier run there
+    still holds (a notebook cell run again after an error): the lock keeps other processes
+    out, not the process's own next run.
+    """
+
+    _held: dict[Path, RunLock] = {}
+    """This process's locks, by run directory."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / LOCK_FILE
+        self._fd: int | None = None
+        key = out.resolve()
+        earlier = RunLock._held.pop(key, None)
+        if earlier is not None and earlier._fd is not None:
+            self._fd, earlier._fd = earlier._fd, None  # taken over, still locked
+            RunLock._held[key] = self
+            return
+        for _ in range(10):  # a file removed by a run that just ended: open the new one
+            fd = self._open(out)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            except OSError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunLockedError(
+                    f"{out} is being written by another run (pid {holder}): wait for it to "
+                    "end, or choose another --out"
+                ) from None
+            if same:
+                break
+            os.close(fd)
+        else:
+            raise RunLockedError(f"{out}: its lock file keeps changing; choose another --out")
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as error:
+            os.close(fd)
+            raise write_failure(self.path, error) from None
+        self._fd = fd
+        RunLock._held[key] = self
+
+    def _open(self, out: Path) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            if error.errno == errno.ENOSPC:
+                raise write_failure(self.path, error) from None
+            raise RunDirectoryError(
+                f"cannot use {out} as a run directory ({error.strerror or error}): "
+                "choose another --out"
+            ) from None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            RunLock._held.pop(self.path.parent.resolve(), None)
+            self.path.unlink(missing_ok=True)  # while still held: no one else can have it
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+
+def weights_are_finite(weights: dict[str, Any]) -> bool:
+    """Whether every floating-point tensor of a state dict holds finite numbers only."""
+    return all(
+        bool(torch.isfinite(value).all())
+        for value in weights.values()
+        if isinstance(value, torch.Tensor) and value.is_floating_point()
+    )
+
+
+def check_run_log(log: Path) -> None:
+    """A resumed run appends to ``log``: it must be a CSV log of a run (or absent)."""
+    if not log.exists():
+        return
+    if not log.is_file():
+        raise RunDirectoryError(f"{log} is not a file: move it away to resume the run")
+    try:
+        with log.open(newline="") as file:
+            header = next(csv.reader(file), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RunDirectoryError(
+            f"{log} cannot be read as a run's log ({type(error).__name__}): move it away, or "
+            "start the run again in another --out"
+        ) from None
+    if header != list(LOG_COLUMNS):
+        raise RunDirectoryError(
+            f"{log} has columns {header[:4]}{'...' if len(header) > 4 else ''}, not a run's "
+            f"log: move it away, or start the run again in another --out"
+        )
+
+
+def is_run_directory(path: Path) -> bool:
+    """Whether ``path`` is a run directory: it holds the ``config.json`` a run writes."""
+    return _is_run_config(path / "config.json")
+
+
+def _is_run_config(path: Path) -> bool:
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(config, dict) and {"algo", "env_id", "total_steps", "config"} <= set(config)
+
+
+def check_new_run_directory(out: Path) -> None:
+    """A new run may start in ``out``: it holds no run files, or those of an earlier run
+    (its ``config.json`` says so), never files that another program wrote."""
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if not present:
+        return
+    if not _is_run_config(out / "config.json"):
+        raise RunDirectoryError(
+            f"{out} holds {', '.join(present)}, which no rlcourse run wrote (no run's "
+            "config.json): choose another --out, or move those files away"
+        )
+    log = out / "log.csv"
+    if log.exists():
+        check_run_log(log)
+    for name in present:
+        if (out / name).is_dir():
+            raise RunDirectoryError(
+                f"{out / name} is a directory: move it away, or choose another --out"
+            )
+
+
+def clear_for_new_run(out: Path) -> None:
+    """Make ``out`` ready for a new run: the files of an earlier run there (one that never
+    reached a resume point, or one the Python API runs again) are removed, so that no
+    ``best.pt`` or log of another run stays beside the new one's; files that no run wrote
+    are refused, never overwritten (:func:`check_new_run_directory`)."""
+    check_new_run_directory(out)
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+
+
+def _remove_if_empty(out: Path) -> None:
+    """Remove a run directory this run created and left empty (but for its lock file)."""
+    try:
+        (out / LOCK_FILE).unlink(missing_ok=True)
+        out.rmdir()
+    except OSError:
+        pass

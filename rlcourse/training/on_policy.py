@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcourse.agents.a2c import A2C
-from rlcourse.envs import GameSpec, make_env_for
+from rlcourse.envs import GameSpec, is_atari, make_env_for
 from rlcourse.episodes import EVAL_SEED, evaluate_batched
 from rlcourse.rollouts import ParallelGames
 from rlcourse.training.harness import Prepared, Run, TrainRequest, TrainResult
@@ -147,6 +147,11 @@ def prepare_a2c(request: TrainRequest) -> Prepared:
     """The agent of a :class:`~.harness.TrainRequest`, sized to one game made as its config
     says (the loop makes the parallel games)."""
     config = request.config
+    if not is_atari(request.env_id):
+        raise ValueError(
+            f"A2C here learns from the pixels of ALE games (e.g. ALE/KungFuMaster-v5), and "
+            f"{request.env_id} is not one: train reinforce or dqn on it"
+        )
     probe = make_env_for(request.env_id, training=True, **config.env_options())
     try:
         shape = tuple(probe.observation_space.shape or ())
