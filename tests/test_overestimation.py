@@ -197,3 +197,42 @@ def test_study_csv_round_trip(tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not an overestimation study CSV"):
         read_study_csv(tmp_path / "other.csv")
+
+
+def _study(predicted, actual):
+    predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
+    return overestimation.StudyResult(
+        algos=("DQN", "Double DQN"),
+        seeds=np.arange(predicted.shape[1]),
+        steps=np.arange(predicted.shape[2]) * 100,
+        predicted=predicted,
+        actual=actual,
+        optimal=0.0,
+        corridor=-0.5,
+        wall_seconds=1.0,
+        cpu_seconds=1.0,
+    )
+
+
+def test_compare_gives_intervals_over_seeds_and_says_what_they_separate():
+    seeds = np.arange(5)[:, None] * 0.01
+    apart = _study(
+        [1.0 + seeds + np.zeros((5, 3)), 0.5 + seeds + np.zeros((5, 3))], np.zeros((2, 5, 3))
+    )
+    gaps = apart.overestimates()
+    np.testing.assert_allclose(gaps["DQN"] - gaps["Double DQN"], 0.5)
+    text = overestimation.compare(apart)
+    assert "5 seeds" in text and "IQM" in text and "95% CI" in text
+    assert "the interval separates them" in text and "larger on 5 of 5 seeds" in text
+    noise = np.random.default_rng(0).normal(size=(2, 5, 3))
+    assert "the interval holds 0" in overestimation.compare(_study(noise, np.zeros((2, 5, 3))))
+    two = overestimation.compare(_study(np.ones((2, 2, 3)), np.zeros((2, 2, 3))))
+    assert "too few to compare" in two and "CI" not in two
+
+
+def test_the_shipped_study_is_found_by_name():
+    """Lesson 06 reads it in Colab too: it ships in the package, not in bench/results."""
+    study = overestimation.shipped_study()
+    assert study.algos == ("DQN", "Double DQN") and len(study.seeds) == 5
+    gaps = study.overestimates()
+    assert (gaps["DQN"] > gaps["Double DQN"]).all()

@@ -5,9 +5,10 @@ check that the pictures show what the logs say.
 
 - ``bench/results/dqn_mspacman.png``  from ``rlcourse/pretrained/dqn_mspacman_log.csv``
 - ``bench/results/ddqn_mario.png``    from ``rlcourse/pretrained/ddqn_mario_log.csv``
-- ``bench/results/overestimation.png`` from ``bench/results/overestimation.csv``
-- ``bench/results/a2c_kungfu.png``    from ``bench/results/a2c_kungfu_*.csv`` (lesson 09's runs)
-- ``bench/results/a2c_kungfu_cpp.png`` from the same folder (the runs on ale-py's C++ games)
+- ``bench/results/overestimation.png`` from ``rlcourse/pretrained/overestimation.csv``
+- ``bench/results/a2c_kungfu.png``    from ``rlcourse/pretrained/a2c_kungfu_*.csv`` (lesson 09)
+- ``bench/results/a2c_kungfu_cpp.png`` from ``bench/results/a2c_kungfu_*.csv`` (the runs on ale-py's
+  C++ games)
 - ``bench/results/a2c_kungfu_levers.png`` from the same folder (4 clipped epochs, 84x84 frames)
 - ``bench/results/a2c_kungfu_survival.png`` from the same folder (stacked frames, gamma 0.995)
 - ``bench/results/dqn_100k_ablation.png`` from ``rlcourse/pretrained/dqn_100k_ablation_*.csv``
@@ -56,7 +57,7 @@ A2C_CPP_TITLE = (
     "(dashed: 10,000 points; dotted: 30 minutes)"
 )
 A2C_RUNS = {
-    "a2c_kungfu_final.csv": "lr 7e-4, entropy 0.001, episodic life (shipped)",
+    "a2c_kungfu_log.csv": "lr 7e-4, entropy 0.001, episodic life (shipped)",
     "a2c_kungfu_episodic.csv": "lr 5e-4, entropy 0.01, episodic life",
     "a2c_kungfu_baseline.csv": "lr 5e-4, entropy 0.01",
 }
@@ -109,6 +110,12 @@ MARIO_HELD_RUNS = {
 MARIO_WALK_AND_FIRE_RANDOM = 336  # bench/results/mario_actions.md, 100 games
 
 
+def _log(name: str) -> Path:
+    """A run's log: shipped with the package (the logs the lessons read) or in bench/results."""
+    shipped = PRETRAINED / name
+    return shipped if shipped.exists() else RESULTS / name
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the PNGs")
@@ -120,7 +127,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
             metrics = MetricLogger.from_csv(log, window=100)
             plot_metrics(metrics, args.out / f"{name}.png", title=title, baselines=baselines)
             written.append(args.out / f"{name}.png")
-    study = RESULTS / "overestimation.csv"
+    study = PRETRAINED / "overestimation.csv"
     if study.exists():
         plot_overestimation(read_study_csv(study), args.out / "overestimation.png")
         written.append(args.out / "overestimation.png")
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         ),
     )
     for png_name, runs, title, options in run_figures:
-        logs = [RESULTS / name for name in runs if (RESULTS / name).exists()]
+        logs = [path for path in map(_log, runs) if path.exists()]
         if logs:
             png = args.out / png_name
             plot_runs(logs, png, labels=[runs[path.name] for path in logs], title=title, **options)

@@ -1,5 +1,8 @@
 """Small trained checkpoints shipped with the package, so every lesson can show a trained
-agent, even in a smoke run, and the CSV logs of the runs that made them (for their curves).
+agent, even in a smoke run, and the CSV files of the results the lessons show: the logs of
+the runs that made the agents (their curves), other runs they are compared with, the studies'
+measurements. A lesson finds them by name, ``path(name)``, never by a path relative to the
+notebook, so a student in Colab (the package without the repository) sees the same results.
 
 >>> path("dqn_cartpole.pt").name
 'dqn_cartpole.pt'

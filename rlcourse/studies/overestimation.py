@@ -19,11 +19,13 @@ corridor less often. Only less: the course's Double DQN rates actions with the t
 network, a recent copy trained on the same replay data, so the errors the two networks
 share are not removed (see ``StudyConfig.target_update_interval``).
 
-    rlcourse study overestimation --out bench/results
+    rlcourse study overestimation --out runs/study
 
-writes ``overestimation.csv`` and ``overestimation.png`` there (about 2 CPU-minutes on one
-core). :func:`run_study` and :func:`plot_overestimation` do the same from a notebook;
-``RLCOURSE_SMOKE=1`` shrinks the budget to a few seconds.
+writes ``overestimation.csv`` and ``overestimation.png`` there (about 4 CPU-minutes on one
+core). The course's study ships with the package (``rlcourse/pretrained/overestimation.csv``,
+:func:`shipped_study`), so lesson 06 shows it in Colab too. :func:`run_study` and
+:func:`plot_overestimation` do the same from a notebook; ``RLCOURSE_SMOKE=1`` shrinks the
+budget to a few seconds.
 """
 
 from __future__ import annotations
@@ -41,11 +43,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rlcourse import pretrained
 from rlcourse.agents.dqn import DQN, DQNConfig
 from rlcourse.budget import budget
 from rlcourse.config import check_number, check_positive_int
 from rlcourse.episodes import evaluate
 from rlcourse.files import atomic_write
+from rlcourse.plots import finish_figure
+from rlcourse.stats import bootstrap_ci, difference_ci
 from rlcourse.training import progress_bar, train_dqn
 
 ALGOS = ("DQN", "Double DQN")
@@ -296,6 +301,13 @@ class StudyResult(NamedTuple):
             for i, algo in enumerate(self.algos)
         }
 
+    def overestimates(self, last: int | None = None) -> dict[str, np.ndarray]:
+        """Per algorithm, each seed's overestimate (predicted - obtained), averaged over the
+        ``last`` records (all when ``None``): one number a seed, the runs of a comparison."""
+        start = 0 if last is None else -last
+        gaps = self.predicted[:, :, start:] - self.actual[:, :, start:]
+        return {algo: gaps[i].mean(axis=1) for i, algo in enumerate(self.algos)}
+
 
 class RunCurves(NamedTuple):
     """One run's measurements, one entry per recorded step."""
@@ -424,13 +436,7 @@ def plot_overestimation(result: StudyResult, path: str | Path | None = None) -> 
     ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
-    figure.tight_layout()
-    if path is not None:
-        path = Path(path)
-        with atomic_write(path, suffix=path.suffix) as temporary:
-            figure.savefig(temporary, dpi=110)
-    plt.close(figure)
-    return figure
+    return finish_figure(figure, None, path, dpi=110)
 
 
 def write_csv(result: StudyResult, path: str | Path) -> Path:
@@ -491,6 +497,15 @@ def read_study_csv(path: str | Path, config: StudyConfig | None = None) -> Study
     )
 
 
+SHIPPED = "overestimation.csv"
+"""The course's study (5 seeds, 8,000 steps a run), shipped in :mod:`rlcourse.pretrained`."""
+
+
+def shipped_study() -> StudyResult:
+    """The course's study, read from its CSV shipped with the package (lesson 06)."""
+    return read_study_csv(pretrained.path(SHIPPED))
+
+
 def summary(result: StudyResult, last: int = 5) -> str:
     """A few lines: predicted vs obtained value per algorithm, over the run and at its end."""
     n = len(result.seeds)
@@ -509,9 +524,34 @@ def summary(result: StudyResult, last: int = 5) -> str:
     return "\n".join(lines)
 
 
+def compare(result: StudyResult, last: int | None = None, rng: int = 0) -> str:
+    """DQN against Double DQN over the seeds, with :mod:`rlcourse.stats`: each algorithm's
+    overestimate (one number a seed: :meth:`StudyResult.overestimates`) as an IQM with its 95%
+    bootstrap interval over seeds, their difference with its own interval, and on how many
+    seeds DQN's is the larger. With fewer than 3 seeds it says so and gives no interval."""
+    gaps = result.overestimates(last)
+    n = len(result.seeds)
+    span = "whole run" if last is None else f"last {last} records"
+    lines = [f"overestimate of each seed ({span}), {n} seed{'s' if n != 1 else ''}:"]
+    if n < 3:
+        for algo, values in gaps.items():
+            lines.append(f"  {algo:<10}  " + ", ".join(f"{v:+.3f}" for v in values))
+        lines.append(f"  {n} seed{'s' if n != 1 else ''}: too few to compare (3 or more needed)")
+        return "\n".join(lines)
+    for algo, values in gaps.items():
+        lines.append(f"  {algo:<10}  {bootstrap_ci(values, rng=rng)}")
+    if len(gaps) == 2:
+        (first, a), (second, b) = gaps.items()
+        difference = difference_ci(a, b, rng=rng)
+        verdict = "separates them" if difference.low > 0 or difference.high < 0 else "holds 0"
+        lines.append(f"  {first} - {second}: {difference}: the interval {verdict}")
+        lines.append(f"  {first}'s is the larger on {int((a > b).sum())} of {n} seeds")
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The study's command-line options (``rlcourse study overestimation``)."""
-    parser.add_argument("--out", default="bench/results", help="folder for the CSV and PNG")
+    parser.add_argument("--out", default="runs/study", help="folder for the CSV and PNG")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0 1 2 3 4")
     parser.add_argument("--total-steps", type=int, default=None, help="env steps per run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
