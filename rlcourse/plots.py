@@ -6,6 +6,7 @@ functions draw them.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Sequence
@@ -236,17 +237,54 @@ def plot_runs(
 
 
 def finish_figure(figure: Any, title: str | None, path: str | os.PathLike | None, dpi: int) -> Any:
-    """Title, layout, close (a notebook shows the returned figure once), save atomically."""
-    import matplotlib.pyplot as plt
-
+    """Title, layout, save atomically (to ``path`` when given), close, and in a notebook show
+    it now (:func:`show_once`); returns the figure."""
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    plt.close(figure)
     if path is not None:
         with atomic_write(path, suffix=".png") as temporary:
             figure.savefig(temporary, format="png", dpi=dpi)
+    return show_once(figure)
+
+
+def show_once(figure: Any) -> Any:
+    """Close ``figure`` (pyplot forgets it) and, in a notebook, display it now, once.
+
+    Every plotting helper of the package ends here, so its figure is shown wherever it is
+    called: as a cell's last line, in a loop, before ``plt.show()`` or in the middle of a
+    cell. The figure returned by a helper is not shown a second time as the cell's value; in a
+    later cell it displays again like any figure. Outside a notebook nothing is displayed (a
+    script saves it with ``path=`` or ``figure.savefig``).
+    """
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)  # not in pyplot's list: plt.show() and the cell's end skip it
+    if _in_notebook():
+        from IPython import get_ipython
+        from IPython.display import display
+
+        display(figure)
+        figure._ipython_display_ = _ShownIn(figure, get_ipython().execution_count)
     return figure
+
+
+class _ShownIn:
+    """A figure's ``_ipython_display_`` once :func:`show_once` displayed it: nothing in the
+    cell that showed it (its value would be the same picture again), the picture in any other."""
+
+    def __init__(self, figure: Any, cell: int) -> None:
+        self.figure, self.cell = figure, cell
+
+    def __call__(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+
+        if get_ipython().execution_count == self.cell:
+            return
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", bbox_inches="tight")
+        display(Image(buffer.getvalue()))
 
 
 _DIRECTIONS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
@@ -318,8 +356,8 @@ def plot_grid_values(
     that get no arrow (holes, goal: nothing to choose there).
 
     With ``ax`` it draws there (a panel of your figure) and returns that figure; without,
-    it makes its own, saved to ``path`` when given, closed and returned for a notebook to
-    show once.
+    it makes its own, saved to ``path`` when given, shown in a notebook (:func:`show_once`)
+    and returned.
 
     >>> figure = plot_grid_values(np.arange(4.0), (2, 2), policy=[2, 1, 2, 0])
     >>> len(figure.axes)  # the grid and its colour bar

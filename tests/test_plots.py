@@ -150,3 +150,55 @@ def test_live_plot_keeps_data_and_draws_nothing_outside_a_notebook():
     assert plot.data == {"episode_return": [(1, 2.0)], "epsilon": [(2, 0.5)]}
     plot.draw()  # no notebook: nothing happens
     assert len(plot.figure().axes) == 2
+
+
+# Each public plotting function, called twice in a loop (first cell), as a cell's last line
+# (second), and its returned figure shown again in a later cell (third).
+_FIGURE_CALLS = {
+    "plot_metrics": "plot_metrics(metrics)",
+    "plot_runs": "plot_runs([pretrained.path('a2c_kungfu_log.csv')], labels=['run'])",
+    "plot_grid_values": "plot_grid_values(np.arange(4.0), (2, 2), policy=[2, 1, 2, 0])",
+    "plot_grid_path": "plot_grid_path({'walk': [0, 1, 3]}, (2, 2))",
+    "plot_ablation": "plot_ablation(ablation)",
+    "plot_overestimation": "plot_overestimation(shipped_study())",
+}
+_FIGURE_SETUP = """\
+import matplotlib.pyplot as plt
+import numpy as np
+from rlcourse import pretrained
+from rlcourse.metrics import MetricLogger
+from rlcourse.plots import plot_grid_path, plot_grid_values, plot_metrics, plot_runs
+from rlcourse.studies.ablation import plot_ablation, read_ablation
+from rlcourse.studies.overestimation import plot_overestimation, shipped_study
+
+metrics = MetricLogger(window=2)
+for step in range(1, 4):
+    metrics.log_step(1.0, loss=0.5, q_mean=1.0)
+    metrics.log_episode(step=10 * step)
+ablation = read_ablation(pretrained.path("mario_ddqn_log.csv"),
+                         pretrained.path("mario_ddqn_scores.csv"))
+"""
+
+
+def _images(cell):
+    return sum("image/png" in output.get("data", {}) for output in cell.outputs)
+
+
+@pytest.mark.parametrize("name", sorted(_FIGURE_CALLS))
+def test_a_plotting_function_shows_its_figure_wherever_it_is_called(name):
+    """No lost figures: a helper's figure is displayed when called in a loop or before
+    ``plt.show()``, once as a cell's value, and again when shown in a later cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    call = _FIGURE_CALLS[name]
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell(_FIGURE_SETUP),
+        nbformat.v4.new_code_cell(f"for _ in range(2):\n    figure = {call}\nplt.show()"),
+        nbformat.v4.new_code_cell(call),
+        nbformat.v4.new_code_cell("figure"),
+    ]
+    NotebookClient(notebook, timeout=300).execute()
+    assert [_images(cell) for cell in notebook.cells] == [0, 2, 1, 1]
