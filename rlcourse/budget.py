@@ -7,6 +7,10 @@ as well: trainings stay at the smoke budget (their curves come from committed lo
 a cell that measures a shipped agent asks for its full count with ``outputs=``:
 ``games = budget(full=20, smoke=2, outputs=20)``, so the committed numbers are the real ones.
 
+A training cell that can run below its full budget says so (:func:`announce_run`): at a
+smaller size its first printed line and its figures' titles read "CI-size run, 800 steps —
+not a result; the full run is below" (docs/course_rules.md, "Committed outputs").
+
 >>> budget(full=500_000, smoke=2_000, smoke_mode=True)
 2000
 >>> budget(full=500_000, smoke=2_000, smoke_mode=False)
@@ -16,6 +20,7 @@ a cell that measures a shipped agent asks for its full count with ``outputs=``:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from rlcourse.config import check_positive_int
 
@@ -116,3 +121,63 @@ def describe_mode() -> str:
     if is_smoke():
         return f"Budget: smoke ({SMOKE_ENV_VAR}=1: tiny step counts, results are not meaningful)"
     return f"Budget: full (set {SMOKE_ENV_VAR}=1 for a quick smoke run)"
+
+
+CI_SIZE = "CI-size run"
+"""How the label of a training run below its full budget starts (tests look for it)."""
+
+
+@dataclass(frozen=True)
+class RunSize:
+    """A training run's size against its full budget, and what its outputs must say.
+
+    >>> run = RunSize(steps=800, full=100_000)
+    >>> run.label
+    'CI-size run, 800 steps — not a result; the full run is below'
+    >>> print(run.title("Double DQN on Mario Bros."))
+    Double DQN on Mario Bros.
+    CI-size run, 800 steps — not a result; the full run is below
+    >>> RunSize(100_000, 100_000).label, RunSize(100_000, 100_000).title("DQN")
+    ('', 'DQN')
+    """
+
+    steps: int
+    """The steps (or episodes, updates) the run trains for."""
+    full: int
+    """Its full budget, what a student trains for."""
+    full_run: str = "below"
+    """Where the lesson shows the full run's result: "below", "above", "in section 7"."""
+
+    @property
+    def ci_size(self) -> bool:
+        """Whether the run is smaller than its full budget (smoke mode, ``make notebooks``)."""
+        return self.steps < self.full
+
+    @property
+    def label(self) -> str:
+        """The label of a CI-size run; '' at the full budget."""
+        if not self.ci_size:
+            return ""
+        return f"{CI_SIZE}, {self.steps:,} steps — not a result; the full run is {self.full_run}"
+
+    def title(self, text: str) -> str:
+        """A figure's title: ``text``, and the label on a second line at CI size."""
+        return f"{text}\n{self.label}" if self.ci_size else text
+
+    def announce(self) -> RunSize:
+        """Print the label (nothing at the full budget); returns the run size."""
+        if self.ci_size:
+            print(self.label)
+        return self
+
+
+def announce_run(steps: int, full: int, full_run: str = "below") -> RunSize:
+    """What a training cell calls first: prints "CI-size run, N steps — not a result; the
+    full run is below" when ``steps`` is below the ``full`` budget (nothing at the full
+    budget), and returns the :class:`RunSize`, whose ``title(...)`` labels the run's figures.
+
+    >>> run = announce_run(budget(full=50_000, smoke=1_500, smoke_mode=True), full=50_000)
+    CI-size run, 1,500 steps — not a result; the full run is below
+    >>> run = announce_run(50_000, full=50_000)  # the full budget: no label
+    """
+    return RunSize(_check_count("steps", steps), _check_count("full", full), full_run).announce()

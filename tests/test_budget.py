@@ -49,3 +49,19 @@ def test_making_the_committed_outputs_uses_the_outputs_budget(monkeypatch):
     monkeypatch.setenv("RLCOURSE_OUTPUTS", "maybe")
     with pytest.raises(ValueError, match="RLCOURSE_OUTPUTS='maybe' is not understood"):
         budget(full=2, smoke=1)
+
+
+def test_a_run_below_its_full_budget_is_labelled_in_its_output_and_titles(capsys, monkeypatch):
+    from rlcourse.budget import CI_SIZE, announce_run
+
+    monkeypatch.setenv(SMOKE_ENV_VAR, "1")
+    run = announce_run(budget(full=40_000, smoke=1_500), full=40_000, full_run="in section 8")
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "CI-size run, 1,500 steps — not a result; the full run is in section 8"
+    assert first.startswith(CI_SIZE) and run.ci_size
+    assert run.title("your DQN").splitlines() == ["your DQN", first]
+    monkeypatch.setenv(SMOKE_ENV_VAR, "0")
+    full = announce_run(budget(full=40_000, smoke=1_500), full=40_000)
+    assert capsys.readouterr().out == "" and not full.ci_size and full.title("DQN") == "DQN"
+    with pytest.raises(ValueError, match="steps"):
+        announce_run(0, full=10)

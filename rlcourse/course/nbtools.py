@@ -17,8 +17,12 @@ and the student version replaces each block, at the block's indentation, with::
 
 Notebooks are committed **with** their outputs (figures, scores, videos), made by
 ``make notebooks``: the student versions are regenerated from the solution notebooks, then
-all of them (18) are run in fresh kernels (``RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1``, see
-:mod:`rlcourse.budget`) and saved with their outputs, made deterministic: no execution
+all of them (18) are run in fresh kernels and saved with their outputs. The lessons whose
+full budget is cheap (:data:`FULL_BUDGET`: minutes on a CPU) run at the full budget, as a
+student runs them, so their trainings are results; the others run with
+``RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1`` (see :mod:`rlcourse.budget`): their trainings at the
+CI size, labelled so in their outputs, their results from the shipped agents and logs
+(docs/course_rules.md, "Committed outputs"). The outputs are made deterministic: no execution
 timestamps, no widgets (tqdm's bars), no transient display ids; the repository's root and
 the home directory are written as relative paths, and any other absolute path or memory
 address in an output is an error naming the cell. A run that changes nothing changes no
@@ -28,9 +32,11 @@ byte. nbval compares only the outputs of cells marked ``# NBVAL_CHECK_OUTPUT``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -257,9 +263,42 @@ MEASUREMENT = "measurement"
 """Tag of a cell whose output is a measurement (a timing): see :func:`refresh`."""
 
 
+FULL_BUDGET = ("01_", "04_", "08_")
+"""Lessons (file name prefixes) that ``make notebooks`` runs at the full budget: all their
+trainings take minutes on a CPU, so the committed outputs are the real runs (lesson 04 shows
+its DQN solving CartPole)."""
+
+
+def budget_environment(path: Path) -> dict[str, str]:
+    """The budget variables a notebook is run with to make its committed outputs: the full
+    budget for the :data:`FULL_BUDGET` lessons (both versions), else the smoke budget with the
+    shipped results' counts (``RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1``)."""
+    if Path(path).name.startswith(FULL_BUDGET):
+        return {"RLCOURSE_SMOKE": "0", "RLCOURSE_OUTPUTS": "0"}
+    return {"RLCOURSE_SMOKE": "1", "RLCOURSE_OUTPUTS": "1"}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` updated with ``values`` (the kernel inherits it), restored after."""
+    import os
+
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def refresh(path: Path, timeout: int = 1200) -> int:
-    """Run a notebook in a fresh kernel and save it with its outputs, deterministically
-    (:func:`normalise_outputs`). Returns the size of the file written, in bytes."""
+    """Run a notebook in a fresh kernel, with its budget (:func:`budget_environment`), and save
+    it with its outputs, deterministically (:func:`normalise_outputs`). Returns the size of the
+    file written, in bytes."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -283,13 +322,14 @@ def refresh(path: Path, timeout: int = 1200) -> int:
     resources = {"metadata": {"path": str(path.parent)}}
     # coalesce_streams: one stream output per cell, however the kernel's flushes fell;
     # record_timing=False: no execution timestamps in the cells' metadata.
-    NotebookClient(
-        notebook,
-        timeout=timeout,
-        resources=resources,
-        coalesce_streams=True,
-        record_timing=False,
-    ).execute()
+    with _environment(budget_environment(path)):
+        NotebookClient(
+            notebook,
+            timeout=timeout,
+            resources=resources,
+            coalesce_streams=True,
+            record_timing=False,
+        ).execute()
     for cell in notebook.cells:
         if cell.cell_type == "code" and MEASUREMENT in cell.metadata.get("tags", []):
             cell.outputs = kept.get(cell.source, cell.outputs)
@@ -310,12 +350,12 @@ def _refresh_one(path: Path) -> tuple[Path, float, int]:
 
 def make_notebooks(source_dir: Path = Path("notebooks"), jobs: int = 2) -> int:
     """``make notebooks``: regenerate the student versions, then run every solution and
-    student notebook (``jobs`` at a time) with ``RLCOURSE_SMOKE=1 RLCOURSE_OUTPUTS=1`` and
-    save them with their outputs. Returns 1 if a notebook failed or is too large."""
+    student notebook (``jobs`` at a time), each with its budget (:func:`budget_environment`),
+    and save them with their outputs. Returns 1 if a notebook failed or is too large."""
     import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    os.environ.update({"RLCOURSE_SMOKE": "1", "RLCOURSE_OUTPUTS": "1", "PYTHONHASHSEED": "0"})
+    os.environ["PYTHONHASHSEED"] = "0"
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     target_dir = source_dir / "student"
     for path in write_students(source_dir, target_dir):
@@ -350,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     student.add_argument("--source", type=Path, default=Path("notebooks"))
     student.add_argument("--target", type=Path, default=Path("notebooks/student"))
     student.add_argument("--check", action="store_true", help="only report stale files")
-    run = commands.add_parser("refresh", help="execute notebooks, save them with outputs")
+    run = commands.add_parser(
+        "refresh", help="execute notebooks (each with its budget), save them with outputs"
+    )
     run.add_argument("notebooks", type=Path, nargs="+")
     every = commands.add_parser("notebooks", help="student versions, then run all (make notebooks)")
     every.add_argument("--source", type=Path, default=Path("notebooks"))
