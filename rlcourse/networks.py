@@ -277,6 +277,83 @@ def _mlp(in_features: int, hidden_sizes: Sequence[int], out_features: int) -> nn
     return nn.Sequential(*layers)
 
 
+# --- lesson 10: a feed-forward actor-critic on stacked frames (PPO) --------------------------
+
+
+@buildable
+class NatureActorCritic(nn.Module):
+    """The Nature CNN's body with two heads, policy logits and state value: the actor-critic
+    of PPO on Atari (Schulman et al. 2017; CleanRL's ``ppo_atari.py``), orthogonally
+    initialised (gain sqrt(2) for the body, 0.01 for the policy head so the first policy is
+    near-uniform, 1 for the value head).
+
+    It has no memory (the stacked frames carry the motion), but speaks the recurrent
+    network's language: ``forward(obs, memory) -> (memory, logits, value)`` with an empty
+    memory, so the same :class:`~rlcourse.rollouts.ParallelGames`, policies and loops play
+    and train both.
+
+    >>> net = NatureActorCritic(obs_shape=(4, 84, 84), n_actions=14)
+    >>> memory = net.initial_memory(batch_size=2)
+    >>> memory[0].shape
+    torch.Size([2, 0])
+    >>> _, logits, value = net(torch.zeros(2, 4, 84, 84, dtype=torch.uint8), memory)
+    >>> tuple(logits.shape), tuple(value.shape)
+    ((2, 14), (2,))
+    """
+
+    def __init__(
+        self, obs_shape: Sequence[int] = (4, 84, 84), n_actions: int = 18, hidden_size: int = 512
+    ) -> None:
+        super().__init__()
+        obs_shape = tuple(int(d) for d in obs_shape)
+        if len(obs_shape) != 3:
+            raise ValueError(f"NatureActorCritic needs (frames, height, width), got {obs_shape}")
+        check_positive_int("n_actions", n_actions)
+        check_positive_int("hidden_size", hidden_size)
+        channels, height, width = obs_shape
+        for kernel, stride in ((8, 4), (4, 2), (3, 1)):
+            height = conv_output_size(height, kernel, stride)
+            width = conv_output_size(width, kernel, stride)
+        if height < 1 or width < 1:
+            raise ValueError(f"frames of {obs_shape[1:]} are too small for the Nature CNN")
+        self.obs_shape = obs_shape
+        self.n_actions = int(n_actions)
+        self.body = nn.Sequential(
+            _orthogonal(nn.Conv2d(channels, 32, kernel_size=8, stride=4)),
+            nn.ReLU(),
+            _orthogonal(nn.Conv2d(32, 64, kernel_size=4, stride=2)),
+            nn.ReLU(),
+            _orthogonal(nn.Conv2d(64, 64, kernel_size=3, stride=1)),
+            nn.ReLU(),
+            nn.Flatten(),
+            _orthogonal(nn.Linear(64 * height * width, hidden_size)),
+            nn.ReLU(),
+        )
+        self.logits = _orthogonal(nn.Linear(hidden_size, n_actions), gain=0.01)
+        self.value = _orthogonal(nn.Linear(hidden_size, 1), gain=1.0)
+
+    def initial_memory(self, batch_size: int) -> Memory:
+        """An empty memory for ``batch_size`` games (the network remembers nothing)."""
+        empty = torch.zeros(batch_size, 0, device=self.value.weight.device)
+        return empty, empty.clone()
+
+    def forward(
+        self, observation: torch.Tensor, memory: Memory
+    ) -> tuple[Memory, torch.Tensor, torch.Tensor]:
+        """``(memory, logits [batch, n_actions], value [batch])`` for uint8 frames."""
+        check_input(observation, self.obs_shape, type(self).__name__)
+        features = self.body(observation.float() / 255.0)
+        return memory, self.logits(features), self.value(features).squeeze(-1)
+
+
+def _orthogonal(layer: nn.Conv2d | nn.Linear, gain: float = 2**0.5) -> nn.Conv2d | nn.Linear:
+    """Orthogonal weights with ``gain`` and zero biases (PPO's usual initialisation)."""
+    nn.init.orthogonal_(layer.weight, gain)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
 @buildable
 class MLPPolicy(nn.Module):
     """A multi-layer perceptron (tanh) mapping a flat observation to one logit per action:
@@ -354,3 +431,7 @@ def build_network(spec: dict[str, object], copies: int = 1) -> nn.Module:
         "make the network smaller (--hidden-sizes, --size, ...)",
     )
     return NETWORKS[name](**kwargs)
+
+
+ActorCritic = RecurrentActorCritic | NatureActorCritic
+"""A network that maps ``(observation, memory)`` to ``(memory, logits, value)``."""

@@ -20,15 +20,22 @@ from torch import nn
 
 from rlcourse.agents.a2c import A2C, A2CConfig
 from rlcourse.agents.dqn import DQN, PRESETS, DQNConfig, default_preset
+from rlcourse.agents.ppo import PPO, PPOConfig
 from rlcourse.agents.reinforce import Reinforce, ReinforceConfig
 from rlcourse.checkpoints import CheckpointInfo, build_policy_network, load_checkpoint
 from rlcourse.errors import CheckpointError
-from rlcourse.networks import MLPPolicy, MLPQNetwork, NatureCNN, RecurrentActorCritic
+from rlcourse.networks import (
+    MLPPolicy,
+    MLPQNetwork,
+    NatureActorCritic,
+    NatureCNN,
+    RecurrentActorCritic,
+)
 from rlcourse.policies import CategoricalPolicy, QPolicy, RecurrentPolicy
 from rlcourse.training.harness import Prepared, TrainRequest
 from rlcourse.training.monte_carlo import prepare_reinforce
 from rlcourse.training.off_policy import prepare_dqn
-from rlcourse.training.on_policy import prepare_a2c
+from rlcourse.training.on_policy import prepare_a2c, prepare_ppo
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,18 @@ ALGORITHMS: dict[str, Algorithm] = {
             prepare=prepare_reinforce,
             policy=CategoricalPolicy.for_checkpoint,
             solve_score=True,
+        ),
+        Algorithm(
+            name="ppo",
+            summary="PPO with GAE: clipped updates over minibatch epochs, parallel games",
+            description="Train PPO (feed-forward Nature CNN on stacked frames; --recurrent "
+            "true for lesson 09's LSTM network) on parallel ALE games.",
+            config=PPOConfig,
+            networks=(NatureActorCritic, RecurrentActorCritic),
+            agent=PPO,
+            prepare=prepare_ppo,
+            policy=RecurrentPolicy.for_checkpoint,
+            default_env="ALE/KungFuMaster-v5",
         ),
     )
 }

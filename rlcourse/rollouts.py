@@ -22,7 +22,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from rlcourse.atari_vector import AtariVectorGames
 from rlcourse.config import check_positive_int
 from rlcourse.envs import GameSpec, is_atari
-from rlcourse.networks import Memory, RecurrentActorCritic
+from rlcourse.networks import ActorCritic, Memory
 from rlcourse.resume import ResumableGame
 from rlcourse.wrappers import EpisodicLife
 
@@ -102,7 +102,7 @@ class ParallelGames:
 
     def __init__(
         self,
-        network: RecurrentActorCritic,
+        network: ActorCritic,
         make_env: Callable[[], gym.Env],
         n_parallel_games: int,
         *,

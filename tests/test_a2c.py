@@ -16,12 +16,10 @@ from rlcourse.agents.a2c import (
     A2C,
     A2CConfig,
     advantages,
-    clipped_policy_loss,
     entropy,
     n_step_returns,
     policy_loss,
     train_on_rollout,
-    train_on_rollout_clipped,
     value_loss,
 )
 from rlcourse.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
@@ -168,13 +166,11 @@ def test_train_on_rollout_clips_gradients_and_learns():
     assert (agent.table_values.detach()[:3] > 0).all(), "values move towards positive returns"
 
 
-@pytest.mark.parametrize("epochs", [1, 3])
-def test_a2c_learns_a_two_step_bandit(epochs):
-    """Reward 1 for action 0: after some updates the policy prefers it (A2C, and the
-    clipped multi-epoch update)."""
+def test_a2c_learns_a_two_step_bandit():
+    """Reward 1 for action 0: after some updates the policy prefers it."""
     agent = TableAgent([0.0, 0.0, 0.0, 0.0])
-    config = A2CConfig(gamma=0.9, reward_scale=1.0, entropy_coef=0.0, epochs=epochs)
-    learn = train_on_rollout if epochs == 1 else train_on_rollout_clipped
+    config = A2CConfig(gamma=0.9, reward_scale=1.0, entropy_coef=0.0)
+    learn = train_on_rollout
     optimizer = torch.optim.Adam(agent.parameters(), lr=0.1)
     rng = np.random.default_rng(0)
     for _ in range(50):
@@ -194,74 +190,6 @@ def test_a2c_learns_a_two_step_bandit(epochs):
     assert (probs[:, 0] > 0.8).all()
 
 
-# --- the clipped multi-epoch update (PPO's objective) ----------------------------------------
-
-
-def test_clipped_update_of_one_epoch_is_the_a2c_step():
-    config = A2CConfig(gamma=0.5, reward_scale=1.0, entropy_coef=0.01, epochs=1)
-    plain, clipped = TableAgent([0.5, 1.0, 1.5, 2.0]), TableAgent([0.5, 1.0, 1.5, 2.0])
-    stats_plain = train_on_rollout(
-        plain, torch.optim.SGD(plain.parameters(), lr=0.1), tiny_rollout(), config
-    )
-    stats_clipped = train_on_rollout_clipped(
-        clipped, torch.optim.SGD(clipped.parameters(), lr=0.1), tiny_rollout(), config
-    )
-    assert stats_clipped.keys() == stats_plain.keys()
-    for key in ("value_loss", "entropy", "grad_norm"):
-        assert stats_clipped[key] == pytest.approx(stats_plain[key])
-    for a, b in zip(plain.parameters(), clipped.parameters(), strict=True):
-        torch.testing.assert_close(a, b)
-
-
-@pytest.mark.parametrize(
-    ("ratio", "advantage", "moves"),
-    [
-        (1.05, 1.0, True),
-        (1.5, 1.0, False),  # beyond 1 + c in the advantage's favour: no push
-        (0.95, -1.0, True),
-        (0.5, -1.0, False),
-        (0.5, 1.0, True),
-        (1.5, -1.0, True),  # moved the wrong way: the gradient pulls it back
-    ],
-)
-def test_clipped_policy_loss_stops_pushing_beyond_the_clip_range(ratio, advantage, moves):
-    logits = torch.zeros(1, 1, 2, requires_grad=True)  # pi(a=0) = 0.5
-    old_log_prob = torch.log(torch.tensor([[0.5 / ratio]]))
-    loss = clipped_policy_loss(
-        logits, torch.tensor([[0]]), torch.tensor([[advantage]]), old_log_prob, clip_range=0.2
-    )
-    (grad,) = torch.autograd.grad(loss, logits)
-    assert (grad.abs().sum().item() > 0) == moves
-
-
-def test_clipped_update_takes_one_step_per_epoch_from_fixed_targets():
-    config = A2CConfig(gamma=0.5, reward_scale=1.0, epochs=4, value_coef=1.0, entropy_coef=0.0)
-    agent = TableAgent([0.0, 0.0, 0.0, 0.0])
-    optimizer = torch.optim.SGD(agent.parameters(), lr=0.1)
-    steps = []
-    optimizer.step = lambda step=optimizer.step: steps.append(1) or step()  # count the steps
-    train_on_rollout_clipped(agent, optimizer, tiny_rollout(), config)
-    assert len(steps) == 4
-    # The critic regresses on the returns of the weights that played (G = 2.25, 2.5, 2):
-    # V(s_3) = 0 then, and moving it later changes no target.
-    assert agent.table_values.detach()[3].item() == 0.0
-    assert (agent.table_values.detach()[:3] > 0).all()
-
-
-def test_agent_with_epochs_uses_the_clipped_update():
-    agent, twin = toy_a2c(epochs=3), toy_a2c(epochs=1)
-    pool = ParallelGames(agent.network, toy_game, 2, seed=0)
-    rollout = pool.interact(4)
-    pool.close()
-    stats = agent.update(rollout)
-    twin.update(rollout)
-    assert set(stats) == {"loss", "policy_loss", "value_loss", "entropy", "grad_norm"}
-    assert agent.steps == 8 and agent.updates == 1
-    # Three Adam steps land elsewhere than one.
-    pairs = zip(agent.network.parameters(), twin.network.parameters(), strict=True)
-    assert any(not torch.equal(a, b) for a, b in pairs)
-
-
 # --- config ---------------------------------------------------------------------------------
 
 
@@ -277,12 +205,7 @@ def test_agent_with_epochs_uses_the_clipped_update():
         ({"crop": (1, 2)}, ValueError, "crop must be 4 numbers"),
         ({"crop": (1, 2, 3, -4)}, ValueError, r"A2CConfig.crop\[i\] must be >= 0, got -4"),
         ({"vectorization": "threads"}, ValueError, "must be 'sync', 'async' or 'ale'"),
-        ({"epochs": 0}, ValueError, "A2CConfig.epochs must be >= 1, got 0"),
-        (
-            {"clip_range": 0.0},
-            ValueError,
-            "A2CConfig.clip_range must be in \\(0, 3.40282e\\+38\\], got 0.0",
-        ),
+        ({"epochs": 4}, TypeError, "unexpected keyword argument 'epochs'"),  # PPO's now
     ],
 )
 def test_config_checks_its_values(values, error, message):

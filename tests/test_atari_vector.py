@@ -223,9 +223,12 @@ def test_config_rejects_bad_values(values, message):
 
 
 def test_old_configs_without_the_new_fields_still_load():
-    new = ("lr_decay_steps", "env_threads", "epochs", "clip_range")
+    new = ("lr_decay_steps", "env_threads")
     values = {k: v for k, v in A2CConfig().__dict__.items() if k not in new}
     config = A2CConfig.from_dict(values)
     assert config.lr_decay_steps == 0 and config.env_threads == 2
-    assert config.epochs == 1, "a checkpoint from before the clipped update trained with A2C"
     assert config.crop == KUNGFU_CROP
+    # Configs saved while A2C had PPO's clipped option: one epoch was A2C, more were PPO.
+    assert A2CConfig.from_dict({**values, "epochs": 1, "clip_range": 0.1}) == config
+    with pytest.raises(ValueError, match="epochs=4: it was trained with PPO's clipped update"):
+        A2CConfig.from_dict({**values, "epochs": 4, "clip_range": 0.1})

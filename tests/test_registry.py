@@ -21,7 +21,7 @@ def _train_commands() -> set[str]:
 
 
 def test_every_registered_algorithm_is_a_train_command():
-    assert _train_commands() == set(ALGORITHMS) == {"dqn", "a2c", "reinforce"}
+    assert _train_commands() == set(ALGORITHMS) == {"dqn", "a2c", "reinforce", "ppo"}
     for entry in ALGORITHMS.values():
         assert dataclasses.is_dataclass(entry.config)
         assert entry.networks and all(issubclass(n, torch.nn.Module) for n in entry.networks)
@@ -43,8 +43,8 @@ def test_one_entry_adds_an_algorithm_to_the_cli_and_to_load_policy(monkeypatch, 
 def test_load_policy_refuses_an_unknown_algorithm_or_a_network_not_its_own(tmp_path):
     payload = load_checkpoint(pretrained.path("dqn_cartpole.pt"))
     assert isinstance(load_policy(pretrained.path("dqn_cartpole.pt")), QPolicy)
-    save_checkpoint(tmp_path / "ppo.pt", {**payload, "algo": "ppo"})
-    with pytest.raises(CheckpointError, match="algorithm 'ppo'; known: dqn, a2c, reinforce"):
+    save_checkpoint(tmp_path / "ppo.pt", {**payload, "algo": "trpo"})
+    with pytest.raises(CheckpointError, match="algorithm 'trpo'; known: dqn, a2c, reinforce, ppo"):
         load_policy(tmp_path / "ppo.pt")
     save_checkpoint(tmp_path / "mixed.pt", {**payload, "algo": "a2c"})
     with pytest.raises(CheckpointError, match="a2c checkpoint holding a MLPQNetwork"):
@@ -59,5 +59,7 @@ def test_presets_and_unknown_names():
         dqn.make_config("CartPole-v1", {}, "fast")
     with pytest.raises(ValueError, match="has no presets"):
         algorithm("a2c").make_config("ALE/KungFuMaster-v5", {}, "atari")
-    with pytest.raises(ValueError, match="unknown algorithm 'ppo'; known: dqn, a2c, reinforce"):
-        algorithm("ppo")
+    with pytest.raises(
+        ValueError, match="unknown algorithm 'trpo'; known: dqn, a2c, reinforce, ppo"
+    ):
+        algorithm("trpo")

@@ -19,7 +19,7 @@ from rlcourse.checkpoints import make_checkpoint, restore_training_state
 from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
 from rlcourse.envs import KUNGFU_CROP
 from rlcourse.errors import check_finite_loss
-from rlcourse.networks import RecurrentActorCritic, build_network, network_spec
+from rlcourse.networks import ActorCritic, RecurrentActorCritic, build_network, network_spec
 from rlcourse.policies import RecurrentPolicy
 from rlcourse.rollouts import Rollout
 
@@ -50,12 +50,6 @@ class A2CConfig:
     """Weight of the value (critic) loss against the policy term."""
     max_grad_norm: float = 0.5
     """Gradients are clipped to this global L2 norm."""
-    epochs: int = 1
-    """Gradient steps on each rollout. 1 is A2C; more reuse the rollout with PPO's clipped
-    policy term, which keeps the later steps near the policy that played."""
-    clip_range: float = 0.1
-    """With ``epochs > 1``: the probability ratio new/old policy is clipped to
-    ``[1 - clip_range, 1 + clip_range]`` in the policy term (PPO's Atari value)."""
     reward_scale: float = 0.01
     """Rewards are multiplied by this before learning (Kung-Fu gives 100s of points)."""
     hidden_size: int = 128
@@ -96,7 +90,6 @@ class A2CConfig:
             "frame_stack",
             "frame_skip",
             "env_threads",
-            "epochs",
         ):
             check_positive_int(f"A2CConfig.{name}", getattr(self, name))
         # The Atari screen is 210 x 160: a larger image only repeats its pixels, and sizes far
@@ -105,7 +98,7 @@ class A2CConfig:
         check_number("A2CConfig.noop_max", self.noop_max, integer=True, low=0)
         check_number("A2CConfig.lr_decay_steps", self.lr_decay_steps, integer=True, low=0)
         check_number("A2CConfig.gamma", self.gamma, low=0, high=1)
-        for name in ("lr", "adam_eps", "max_grad_norm", "reward_scale", "clip_range"):
+        for name in ("lr", "adam_eps", "max_grad_norm", "reward_scale"):
             value = getattr(self, name)
             check_number(f"A2CConfig.{name}", value, low=0, low_open=True, high=FLOAT32_MAX)
         for name in ("entropy_coef", "value_coef"):
@@ -141,7 +134,17 @@ class A2CConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> A2CConfig:
-        """The inverse of ``dataclasses.asdict`` (unknown keys are an error)."""
+        """The inverse of ``dataclasses.asdict`` (unknown keys are an error). Checkpoints
+        written before PPO got its own agent name ``epochs`` and ``clip_range``: with one
+        epoch they trained A2C and load as such; with more, they were PPO runs."""
+        values = dict(values)
+        epochs = values.pop("epochs", 1)
+        values.pop("clip_range", None)
+        if epochs != 1:
+            raise ValueError(
+                f"this A2C config has epochs={epochs}: it was trained with PPO's clipped update, "
+                "which is now its own algorithm (rlcourse train ppo)"
+            )
         return config_from_dict(cls, values)
 
 
@@ -210,9 +213,7 @@ def policy_loss(
     return -(log_prob_of_actions(logits, actions) * advantage.detach()).mean()
 
 
-def unroll(
-    agent: RecurrentActorCritic, rollout: Rollout
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def unroll(agent: ActorCritic, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run the agent over the rollout again, with gradients, from its initial memory.
 
     Returns logits ``[B, T, A]``, values ``[B, T]`` and the value of the observations
@@ -287,61 +288,6 @@ def train_on_rollout(
     return _step_on_losses(agent, optimizer, p_loss, v_loss, entropy(logits), config)
 
 
-def clipped_policy_loss(
-    logits: torch.Tensor,
-    actions: torch.Tensor,
-    advantage: torch.Tensor,
-    old_log_probs: torch.Tensor,
-    clip_range: float,
-) -> torch.Tensor:
-    """PPO's clipped surrogate: ``-mean(min(ratio * A, clip(ratio, 1 - c, 1 + c) * A))``
-    with ``ratio = pi(a|s) / pi_old(a|s)``. While the policy is the one that played
-    (ratio 1) its gradient is :func:`policy_loss`'s; once a step has moved an action's
-    probability more than ``c`` away in the advantage's direction, that sample earns no
-    further gradient.
-
-    >>> logits = torch.randn(2, 3, 4, requires_grad=True)
-    >>> actions, advantage = torch.tensor([[0, 1, 2], [3, 0, 1]]), torch.randn(2, 3)
-    >>> old = log_prob_of_actions(logits, actions).detach()
-    >>> clipped, = torch.autograd.grad(
-    ...     clipped_policy_loss(logits, actions, advantage, old, clip_range=0.1), logits)
-    >>> plain, = torch.autograd.grad(policy_loss(logits, actions, advantage), logits)
-    >>> torch.allclose(clipped, plain)
-    True
-    """
-    ratio = torch.exp(log_prob_of_actions(logits, actions) - old_log_probs)
-    advantage = advantage.detach()
-    clipped = ratio.clamp(1.0 - clip_range, 1.0 + clip_range) * advantage
-    return -torch.min(ratio * advantage, clipped).mean()
-
-
-def train_on_rollout_clipped(
-    agent: RecurrentActorCritic,
-    optimizer: torch.optim.Optimizer,
-    rollout: Rollout,
-    config: A2CConfig,
-) -> dict[str, float]:
-    """``config.epochs`` gradient steps on one rollout (PPO's objective, one minibatch).
-
-    Every step replays the rollout from its initial memory with the current weights. The
-    returns, the advantages and the old policy's log-probabilities come from the first
-    replay, before any step: the weights that played the rollout. Returns the last step's
-    loss pieces and grad norm.
-    """
-    actions = torch.from_numpy(rollout.actions)
-    stats: dict[str, float] = {}
-    for epoch in range(config.epochs):
-        logits, values, last_value = unroll(agent, rollout)
-        if epoch == 0:  # the policy that played: fixed targets for all the epochs
-            old_log_probs = log_prob_of_actions(logits, actions).detach()
-            returns = rollout_returns(rollout, last_value, config)
-            advantage = advantages(returns, values)
-        p_loss = clipped_policy_loss(logits, actions, advantage, old_log_probs, config.clip_range)
-        v_loss = value_loss(values, returns)
-        stats = _step_on_losses(agent, optimizer, p_loss, v_loss, entropy(logits), config)
-    return stats
-
-
 # --- the agent -----------------------------------------------------------------------------
 
 
@@ -385,12 +331,11 @@ class A2C:
         return self.config.lr * max(0.0, 1.0 - self.steps / self.config.lr_decay_steps)
 
     def update(self, rollout: Rollout) -> dict[str, float]:
-        """Learn from ``rollout``: one A2C step (:func:`train_on_rollout`), or
-        ``config.epochs`` clipped steps (:func:`train_on_rollout_clipped`)."""
+        """Learn from ``rollout``: one A2C step (:func:`train_on_rollout`); PPO, which reuses
+        a rollout for several, is :class:`rlcourse.agents.ppo.PPO`."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
-        learn = train_on_rollout if self.config.epochs == 1 else train_on_rollout_clipped
-        stats = learn(self.network, self.optimizer, rollout, self.config)
+        stats = train_on_rollout(self.network, self.optimizer, rollout, self.config)
         self.steps += int(rollout.actions.size)
         self.updates += 1
         return stats

@@ -1,9 +1,9 @@
-"""The on-policy loop: parallel games, a rollout, one gradient step, repeat (A2C).
+"""The on-policy loop: parallel games, a rollout, learn from it, repeat (A2C and PPO).
 
 Read top to bottom, one rollout per iteration: the pool plays ``rollout_length`` steps in
-each of ``n_games`` games, the agent learns from them once, finished games are logged, and
-evaluation and checkpoints follow when due. Everything it writes goes through the
-:class:`~.harness.Run`.
+each of ``n_games`` games, the agent learns from them (A2C: one gradient step; PPO: epochs
+of minibatches), finished games are logged, and evaluation and checkpoints follow when due.
+Everything it writes goes through the :class:`~.harness.Run`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rlcourse.agents.a2c import A2C
+from rlcourse.agents.ppo import PPO
 from rlcourse.envs import GameSpec, is_atari, make_env_for
 from rlcourse.episodes import EVAL_SEED, evaluate_batched
 from rlcourse.rollouts import ParallelGames
@@ -22,8 +23,8 @@ KUNGFU = "ALE/KungFuMaster-v5"
 STAT_COLUMNS = ("loss", "policy_loss", "value_loss", "entropy", "grad_norm")
 
 
-def train_a2c(
-    agent: A2C,
+def train_on_policy(
+    agent: A2C | PPO,
     total_steps: int,
     *,
     env_id: str = KUNGFU,
@@ -52,7 +53,7 @@ def train_a2c(
     config = agent.config
     env_options = config.env_options()
     run = Run(
-        algo="a2c",
+        algo=agent.algo,
         env_id=env_id,
         env_options=env_options,
         config=config,
@@ -143,24 +144,28 @@ def train_a2c(
         pool.close()
 
 
-def prepare_a2c(request: TrainRequest) -> Prepared:
+train_a2c = train_on_policy
+"""Lesson 09's name for the on-policy loop."""
+
+
+def _prepare_actor_critic(request: TrainRequest, agent_class: type[A2C] | type[PPO]) -> Prepared:
     """The agent of a :class:`~.harness.TrainRequest`, sized to one game made as its config
     says (the loop makes the parallel games)."""
     config = request.config
     if not is_atari(request.env_id):
         raise ValueError(
-            f"A2C here learns from the pixels of ALE games (e.g. ALE/KungFuMaster-v5), and "
-            f"{request.env_id} is not one: train reinforce or dqn on it"
+            f"{agent_class.algo.upper()} here learns from the pixels of ALE games (e.g. "
+            f"ALE/KungFuMaster-v5), and {request.env_id} is not one: train reinforce or dqn on it"
         )
     probe = make_env_for(request.env_id, training=True, **config.env_options())
     try:
         shape = tuple(probe.observation_space.shape or ())
-        agent = A2C(shape, int(probe.action_space.n), config)  # type: ignore[attr-defined]
+        agent = agent_class(shape, int(probe.action_space.n), config)  # type: ignore[attr-defined]
     finally:
         probe.close()
 
     def train() -> TrainResult:
-        return train_a2c(
+        return train_on_policy(
             agent,
             request.total_steps,
             env_id=request.env_id,
@@ -174,3 +179,13 @@ def prepare_a2c(request: TrainRequest) -> Prepared:
         )
 
     return Prepared(agent, train)
+
+
+def prepare_a2c(request: TrainRequest) -> Prepared:
+    """A recurrent A2C agent for a request (:func:`_prepare_actor_critic`)."""
+    return _prepare_actor_critic(request, A2C)
+
+
+def prepare_ppo(request: TrainRequest) -> Prepared:
+    """A PPO agent for a request (:func:`_prepare_actor_critic`)."""
+    return _prepare_actor_critic(request, PPO)
