@@ -147,6 +147,8 @@ class RunSize:
     """Its full budget, what a student trains for."""
     full_run: str = "below"
     """Where the lesson shows the full run's result: "below", "above", "in section 7"."""
+    unit: str = "steps"
+    """What ``steps`` counts: "steps", "updates", "episodes"."""
 
     @property
     def ci_size(self) -> bool:
@@ -158,7 +160,9 @@ class RunSize:
         """The label of a CI-size run; '' at the full budget."""
         if not self.ci_size:
             return ""
-        return f"{CI_SIZE}, {self.steps:,} steps — not a result; the full run is {self.full_run}"
+        return (
+            f"{CI_SIZE}, {self.steps:,} {self.unit} — not a result; the full run is {self.full_run}"
+        )
 
     def title(self, text: str) -> str:
         """A figure's title: ``text``, and the label on a second line at CI size."""
@@ -171,7 +175,7 @@ class RunSize:
         return self
 
 
-def announce_run(steps: int, full: int, full_run: str = "below") -> RunSize:
+def announce_run(steps: int, full: int, full_run: str = "below", unit: str = "steps") -> RunSize:
     """What a training cell calls first: prints "CI-size run, N steps — not a result; the
     full run is below" when ``steps`` is below the ``full`` budget (nothing at the full
     budget), and returns the :class:`RunSize`, whose ``title(...)`` labels the run's figures.
@@ -180,4 +184,6 @@ def announce_run(steps: int, full: int, full_run: str = "below") -> RunSize:
     CI-size run, 1,500 steps — not a result; the full run is below
     >>> run = announce_run(50_000, full=50_000)  # the full budget: no label
     """
-    return RunSize(_check_count("steps", steps), _check_count("full", full), full_run).announce()
+    return RunSize(
+        _check_count("steps", steps), _check_count("full", full), full_run, unit
+    ).announce()

@@ -83,3 +83,26 @@ def test_a_finished_run_becomes_a_variant_and_an_unfinished_one_is_named(tmp_pat
     assert trained.log["step"][-1] <= 300 and np.all(trained.log["episode_return"] > 0)
     with pytest.raises(FileNotFoundError, match="final.pt is missing: the run has not finished"):
         evaluate_run(tmp_path / "runs" / "none", "none", "none")
+
+
+def _run(name, scores):
+    return Variant(name, name, 100, 1.0, np.asarray(scores, float), "rlcourse train")
+
+
+def test_game_intervals_give_each_run_an_iqm_its_interval_and_its_best_game():
+    from rlcourse.studies.ablation import game_intervals
+
+    lines = game_intervals([_run("steady", [100] * 10), _run("lucky", [100] * 9 + [3_500])])
+    steady, lucky = lines.splitlines()[1:]
+    assert "IQM 100 [95% CI 100-100]" in steady and steady.endswith("100")
+    assert "IQM 100 " in lucky and lucky.endswith("3,500")  # one big game: not in the IQM
+
+
+def test_seed_intervals_need_three_seeds_and_then_pool_seeds_and_games():
+    from rlcourse.studies.ablation import seed_intervals
+
+    two = seed_intervals({"game": [_run("s0", [1, 2, 3]), _run("s1", [4, 5, 6])]})
+    assert "2 seeds" in two and "fewer than 3" in two and "CI" not in two
+    runs = [_run(f"s{seed}", [10 * seed + g for g in range(4)]) for seed in range(4)]
+    four = seed_intervals({"game": runs})
+    assert "4 seeds: IQM" in four and "95% CI" in four and "(each: 2, 12, 22, 32)" in four

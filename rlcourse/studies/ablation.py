@@ -27,6 +27,7 @@ from rlcourse.files import atomic_write
 from rlcourse.metrics import moving_average, read_csv
 from rlcourse.plots import finish_figure
 from rlcourse.registry import load_policy
+from rlcourse.stats import bootstrap_ci, iqm
 from rlcourse.value_bias import ValueBiasRecorder
 
 LOG_FIELDS = ("variant", "step", "episode_return", "wall_seconds")
@@ -196,6 +197,38 @@ def summary(variants: Sequence[Variant]) -> str:
     for v in variants:
         score = f"{v.scores.mean():.1f} +- {v.scores.std():.1f} ({len(v.scores)})"
         lines.append(f"{v.label:<{width}}  {score:>22}  {v.steps:>7,}  {v.minutes:>7.0f}")
+    return "\n".join(lines)
+
+
+def game_intervals(variants: Sequence[Variant], rng: int = 0) -> str:
+    """Each variant's score as an IQM over its evaluation games with a 95% bootstrap interval
+    over the games (:func:`rlcourse.stats.bootstrap_ci`), and its best game. One run is one
+    seed: the interval covers the luck of the games, not of the seed, so it cannot say that
+    one variant beats another (:func:`seed_intervals` needs 3 seeds or more)."""
+    width = max(len(v.label) for v in variants)
+    lines = [f"{'variant':<{width}}  IQM of its games [95% CI over the games]  best game"]
+    for v in variants:
+        estimate = bootstrap_ci(v.scores, rng=rng)
+        lines.append(f"{v.label:<{width}}  {estimate!s:<40}  {v.scores.max():,.0f}")
+    return "\n".join(lines)
+
+
+def seed_intervals(groups: Mapping[str, Sequence[Variant]], rng: int = 0) -> str:
+    """Runs of the same configuration with different seeds, each group told with
+    :mod:`rlcourse.stats`: with 3 seeds or more, the IQM over seeds x games (the runs played the
+    same evaluation games) and its 95% stratified-bootstrap interval; with fewer, each seed's
+    IQM and a line saying that they are too few to give an interval or to compare."""
+    lines = []
+    for name, runs in groups.items():
+        each = ", ".join(f"{iqm(run.scores):,.0f}" for run in runs)
+        if len(runs) < 3:
+            lines.append(
+                f"{name}: {len(runs)} seed{'s' if len(runs) != 1 else ''} (IQM of each: {each}): "
+                "fewer than 3, no interval over seeds and no comparison"
+            )
+            continue
+        table = np.stack([run.scores for run in runs])  # (seeds, games)
+        lines.append(f"{name}: {len(runs)} seeds: {bootstrap_ci(table, rng=rng)} (each: {each})")
     return "\n".join(lines)
 
 

@@ -394,12 +394,15 @@ def run_study(config: StudyConfig | None = None, progress: bool = True) -> Study
 # --- output ----------------------------------------------------------------------------------
 
 
-def plot_overestimation(result: StudyResult, path: str | Path | None = None) -> Any:
+def plot_overestimation(
+    result: StudyResult, path: str | Path | None = None, title: str | None = None
+) -> Any:
     """Predicted value (solid: mean over seeds; band: min to max over seeds) against the
     discounted return actually obtained (dashed, same colour), over training, for DQN and
     Double DQN (van Hasselt et al. 2016, Fig. 3). Thin lines: the true value of the start
-    state (black) and of entering the corridor (grey). Saved to ``path`` (atomically) when
-    given; returns the matplotlib Figure."""
+    state (black) and of entering the corridor (grey). ``title``: a first line of the title
+    (e.g. a CI-size run's label, :class:`rlcourse.budget.RunSize`). Saved to ``path``
+    (atomically) when given; returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import EngFormatter
 
@@ -428,7 +431,7 @@ def plot_overestimation(result: StudyResult, path: str | Path | None = None) -> 
         result.corridor, color="grey", lw=0.8, ls=":", label="true value of entering the corridor"
     )
     ax.set_title(
-        f"Overestimation: DQN vs Double DQN on MaximizationBiasEnv\n"
+        f"{title or 'Overestimation: DQN vs Double DQN on MaximizationBiasEnv'}\n"
         f"mean over {len(result.seeds)} seeds, band: min to max over seeds"
     )
     ax.set_xlabel("env steps")
