@@ -16,9 +16,11 @@ interleaved rounds (so a busy moment of the shared machine hits all of them), me
   (c) one forward pass of the online net on ``[s; s']`` with gradient (tried, not used: the
       backward pass then runs over both halves).
 
-Printed: ms per update (median, p10-p90), the FLOP count per update, the FLOP bound (that
-count at the rate of a large fp32 matrix product measured in the same run, on the same
-threads) and the before/now ratio. Before timing, (a) and (b) take one update from the same
+Printed: ms per update, wall time (median, p10-p90) and the process's CPU time (median: on
+a shared machine the wall time also counts the waits for a core, the CPU time does not; with
+more than one thread it adds the threads up), the FLOP count per update, the FLOP bound
+(that count at the rate of a large fp32 matrix product measured in the same run, on the same
+threads) and the before/now ratios. Before timing, (a) and (b) take one update from the same
 weights on the same minibatch, and the printed differences of loss and weights show they
 compute the same thing. The replay memory holds random frames: sampling costs the same as
 with a game's. Targets and the last measurements: docs/benchmarks.md.
@@ -142,15 +144,15 @@ def flops_per_sample(network: nn.Module) -> int:
 
 
 def matmul_gflops(size: int = 1024, trials: int = 7) -> float:
-    """fp32 GFLOP/s of a large matrix product, the best of a few trials (a busy moment of the
-    shared machine slows some): what this CPU's cores reach at best."""
+    """fp32 GFLOP/s of a large matrix product in CPU time, the best of a few trials: what
+    this CPU's cores reach at best."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b  # warm-up
     seconds = []
     for _ in range(trials):
-        start = time.perf_counter()
+        start = time.process_time()
         a @ b
-        seconds.append(time.perf_counter() - start)
+        seconds.append(time.process_time() - start)
     return 2 * size**3 / min(seconds) / 1e9
 
 
@@ -187,15 +189,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # Adam's defaults: on a CPU, the for-loop implementation the agent used before
     agents[before].optimizer = torch.optim.Adam(agents[before].q.parameters(), lr=1e-4)
     times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    cpu_times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
 
     def run(name: str, count: int, timed: bool) -> None:
         agent = agents[name]
         for _ in range(count):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             batch, discounts = agent.buffer.sample_n_step(args.batch_size, 10, agent.config.gamma)
             CONTENDERS[name](agent, batch, discounts)
             if timed:
                 times[name].append((time.perf_counter() - start) * 1e3)
+                cpu_times[name].append((time.process_time() - cpu_start) * 1e3)
             update_target_network(agent.target, agent.q, 1.0)  # the preset's sync, untimed
 
     for name in CONTENDERS:
@@ -210,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     passes = dict(zip(CONTENDERS, (5, 4, 6), strict=True))
     gflops = matmul_gflops()
     medians = {name: statistics.median(values) for name, values in times.items()}
+    cpu = {name: statistics.median(values) for name, values in cpu_times.items()}
     print(
         f"data-efficient DQN update (atari100k: Nature CNN + dueling, batch {args.batch_size}, "
         f"10-step, shift 4, double), torch {torch.__version__}, {args.threads} thread(s), "
@@ -217,20 +222,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{os.getloadavg()[0]:.2f} after"
     )
     print(f"(a) vs (b) on one update: loss differs by {loss_gap:.1e}, weights by {weight_gap:.1e}")
-    print(f"FLOP bound: fp32 matrix product at {gflops:.0f} GFLOP/s on these threads")
+    print(f"FLOP bound: fp32 matrix product at {gflops:.0f} GFLOP/s of CPU time, these threads")
     for name, values in times.items():
         flop = passes[name] * per_sample * args.batch_size
         bound = flop / (gflops * 1e9) * 1e3
         p10, p90 = np.percentile(values, [10, 90])
         print(
-            f"  {name:40s} {medians[name]:6.1f} ms (p10 {p10:.1f}, p90 {p90:.1f}); "
-            f"{flop / 1e9:.2f} GFLOP, bound {bound:.1f} ms = {bound / medians[name]:.0%} of it"
+            f"  {name:38s} {medians[name]:6.1f} ms (p10 {p10:.1f}, p90 {p90:.1f}), CPU "
+            f"{cpu[name]:5.1f} ms; {flop / 1e9:.2f} GFLOP, bound {bound:.1f} ms = "
+            f"{bound / cpu[name]:.0%} of the CPU time"
         )
-    ratio = medians[before] / medians["now (DQN.update)"]
-    print(f"now: x{ratio:.2f} faster than before (before's median over now's)")
+    now = "now (DQN.update)"
+    ratio, cpu_ratio = medians[before] / medians[now], cpu[before] / cpu[now]
+    print(f"now: x{ratio:.2f} faster than before in wall time, x{cpu_ratio:.2f} in CPU time")
     return {
         "ms": medians,
+        "cpu_ms": cpu,
         "ratio": ratio,
+        "cpu_ratio": cpu_ratio,
         "gflops_matmul": gflops,
         "loss_gap": loss_gap,
         "weight_gap": weight_gap,

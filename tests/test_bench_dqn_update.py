@@ -18,9 +18,10 @@ def test_the_contenders_are_timed_and_before_and_now_compute_the_same_update(cap
         torch.set_num_threads(threads)
     assert set(result["ms"]) == set(bench.CONTENDERS) and len(result["ms"]) == 3
     assert all(ms > 0 for ms in result["ms"].values()) and result["gflops_matmul"] > 0
+    assert set(result["cpu_ms"]) == set(result["ms"]) and result["cpu_ratio"] > 0
     assert result["loss_gap"] == 0.0 and result["weight_gap"] < 1e-6
     printed = capsys.readouterr().out
-    assert "FLOP bound" in printed and "faster than before" in printed
+    assert "FLOP bound" in printed and "faster than before in wall time" in printed
 
 
 def test_the_flop_count_is_the_nature_cnns() -> None:
