@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -255,18 +257,34 @@ def show_once(figure: Any) -> Any:
     called: as a cell's last line, in a loop, before ``plt.show()`` or in the middle of a
     cell. The figure returned by a helper is not shown a second time as the cell's value; in a
     later cell it displays again like any figure. Outside a notebook nothing is displayed (a
-    script saves it with ``path=`` or ``figure.savefig``).
+    script saves it with ``path=`` or ``figure.savefig``), nor is a figure the package draws
+    for itself (the training harness's ``metrics.png``).
     """
     import matplotlib.pyplot as plt
 
     plt.close(figure)  # not in pyplot's list: plt.show() and the cell's end skip it
-    if _in_notebook():
+    if _in_notebook() and not _drawn_for_the_package():
         from IPython import get_ipython
         from IPython.display import display
 
         display(figure)
         figure._ipython_display_ = _ShownIn(figure, get_ipython().execution_count)
     return figure
+
+
+_PLOTTING_MODULES = ("rlcourse.plots", "rlcourse.studies.")
+
+
+def _drawn_for_the_package() -> bool:
+    """Whether the plotting helper was called by the package itself (the training harness
+    saving ``metrics.png``, the command line): such a figure is a file, not shown."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if not module.startswith(_PLOTTING_MODULES):
+            return module.startswith("rlcourse.")
+        frame = frame.f_back
+    return False
 
 
 class _ShownIn:
