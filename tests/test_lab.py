@@ -125,6 +125,7 @@ LESSONS = {
     "07_data_efficient_dqn.ipynb",
     "08_reinforce_cartpole.ipynb",
     "09_recurrent_a2c_kungfu.ipynb",
+    "10_ppo_kungfu.ipynb",
 }
 
 

@@ -289,6 +289,34 @@ def _minibatch_games(rollout: Rollout, games: torch.Tensor) -> Rollout:
     )
 
 
+def minibatch_units(network: ActorCritic, rollout: Rollout) -> int:
+    """What a rollout's minibatches are made of: its steps (``B * T``) for a feed-forward
+    network, its games (``B``) for a recurrent one (the LSTM needs each game's sequence)."""
+    n_games, n_steps = rollout.actions.shape
+    return n_games if isinstance(network, RecurrentActorCritic) else n_games * n_steps
+
+
+def forward_minibatch(
+    network: ActorCritic, rollout: Rollout, units: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The network's logits and values, with gradients, for some of a rollout's
+    :func:`minibatch_units`; returns ``(logits [N, A], values [N], index [N])`` where
+    ``index`` locates each row in the rollout's flattened ``[B * T]`` arrays (as
+    :func:`rollout_targets`' tensors flattened)."""
+    n_games, n_steps = rollout.actions.shape
+    if isinstance(network, RecurrentActorCritic):  # whole games, replayed from their memory
+        games = units.sort().values
+        logits, values, _ = unroll(network, _minibatch_games(rollout, games))
+        index = (games[:, None] * n_steps + torch.arange(n_steps)).flatten()
+        return logits.flatten(0, 1), values.flatten(0, 1), index
+    observations = torch.from_numpy(
+        rollout.observations.reshape(-1, *rollout.observations.shape[2:])
+    )
+    empty = network.initial_memory(len(units))
+    _, logits, values = network(observations[units], empty)
+    return logits, values, units
+
+
 def ppo_update(
     network: ActorCritic,
     optimizer: torch.optim.Optimizer,
@@ -296,45 +324,31 @@ def ppo_update(
     config: PPOConfig,
     generator: torch.Generator,
 ) -> dict[str, float]:
-    """Learn from one rollout: ``config.epochs`` passes, each a shuffle of the rollout into
-    ``config.minibatches`` minibatches and one clipped gradient step on each. Returns the
-    loss pieces averaged over the steps, the gradient norm (before clipping), the approximate
-    KL divergence from the policy that played and the fraction of clipped ratios."""
-    targets = rollout_targets(network, rollout, config)
-    n_games, n_steps = rollout.actions.shape
-    recurrent = isinstance(network, RecurrentActorCritic)
-    observations = torch.from_numpy(rollout.observations).flatten(0, 1)
-    empty = network.initial_memory(0)
+    """Learn from one rollout: ``config.epochs`` passes, each a shuffle (drawn from
+    ``generator``) of the rollout's :func:`minibatch_units` into ``config.minibatches``
+    minibatches, and one clipped gradient step on each. The targets (old log-probabilities,
+    values, advantages, returns) come from the policy that played, before any step. Returns
+    the loss pieces averaged over the steps, with the gradient norm (before clipping), the
+    approximate KL divergence from the policy that played and the fraction of clipped
+    ratios."""
+    targets = {
+        key: value.flatten() for key, value in rollout_targets(network, rollout, config).items()
+    }
+    units = minibatch_units(network, rollout)
     totals: dict[str, float] = {}
     steps = 0
     for _ in range(config.epochs):
-        # Minibatches of steps; of whole games for the LSTM (it needs each game's sequence).
-        units = n_games if recurrent else n_games * n_steps
-        order = torch.randperm(units, generator=generator)
-        for chunk in order.chunk(config.minibatches):
-            if recurrent:
-                games = chunk.sort().values
-                logits, values, _ = unroll(network, _minibatch_games(rollout, games))
-                logits, values = logits.flatten(0, 1), values.flatten(0, 1)
-                index = (games[:, None] * n_steps + torch.arange(n_steps)).flatten()
-            else:
-                index = chunk
-                memory = (empty[0].new_zeros(len(index), 0), empty[1].new_zeros(len(index), 0))
-                _, logits, values = network(observations[index], memory)
-            picked = {key: value.flatten()[index] for key, value in targets.items()}
-            advantages = picked["advantages"]
+        for minibatch in torch.randperm(units, generator=generator).chunk(config.minibatches):
+            logits, values, index = forward_minibatch(network, rollout, minibatch)
+            advantages = targets["advantages"][index]
             if config.normalize_advantages and len(advantages) > 1:
                 advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-            log_probs = log_prob_of_actions(logits, picked["actions"])
-            p_loss = clipped_surrogate(
-                log_probs, picked["log_probs"], advantages, config.clip_range
-            )
-            v_loss = value_loss(
-                values,
-                picked["returns"],
-                picked["values"] if config.clip_value else None,
-                config.clip_range if config.clip_value else None,
-            )
+            log_probs = log_prob_of_actions(logits, targets["actions"][index])
+            old_log_probs = targets["log_probs"][index]
+            p_loss = clipped_surrogate(log_probs, old_log_probs, advantages, config.clip_range)
+            old_values = targets["values"][index] if config.clip_value else None
+            clip = config.clip_range if config.clip_value else None
+            v_loss = value_loss(values, targets["returns"][index], old_values, clip)
             h = entropy(logits)
             loss = p_loss + config.value_coef * v_loss - config.entropy_coef * h
             check_finite_loss(loss.item())
@@ -343,7 +357,7 @@ def ppo_update(
             grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), config.max_grad_norm)
             optimizer.step()
             with torch.no_grad():
-                log_ratio = log_probs - picked["log_probs"]
+                ratio = torch.exp(log_probs - old_log_probs)
                 step = {
                     "loss": loss.item(),
                     "policy_loss": p_loss.item(),
@@ -351,11 +365,8 @@ def ppo_update(
                     "entropy": h.item(),
                     "grad_norm": grad_norm.item(),
                     # The k3 estimator of KL(old || new) (Schulman's note): >= 0, low variance.
-                    "approx_kl": ((log_ratio.exp() - 1) - log_ratio).mean().item(),
-                    "clip_fraction": ((log_ratio.exp() - 1).abs() > config.clip_range)
-                    .float()
-                    .mean()
-                    .item(),
+                    "approx_kl": ((ratio - 1) - ratio.log()).mean().item(),
+                    "clip_fraction": ((ratio - 1).abs() > config.clip_range).float().mean().item(),
                 }
             for key, value in step.items():
                 totals[key] = totals.get(key, 0.0) + value
