@@ -203,7 +203,7 @@ def _bandit(seed: int, games: int = 4, steps: int = 3) -> Rollout:
 
 def _run_update(fn: Callable[..., Any], seed: int = 0, **config: Any) -> dict[str, Any]:
     """One update on a bandit rollout; what it did, for the cases below."""
-    options = {"n_games": 4, "rollout_length": 3, "epochs": 3, "minibatches": 4}
+    options: dict[str, Any] = {"n_games": 4, "rollout_length": 3, "epochs": 3, "minibatches": 4}
     options.update(config)
     network = TableActorCritic()
     optimizer = torch.optim.SGD(network.parameters(), lr=0.5)
