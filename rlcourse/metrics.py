@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rlcourse.config import check_positive_int
-from rlcourse.files import atomic_write
+from rlcourse.files import atomic_write, write_failure
 
 LOG_COLUMNS = [
     "step",
@@ -101,7 +101,7 @@ class CSVLogger:
             self._write_header()
 
     def _write_header(self) -> None:
-        with self.path.open("w", newline="") as file:
+        with atomic_write(self.path) as temporary, open(temporary, "w", newline="") as file:
             csv.writer(file).writerow(self.fields)
 
     def write(self, **row: Any) -> None:
@@ -110,9 +110,12 @@ class CSVLogger:
             raise ValueError(f"unknown CSV columns {sorted(unknown)}; known: {self.fields}")
         if not self.path.exists():  # deleted since: start again
             self._write_header()
-        with self.path.open("a", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=self.fields)
-            writer.writerow({k: _csv_value(row.get(k)) for k in self.fields})
+        try:
+            with self.path.open("a", newline="") as file:  # a log grows by whole rows
+                writer = csv.DictWriter(file, fieldnames=self.fields)
+                writer.writerow({k: _csv_value(row.get(k)) for k in self.fields})
+        except OSError as error:  # a full disk: one line naming the log
+            raise write_failure(self.path, error) from None
 
     def truncate_after(self, step: int, step_field: str = "step") -> None:
         """Drop rows logged after ``step`` (a resumed run rewrites them)."""

@@ -326,3 +326,11 @@ def test_a_run_on_a_full_disk_is_one_line_and_leaves_no_empty_run_directory(tiny
     assert _train(out, 100) == 2
     assert "no space left on device" in _one_error_line(capsys)
     assert not out.exists()
+
+
+def test_a_log_row_on_a_full_disk_is_one_line(tiny_disk):
+    logger = metrics.CSVLogger(tiny_disk / "log.csv", ["step", "note"])
+    (tiny_disk / "filler").write_bytes(b"x" * (256 * 1024 - 4096))
+    with pytest.raises(WriteError, match=r"log.csv: no space left on device"):
+        for step in range(1000):
+            logger.write(step=step, note="y" * 1000)
