@@ -86,3 +86,29 @@ bench:
 
 results:
 	$(PY) tools/make_results.py
+
+# Lesson 06 on NES Super Mario Bros. (SuperMarioBros-1-1-v0), the PyTorch tutorial's own game:
+# gym-super-mario-bros >= 9 needs Python >= 3.13, so it gets a venv of its own beside $(VENV).
+# torch comes from PyPI, unpinned (there is no CPU build of $(TORCH_SPEC) for 3.13 here): its
+# CUDA build, a download of ~850 MB plus NVIDIA libraries, which also runs on the CPU.
+# No python3.13 on PATH? NES_PYTHON=/path/to/python3.13, or with pyenv PYENV_VERSION=3.13.0.
+NES_PYTHON ?= python3.13
+NES_VENV ?= .venv-nes
+.PHONY: install-nes test-nes
+
+install-nes:
+	@$(NES_PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), f"NES Super Mario needs Python >= 3.13, $(NES_PYTHON) is {sys.version.split()[0]}"' \
+		|| { echo "make install-nes needs Python >= 3.13: pass NES_PYTHON=/path/to/python3.13 (pyenv: PYENV_VERSION=3.13.0 make install-nes)"; exit 1; }
+	$(NES_PYTHON) -m venv $(NES_VENV)
+	$(NES_VENV)/bin/python -m pip install torch
+	$(NES_VENV)/bin/python -m pip install -e ".[course,dev,nes]"
+	$(NES_VENV)/bin/python -c 'from rlcourse.envs import make_env; make_env("SuperMarioBros-1-1-v0").close(); print("NES Super Mario Bros. 1-1 runs")'
+	@echo "Installed. Next: make test-nes (or make lab VENV=$(NES_VENV); lesson 06 then trains on 1-1)"
+
+# The tests that play the NES game (skipped in $(VENV)), then lesson 06 at the smoke budget,
+# which trains on SuperMarioBros-1-1-v0 when the package is installed.
+test-nes:
+	RLCOURSE_SMOKE=1 OMP_NUM_THREADS=1 $(NES_VENV)/bin/python -m pytest -p no:cacheprovider -k nes \
+		tests/test_nes_mario.py tests/test_experiment_nes_mario.py tests/test_pretrained.py tests/test_envs.py
+	RLCOURSE_SMOKE=1 OMP_NUM_THREADS=1 $(NES_VENV)/bin/python -m pytest -p no:cacheprovider \
+		notebooks/06_ddqn_mario.ipynb --nbval-lax --nbval-current-env

@@ -1,5 +1,6 @@
 """The set-up files agree with each other and with the README."""
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -22,11 +23,22 @@ def _project() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
-def _make_install_extras() -> list[str]:
-    """The extras `make install` installs: `pip install -e ".[a,b,c]"`."""
+def _recipe(target: str) -> str:
+    """A Makefile target's line and its recipe (up to the next blank line)."""
     makefile = (ROOT / "Makefile").read_text()
-    (extras,) = re.findall(r"""pip install -e ["']\.\[([^\]]*)\]["']""", makefile)
+    (recipe,) = re.findall(rf"^{re.escape(target)}:.*?(?=\n\n|\Z)", makefile, re.M | re.S)
+    return recipe
+
+
+def _extras(target: str) -> list[str]:
+    """The extras a target installs: `pip install -e ".[a,b,c]"`."""
+    (extras,) = re.findall(r"""pip install -e ["']\.\[([^\]]*)\]["']""", _recipe(target))
     return [extra.strip() for extra in extras.split(",")]
+
+
+def _make_install_extras() -> list[str]:
+    """The extras `make install` installs."""
+    return _extras("install")
 
 
 # What a lesson needs at run time (in Colab, `%pip install "rlcourse @ git+..."` brings these)...
@@ -102,3 +114,27 @@ def test_makefile_has_the_documented_targets():
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
     assert "torch==2.13.0" in makefile
     assert "RLCOURSE_SMOKE=1" in makefile
+
+
+def test_install_nes_gives_a_python_313_venv_with_the_nes_game():
+    # Lesson 06's NES game: gym-super-mario-bros >= 9 exists for Python >= 3.13 only, so it is
+    # an extra of its own, installed by `make install-nes` into a second venv (not CI's).
+    project = _project()
+    (nes,) = project["optional-dependencies"]["nes"]
+    assert _name(nes) == "gym-super-mario-bros" and ">=9" in nes
+    assert nes.split(";")[1].strip() == "python_version >= '3.13'"
+    # The same package as lesson 06's Colab setup cell installs.
+    lesson = json.loads((ROOT / "notebooks" / "06_ddqn_mario.ipynb").read_text())
+    sources = ["".join(cell["source"]) for cell in lesson["cells"]]
+    setup = next(source for source in sources if "google.colab" in source)
+    assert 'pip install -q "gym-super-mario-bros>=9"' in setup
+    assert _extras("install-nes") == ["course", "dev", "nes"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^NES_PYTHON \?= python3\.13$", makefile, re.M)
+    assert re.search(r"^NES_VENV \?= \.venv-nes$", makefile, re.M)
+    assert "TORCH_SPEC" not in _recipe("install-nes")  # the pinned CPU build is 3.11-only here
+    test_nes = _recipe("test-nes")
+    assert "$(NES_VENV)/bin/python -m pytest" in test_nes and "06_ddqn_mario.ipynb" in test_nes
+    assert ".venv-nes/" in (ROOT / ".gitignore").read_text().split()
+    readme = (ROOT / "README.md").read_text()
+    assert "make install-nes" in readme and "make test-nes" in readme
