@@ -246,7 +246,8 @@ def make_env(
             "repeat_action_probability": repeat_action_probability,
             "frameskip": frameskip,
             "obs_type": obs_type,
-            "actions (a reduced action set)": actions,
+            # NES Super Mario's actions are a joypad set (above), not a refused ALE option.
+            "actions (a reduced action set)": None if nes else actions,
         }
         given = [name for name, value in ale_only.items() if value is not None]
         if given:

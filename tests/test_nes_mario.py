@@ -121,6 +121,34 @@ def test_the_tutorial_action_set_is_right_and_right_jump():
     assert [len(NES_MARIO_ACTIONS[name]) for name in names] == [2, 7, 12]
 
 
+@pytest.mark.skipif(HAS_PACKAGE, reason="the tests below play the package's game")
+def test_a_nes_action_set_reaches_the_joypad(monkeypatch):
+    # Without the package (CI): stand-ins for it and for nes-py's JoypadSpace, so that
+    # make_env's refusal of ALE-only options is checked to let a NES action set through.
+    import sys
+    import types
+
+    class JoypadSpace(gym.Wrapper):
+        def __init__(self, env, actions):
+            super().__init__(env)
+            self.buttons = actions
+
+    package = types.ModuleType("gym_super_mario_bros")
+    package.make = lambda **kwargs: ScreenBufferEnv()
+    wrappers = types.ModuleType("nes_py.wrappers")
+    wrappers.JoypadSpace = JoypadSpace
+    monkeypatch.setitem(sys.modules, "gym_super_mario_bros", package)
+    monkeypatch.setitem(sys.modules, "nes_py", types.ModuleType("nes_py"))
+    monkeypatch.setitem(sys.modules, "nes_py.wrappers", wrappers)
+    spec = gym.envs.registration.EnvSpec(STAGE, entry_point="gym_super_mario_bros:make")
+    monkeypatch.setitem(gym.registry, STAGE, spec)
+    env = make_env(STAGE, actions="right_only")
+    assert isinstance(env, JoypadSpace) and isinstance(env.env, CopyFrames)
+    assert env.buttons == [list(combo) for combo in NES_MARIO_ACTIONS["right_only"]]
+    with pytest.raises(TypeError, match="only apply to ALE games"):
+        make_env(STAGE, frameskip=4)
+
+
 def test_copy_frames_lets_max_and_skip_pool_a_shared_screen_buffer():
     shape = (4, 6)
     pooled = np.maximum(frame_at(1003, shape), frame_at(1004, shape))  # frames 3, 4 of game 1
