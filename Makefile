@@ -90,17 +90,19 @@ results:
 # Lesson 06 on NES Super Mario Bros. (SuperMarioBros-1-1-v0), the PyTorch tutorial's own game:
 # gym-super-mario-bros >= 9 needs Python >= 3.13, so it gets a venv of its own beside $(VENV).
 # torch comes from PyPI, unpinned (there is no CPU build of $(TORCH_SPEC) for 3.13 here): its
-# CUDA build, a download of ~850 MB plus NVIDIA libraries, which also runs on the CPU.
+# CUDA build, which also runs on the CPU: ~3 GB of wheels (torch 555 MB, triton 248 MB, NVIDIA
+# libraries ~2.2 GB), 6.5 GB on disk. NES_TORCH can name another source (docs/troubleshooting.md).
 # No python3.13 on PATH? NES_PYTHON=/path/to/python3.13, or with pyenv PYENV_VERSION=3.13.0.
 NES_PYTHON ?= python3.13
 NES_VENV ?= .venv-nes
+NES_TORCH ?= torch
 .PHONY: install-nes test-nes
 
 install-nes:
 	@$(NES_PYTHON) -c 'import sys; assert sys.version_info >= (3, 13), f"NES Super Mario needs Python >= 3.13, $(NES_PYTHON) is {sys.version.split()[0]}"' \
 		|| { echo "make install-nes needs Python >= 3.13: pass NES_PYTHON=/path/to/python3.13 (pyenv: PYENV_VERSION=3.13.0 make install-nes)"; exit 1; }
 	$(NES_PYTHON) -m venv $(NES_VENV)
-	$(NES_VENV)/bin/python -m pip install torch
+	$(NES_VENV)/bin/python -m pip install $(NES_TORCH)
 	$(NES_VENV)/bin/python -m pip install -e ".[course,dev,nes]"
 	$(NES_VENV)/bin/python -c 'from rlcourse.envs import make_env; make_env("SuperMarioBros-1-1-v0").close(); print("NES Super Mario Bros. 1-1 runs")'
 	@echo "Installed. Next: make test-nes (or make lab VENV=$(NES_VENV); lesson 06 then trains on 1-1)"
