@@ -23,6 +23,8 @@ help:
 	@echo "make notebooks  regenerate notebooks/student/, run all notebooks, save them with outputs"
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make bench      run the speed benchmarks in bench/ (minutes)"
+	@echo "make install-nes  a Python 3.13 venv (.venv-nes) with NES Super Mario Bros. for lesson 06"
+	@echo "make test-nes   the NES tests and lesson 06 in that venv"
 	@echo "make results    redraw the result figures (docs/results.md) from the committed CSV logs (seconds)"
 
 install:

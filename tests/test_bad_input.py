@@ -437,8 +437,8 @@ CHECKPOINT_CASES = {
         "is an incomplete checkpoint: no network_spec",
     ),
     "an unknown algorithm": (
-        lambda t: _saved(t, lambda p: p.update(algo="ppo")),
-        "holds an agent of algorithm 'ppo'",
+        lambda t: _saved(t, lambda p: p.update(algo="trpo")),
+        "holds an agent of algorithm 'trpo'",
     ),
     "weights of another network": (
         lambda t: _saved(t, lambda p: p["network_spec"]["kwargs"].update(hidden_sizes=[9])),
