@@ -230,3 +230,89 @@ def test_refresh_keeps_the_committed_output_of_a_measurement(tmp_path):
     nbformat.write(changed, path)
     refresh(path)
     assert "new code" in nbformat.read(path, as_version=4).cells[1].outputs[0]["text"]
+
+
+# --- committed outputs under one rule (docs/course_rules.md, "Committed outputs") -----------
+
+# A cell that trains, or shows what a training of the notebook made (its run directory, its
+# metrics, its agent); a function's definition is not one.
+_TRAINS = re.compile(
+    r"(?<!def )\b(train_dqn|train_a2c|train_reinforce|dqn_loop|run_study|reinforce_by_hand)\("
+    r"|runs/0\d_|result\.metrics|agent\.policy\(\)|\bmine\b"
+)
+
+
+def _mode_line(notebook):
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.text.startswith("Budget: "):
+                return output.text.splitlines()[0]
+    return None
+
+
+def _exercise_cells(code):
+    """Indices of the exercise cells and of their check cells (the next code cell)."""
+    exercises = [i for i, cell in enumerate(code) if BEGIN in cell.source]
+    return set(exercises) | {i + 1 for i in exercises}
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_a_training_that_ran_at_ci_size_says_so_in_its_output(path):
+    """A figure or score shown as a result comes from a full-budget run: a notebook made in
+    smoke mode labels every training cell's output "CI-size run, N steps — not a result", and
+    the lessons whose full budget is cheap are committed at the full budget."""
+    from rlcourse.budget import CI_SIZE
+    from rlcourse.course.nbtools import FULL_BUDGET
+
+    notebook = _committed(path)
+    mode = _mode_line(notebook)
+    assert mode is not None, f"{_id(path)} does not print its budget (describe_mode())"
+    if path.name.startswith(FULL_BUDGET):
+        assert mode.startswith("Budget: full"), f"{_id(path)} is committed at the full budget"
+        return
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    skipped = _exercise_cells(code)
+    unlabelled = []
+    for index, cell in enumerate(code):
+        if index in skipped or not _TRAINS.search(cell.source):
+            continue
+        first = cell.outputs[0] if cell.outputs else {}
+        text = first.get("text", "") if first.get("output_type") == "stream" else ""
+        if not text.startswith(CI_SIZE):
+            unlabelled.append(cell.source.splitlines()[0])
+    assert not unlabelled, (
+        f"{_id(path)}: training cells made in smoke mode without the label "
+        f"('{CI_SIZE}, N steps — not a result ...', budget.announce_run): {unlabelled}"
+    )
+
+
+def _output_kinds(cell):
+    return [(o.output_type, tuple(sorted(o.get("data", {})))) for o in cell.outputs]
+
+
+def _images(cell):
+    return [o.data["image/png"] for o in cell.outputs if "image/png" in o.get("data", {})]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_both_versions_show_the_same_results(path):
+    """The solution and the student version of a lesson show the same outputs (kinds and
+    images) in every cell but the exercises and their checks; a measurement (a timing) shows
+    the same kinds of output, not the same picture."""
+    from rlcourse.course.nbtools import MEASUREMENT
+
+    solution = _committed(path)
+    student = _committed(ROOT / "notebooks" / "student" / path.name)
+    code = [cell for cell in solution.cells if cell.cell_type == "code"]
+    theirs = [cell for cell in student.cells if cell.cell_type == "code"]
+    assert len(code) == len(theirs)
+    skipped = _exercise_cells(code)
+    different = []
+    for index, (mine, other) in enumerate(zip(code, theirs, strict=True)):
+        if index in skipped:
+            continue
+        if _output_kinds(mine) != _output_kinds(other):
+            different.append(f"code cell {index + 1} (kinds): {mine.source.splitlines()[0]!r}")
+        elif MEASUREMENT not in mine.metadata.get("tags", []) and _images(mine) != _images(other):
+            different.append(f"code cell {index + 1} (images): {mine.source.splitlines()[0]!r}")
+    assert not different, f"{path.name}: the student version shows other results: {different}"
