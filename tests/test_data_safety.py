@@ -334,3 +334,21 @@ def test_a_log_row_on_a_full_disk_is_one_line(tiny_disk):
     with pytest.raises(WriteError, match=r"log.csv: no space left on device"):
         for step in range(1000):
             logger.write(step=step, note="y" * 1000)
+
+
+def test_export_and_a_video_on_a_full_disk_are_one_line_each(tiny_disk, capsys):
+    from rlcourse import pretrained
+
+    with (tiny_disk / "filler").open("wb", buffering=0) as filler:  # full to its last block
+        try:
+            while True:
+                filler.write(b"x" * 4096)
+        except OSError:
+            pass
+    source = str(pretrained.path("dqn_mspacman.pt"))
+    assert main(["export", source, str(tiny_disk / "small.pt"), "--fp32"]) == 2
+    assert "no space left on device" in _one_error_line(capsys)
+    cartpole = str(pretrained.path("dqn_cartpole.pt"))
+    assert main(["watch", cartpole, "--video", str(tiny_disk / "game.mp4")]) == 2
+    assert "no space left on device" in _one_error_line(capsys)
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]  # nothing half-written
