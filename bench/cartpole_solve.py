@@ -6,6 +6,7 @@
     python bench/cartpole_solve.py --summary                 # the file's rows, summarized
     python bench/cartpole_solve.py --summary A.csv B.csv     # several files' rows together
     python bench/cartpole_solve.py --no-sb3 --set double=false --label "course, no double"
+    python bench/cartpole_solve.py --no-sb3 --baseline --set n_step=3   # both, alternating
 
 For each seed, in the same run and alternating (so both see the same machine load):
 
@@ -288,6 +289,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--label", help=f"the course contender's name (default {COURSE!r})")
     parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="with --set: also run cartpole_config() unchanged, alternating on the same seeds",
+    )
+    parser.add_argument(
         "--out",
         nargs="?",
         const=str(DEFAULT_CSV),
@@ -333,14 +339,20 @@ def main(argv: list[str] | None = None) -> dict[str, list[Run]]:
         torch.set_num_threads(1)
         runs = read_rows(Path(args.out)) if args.append and Path(args.out).exists() else {}
         rows = []
+        # name -> the course's settings (None: SB3), run in this order for every seed
+        contenders: dict[str, dict[str, Any] | None] = {}
+        if args.baseline and args.settings:
+            contenders[COURSE] = {}
+        contenders[args.label] = args.settings
+        if not args.no_sb3:
+            contenders[SB3] = None
         for seed in args.seeds:
-            contenders = [args.label] + ([] if args.no_sb3 else [SB3])
-            for name in contenders:
-                if name == SB3:
+            for name, settings in contenders.items():
+                if settings is None:
                     run = run_sb3(seed, args.max_steps, args.eval_every, args.eval_episodes)
                 else:
                     run = run_course(
-                        seed, args.max_steps, args.eval_every, args.eval_episodes, args.settings
+                        seed, args.max_steps, args.eval_every, args.eval_episodes, settings
                     )
                 runs.setdefault(name, []).append(run)
                 load = os.getloadavg()[0]
@@ -353,7 +365,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[Run]]:
                         "wall_seconds": f"{run.wall_seconds:.2f}",
                         "final_score": f"{run.final_score:.1f}",
                         "load_average": f"{load:.2f}",
-                        "settings": json.dumps(args.settings if name != SB3 else ZOO),
+                        "settings": json.dumps(ZOO if settings is None else settings),
                     }
                 )
                 solved = f"solved at {run.solved_at:>6}" if run.solved_at else "not solved     "

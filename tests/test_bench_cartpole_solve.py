@@ -143,3 +143,21 @@ def test_several_files_are_summarized_together(bench: ModuleType, tmp_path: Path
     second.write_text(f"{fields}\ncourse DQN,1,,50000,30.0,200.0,1.0,{{}}\n")
     found = bench.main(["--summary", str(first), str(second)])
     assert [r.solved_at for r in found[bench.COURSE]] == [2000, None]
+
+
+def test_a_setting_runs_beside_the_unchanged_config(bench: ModuleType, tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    out = tmp_path / "runs.csv"
+    argv = ["--seeds", "0", "1", "--max-steps", "600", "--eval-every", "600", "--no-sb3"]
+    try:
+        found = bench.main([*argv, "--baseline", "--set", "hidden_sizes=[16]", "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    assert list(found) == [bench.COURSE, "course DQN (hidden_sizes=[16])"]
+    lines = out.read_text().splitlines()[1:]
+    assert [line.split(",")[:2] for line in lines] == [  # alternating, seed by seed
+        [bench.COURSE, "0"],
+        ["course DQN (hidden_sizes=[16])", "0"],
+        [bench.COURSE, "1"],
+        ["course DQN (hidden_sizes=[16])", "1"],
+    ]
