@@ -93,6 +93,7 @@ class ParallelGames:
     :meth:`interact` calls.
 
     >>> from rlcourse.envs import make_kungfu_env
+    >>> from rlcourse.networks import RecurrentActorCritic
     >>> pool = ParallelGames(RecurrentActorCritic((1, 42, 42), 14), make_kungfu_env, 2, seed=0)
     >>> rollout = pool.interact(5)
     >>> rollout.observations.shape, rollout.actions.shape, rollout.alive.shape

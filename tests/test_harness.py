@@ -143,6 +143,7 @@ def test_a_new_run_replaces_an_old_log_and_resume_point(tmp_path):
 def _resume_point(out, **payload_overrides):
     run = _run(out)
     run.save_resume_point(_payload(run, **payload_overrides))
+    run.close()  # as the loops do at their end: the directory is free again
     return out / "checkpoint.pt"
 
 

@@ -277,13 +277,12 @@ class Run:
             )
 
     def close(self) -> None:
-        """Let other runs write the run directory again (the loops call it at their end)."""
+        """Let other runs write the run directory again (the loops call it at their end; a
+        run abandoned without it keeps its lock until the process ends, or this process's
+        next run in that directory takes it over)."""
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-    def __del__(self) -> None:
-        self.close()
 
     # resume --------------------------------------------------------------------------------
 
