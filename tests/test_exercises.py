@@ -128,6 +128,47 @@ def test_a_crash_is_reported_as_wrong_with_the_error_line(capsys):
     assert out.startswith(WRONG) and "NameError" in out and "undefined_name" in out
 
 
+def _cell_function(source: str, name: str, cell: str = "/tmp/ipykernel_7/1234.py"):
+    """A function defined in a notebook cell: IPython names the cell's code this way."""
+    import linecache
+
+    linecache.cache[cell] = (len(source), None, source.splitlines(True), cell)
+    namespace: dict = {"torch": torch, "np": np}
+    exec(compile(source, cell, "exec"), namespace)
+    return namespace[name]
+
+
+def test_an_error_in_torch_names_torch_and_the_students_cell_line(capsys):
+    student = _cell_function(
+        "def student(x):\n    layer = torch.nn.Linear(3, 2)\n    return layer(torch.ones(4))\n",
+        "student",
+    )
+    check_exercise("doubling", student, reference, CASES, hint="x + x")
+    out = capsys.readouterr().out
+    assert "raised in torch (torch/" in out
+    assert "called from your cell, line 3: return layer(torch.ones(4))" in out
+    assert "/tmp/" not in out and str(Path.home()) not in out
+
+
+def test_an_error_in_the_students_own_line_names_their_cell(capsys):
+    student = _cell_function("def student(x):\n    y = x\n    return x / missing\n", "student")
+    check_exercise("doubling", student, reference, CASES, hint="x + x")
+    out = capsys.readouterr().out
+    assert "raised in your cell, line 3: return x / missing" in out
+    assert "called from" not in out
+
+
+def test_an_error_in_the_package_names_the_package_file(capsys):
+    from rlcourse import stats
+
+    student = _cell_function("def student(x):\n    return stats.iqm([])\n", "student")
+    student.__globals__["stats"] = stats
+    check_exercise("doubling", student, reference, CASES, hint="x + x")
+    out = capsys.readouterr().out
+    assert "raised in the package (rlcourse/stats.py)" in out or "raised in numpy" in out
+    assert "called from your cell, line 2: return stats.iqm([])" in out
+
+
 def test_show_solution_prints_the_package_code(capsys):
     show_solution(reference)
     assert "return 2 * x" in capsys.readouterr().out

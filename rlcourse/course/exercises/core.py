@@ -18,9 +18,11 @@ check given the package's own code says so instead of printing "passed".
 from __future__ import annotations
 
 import math
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,10 +149,60 @@ def describe_difference(expected: Any, got: Any, where: str = "") -> str | None:
     return None if got == expected else f"{label}expected {_short(expected)}, got {_short(got)}"
 
 
+_PACKAGE_ROOT = Path(__file__).resolve().parents[3]
+"""The folder that holds the ``rlcourse`` package: its files are named from there."""
+_CHECKS = Path(__file__).resolve().parent
+
+
+def _is_notebook_cell(filename: str) -> bool:
+    """IPython compiles each cell to a file named ``<ipython-input-...>`` or, with
+    ipykernel >= 6, ``.../ipykernel_<pid>/<hash>.py``."""
+    return filename.startswith("<") or "ipykernel_" in filename
+
+
+def _whose(filename: str) -> tuple[str, bool]:
+    """Who wrote the file of a traceback line, in words, and whether it is the student.
+
+    >>> _whose(str(_CHECKS / "dqn.py"))
+    ('the check (rlcourse/course/exercises/dqn.py)', False)
+    >>> _whose("/tmp/ipykernel_42/3141.py")
+    ('your cell', True)
+    """
+    if _is_notebook_cell(filename):
+        return "your cell", True
+    path = Path(filename).resolve()
+    if path.is_relative_to(_CHECKS):
+        return f"the check ({path.relative_to(_PACKAGE_ROOT).as_posix()})", False
+    if path.is_relative_to(_PACKAGE_ROOT / "rlcourse"):
+        return f"the package ({path.relative_to(_PACKAGE_ROOT).as_posix()})", False
+    for folder in sorted({Path(entry).resolve() for entry in sys.path if entry}, key=str):
+        if folder.name in ("site-packages", "dist-packages") and path.is_relative_to(folder):
+            inside = path.relative_to(folder)
+            return f"{inside.parts[0]} ({inside.as_posix()})", False
+    if path.is_relative_to(Path(traceback.__file__).resolve().parent):
+        return f"Python's library ({path.name})", False
+    return f"your code ({path.name})", True
+
+
 def _error_line(error: BaseException) -> str:
+    """The error and where it happened, naming whose file each quoted line is in: a student
+    who reads "line 3" must know whether to look in their cell, the package or torch.
+    The line raising the error is quoted; if it is not the student's, the student's last
+    line on the way there is quoted too."""
     frames = traceback.extract_tb(error.__traceback__)
-    place = f" (line {frames[-1].lineno}: {frames[-1].line})" if frames else ""
-    return f"{type(error).__name__}: {error}{place}"
+    text = f"{type(error).__name__}: {error}"
+    if not frames:
+        return text
+    last = frames[-1]
+    who, mine = _whose(last.filename)
+    text += f"\n    raised in {who}, line {last.lineno}: {last.line}"
+    if not mine:
+        for frame in reversed(frames[:-1]):
+            who, mine = _whose(frame.filename)
+            if mine:
+                text += f"\n    called from {who}, line {frame.lineno}: {frame.line}"
+                break
+    return text
 
 
 def check_exercise(
@@ -195,7 +247,7 @@ def check_exercise(
             _wrong(title, case, problem, hint, pointer, using_reference)
             return reference
         except Exception as error:  # a student's bug of any kind: report it, carry on
-            problem = f"your code raised\n    {_error_line(error)}"
+            problem = f"running your code raised\n    {_error_line(error)}"
             _wrong(title, case, problem, hint, pointer, using_reference)
             return reference
         difference = (case.compare or describe_difference)(expected, got)
