@@ -106,6 +106,16 @@ def surrogate_sum(log_probs, old_log_probs, advantages, clip_range):
     return ppo.clipped_surrogate(log_probs, old_log_probs, advantages, clip_range) * len(advantages)
 
 
+def surrogate_fixed_clip(log_probs, old_log_probs, advantages, clip_range):
+    return ppo.clipped_surrogate(log_probs, old_log_probs, advantages, 0.2)
+
+
+def surrogate_ignoring_the_old_policy(log_probs, old_log_probs, advantages, clip_range):
+    ratio = log_probs.exp()
+    clipped = ratio.clamp(1 - clip_range, 1 + clip_range) * advantages
+    return -torch.min(ratio * advantages, clipped).mean()
+
+
 # --- the update over minibatch epochs ------------------------------------------------------------
 
 
@@ -213,6 +223,8 @@ MISTAKES = [
     (check_clipped_surrogate, surrogate_objective_not_loss, "a loss to minimise"),
     (check_clipped_surrogate, surrogate_clip_only, "never clipped away"),
     (check_clipped_surrogate, surrogate_sum, "minus the mean"),
+    (check_clipped_surrogate, surrogate_fixed_clip, "not a fixed 0.2"),
+    (check_clipped_surrogate, surrogate_ignoring_the_old_policy, "exp(log_probs - old_log_probs)"),
     (check_ppo_update, update_whole_rollout_per_epoch, "one optimizer step per minibatch"),
     (check_ppo_update, update_with_the_global_generator, "drawn from the generator given"),
     (check_ppo_update, update_recomputing_targets, "computed once"),

@@ -99,9 +99,12 @@ def _surrogate(
     advantages: list[float],
     clip: float,
     item: str = "value",
+    old_probabilities: list[float] | None = None,
 ) -> Any:
-    log_probs = torch.log(torch.tensor(ratios)).requires_grad_()
-    old = torch.zeros(len(ratios))
+    """The loss (or its gradient) for samples whose probability ratios are ``ratios``; the
+    policy that played gave them ``old_probabilities`` (1 unless given)."""
+    old = torch.log(torch.tensor(old_probabilities or [1.0] * len(ratios)))
+    log_probs = (old + torch.log(torch.tensor(ratios))).requires_grad_()
     loss = f(log_probs, old, torch.tensor(advantages), clip)
     if item == "value":
         return loss
@@ -134,6 +137,19 @@ def check_clipped_surrogate(student_fn: Callable[..., torch.Tensor]) -> Any:
             lambda f: _surrogate(f, [1.5, 0.5], [-1.0, 1.0], 0.2),
             rule="the objective takes the smaller (more pessimistic) of the clipped and "
             "unclipped terms: a move against the advantage is never clipped away",
+        ),
+        Case(
+            "clip_range 0.1: ratio 1.15 with a positive advantage, 0.85 with a negative",
+            lambda f: _surrogate(f, [1.15, 0.85], [1.0, -1.0], 0.1),
+            rule="the ratio is clipped to [1 - clip_range, 1 + clip_range] with the "
+            "clip_range given (0.9 to 1.1 here), not a fixed 0.2",
+        ),
+        Case(
+            "the policy that played gave the actions probabilities 0.5 and 0.25 (ratios 1.1 "
+            "and 0.7, advantages 1 and -1)",
+            lambda f: _surrogate(f, [1.1, 0.7], [1.0, -1.0], 0.2, old_probabilities=[0.5, 0.25]),
+            rule="the ratio is the new probability over the one of the policy that played, "
+            "exp(log_probs - old_log_probs): it is 1 only where the two policies agree",
         ),
         Case(
             "gradients with respect to the log-probabilities",
