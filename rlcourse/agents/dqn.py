@@ -7,9 +7,10 @@ The pieces, in the order a transition flows through them:
    exploring costs no forward pass), epsilon following :func:`linear_schedule`;
 2. :meth:`DQN.observe`: store the transition in replay memory; every ``train_frequency``
    steps, ``gradient_steps`` updates on random minibatches;
-3. :meth:`DQN.update`: regress ``Q(s, a)`` on the TD target (:func:`td_target`, or
-   :func:`double_dqn_target`), which masks the bootstrap only where the episode
-   *terminated* (a truncated episode still has a future); Huber loss; gradient clipping;
+3. :meth:`DQN.update` (:func:`dqn_gradient_step`): regress ``Q(s, a)`` on the TD target
+   (:func:`td_target`, or :func:`double_dqn_target`), which masks the bootstrap only where
+   the episode *terminated* (a truncated episode still has a future); Huber loss; gradient
+   clipping;
 4. the target network: copied (``tau=1``) or blended (``tau<1``) every
    ``target_update_interval`` steps (:func:`update_target_network`).
 
@@ -448,6 +449,55 @@ class UpdateInfo(NamedTuple):
     q_mean: float
 
 
+def dqn_gradient_step(
+    q_network: nn.Module,
+    target_network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: ReplaySample,
+    gamma: float | torch.Tensor,
+    *,
+    double: bool = False,
+    loss: str = "huber",
+    max_grad_norm: float | None = 10.0,
+) -> UpdateInfo:
+    """One gradient step of DQN on a replay minibatch; the loss and the mean ``Q(s, a)``.
+
+    1. the minibatch (NumPy arrays as the replay memory samples them, or tensors) goes to
+       the online network's device *as it is*: uint8 frames stay uint8, one byte a pixel
+       to move, and the network scales them itself (:class:`~rlcourse.networks.NatureCNN`);
+    2. :func:`compute_dqn_loss`: ``Q(s, a)`` with gradient, the TD target without (only
+       ``terminated`` cuts the bootstrap), Huber loss;
+    3. a loss that is not finite stops here, before any weight changes
+       (:func:`~rlcourse.errors.check_finite_loss`);
+    4. the gradients of the previous step cleared, backward, the gradient's global norm
+       clipped to ``max_grad_norm`` (None: not clipped), then the optimizer's step. The
+       target network gets no gradient and is not changed.
+
+    >>> from rlcourse.networks import MLPQNetwork
+    >>> net, target = MLPQNetwork(4, 2, hidden_sizes=(8,)), MLPQNetwork(4, 2, hidden_sizes=(8,))
+    >>> batch = ReplaySample(np.zeros((3, 4), np.float32), np.array([0, 1, 0]),
+    ...                      np.ones(3, np.float32), np.zeros((3, 4), np.float32),
+    ...                      np.array([True, False, False]), np.array([False, False, True]))
+    >>> optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> info = dqn_gradient_step(net, target, optimizer, batch, gamma=0.99)
+    >>> type(info.loss), type(info.q_mean), target.layers[0].weight.grad is None
+    (<class 'float'>, <class 'float'>, True)
+    """
+    device = next(q_network.parameters()).device
+    batch = ReplaySample(*(torch.as_tensor(array, device=device) for array in batch))
+    loss_tensor, q_taken = compute_dqn_loss(
+        q_network, target_network, batch, gamma, double=double, loss=loss
+    )
+    loss_value = loss_tensor.item()
+    check_finite_loss(loss_value)
+    optimizer.zero_grad(set_to_none=True)
+    loss_tensor.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_network.parameters(), max_grad_norm)
+    optimizer.step()
+    return UpdateInfo(loss_value, q_taken.detach().mean().item())
+
+
 class DQN:
     """A DQN agent: online and target Q-networks, replay memory, epsilon-greedy acting.
 
@@ -566,7 +616,7 @@ class DQN:
         return info
 
     def update(self, batch: ReplaySample, discounts: Any = None) -> UpdateInfo:
-        """One gradient step on a minibatch (:func:`compute_dqn_loss`). ``discounts``: the
+        """One gradient step on a minibatch (:func:`dqn_gradient_step`). ``discounts``: the
         bootstrap discount of each n-step transition (``gamma ** k``, from
         ``sample_n_step``); ``None`` for one-step transitions (``gamma``)."""
         c = self.config
@@ -580,16 +630,18 @@ class DQN:
         # A target synced since the last update (the atari100k preset's, at every update) is
         # the online net: one forward pass on s' then serves both (the check costs ~1 ms).
         target = self.q if same_weights(self.target, self.q) else self.target
-        loss, q_taken = compute_dqn_loss(self.q, target, batch, gamma, double=c.double, loss=c.loss)
-        loss_value = loss.item()
-        check_finite_loss(loss_value)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if c.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.q.parameters(), c.max_grad_norm)
-        self.optimizer.step()
+        info = dqn_gradient_step(
+            self.q,
+            target,
+            self.optimizer,
+            batch,
+            gamma,
+            double=c.double,
+            loss=c.loss,
+            max_grad_norm=c.max_grad_norm,
+        )
         self.updates += 1
-        return UpdateInfo(loss_value, q_taken.detach().mean().item())
+        return info
 
     # checkpoints -------------------------------------------------------------------------
 
