@@ -498,6 +498,49 @@ def dqn_gradient_step(
     return UpdateInfo(loss_value, q_taken.detach().mean().item())
 
 
+def double_dqn_update(
+    q_network: nn.Module,
+    target_network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: ReplaySample,
+    gamma: float,
+    tau: float,
+    max_grad_norm: float | None = 10.0,
+) -> float:
+    """One whole Double DQN update with a soft target (lesson 06's exercise 3; the PyTorch
+    Mario tutorial's ``Mario.learn``); returns the loss's value.
+
+    1. :func:`dqn_gradient_step` with ``double=True``: the Double DQN loss of the networks
+       as they are given (the online net chooses ``a'``, the target net rates it, without
+       gradient; only ``terminated`` cuts the bootstrap), one clipped step of ``optimizer``;
+    2. then the target follows the *updated* online net a fraction ``tau`` of the way
+       (:func:`update_target_network`; ``tau = 1``: a copy).
+
+    The course's agent does the same with ``DQNConfig(double=True, train_frequency=1,
+    gradient_steps=1, target_update_interval=1)``: :meth:`DQN.update`, then the target's
+    refresh in :meth:`DQN.observe`.
+
+    >>> q, target = nn.Linear(2, 2), nn.Linear(2, 2)
+    >>> batch = ReplaySample(torch.zeros(3, 2), torch.tensor([0, 1, 0]), torch.ones(3),
+    ...                      torch.ones(3, 2), torch.tensor([True, False, False]),
+    ...                      torch.tensor([False, False, True]))
+    >>> optimizer = torch.optim.SGD(q.parameters(), lr=0.1)
+    >>> isinstance(double_dqn_update(q, target, optimizer, batch, 0.99, tau=0.005), float)
+    True
+    """
+    info = dqn_gradient_step(
+        q_network,
+        target_network,
+        optimizer,
+        batch,
+        gamma,
+        double=True,
+        max_grad_norm=max_grad_norm,
+    )
+    update_target_network(target_network, q_network, tau)
+    return info.loss
+
+
 class DQN:
     """A DQN agent: online and target Q-networks, replay memory, epsilon-greedy acting.
 
