@@ -2,11 +2,11 @@
 
 The pieces of lesson 08, in the order the notebook builds them: the log-probability of the
 actions taken (:func:`log_prob_of_actions`), the return that follows each step
-(:func:`reward_to_go`), the loss whose gradient is the policy gradient
-(:func:`policy_gradient_loss`) and the entropy bonus (:func:`entropy`), put together by
-:func:`train_on_episodes` on a batch of finished :class:`Episode` s, and the
-:class:`Reinforce` agent that holds the network and its optimizer. The loop is
-:func:`rlcourse.training.train_reinforce`.
+(:func:`rlcourse.returns.reward_to_go`, lesson 01's exercise, imported here), the loss whose
+gradient is the policy gradient (:func:`policy_gradient_loss`) and the entropy bonus
+(:func:`entropy`), put together by :func:`train_on_episodes` on a batch of finished
+:class:`Episode` s, and the :class:`Reinforce` agent that holds the network and its
+optimizer. The loop is :func:`rlcourse.training.train_reinforce`.
 
 The estimator, for a batch of ``N`` steps from whole episodes::
 
@@ -30,6 +30,7 @@ from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, confi
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import MLPPolicy, build_network, network_spec
 from rlcourse.policies import CategoricalPolicy
+from rlcourse.returns import reward_to_go
 
 BASELINES = ("none", "mean", "value")
 """The baselines ``b(s_t)`` subtracted from the returns: none, the batch's mean return, a
@@ -136,30 +137,6 @@ def log_prob_of_actions(logits: torch.Tensor, actions: torch.Tensor) -> torch.Te
         )
     log_probs = torch.log_softmax(logits, dim=-1)
     return log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-
-
-def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``G_t = r_t + gamma * r_{t+1} + gamma^2 * r_{t+2} + ...`` to the end of one episode.
-
-    ``rewards`` is one episode's ``[T]``. The sum stops at the episode's last step, whether
-    it ended for real or was cut by a time limit: REINFORCE has no critic to estimate what a
-    truncated episode would have earned after the cut, so its tail is simply missing (a bias
-    towards short-sighted returns near the cut, small when ``gamma`` is well below 1 or time
-    limits are rare).
-
-    >>> reward_to_go(torch.tensor([1.0, 1.0, 1.0]), gamma=0.5)
-    tensor([1.7500, 1.5000, 1.0000])
-    """
-    if rewards.dim() != 1:
-        raise ValueError(
-            f"reward_to_go takes one episode's rewards, shape [T], got {tuple(rewards.shape)}"
-        )
-    returns = torch.empty_like(rewards)
-    running = torch.zeros((), dtype=rewards.dtype)
-    for t in reversed(range(rewards.shape[0])):
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    return returns
 
 
 def policy_gradient_loss(
