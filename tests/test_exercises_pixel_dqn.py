@@ -8,13 +8,17 @@ from exercise_helpers import assert_no_answer_code
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
+from rlcourse.agents.dqn import UpdateInfo, compute_dqn_loss, dqn_gradient_step
+from rlcourse.buffers import ReplaySample
 from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.pixel_dqn import (
+    check_dqn_gradient_step,
     check_evaluate,
     check_make_atari_env,
     check_nature_cnn,
 )
 from rlcourse.envs import make_atari_env, make_env
+from rlcourse.errors import TrainingDivergedError, check_finite_loss
 from rlcourse.evaluation import evaluate
 from rlcourse.networks import NatureCNN
 from rlcourse.wrappers import (
@@ -411,3 +415,217 @@ def test_evaluate_missing_return_is_named(capsys):
 
     check_evaluate(no_return)
     assert "return" in capsys.readouterr().out
+
+
+# --- dqn_gradient_step -------------------------------------------------------------------
+
+
+def _step_package_loss(
+    q_network,
+    target_network,
+    optimizer,
+    batch,
+    gamma,
+    *,
+    double=False,
+    loss="huber",
+    max_grad_norm=10.0,
+):
+    """The loss from compute_dqn_loss, tensors by from_numpy, the module's own zero_grad."""
+    device = next(q_network.parameters()).device
+    tensors = ReplaySample(*(torch.from_numpy(np.asarray(x)).to(device) for x in batch))
+    value, q_taken = compute_dqn_loss(
+        q_network, target_network, tensors, gamma, double=double, loss=loss
+    )
+    check_finite_loss(value.item())
+    q_network.zero_grad()
+    value.backward()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(q_network.parameters(), max_grad_norm)
+    optimizer.step()
+    return UpdateInfo(value.item(), q_taken.mean().item())
+
+
+def _step_own_loss(
+    q_network,
+    target_network,
+    optimizer,
+    batch,
+    gamma,
+    *,
+    double=False,
+    loss="huber",
+    max_grad_norm=10.0,
+):
+    """Its own loss (indexing, a detached target), clipping by hand, a list returned."""
+    obs, actions, rewards, next_obs, terminated, _ = (torch.as_tensor(x) for x in batch)
+    optimizer.zero_grad(set_to_none=False)
+    q_taken = q_network(obs)[torch.arange(len(actions)), actions.long()]
+    with torch.no_grad():
+        next_q = target_network(next_obs)
+        if double:
+            best = q_network(next_obs).argmax(dim=1)
+            next_value = next_q[torch.arange(len(best)), best]
+        else:
+            next_value = next_q.max(dim=1).values
+        target = rewards + gamma * torch.where(terminated, 0.0, next_value)
+    error = F.huber_loss(q_taken, target) if loss == "huber" else F.mse_loss(q_taken, target)
+    if not torch.isfinite(error):
+        raise TrainingDivergedError("the loss is not finite")
+    error.backward()
+    if max_grad_norm is not None:
+        parameters = [p for p in q_network.parameters() if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in parameters]))
+        factor = min(1.0, max_grad_norm / (float(norm) + 1e-6))
+        for p in parameters:
+            p.grad.mul_(factor)
+    optimizer.step()
+    return [error.item(), float(q_taken.detach().mean())]
+
+
+@pytest.mark.parametrize(
+    "correct",
+    [_step_package_loss, _step_own_loss, lambda *a, **k: dqn_gradient_step(*a, **k)],
+    ids=["package-loss", "own-loss", "package-wrapped"],
+)
+def test_dqn_gradient_step_correct_code_passes(capsys, correct):
+    assert check_dqn_gradient_step(correct) is correct
+    assert capsys.readouterr().out.startswith(PASSED)
+
+
+def _step_variant(
+    *,
+    frames=None,
+    clip="before",
+    fixed_norm=None,
+    zero="before",
+    check=True,
+    as_numbers=True,
+    options=True,
+):
+    """The package-loss step with one mistake switched on."""
+
+    def step(
+        q_network,
+        target_network,
+        optimizer,
+        batch,
+        gamma,
+        *,
+        double=False,
+        loss="huber",
+        max_grad_norm=10.0,
+    ):
+        tensors = ReplaySample(*(torch.as_tensor(x) for x in batch))
+        if frames is not None:
+            tensors = tensors._replace(obs=frames(tensors.obs), next_obs=frames(tensors.next_obs))
+        extra = {"double": double, "loss": loss} if options else {}
+        value, q_taken = compute_dqn_loss(q_network, target_network, tensors, gamma, **extra)
+        if check:
+            check_finite_loss(value.item())
+        bound = max_grad_norm if fixed_norm is None else fixed_norm
+        if zero == "before":
+            optimizer.zero_grad()
+        value.backward()
+        if zero == "after-backward":
+            optimizer.zero_grad()
+        if clip == "before" and bound is not None:
+            nn.utils.clip_grad_norm_(q_network.parameters(), bound)
+        optimizer.step()
+        if clip == "after" and bound is not None:
+            nn.utils.clip_grad_norm_(q_network.parameters(), bound)
+        if as_numbers:
+            return UpdateInfo(value.item(), q_taken.mean().item())
+        return value, q_taken.mean()
+
+    return step
+
+
+def _step_own_target(flags="terminated", freeze=False, no_grad=True):
+    """A step with its own TD target: which flags cut the bootstrap, how the target is
+    kept out of the gradient."""
+
+    def step(
+        q_network,
+        target_network,
+        optimizer,
+        batch,
+        gamma,
+        *,
+        double=False,
+        loss="huber",
+        max_grad_norm=10.0,
+    ):
+        obs, actions, rewards, next_obs, terminated, truncated = (torch.as_tensor(x) for x in batch)
+        ended = terminated | truncated if flags == "both" else terminated
+        if freeze:
+            target_network.requires_grad_(False)
+        q_taken = q_network(obs).gather(1, actions.long()[:, None]).squeeze(1)
+        with torch.set_grad_enabled(not no_grad):
+            target = rewards + gamma * (~ended) * target_network(next_obs).max(dim=1).values
+        value = F.smooth_l1_loss(q_taken, target)
+        check_finite_loss(value.item())
+        optimizer.zero_grad()
+        value.backward()
+        if max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(q_network.parameters(), max_grad_norm)
+        optimizer.step()
+        return value.item(), q_taken.mean().item()
+
+    return step
+
+
+@pytest.mark.parametrize(
+    ("buggy", "case", "says"),
+    [
+        (
+            _step_variant(frames=lambda x: x.float() / 255),
+            "uint8 observations",
+            "divided by 255 before the network",
+        ),
+        (_step_variant(frames=lambda x: x.float()), "uint8 observations", "float32 frames"),
+        (
+            _step_own_target(flags="both"),
+            "terminated and truncated",
+            "truncated treated as terminated",
+        ),
+        (_step_variant(clip="after"), "max_grad_norm=0.05", "not clipped before the step"),
+        (_step_variant(clip="never"), "max_grad_norm=0.05", "not clipped before the step"),
+        (_step_variant(fixed_norm=10.0), "max_grad_norm=0.05", "not clipped before the step"),
+        (_step_variant(zero="never"), "two steps in a row", "the call before were still there"),
+        (_step_variant(zero="after-backward"), "max_grad_norm=0.05", "the gradients were empty"),
+        (_step_own_target(no_grad=False), "the target network during", "received gradients"),
+        (_step_own_target(freeze=True), "the online network itself", "no gradient flows"),
+        (_step_variant(options=False), "double=True", "double and loss were not passed on"),
+        (_step_variant(check=False), "NaN", "no error was raised"),
+        (_step_variant(as_numbers=False), "uint8 observations", "it returned tensors"),
+    ],
+    ids=[
+        "scaled-in-the-step",
+        "float-frames",
+        "truncated-as-terminal",
+        "clip-after-step",
+        "no-clipping",
+        "clip-fixed-bound",
+        "grads-not-zeroed",
+        "zeroed-after-backward",
+        "gradient-into-target",
+        "target-frozen",
+        "options-ignored",
+        "no-finite-check",
+        "returns-tensors",
+    ],
+)
+def test_dqn_gradient_step_mistakes_are_caught(capsys, buggy, case, says):
+    assert check_dqn_gradient_step(buggy) is dqn_gradient_step
+    out = capsys.readouterr().out
+    assert out.startswith(WRONG) and case in out and says in out, out
+    assert_no_answer_code(out, dqn_gradient_step)
+
+
+def test_dqn_gradient_step_unfilled_is_not_attempted(capsys):
+    def unfilled(q_network, target_network, optimizer, batch, gamma, **options):
+        raise NotImplementedError()
+
+    assert check_dqn_gradient_step(unfilled) is dqn_gradient_step
+    assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)

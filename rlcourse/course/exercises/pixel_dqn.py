@@ -1,13 +1,18 @@
-"""Checks for lesson 05 (pixel DQN): the Nature CNN on stacked uint8 frames, and the
-training env's preprocessing pipeline.
+"""Checks for lesson 05 (pixel DQN): the Nature CNN on stacked uint8 frames, the training
+env's preprocessing pipeline, the evaluation protocol, and DQN's gradient step on frames.
 
 The references are the package's own (:class:`rlcourse.networks.NatureCNN`,
-:func:`rlcourse.envs.make_atari_env`), called as the student's.
+:func:`rlcourse.envs.make_atari_env`, :func:`rlcourse.evaluation.evaluate`,
+:func:`rlcourse.agents.dqn.dqn_gradient_step`), called as the student's.
 
 The network check compares behaviour, not code: both networks get the same weights, layer
 by layer (matched by shape, so any names and any order of definition pass), and must give
 the same Q-values. With weights where every ReLU is active, the check sees the pixel scaling
 alone; with signed weights, the ReLUs too.
+
+The gradient step's check spies on what a step does to a small Nature CNN (2 frames of
+36x36, 3 actions): the frames the networks are given, the gradient in the online network
+when the optimizer steps, the target network's gradients and weights, what it returns.
 
 The env check plays the same seeded games with the same actions on the student's env and on
 the course's, and compares frames, rewards and episode ends: any order of wrappers that
@@ -24,8 +29,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from rlcourse.agents.dqn import compute_dqn_loss, dqn_gradient_step
+from rlcourse.buffers import ReplaySample
 from rlcourse.course.exercises.core import Case, ReturnedNone, check_exercise
 from rlcourse.envs import make_atari_env
+from rlcourse.errors import TrainingDivergedError
 from rlcourse.evaluation import evaluate
 from rlcourse.networks import NatureCNN
 
@@ -581,4 +589,470 @@ def check_evaluate(student_function: Any) -> Any:
         "per episode.",
         pointer="the evaluation protocol in section 5, and the Gymnasium API of env.reset "
         "and env.step (its five results)",
+    )
+
+
+# --- the gradient step ------------------------------------------------------------------
+
+_STEP_SHAPE = (2, 36, 36)
+"""Small frames for the step's check: the Nature CNN's layers on 36x36 end in 64x1x1."""
+_STEP_ACTIONS = 3
+_STEP_LR = 0.1
+
+
+def _flat_weights(network: Any) -> Any:
+    import torch
+
+    return torch.cat([p.detach().reshape(-1) for p in network.parameters()]).clone()
+
+
+def _step_networks(same_target: bool) -> tuple[Any, Any]:
+    """An online and a target Nature CNN with different weights (or one network twice).
+    Their output layers are scaled up, so Q-values are near 1, not 0: a bootstrap that is
+    wrongly kept or dropped moves the loss clearly. The target keeps ``requires_grad``, so
+    a gradient that reaches it shows."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        online = NatureCNN(_STEP_SHAPE, _STEP_ACTIONS)
+        target = online if same_target else NatureCNN(_STEP_SHAPE, _STEP_ACTIONS)
+    with torch.no_grad():
+        for network in {id(online): online, id(target): target}.values():
+            next(network.head.parameters()).mul_(30.0)  # the output layer's weight
+    return online, target
+
+
+def _step_batch(
+    seed: int, terminated: list[bool], truncated: list[bool], rewards: list[float]
+) -> ReplaySample:
+    """A minibatch as the replay memory samples it: NumPy arrays, uint8 frames."""
+    rng = np.random.default_rng(seed)
+    size = len(rewards)
+    return ReplaySample(
+        rng.integers(0, 256, (size, *_STEP_SHAPE), dtype=np.uint8),
+        (np.arange(size) + seed) % _STEP_ACTIONS,
+        np.array(rewards, dtype=np.float32),
+        rng.integers(0, 256, (size, *_STEP_SHAPE), dtype=np.uint8),
+        np.array(terminated),
+        np.array(truncated),
+    )
+
+
+_REWARDS = [1.0, 0.0, -1.0, 3.0, 1.0, 0.0]
+_MIXED = ([True, False, False, False, True, False], [False, True, False, False, False, True])
+_BATCHES = [_step_batch(seed, *_MIXED, _REWARDS) for seed in (1, 2)]
+_NO_ENDS = _step_batch(6, [False] * 6, [False] * 6, _REWARDS)
+
+
+class _StepRecord(dict):
+    """What the spies saw in one case; shown to the student as what the step returned."""
+
+    def __repr__(self) -> str:
+        returned = self.get("returned", [])
+        return ", then ".join(_describe(value) for value in returned) or "nothing"
+
+
+class _SpyOptimizer:
+    """SGD on the online network that records the gradient it finds at each ``step``."""
+
+    def __init__(self, online: Any) -> None:
+        import torch
+
+        self._online = online
+        self._optimizer = torch.optim.SGD(online.parameters(), lr=_STEP_LR)
+        self.gradients: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._optimizer, name)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self._optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure: Any = None) -> Any:
+        import torch
+
+        self.gradients.append(
+            torch.cat(
+                [
+                    (torch.zeros_like(p) if p.grad is None else p.grad.detach()).reshape(-1)
+                    for p in self._online.parameters()
+                ]
+            ).clone()
+        )
+        return self._optimizer.step(closure)
+
+
+def _watch_inputs(network: Any, seen: list[tuple[str, float | None]]) -> Any:
+    """Record the dtype and range of the frames ``network`` is given; hand it bytes."""
+    import torch
+
+    def hook(module: Any, args: Any) -> Any:
+        frames = args[0]
+        if not isinstance(frames, torch.Tensor):
+            seen.append((f"a {type(frames).__name__}", None))
+            frames = torch.as_tensor(np.asarray(frames))
+        if frames.dtype != torch.uint8:
+            top = float(frames.detach().float().max())
+            dtype = str(frames.dtype).removeprefix("torch.")
+            seen.append((f"{dtype} frames with values up to {top:.4g}", top))
+            scale = 255.0 if top <= 1.0 else 1.0
+            frames = (frames.detach().float() * scale).round().clamp(0, 255).to(torch.uint8)
+        return (frames, *args[1:])
+
+    return network.register_forward_pre_hook(hook)
+
+
+def _play_steps(
+    f: Any,
+    batches: list[ReplaySample],
+    gamma: float = 0.9,
+    same_target: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Call ``f`` on each minibatch in turn, with the same networks and optimizer; what the
+    spies saw."""
+    online, target = _step_networks(same_target)
+    optimizer = _SpyOptimizer(online)
+    inputs: list[tuple[str, float | None]] = []
+    hooks = [_watch_inputs(online, inputs)]
+    if not same_target:
+        hooks.append(_watch_inputs(target, inputs))
+    target_before = _flat_weights(target)
+    returned, steps_after, raised = [], [], ""
+    try:
+        for batch in batches:
+            try:
+                returned.append(f(online, target, optimizer, batch, gamma, **options))
+            except TrainingDivergedError:
+                raised = "TrainingDivergedError"
+                break
+            steps_after.append(len(optimizer.gradients))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    record = _StepRecord(
+        {
+            "inputs": inputs,
+            "returned": returned,
+            "steps": steps_after,
+            "gradients": optimizer.gradients,
+            "online after": _flat_weights(online),
+            "raised": raised,
+        }
+    )
+    if not same_target:
+        record["target changed"] = not bool((_flat_weights(target) == target_before).all())
+        record["target gradient"] = any(
+            p.grad is not None and bool(p.grad.abs().sum() > 0) for p in target.parameters()
+        )
+    return record
+
+
+def _loss_of(batch: ReplaySample, gamma: float, **options: Any) -> float:
+    """DQN's loss on ``batch`` for the check's fresh networks."""
+    import torch
+
+    online, target = _step_networks(same_target=False)
+    tensors = ReplaySample(*(torch.as_tensor(x) for x in batch))
+    with torch.no_grad():
+        value, _ = compute_dqn_loss(online, target, tensors, gamma, **options)
+    return float(value)
+
+
+def _floats(value: Any) -> tuple[float, float] | str:
+    """The two numbers a step returned, or what is wrong with it."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        return (
+            f"it returned {_describe(value)}: return the loss and the mean Q(s, a) of the "
+            "minibatch (an UpdateInfo, or a pair of numbers)"
+        )
+    if any(type(item).__module__.startswith("torch") for item in value):
+        return (
+            "it returned tensors: return plain Python numbers, not tensors (a tensor that "
+            "keeps the loss's graph keeps the whole step's memory alive in a training log)"
+        )
+    try:
+        return float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        return f"it returned {_describe(value)}, not two numbers"
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _same(expected: float, got: float) -> bool:
+    return bool(np.isclose(got, expected, rtol=1e-4, atol=1e-6))
+
+
+def _compare_inputs_and_returns(expected: dict, got: dict) -> str | None:
+    if got["inputs"]:
+        seen, top = got["inputs"][0]
+        if top is not None and top <= 1.0:
+            return (
+                f"the networks were given {seen}: the frames were divided by 255 before the "
+                "network, which divides them itself, so they would be scaled twice. Hand the "
+                "network the minibatch's uint8 frames as the replay memory stores them"
+            )
+        return (
+            f"the networks were given {seen}: hand them the minibatch's uint8 frames as the "
+            "replay memory stores them (1 byte a pixel to move); the network makes them "
+            "floats and scales them itself"
+        )
+    if got["steps"] != expected["steps"]:
+        calls = len(got["steps"])
+        counts = np.diff([0, *got["steps"]]).tolist()
+        if 0 in counts:
+            return "the optimizer's step was not called: the weights did not change"
+        return f"the optimizer stepped {counts} times in {calls} calls: one step per call"
+    for e, g in zip(expected["returned"], got["returned"], strict=True):
+        numbers = _floats(g)
+        if isinstance(numbers, str):
+            return numbers
+        (e_loss, e_q), (g_loss, g_q) = e, numbers
+        if not _same(e_loss, g_loss):
+            return f"the loss returned was {g_loss:.6g}, expected {e_loss:.6g}" + "".join(
+                f": it is {name}"
+                for name, value in expected["mistaken losses"].items()
+                if _same(value, g_loss)
+            )
+        if not _same(e_q, g_q):
+            return (
+                f"the mean Q(s, a) returned was {g_q:.6g}, expected {e_q:.6g}: the mean "
+                "over the minibatch of the online network's Q-value of the action taken"
+            )
+    return None
+
+
+def _compare_raised(expected: dict, got: dict) -> str | None:
+    if got["raised"] == expected["raised"]:
+        if not bool((got["online after"] == expected["online after"]).all()):
+            return "the error came, but only after the online network's weights had changed"
+        return None
+    return "the loss was not a number and your step went on: no error was raised" + (
+        ", and the weights became NaN" if bool(got["online after"].isnan().any()) else ""
+    )
+
+
+def _compare_gradients(expected: dict, got: dict) -> str | None:
+    import torch
+
+    max_norm = expected["max_grad_norm"]
+    for index, (e, g) in enumerate(zip(expected["gradients"], got["gradients"], strict=False)):
+        if torch.allclose(g, e, rtol=1e-4, atol=1e-6 * float(e.abs().max())):
+            continue
+        at = (
+            "at the optimizer's step"
+            if index == 0
+            else f"at the optimizer's step of call {index + 1}"
+        )
+        norm, e_norm = float(g.norm()), float(e.norm())
+        if norm == 0:
+            return (
+                f"{at} the gradients were empty: the loss's gradients must be there when the "
+                "optimizer steps (cleared before the backward pass, not after it)"
+            )
+        if max_norm is not None and norm > max_norm * (1 + 1e-3):
+            return (
+                f"{at} the gradient's global norm was {norm:.4g}, above max_grad_norm = "
+                f"{max_norm:g}: it was not clipped before the step"
+            )
+        if index > 0:
+            return (
+                f"{at} the gradient was not that of the loss on this call's minibatch: "
+                "the gradients of the call before were still there"
+            )
+        cosine = float(g @ e) / max(norm * e_norm, 1e-30)
+        if cosine > 1 - 1e-4:
+            bound = "no bound" if max_norm is None else f"max_grad_norm = {max_norm:g}"
+            return (
+                f"{at} the gradient pointed the right way but its global norm was {norm:.4g}, "
+                f"expected {e_norm:.4g} ({bound}): clip the norm to the max_grad_norm given, "
+                "and not at all when it is None"
+            )
+        return f"{at} the gradient was not that of DQN's loss on the minibatch"
+    if len(got["gradients"]) != len(expected["gradients"]):
+        count, wanted = len(got["gradients"]), len(expected["gradients"])
+        return f"the optimizer stepped {count} times, expected {wanted}"
+    if not torch.allclose(got["online after"], expected["online after"], rtol=1e-4, atol=1e-6):
+        return "the online network's weights after the step are not those of the optimizer's step"
+    return None
+
+
+def _compare_target(expected: dict, got: dict) -> str | None:
+    if got["target gradient"]:
+        return (
+            "the target network received gradients: the TD target was computed with gradient "
+            "tracking on"
+        )
+    if got["target changed"]:
+        return "the target network's weights changed during the step"
+    return None
+
+
+def _step_case(
+    name: str,
+    rule: str,
+    compare: Any,
+    batches: list[ReplaySample],
+    gamma: float = 0.9,
+    same_target: bool = False,
+    **options: Any,
+) -> Case:
+    def run(f: Any) -> dict[str, Any]:
+        record = _play_steps(f, batches, gamma, same_target, **options)
+        if f is dqn_gradient_step:
+            record["max_grad_norm"] = options.get("max_grad_norm", 10.0)
+        if f is dqn_gradient_step and compare is _compare_inputs_and_returns:
+            flags = batches[0]
+            ended = flags.terminated | flags.truncated
+            as_terminal = flags._replace(terminated=ended)
+            other = {"double": options.get("double", False), "loss": options.get("loss", "huber")}
+            mistaken = {
+                "the loss of a target where truncated transitions do not bootstrap either "
+                "(truncated treated as terminated)": _loss_of(as_terminal, gamma, **other),
+                "the loss with no transition treated as terminal": _loss_of(
+                    flags._replace(terminated=np.zeros_like(flags.terminated)), gamma, **other
+                ),
+                "the loss after the optimizer's step, not the one the step was taken on": (
+                    _loss_after(batches[0], gamma, other, options.get("max_grad_norm", 10.0))
+                ),
+            }
+            if other != {"double": False, "loss": "huber"}:
+                mistaken[
+                    "the loss with the default options: double and loss were not passed on"
+                ] = _loss_of(flags, gamma)
+            if other["loss"] == "mse":
+                mistaken["the Huber loss, not the loss asked for"] = _loss_of(
+                    flags, gamma, double=other["double"]
+                )
+            record["mistaken losses"] = mistaken
+        return record
+
+    return Case(name, run, rule, compare)
+
+
+def _loss_after(batch: ReplaySample, gamma: float, other: dict, max_grad_norm: Any) -> float:
+    import torch
+
+    online, target = _step_networks(same_target=False)
+    optimizer = torch.optim.SGD(online.parameters(), lr=_STEP_LR)
+    dqn_gradient_step(online, target, optimizer, batch, gamma, max_grad_norm=max_grad_norm, **other)
+    tensors = ReplaySample(*(torch.as_tensor(x) for x in batch))
+    with torch.no_grad():
+        value, _ = compute_dqn_loss(online, target, tensors, gamma, **other)
+    return float(value)
+
+
+def check_dqn_gradient_step(student_function: Any) -> Any:
+    """Check ``dqn_gradient_step(q_network, target_network, optimizer, batch, gamma, *,
+    double=False, loss="huber", max_grad_norm=10.0) -> UpdateInfo(loss, q_mean)`` by what
+    it does to a small Nature CNN and an SGD optimizer that records its gradients."""
+    nan_batch = _step_batch(3, *_MIXED, [1.0, float("nan"), 0.0, 0.0, 1.0, 0.0])
+    truncated_batch = _step_batch(
+        4,
+        [True, True, False, False, False, False],
+        [False, False, True, True, False, False],
+        [1.0, 0.0, 1.0, 0.0, 1.0, 0.0],
+    )
+    cases = [
+        _step_case(
+            "one step on a minibatch of 6 uint8 observations (NumPy arrays)",
+            "the minibatch's frames reach the networks as the replay memory stores them, "
+            "uint8 (the network scales them itself); one optimizer step per call; the step "
+            "returns the loss it was taken on and the mean Q(s, a) of the actions taken, as "
+            "numbers",
+            _compare_inputs_and_returns,
+            [_NO_ENDS],
+            max_grad_norm=0.05,
+        ),
+        _step_case(
+            "terminated and truncated transitions, gamma=0.8",
+            "only terminated transitions drop the bootstrap; a truncated one still adds "
+            "gamma times the target network's best next Q-value",
+            _compare_inputs_and_returns,
+            [truncated_batch],
+            gamma=0.8,
+            max_grad_norm=0.05,
+        ),
+        _step_case(
+            "the gradient at the optimizer's step, max_grad_norm=0.05",
+            "when the optimizer steps, the online network holds the gradient of DQN's loss "
+            "on this minibatch, its global norm clipped to max_grad_norm",
+            _compare_gradients,
+            _BATCHES[:1],
+            max_grad_norm=0.05,
+        ),
+        _step_case(
+            "max_grad_norm=None (no clipping)",
+            "the clipping bound is the max_grad_norm given; None means no clipping",
+            _compare_gradients,
+            _BATCHES[:1],
+            max_grad_norm=None,
+        ),
+        _step_case(
+            "two steps in a row on two minibatches (max_grad_norm=None)",
+            "each step's gradient is that of its own minibatch alone: the gradients left by "
+            "the step before are cleared before the backward pass",
+            _compare_gradients,
+            _BATCHES,
+            max_grad_norm=None,
+        ),
+        _step_case(
+            "max_grad_norm=1000",
+            "the clipping bound is the max_grad_norm given: a gradient below it is not changed",
+            _compare_gradients,
+            _BATCHES[:1],
+            max_grad_norm=1000.0,
+        ),
+        _step_case(
+            "the target network during the step",
+            "the TD target is a fixed label: the target network gets no gradient and keeps "
+            "its weights (it is synced elsewhere, every so many steps)",
+            _compare_target,
+            _BATCHES[:1],
+            max_grad_norm=0.05,
+        ),
+        _step_case(
+            "the target network is the online network itself (just synced)",
+            "no gradient flows through the TD target, even when the target network is the "
+            "online network itself",
+            _compare_gradients,
+            _BATCHES[:1],
+            same_target=True,
+            max_grad_norm=0.05,
+        ),
+        _step_case(
+            "double=True, loss='mse'",
+            "double and loss choose the TD target and the loss, as in compute_dqn_loss",
+            _compare_inputs_and_returns,
+            _BATCHES[:1],
+            max_grad_norm=0.05,
+            double=True,
+            loss="mse",
+        ),
+        _step_case(
+            "a minibatch whose rewards hold a NaN",
+            "a loss that is not a finite number stops the step with rlcourse.errors."
+            "TrainingDivergedError before any weight changes",
+            _compare_raised,
+            [nan_batch],
+            max_grad_norm=0.05,
+        ),
+    ]
+    return check_exercise(
+        "dqn_gradient_step",
+        student_function,
+        dqn_gradient_step,
+        cases,
+        hint="move the minibatch to the online network's device without changing its "
+        "dtypes; get the loss from your compute_dqn_loss (lesson 04); stop if it is not "
+        "finite; then clear the old gradients, backpropagate, clip the global norm when a "
+        "bound is given, and let the optimizer step. Return the loss and the mean Q(s, a) "
+        "as plain numbers.",
+        pointer="section 6 of this lesson, rlcourse.errors.check_finite_loss, "
+        "torch.nn.utils.clip_grad_norm_ and torch.optim.Optimizer.zero_grad in the PyTorch "
+        "documentation",
     )
