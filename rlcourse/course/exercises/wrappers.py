@@ -27,9 +27,16 @@ def _describe_pooled(obs: Any, env: FrameCounterEnv) -> str:
     offset = 1000 * env.resets
     if obs.shape != env.shape:
         return f"an array of shape {obs.shape} (a frame is {env.shape})"
+    frames = [frame_at(offset + t, env.shape) for t in range(env.t + 1)]
+    last = env.t
+    if last > 0 and np.array_equal(obs, np.maximum(frames[last - 1], frames[last])):
+        return f"the maximum of frames {last - 1} and {last}"
+    for s in range(last - 2, max(last - 8, -1), -1):  # more than two frames pooled
+        if np.array_equal(obs, np.max(np.stack(frames[s:]), axis=0)):
+            return f"the maximum of frames {s} to {last}"
     for t in range(env.t, -1, -1):
-        frame = frame_at(offset + t, env.shape)
-        if t > 0 and np.array_equal(obs, np.maximum(frame_at(offset + t - 1, env.shape), frame)):
+        frame = frames[t]
+        if t > 0 and np.array_equal(obs, np.maximum(frames[t - 1], frame)):
             return f"the maximum of frames {t - 1} and {t}"
         if np.array_equal(obs, frame):
             return f"frame {t}"
@@ -42,15 +49,19 @@ def _describe_pooled(obs: Any, env: FrameCounterEnv) -> str:
 
 
 def _play_skip(wrapper_class: Any, env_kwargs: dict, n_steps: int, skip: int) -> list[dict]:
-    """One record per step: frames played so far, reward, flags, what the observation is."""
+    """One record per step: frames played so far, the actions the game got, reward, flags,
+    what the observation is. The steps' actions differ (none is NOOP, 0), so a repeat that
+    plays anything but the step's action shows."""
     env = wrapper_class(FrameCounterEnv(**env_kwargs), skip=skip)
     env.reset(seed=0)
     records = []
-    for _ in range(n_steps):
-        obs, reward, terminated, truncated, _ = env.step(0)
+    for number in range(n_steps):
         bare = env.unwrapped
+        before = len(bare.actions)
+        obs, reward, terminated, truncated, _ = env.step(1 + number % 3)
         record = {
             "frames played": bare.t,
+            "actions": [int(a) for a in bare.actions[before:]],
             "reward": float(reward),
             "terminated": bool(terminated),
             "truncated": bool(truncated),
@@ -75,6 +86,11 @@ def _compare_steps(expected: list[dict], got: list[dict]) -> str | None:
                     "episode had ended"
                 )
             return f"{played}, expected {e['frames played']}"
+        if g["actions"] != e["actions"]:
+            return (
+                f"step {number} played the actions {g['actions']} on the game's frames, "
+                f"expected {e['actions']}: the step's action on every frame of the repeat"
+            )
         for flag in ("terminated", "truncated"):
             if g[flag] != e[flag]:
                 return f"step {number} returned {flag}={g[flag]}, expected {e[flag]}"
@@ -104,8 +120,8 @@ def check_max_and_skip(student_class: Any) -> Any:
     cases = [
         case(
             "skip=4, three steps",
-            "each step repeats the action 4 times, returns the sum of the 4 rewards and the "
-            "pixel-wise maximum of the last two frames of the repeat",
+            "each step plays its action on 4 frames in a row, returns the sum of the 4 "
+            "rewards and the pixel-wise maximum of the last two frames of the repeat",
             small,
             3,
             4,
@@ -183,6 +199,10 @@ def _known_mistakes(frame: np.ndarray, size: int) -> dict[str, np.ndarray]:
         "the frame was resized with nearest-neighbour interpolation; shrinking needs area "
         "interpolation, which averages the pixels each output pixel covers": cv2.resize(
             gray, (size, size), interpolation=cv2.INTER_NEAREST
+        ),
+        "the frame was resized with bicubic interpolation; shrinking needs area "
+        "interpolation, which averages the pixels each output pixel covers": cv2.resize(
+            gray, (size, size), interpolation=cv2.INTER_CUBIC
         ),
         "the frame is transposed (rows and columns swapped): the ALE's frames are "
         "(height, width, channels)": cv2.resize(gray, (size, size), interpolation=area).T,
@@ -322,20 +342,28 @@ def _describe_stack(obs: Any, env: FrameCounterEnv) -> Any:
     return names
 
 
-def _play_stack(wrapper_class: Any, k: int, steps: tuple[int, ...]) -> list:
+def _play_stack(
+    wrapper_class: Any, k: int, steps: tuple[int, ...], ends: dict | None = None
+) -> list:
     """Reset, then the given numbers of steps, each block after a reset; one record per
-    returned observation: the frames it holds when returned, and whether it later changed."""
-    env = wrapper_class(FrameCounterEnv(shape=(3, 3)), k=k)
+    returned observation: the frames it holds when returned, whether it later changed, and
+    what came with it (the reward, the flags, the frame number the game's info gave)."""
+    env = wrapper_class(FrameCounterEnv(shape=(3, 3), **(ends or {})), k=k)
     returned, records = [], []
 
-    def keep(obs: Any) -> None:
-        records.append({"frames": _describe_stack(obs, env.unwrapped)})
+    def keep(obs: Any, *rest: Any) -> None:
+        *outcome, info = rest
+        passed = [float(outcome[0]), bool(outcome[1]), bool(outcome[2])] if outcome else []
+        frame = info.get("frame") if isinstance(info, dict) else f"a {type(info).__name__}"
+        records.append(
+            {"frames": _describe_stack(obs, env.unwrapped), "passed on": [*passed, frame]}
+        )
         returned.append((obs, np.array(obs, copy=True)))
 
     for block, n_steps in enumerate(steps):
-        keep(env.reset(seed=0 if block == 0 else None)[0])
+        keep(*env.reset(seed=0 if block == 0 else None))
         for _ in range(n_steps):
-            keep(env.step(0)[0])
+            keep(*env.step(0))
     for record, (obs, copy) in zip(records, returned, strict=True):
         record["changed by later steps"] = not np.array_equal(np.asarray(obs), copy)
     return records
@@ -363,6 +391,20 @@ def _compare_stacks(expected: list[dict], got: list[dict]) -> str | None:
                 return f"{message}: blank frames where the first frame should be repeated"
             return message
     for moment, e, g in zip(moments, expected, got, strict=True):
+        if g["passed on"] != e["passed on"]:
+            names = ["reward", "terminated", "truncated", "info['frame']"][-len(e["passed on"]) :]
+            wrong = [
+                f"{name}={got_value!r} (expected {value!r})"
+                for name, value, got_value in zip(
+                    names, e["passed on"], g["passed on"], strict=True
+                )
+                if got_value != value
+            ]
+            return (
+                f"{moment}: {', '.join(wrong)}: the stack changes the observation only; the "
+                "reward, the two flags and the info are the game's, passed on unchanged"
+            )
+    for moment, e, g in zip(moments, expected, got, strict=True):
         if g["changed by later steps"] and not e["changed by later steps"]:
             return (
                 f"the observation returned {moment} changed during later steps: the "
@@ -374,8 +416,10 @@ def _compare_stacks(expected: list[dict], got: list[dict]) -> str | None:
 def check_frame_stack(student_class: Any) -> Any:
     """Check a ``FrameStack`` wrapper class (its ``reset`` and ``step``)."""
 
-    def case(name: str, rule: str, k: int, steps: tuple[int, ...]) -> Case:
-        return Case(name, lambda c: _play_stack(c, k, steps), rule, _compare_stacks)
+    def case(
+        name: str, rule: str, k: int, steps: tuple[int, ...], ends: dict | None = None
+    ) -> Case:
+        return Case(name, lambda c: _play_stack(c, k, steps, ends), rule, _compare_stacks)
 
     cases = [
         case(
@@ -394,6 +438,22 @@ def check_frame_stack(student_class: Any) -> Any:
             3,
             (2, 1),
         ),
+        case(
+            "an episode that ends at its third step (terminated), then a reset",
+            "the stack changes the observation only: the reward, terminated, truncated and "
+            "the info are the game's, passed on unchanged by step and reset",
+            2,
+            (3, 1),
+            {"episode_length": 3},
+        ),
+        case(
+            "an episode cut by a time limit at its second step (truncated)",
+            "the stack changes the observation only: a truncation is passed on as "
+            "truncated, not terminated",
+            2,
+            (2, 1),
+            {"truncate_at": 2},
+        ),
     ]
     return check_exercise(
         "FrameStack",
@@ -402,7 +462,8 @@ def check_frame_stack(student_class: Any) -> Any:
         cases,
         hint="at a reset, every one of the k slots gets the first frame; at each step the "
         "oldest frame leaves, the others move one slot towards the front and the new frame "
-        "takes the last slot; hand out an array of your own that you will not change later.",
+        "takes the last slot; hand out an array of your own that you will not change later, and "
+        "pass the game's reward, flags and info on as they came.",
         pointer="section 4 of this lesson (padding after a reset, a copy of the stack), and "
         "Gymnasium's FrameStackObservation documentation (its padding with the reset frame)",
     )
