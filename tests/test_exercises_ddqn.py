@@ -5,18 +5,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 from exercise_helpers import assert_no_answer_code
-from torch import nn
 
 from rlcourse.agents.dqn import (
     compute_dqn_loss,
     double_dqn_target,
+    double_dqn_update,
+    dqn_gradient_step,
     td_target,
     update_target_network,
 )
 from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.ddqn import (
-    check_compute_dqn_loss,
     check_double_dqn_target,
+    check_double_dqn_update,
     check_update_target_network,
 )
 
@@ -73,117 +74,17 @@ def _masks_truncated(rewards, next_q_online, next_q_target, terminated, truncate
     )
 
 
+def _truncation_overrides(rewards, next_q_online, next_q_target, terminated, truncated, gamma):
+    """Bootstraps wherever the time limit fell, even on a step that terminated (old Gym's
+    ``done and not TimeLimit.truncated``, carried over to Gymnasium's two flags)."""
+    return _double_by_gather(
+        rewards, next_q_online, next_q_target, terminated & ~truncated, truncated, gamma
+    )
+
+
 def _old_signature(rewards, next_q_online, next_q_target, terminated, gamma):
     """The lesson's former signature, without ``truncated``."""
     return _double_by_gather(rewards, next_q_online, next_q_target, terminated, None, gamma)
-
-
-# --- compute_dqn_loss: correct answers --------------------------------------------------
-
-
-def _loss_with_detach(q_network, target_network, batch, gamma, double=False, loss="huber"):
-    """Indexing instead of gather, .detach() instead of no_grad, torch.where for the mask,
-    F.huber_loss; its own Double DQN target."""
-    obs, actions, rewards, next_obs, terminated, truncated = batch
-    rows = torch.arange(len(actions))
-    q_taken = q_network(obs)[rows, actions]
-    next_target = target_network(next_obs).detach()
-    if double:
-        chosen = q_network(next_obs).detach().argmax(dim=1)
-        next_value = next_target[rows, chosen]
-    else:
-        next_value = next_target.max(dim=1).values
-    target = torch.where(terminated, rewards, rewards + gamma * next_value)
-    if loss == "mse":
-        return ((q_taken - target) ** 2).mean(), q_taken
-    return F.huber_loss(q_taken, target, delta=1.0), q_taken
-
-
-def _loss_with_one_hot(q_network, target_network, batch, gamma, double=False, loss="huber"):
-    """A one-hot product for Q(s, a), the package's target functions under no_grad, Huber
-    written out by hand, the batch read by field name."""
-    n_actions = q_network(batch.obs).shape[1]
-    q_taken = (q_network(batch.obs) * F.one_hot(batch.actions, n_actions)).sum(dim=1)
-    with torch.no_grad():
-        next_q_target = target_network(batch.next_obs)
-        if double:
-            target = double_dqn_target(
-                batch.rewards,
-                q_network(batch.next_obs),
-                next_q_target,
-                batch.terminated,
-                batch.truncated,
-                gamma,
-            )
-        else:
-            target = td_target(
-                batch.rewards, next_q_target, batch.terminated, batch.truncated, gamma
-            )
-    error = q_taken - target
-    if loss == "huber":
-        per_item = torch.where(error.abs() <= 1, 0.5 * error**2, error.abs() - 0.5)
-    else:
-        per_item = error.pow(2)
-    return per_item.mean(), q_taken
-
-
-def _package_loss(*args, **kwargs):
-    """The package's own code, wrapped (the function object itself is refused by design)."""
-    return compute_dqn_loss(*args, **kwargs)
-
-
-# --- compute_dqn_loss: mistakes ---------------------------------------------------------
-
-
-def _make_loss(
-    choose="online",
-    rate="target",
-    mask="terminated",
-    grad=False,
-    huber=True,
-    mean=True,
-    ignore_double=False,
-):
-    """A compute_dqn_loss with one mistake switched on."""
-
-    def buggy(q_network, target_network, batch, gamma, double=False, loss="huber"):
-        obs, actions, rewards, next_obs, terminated, truncated = batch
-        q_taken = q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
-        use_double = True if ignore_double else double
-        with torch.enable_grad() if grad else torch.no_grad():
-            nets = {"online": q_network, "target": target_network}
-            if use_double:
-                chooser = nets[choose](next_obs)
-                rater = nets[rate](next_obs)
-                next_value = rater.gather(1, chooser.argmax(1, keepdim=True)).squeeze(1)
-            else:
-                next_value = target_network(next_obs).max(dim=1).values
-            done = {
-                "terminated": terminated,
-                "both": terminated | truncated,
-                "none": torch.zeros_like(terminated),
-            }[mask]
-            target = rewards + gamma * (~done).float() * next_value
-        error = q_taken - target
-        if huber and loss == "huber":
-            per_item = F.smooth_l1_loss(q_taken, target, reduction="none")
-        else:
-            per_item = error**2
-        return (per_item.mean() if mean else per_item.sum()), q_taken
-
-    return buggy
-
-
-def _loss_of_the_best_action(q_network, target_network, batch, gamma, double=False, loss="huber"):
-    """The max over Q(s, ·) instead of the Q-value of the action taken."""
-    q_best = q_network(batch.obs).max(dim=1).values
-    with torch.no_grad():
-        next_q_target = target_network(batch.next_obs)
-        chooser = q_network(batch.next_obs) if double else next_q_target
-        target = double_dqn_target(
-            batch.rewards, chooser, next_q_target, batch.terminated, batch.truncated, gamma
-        )
-    return F.smooth_l1_loss(q_best, target), q_best
 
 
 # --- update_target_network: correct answers --------------------------------------------
@@ -252,6 +153,143 @@ def _forgets_its_own_weights(target, online, tau):
             t.copy_(tau * o)
 
 
+# --- double_dqn_update: correct answers -------------------------------------------------
+
+
+def _update_with_the_pieces(
+    q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm=10.0
+):
+    """Lesson 04's loss with double=True, the step by hand, exercise 2 for the target."""
+    loss, _ = compute_dqn_loss(q_network, target_network, batch, gamma, double=True)
+    optimizer.zero_grad()
+    loss.backward()
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(q_network.parameters(), max_grad_norm)
+    optimizer.step()
+    update_target_network(target_network, q_network, tau)
+    return loss.item()
+
+
+def _update_with_lesson_05_step(
+    q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm=10.0
+):
+    """Lesson 05's gradient step asked for the Double DQN target."""
+    info = dqn_gradient_step(
+        q_network, target_network, optimizer, batch, gamma, double=True, max_grad_norm=max_grad_norm
+    )
+    update_target_network(target_network, q_network, tau)
+    return info.loss
+
+
+def _update_by_hand(q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm=10.0):
+    """Everything written out: exercise 1's target from both nets' values under no_grad,
+    Q(s, a) by indexing, F.huber_loss, gradients set to None by hand, the norm clipped by
+    hand, the Polyak update through the state dicts; returns the loss as a tensor."""
+    rows = torch.arange(len(batch.actions))
+    with torch.no_grad():
+        target = double_dqn_target(
+            batch.rewards,
+            q_network(batch.next_obs),
+            target_network(batch.next_obs),
+            batch.terminated,
+            batch.truncated,
+            gamma,
+        )
+    q_taken = q_network(batch.obs)[rows, batch.actions]
+    loss = F.huber_loss(q_taken, target)
+    for param in q_network.parameters():
+        param.grad = None
+    loss.backward()
+    if max_grad_norm is not None:
+        norm = torch.sqrt(sum((p.grad**2).sum() for p in q_network.parameters()))
+        if norm > max_grad_norm:
+            for param in q_network.parameters():
+                param.grad *= max_grad_norm / norm
+    optimizer.step()
+    online_state = q_network.state_dict()
+    target_network.load_state_dict(
+        {k: v + tau * (online_state[k] - v) for k, v in target_network.state_dict().items()}
+    )
+    return loss.detach()
+
+
+# --- double_dqn_update: mistakes --------------------------------------------------------
+
+
+def _make_update(
+    double=True,
+    rate="target",
+    mask="terminated",
+    zero_grad=True,
+    clip="before",
+    tau_of=lambda tau: tau,
+    target_first=False,
+    target_grad=False,
+):
+    """A double_dqn_update with one mistake switched on."""
+
+    def buggy(q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm=10.0):
+        obs, actions, rewards, next_obs, terminated, truncated = batch
+        q_taken = q_network(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+        with torch.enable_grad() if target_grad else torch.no_grad():
+            next_target = target_network(next_obs)
+            chooser = q_network(next_obs) if double else next_target
+            rater = next_target if rate == "target" else q_network(next_obs)
+            next_value = rater.gather(1, chooser.argmax(1, keepdim=True)).squeeze(1)
+            done = {
+                "terminated": terminated,
+                "both": terminated | truncated,
+                "overridden": terminated & ~truncated,
+            }[mask]
+            target = rewards + gamma * (~done).float() * next_value
+        loss = F.smooth_l1_loss(q_taken, target)
+        if target_first:
+            update_target_network(target_network, q_network, tau_of(tau))
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        clipping = max_grad_norm is not None and clip != "none"
+        if clipping and clip == "before":
+            torch.nn.utils.clip_grad_norm_(q_network.parameters(), max_grad_norm)
+        elif clipping and clip == "by value":
+            torch.nn.utils.clip_grad_value_(q_network.parameters(), max_grad_norm)
+        optimizer.step()
+        if clipping and clip == "after":
+            torch.nn.utils.clip_grad_norm_(q_network.parameters(), max_grad_norm)
+        if not target_first:
+            update_target_network(target_network, q_network, tau_of(tau))
+        return loss.item()
+
+    return buggy
+
+
+def _hard_copy(q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm=10.0):
+    """tau ignored: the target becomes a copy at every update."""
+    return _update_with_the_pieces(
+        q_network, target_network, optimizer, batch, gamma, 1.0, max_grad_norm
+    )
+
+
+def _arguments_swapped(q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm=10.0):
+    """The soft update with the networks the wrong way round: the online net follows."""
+    loss = dqn_gradient_step(
+        q_network, target_network, optimizer, batch, gamma, double=True, max_grad_norm=max_grad_norm
+    )
+    update_target_network(q_network, target_network, tau)
+    return loss.loss
+
+
+def _none_not_handled(q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm=10.0):
+    """Clips whatever max_grad_norm says: None is an error."""
+    loss, _ = compute_dqn_loss(q_network, target_network, batch, gamma, double=True)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(list(q_network.parameters()), max_norm=max_grad_norm)
+    optimizer.step()
+    update_target_network(target_network, q_network, tau)
+    return loss.item()
+
+
 # --- the tests --------------------------------------------------------------------------
 
 
@@ -261,13 +299,14 @@ def _forgets_its_own_weights(target, online, tau):
         (check_double_dqn_target, _double_by_gather),
         (check_double_dqn_target, _double_by_indexing),
         (check_double_dqn_target, _double_by_loop),
-        (check_compute_dqn_loss, _loss_with_detach),
-        (check_compute_dqn_loss, _loss_with_one_hot),
-        (check_compute_dqn_loss, _package_loss),
         (check_update_target_network, _update_with_copy),
         (check_update_target_network, _update_via_state_dict),
         (check_update_target_network, _update_via_data),
         (check_update_target_network, lambda *a: update_target_network(*a)),
+        (check_double_dqn_update, _update_with_the_pieces),
+        (check_double_dqn_update, _update_with_lesson_05_step),
+        (check_double_dqn_update, _update_by_hand),
+        (check_double_dqn_update, lambda *a: double_dqn_update(*a)),
     ],
 )
 def test_correct_code_in_other_styles_passes(capsys, check, correct):
@@ -282,40 +321,41 @@ MISTAKES = [
     (check_double_dqn_target, _roles_swapped, "online net picks a'", "read from the TARGET"),
     (check_double_dqn_target, _no_terminal_mask, "terminated", "must not bootstrap"),
     (check_double_dqn_target, _masks_truncated, "truncated", "still bootstraps"),
-    (
-        check_compute_dqn_loss,
-        _make_loss(choose="target"),
-        "online net picks a'",
-        "chosen by the ONLINE network",
-    ),
-    (
-        check_compute_dqn_loss,
-        _make_loss(rate="online"),
-        "online net picks a'",
-        "rated by the TARGET network",
-    ),
-    (
-        check_compute_dqn_loss,
-        _make_loss(ignore_double=True),
-        "double=False",
-        "target network both chooses and rates",
-    ),
-    (check_compute_dqn_loss, _make_loss(mask="none"), "terminated", "must not bootstrap"),
-    (check_compute_dqn_loss, _make_loss(mask="both"), "truncated", "still bootstraps"),
-    (
-        check_compute_dqn_loss,
-        _make_loss(grad=True),
-        "no gradient through it",
-        "computed without gradient",
-    ),
-    (check_compute_dqn_loss, _make_loss(huber=False), "gamma = 0", "Huber's loss"),
-    (check_compute_dqn_loss, _make_loss(mean=False), "gamma = 0", "averaged over the batch"),
-    (check_compute_dqn_loss, _loss_of_the_best_action, "gamma = 0", "actions taken"),
+    (check_double_dqn_target, _truncation_overrides, "same step", "both flags set"),
     (check_update_target_network, _tau_backwards, "tau = 0.1", "not the other way round"),
     (check_update_target_network, _moves_online, "online network is left", "only the target"),
     (check_update_target_network, _shares_tensors, "not the same tensors", "its own copy"),
     (check_update_target_network, _rebinds_a_local, "tau = 0.1", "moves a fraction tau"),
     (check_update_target_network, _forgets_its_own_weights, "tau = 0.1", "keeps 90% of its own"),
+    (check_double_dqn_update, _make_update(double=False), "online net picks a'", "ONLINE"),
+    (check_double_dqn_update, _make_update(rate="online"), "online net picks a'", "TARGET"),
+    (check_double_dqn_update, _make_update(mask="both"), "still bootstraps", "only termination"),
+    (
+        check_double_dqn_update,
+        _make_update(mask="overridden"),
+        "also when truncated",
+        "whatever its truncated flag says",
+    ),
+    (check_double_dqn_update, _make_update(zero_grad=False), "left over", "cleared"),
+    (check_double_dqn_update, _make_update(clip="none"), "clipped", "one global norm"),
+    (check_double_dqn_update, _make_update(clip="after"), "clipped", "before the optimizer"),
+    (check_double_dqn_update, _make_update(clip="by value"), "clipped", "not value by value"),
+    (check_double_dqn_update, _none_not_handled, "None", "not clipped"),
+    (
+        check_double_dqn_update,
+        _make_update(tau_of=lambda tau: 1 - tau),
+        "tau = 0.1 of the way",
+        "not the other way round",
+    ),
+    (check_double_dqn_update, _hard_copy, "tau = 0.1 of the way", "not a copy"),
+    (
+        check_double_dqn_update,
+        _make_update(target_first=True),
+        "UPDATED online network",
+        "not the online weights from before the step",
+    ),
+    (check_double_dqn_update, _arguments_swapped, "one step of the optimizer", "only reads it"),
+    (check_double_dqn_update, _make_update(target_grad=True), "fixed label", "online network only"),
 ]
 
 
@@ -329,14 +369,13 @@ def test_mistakes_are_caught_with_the_case_and_rule_that_show_them(
     assert first.startswith(WRONG) and case in first, out
     assert rule in out and "Hint:" in out, out
     assert_no_answer_code(
-        out, compute_dqn_loss, double_dqn_target, td_target, update_target_network
-    )
-
-
-def test_a_target_with_gradient_is_named(capsys):
-    check_compute_dqn_loss(_make_loss(grad=True))
-    assert "the target network received a gradient']: expected False, got True" in (
-        capsys.readouterr().out
+        out,
+        compute_dqn_loss,
+        double_dqn_target,
+        td_target,
+        update_target_network,
+        double_dqn_update,
+        dqn_gradient_step,
     )
 
 
@@ -360,21 +399,21 @@ def test_the_old_signature_is_reported_as_an_error(capsys):
 
 
 def test_the_pointer_comes_at_the_second_wrong_try(capsys):
-    buggy = _make_loss(choose="target")
-    check_compute_dqn_loss(buggy)
+    buggy = _make_update(target_first=True)
+    check_double_dqn_update(buggy)
     first = capsys.readouterr().out
-    check_compute_dqn_loss(buggy)
+    check_double_dqn_update(buggy)
     second = capsys.readouterr().out
     assert "Look at:" not in first and "Look at:" in second
-    assert "Double DQN target equation" in second
-    assert_no_answer_code(second, compute_dqn_loss, double_dqn_target, td_target)
+    assert "soft update equation" in second
+    assert_no_answer_code(second, double_dqn_update, dqn_gradient_step, update_target_network)
 
 
 def test_a_missing_return_is_named(capsys):
-    def no_return(q_network, target_network, batch, gamma, double=False, loss="huber"):
-        compute_dqn_loss(q_network, target_network, batch, gamma, double, loss)
+    def no_return(q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm=10.0):
+        double_dqn_update(q_network, target_network, optimizer, batch, gamma, tau, max_grad_norm)
 
-    check_compute_dqn_loss(no_return)
+    check_double_dqn_update(no_return)
     assert "`return` line missing" in capsys.readouterr().out
 
 
@@ -383,16 +422,16 @@ def test_unfilled_exercises_are_not_attempted_and_fall_back_to_the_package(capsy
         raise NotImplementedError()
 
     assert check_double_dqn_target(unfilled) is double_dqn_target
-    assert check_compute_dqn_loss(unfilled) is compute_dqn_loss
     assert check_update_target_network(unfilled) is update_target_network
+    assert check_double_dqn_update(unfilled) is double_dqn_update
     assert capsys.readouterr().out.count(NOT_ATTEMPTED) == 3
 
 
 def test_re_running_a_check_on_the_package_code_says_so(capsys):
     for check, function in (
         (check_double_dqn_target, double_dqn_target),
-        (check_compute_dqn_loss, compute_dqn_loss),
         (check_update_target_network, update_target_network),
+        (check_double_dqn_update, double_dqn_update),
     ):
         assert check(function) is function
         out = capsys.readouterr().out
@@ -402,24 +441,64 @@ def test_re_running_a_check_on_the_package_code_says_so(capsys):
 def test_the_checks_leave_torch_s_random_state_alone():
     state = torch.get_rng_state()
     check_double_dqn_target(_double_by_gather)
-    check_compute_dqn_loss(_loss_with_detach)
     check_update_target_network(_update_with_copy)
+    check_double_dqn_update(_update_with_the_pieces)
     assert torch.equal(state, torch.get_rng_state())
 
 
-def test_the_loss_case_nets_disagree():
-    """The cases only catch the Double DQN mistakes because the two nets disagree."""
+def test_the_update_case_nets_disagree_and_the_cases_tell_the_rules_apart():
+    """The update's cases only catch its mistakes because their parameters make the rules
+    differ: the nets disagree on every next action, the step moves the online weights (so
+    the target's pull before and after it differ), tau is not 1/2 (where tau and 1 - tau
+    agree), the gradient's norm lies between the clipping case's 0.1 and the others' 100."""
     from rlcourse.course.exercises.ddqn import _batch, _loss_nets
 
     online, target = _loss_nets()
     with torch.no_grad():
-        choices = online(_batch().next_obs).argmax(1)
-        assert not torch.equal(choices, target(_batch().next_obs).argmax(1))
-    assert isinstance(online, nn.Module)
+        chosen_by_online = online(_batch().next_obs).argmax(1)
+        chosen_by_target = target(_batch().next_obs).argmax(1)
+    assert not torch.any(chosen_by_online == chosen_by_target)
+    loss, _ = compute_dqn_loss(online, target, _batch(), 0.9, double=True)
+    loss.backward()
+    norm = torch.sqrt(sum((p.grad**2).sum() for p in online.parameters()))
+    assert 0.1 < norm < 100.0
 
 
-def test_a_wrong_loss_names_the_loss_and_a_wrong_q_taken_names_q_taken(capsys):
-    check_compute_dqn_loss(_make_loss(choose="target"))
-    assert "at ['the loss']" in capsys.readouterr().out
-    check_compute_dqn_loss(_loss_of_the_best_action)
-    assert "at ['q_taken']" in capsys.readouterr().out
+def test_double_dqn_update_is_what_the_agent_does_with_a_soft_target_at_every_step():
+    """The package's update equals DQN.update then the target's refresh of DQN.observe, for
+    an agent with double=True and a soft target refreshed after every gradient step."""
+    import copy
+
+    import gymnasium as gym
+    import numpy as np
+
+    from rlcourse.agents.dqn import DQN, DQNConfig
+    from rlcourse.buffers import ReplaySample
+    from rlcourse.course.exercises.ddqn import _batch
+
+    space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    config = DQNConfig(
+        double=True,
+        tau=0.1,
+        target_update_interval=1,
+        hidden_sizes=(8,),
+        batch_size=4,
+        learning_starts=4,
+        device="cpu",
+        max_grad_norm=0.5,
+    )
+    agent = DQN(space, gym.spaces.Discrete(3), config)
+    with torch.no_grad():  # a target that differs from the online net
+        for param in agent.target.parameters():
+            param.add_(0.3)
+    q, target = copy.deepcopy(agent.q), copy.deepcopy(agent.target)
+    optimizer = torch.optim.Adam(q.parameters(), lr=config.lr, eps=config.adam_eps)
+    optimizer.load_state_dict(agent.optimizer.state_dict())
+    batch = _batch(terminated=[False, True, False, False], truncated=[False, False, True, False])
+    info = agent.update(ReplaySample(*batch))
+    update_target_network(agent.target, agent.q, config.tau)
+    loss = double_dqn_update(q, target, optimizer, batch, config.gamma, config.tau, 0.5)
+    assert loss == pytest.approx(info.loss)
+    for mine, agents in ((q, agent.q), (target, agent.target)):
+        for a, b in zip(mine.parameters(), agents.parameters(), strict=True):
+            torch.testing.assert_close(a, b)

@@ -1,5 +1,6 @@
-"""Checks for lesson 06 (Double DQN): the Double DQN target, the Double DQN loss and the
-target network's hard and soft updates.
+"""Checks for lesson 06 (Double DQN): the Double DQN target, the target network's hard and
+soft updates, and the whole Double DQN update with a soft target (a multi-step exercise,
+checked by what it does to two tiny networks).
 
 The references are the package's own functions (:mod:`rlcourse.agents.dqn`), called as the
 student's: same name, same signature. Hints and pointers are words, never code.
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlcourse.agents.dqn import compute_dqn_loss, double_dqn_target, update_target_network
+from rlcourse.agents.dqn import double_dqn_target, double_dqn_update, update_target_network
 from rlcourse.buffers import ReplaySample
 from rlcourse.course.exercises.core import Case, check_exercise
 
@@ -53,6 +54,13 @@ def check_double_dqn_target(student_function: Any) -> Any:
             "bootstraps: its next state had a future",
         ),
         Case(
+            "terminated and truncated on the same step: no bootstrap",
+            lambda f: f(_REWARDS, _ONLINE, _TARGET, terminated, terminated, 0.9),
+            rule="a transition that ended by termination never bootstraps, also when the time "
+            "limit fell on the same step (both flags set): truncation does not bring back the "
+            "future of a state that terminated",
+        ),
+        Case(
             "when both nets agree it equals the DQN target",
             lambda f: f(_REWARDS, _TARGET, _TARGET, _NONE, _NONE, 0.99),
             rule="given the same values for both networks, the target is lesson 04's DQN "
@@ -79,7 +87,7 @@ def check_double_dqn_target(student_function: Any) -> Any:
     )
 
 
-# --- compute_dqn_loss ------------------------------------------------------------------
+# --- the tiny networks and batch of the update's check ----------------------------------
 
 
 def _linear(weight: list[list[float]], bias: list[float]) -> nn.Linear:
@@ -120,104 +128,6 @@ def _batch(
         next_obs,
         torch.tensor(terminated or none),
         torch.tensor(truncated or none),
-    )
-
-
-def _loss_values(f: Any, batch: ReplaySample, gamma: float = 0.9, **options: Any) -> Any:
-    """The Q-values of the actions taken and the loss, as numbers (q_taken first: a wrong
-    q_taken is the cause of a wrong loss)."""
-    online, target = _loss_nets()
-    loss, q_taken = f(online, target, batch, gamma, **options)
-    return {
-        "q_taken": torch.as_tensor(q_taken).detach().clone(),
-        "the loss": torch.as_tensor(loss).detach().item(),
-    }
-
-
-def _gradients(f: Any) -> dict[str, Any]:
-    """What back-propagating the loss reaches, with and without ``double``."""
-    found: dict[str, Any] = {}
-    for double in (True, False):
-        online, target = _loss_nets()
-        loss, _ = f(online, target, _batch(), 0.9, double=double)
-        mode = "double=True" if double else "double=False"
-        found[f"{mode}: the loss can be back-propagated"] = bool(loss.requires_grad)
-        if loss.requires_grad:
-            loss.backward()
-        found[f"{mode}: the target network received a gradient"] = any(
-            p.grad is not None and bool(p.grad.abs().sum() > 0) for p in target.parameters()
-        )
-        found[f"{mode}: the gradient of the online network"] = [
-            torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in online.parameters()
-        ]
-    return found
-
-
-def check_compute_dqn_loss(student_function: Any) -> Any:
-    """Check ``compute_dqn_loss(q_network, target_network, batch, gamma, double=False,
-    loss="huber") -> (loss, q_taken)``, above all its ``double=True`` mode."""
-    cases = [
-        Case(
-            "gamma = 0: the loss between Q(s, a) and the rewards",
-            lambda f: _loss_values(f, _batch(), gamma=0.0, double=True),
-            rule="the loss compares the online network's Q-values of the actions taken (one "
-            "per row, returned as q_taken) with the targets, by Huber's loss with threshold 1 "
-            "(the default), averaged over the batch; with gamma = 0 the targets are the "
-            "rewards",
-        ),
-        Case(
-            "double=True: the online net picks a', the target net rates it",
-            lambda f: _loss_values(f, _batch(), double=True),
-            rule="with double=True the next action is chosen by the ONLINE network "
-            "(q_network) and rated by the TARGET network (not chosen by the target network, "
-            "not rated by the online network)",
-        ),
-        Case(
-            "double=False is still lesson 04's DQN loss",
-            lambda f: _loss_values(f, _batch(), double=False),
-            rule="with double=False (the default) the target network both chooses and rates "
-            "the next action, as in lesson 04",
-        ),
-        Case(
-            "double=True, a terminated transition has no bootstrap",
-            lambda f: _loss_values(f, _batch(terminated=[False, True, True, False]), double=True),
-            rule="a transition that ended by termination must not bootstrap: its target is "
-            "its reward alone",
-        ),
-        Case(
-            "double=True, a truncated transition still bootstraps",
-            lambda f: _loss_values(f, _batch(truncated=[True, False, True, False]), double=True),
-            rule="a transition cut by the time limit (truncated, not terminated) still "
-            "bootstraps: only termination removes the next state's value",
-        ),
-        Case(
-            "the target is a fixed label: no gradient through it",
-            _gradients,
-            rule="the gradient reaches the online network only through Q(s, a) of the actions "
-            "taken; the target is computed without gradient, so the target network gets "
-            "none and the online network's gradient has no part coming from the target",
-        ),
-        Case(
-            "loss='mse', double=True: the mean squared TD error",
-            lambda f: _loss_values(f, _batch(), double=True, loss="mse"),
-            rule="loss='mse' is the mean of the squared TD errors; 'huber' (the default) is "
-            "Huber's loss with threshold 1, both averaged over the batch",
-        ),
-    ]
-    return check_exercise(
-        "compute_dqn_loss",
-        student_function,
-        compute_dqn_loss,
-        cases,
-        hint="keep lesson 04's three steps: the online network's Q-values of the actions "
-        "taken (with gradient); the target, computed without gradient; the loss between "
-        "them. Only the target changes with double=True: the online network looks at the "
-        "next observations to choose each next action, the target network says what that "
-        "action is worth (your double_dqn_target does exactly this, given both networks' "
-        "values of the next observations).",
-        pointer="the Double DQN target equation in section 2, your double_dqn_target of "
-        "exercise 1, and lesson 04's compute_dqn_loss (torch.no_grad for the target; "
-        "torch.nn.functional.smooth_l1_loss and mse_loss)",
     )
 
 
@@ -333,4 +243,151 @@ def check_update_target_network(student_function: Any) -> Any:
         pointer="the soft update equation in section 4 (theta minus is the target's "
         "weights), and torch.no_grad, Module.parameters and Tensor.copy_ in the PyTorch docs",
         returns_none=True,
+    )
+
+
+# --- double_dqn_update -----------------------------------------------------------------
+
+_LR = 0.5  # plain SGD: a step is lr times the gradient, so every change of the gradient shows
+
+
+def _update_setup(stale_gradients: bool = False) -> tuple[nn.Module, nn.Module, Any]:
+    """The online and the target network of :func:`_loss_nets` (their weights require
+    gradients, as a copy of a network in training does) and an SGD optimizer of the online
+    one; ``stale_gradients``: the online network still holds an earlier step's gradients."""
+    online, target = _loss_nets()
+    optimizer = torch.optim.SGD(online.parameters(), lr=_LR)
+    if stale_gradients:
+        for param in online.parameters():
+            param.grad = torch.full_like(param, 3.0)
+    return online, target, optimizer
+
+
+def _weights(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: param.detach().clone() for name, param in net.named_parameters()}
+
+
+def _number(value: Any) -> Any:
+    """A one-number tensor as a float (a loss returned as a tensor is accepted)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.detach().item()
+    return value
+
+
+def _one_update(
+    f: Any,
+    what: str,
+    terminated: list[bool] | None = None,
+    truncated: list[bool] | None = None,
+    tau: float = 0.1,
+    max_grad_norm: float | None = 100.0,
+    stale_gradients: bool = False,
+) -> dict[str, Any]:
+    """One update on fresh tiny networks; ``what`` it returns, changes or sends where."""
+    online, target, optimizer = _update_setup(stale_gradients)
+    batch = _batch(terminated, truncated)
+    value = f(online, target, optimizer, batch, 0.9, tau, max_grad_norm)
+    if what == "loss":
+        return {"the loss it returned": _number(value)}
+    if what == "online":
+        return {"the online network's weights after the update": _weights(online)}
+    if what == "target":
+        return {"the target network's weights after the update": _weights(target)}
+    return {
+        "the target network received a gradient": any(
+            p.grad is not None and bool(p.grad.abs().sum() > 0) for p in target.parameters()
+        )
+    }
+
+
+def check_double_dqn_update(student_function: Any) -> Any:
+    """Check ``double_dqn_update(q_network, target_network, optimizer, batch, gamma, tau,
+    max_grad_norm=10.0) -> float`` by what one call does to two tiny linear networks (they
+    disagree on the best next action) and an SGD optimizer."""
+    cases = [
+        Case(
+            "the loss of the networks as given: the online net picks a', the target net rates it",
+            lambda f: _one_update(f, "loss"),
+            rule="the update returns its loss as a number: lesson 04's Huber loss between the "
+            "online network's Q(s, a) of the actions taken and the Double DQN targets (the "
+            "ONLINE network chooses a', the TARGET network rates it), computed on the two "
+            "networks as they were given, before either changes",
+        ),
+        Case(
+            "a terminated transition has no bootstrap, also when truncated at the same step",
+            lambda f: _one_update(
+                f,
+                "loss",
+                terminated=[False, True, True, False],
+                truncated=[False, False, True, False],
+            ),
+            rule="a transition that ended by termination must not bootstrap, whatever its "
+            "truncated flag says: its target is its reward alone",
+        ),
+        Case(
+            "a truncated transition still bootstraps",
+            lambda f: _one_update(f, "loss", truncated=[True, False, True, False]),
+            rule="a transition cut by the time limit (truncated, not terminated) still "
+            "bootstraps: only termination removes the next state's value",
+        ),
+        Case(
+            "one step of the optimizer: the online network's new weights",
+            lambda f: _one_update(f, "online"),
+            rule="the online network changes by exactly one step of the optimizer given, on "
+            "the gradient of that loss; nothing else writes into it (the target's update only "
+            "reads it)",
+        ),
+        Case(
+            "gradients left over from an earlier step",
+            lambda f: _one_update(f, "online", stale_gradients=True),
+            rule="the step uses this loss's gradient alone: gradients an earlier step left in "
+            "the online network are cleared before the backward pass",
+        ),
+        Case(
+            "max_grad_norm = 0.1: the gradient's norm is clipped",
+            lambda f: _one_update(f, "online", max_grad_norm=0.1),
+            rule="before the optimizer's step, the gradient of all the online network's "
+            "weights together (one global norm, not value by value) is scaled down to the "
+            "norm max_grad_norm when it is longer",
+        ),
+        Case(
+            "max_grad_norm = None: no clipping",
+            lambda f: _one_update(f, "online", max_grad_norm=None),
+            rule="max_grad_norm = None means the gradient is not clipped",
+        ),
+        Case(
+            "the target moves tau = 0.1 of the way towards the UPDATED online network",
+            lambda f: _one_update(f, "target"),
+            rule="after the optimizer's step, each target weight keeps 90% of its own value "
+            "and takes 10% of the online network's NEW weight (not the other way round, not "
+            "a copy, not the online weights from before the step)",
+        ),
+        Case(
+            "tau = 1: the target becomes a copy of the updated online network",
+            lambda f: _one_update(f, "target", tau=1.0),
+            rule="with tau = 1 the target's weights become equal to the online network's "
+            "weights after the step",
+        ),
+        Case(
+            "the target is a fixed label: no gradient reaches the target network",
+            lambda f: _one_update(f, "gradient"),
+            rule="the Double DQN target is computed without gradient: the backward pass "
+            "reaches the online network only, through Q(s, a) of the actions taken",
+        ),
+    ]
+    return check_exercise(
+        "double_dqn_update",
+        student_function,
+        double_dqn_update,
+        cases,
+        hint="three moves, in this order. The Double DQN loss of the two networks as they "
+        "are (lesson 04's loss with exercise 1's target: the online network chooses, the "
+        "target network rates, no gradient through the target; your dqn_gradient_step of "
+        "lesson 05 computes it when asked for the Double DQN target). One step of the "
+        "optimizer on it: the old gradients cleared, the gradient's norm clipped, then the "
+        "step. Only then the target network follows the online network's new weights by "
+        "tau, with your update_target_network of exercise 2.",
+        pointer="the Double DQN target equation in section 2, the soft update equation in "
+        "section 4, lesson 05's dqn_gradient_step (its double and max_grad_norm arguments), "
+        "and Optimizer.zero_grad and torch.nn.utils.clip_grad_norm_ in the PyTorch docs",
     )
