@@ -4,8 +4,9 @@ stores each frame once.
 Both take transitions ``(obs, action, reward, next_obs, terminated, truncated)`` and
 ``sample(batch_size)`` returns a :class:`ReplaySample`. ``terminated`` and ``truncated``
 are kept apart: only ``terminated`` may cut the bootstrap in a TD target.
-``sample_n_step(batch_size, n, gamma)`` gives n-step transitions (:class:`NStepSample`),
-their rewards summed by :func:`n_step_return`.
+``sample_n_step(batch_size, n, gamma)`` gives n-step transitions (:class:`NStepSample`):
+:func:`n_step_chain` follows each sampled start through ``ReplayBuffer``'s ring,
+:func:`n_step_return` sums the rewards of a chain up to its first end.
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ class NStepSample(NamedTuple):
     of the ``k <= n`` steps that followed ``batch.obs``, ``batch.next_obs`` the observation
     after them, ``batch.terminated`` / ``batch.truncated`` whether the episode ended there.
     ``k < n`` where the episode ended sooner, or where its next steps are not stored yet.
-    The TD target is ``rewards + discounts * (1 - terminated) * max_a Q(next_obs, a)``.
+    The TD target is ``rewards + discounts * (1 - terminated) * max_a Q(next_obs, a)``
+    (``discounts`` is already 0 where ``terminated``: multiplying by both is harmless).
     """
 
     batch: ReplaySample
     """The transitions, ``rewards`` summed over their ``k`` steps."""
     discounts: Any
-    """``(batch,)`` float32: ``gamma ** k``, the discount of the bootstrap value."""
+    """``(batch,)`` float32: the discount of the bootstrap value, ``gamma ** k``, or 0 where
+    the chain's last transition terminated its episode (a truncated one still bootstraps)."""
 
 
 def _check_n_step(n: object, gamma: object) -> tuple[int, float]:
@@ -90,6 +93,58 @@ def n_step_return(rewards: Any, ends: Any, gamma: float) -> tuple[np.ndarray, np
     discounts = gamma ** np.arange(rewards.shape[1])
     returns = np.where(counted, rewards, 0.0) @ discounts
     return returns, counted.sum(axis=1)
+
+
+def n_step_chain(
+    rewards: Any,
+    terminated: Any,
+    truncated: Any,
+    cursor: int,
+    starts: Any,
+    n: int,
+    gamma: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The n-step transitions that start at rows ``starts`` of a :class:`ReplayBuffer`'s ring.
+
+    ``rewards``, ``terminated`` and ``truncated`` are the buffer's ``(capacity,)`` arrays:
+    row ``i + 1`` holds the transition added after row ``i``'s, row 0 the one after row
+    ``capacity - 1``'s, and ``cursor`` is the row the next transition goes to, so row
+    ``cursor - 1`` (modulo ``capacity``) holds the newest. From each start the chain follows
+    at most ``n`` transitions and stops after one that terminated or was truncated, or after
+    the newest (the memory does not know what comes next yet).
+
+    Returns ``(returns, discounts, last)``, each ``(batch,)``: the chain's discounted reward
+    ``sum_j gamma**j * rewards[start + j]`` over its ``k`` transitions (float64); the
+    discount of the bootstrap value, ``gamma**k``, or 0 if the chain's last transition
+    terminated (a truncated or unfinished chain still bootstraps; float64); and ``last``,
+    the row of the chain's last transition, whose ``next_obs`` is the observation to
+    bootstrap from (int64). The n-step target is then
+    ``returns + discounts * max_a Q(next_obs[last], a)``.
+
+    >>> rewards = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    >>> terminated = np.array([False, True, False, False, False])
+    >>> truncated = np.array([False, False, False, False, False])
+    >>> n_step_chain(rewards, terminated, truncated, cursor=4, starts=np.array([0, 2, 3]),
+    ...              n=3, gamma=0.5)
+    (array([2., 8., 8.]), array([0.  , 0.25, 0.5 ]), array([1, 3, 3]))
+    """
+    n, gamma = _check_n_step(n, gamma)
+    rewards, terminated, truncated = (np.asarray(a) for a in (rewards, terminated, truncated))
+    capacity = len(rewards)
+    if not (rewards.ndim == 1 and terminated.shape == truncated.shape == rewards.shape):
+        raise ValueError(
+            "n_step_chain takes a buffer's rewards, terminated and truncated arrays, one "
+            f"(capacity,) array each, got shapes {rewards.shape}, {terminated.shape} and "
+            f"{truncated.shape}"
+        )
+    cursor = int(check_number("cursor", cursor, integer=True, low=0, high=capacity - 1))
+    starts = np.asarray(starts, dtype=np.int64)
+    window = (starts[:, None] + np.arange(n)) % capacity  # each start's next n rows
+    ends = terminated[window] | truncated[window] | (window == (cursor - 1) % capacity)
+    returns, steps = n_step_return(rewards[window], ends, gamma)
+    last = window[np.arange(len(starts)), steps - 1]
+    discounts = np.where(terminated[last], 0.0, gamma**steps)
+    return returns, discounts, last
 
 
 def _check_capacity(capacity: object) -> int:
@@ -330,23 +385,26 @@ class ReplayBuffer(_Memory):
         >>> batch.obs[:, 0], batch.rewards, batch.next_obs[:, 0], batch.terminated, discounts
         (array([2., 1., 1.], dtype=float32), array([2., 2., 2.], dtype=float32), \
 array([3., 3., 3.], dtype=float32), array([ True,  True,  True]), \
-array([0.5 , 0.25, 0.25], dtype=float32))
+array([0., 0., 0.], dtype=float32))
         """
         n, gamma = _check_n_step(n, gamma)
         _check_batch_size(batch_size, self._size)
         age = self.rng.integers(0, self._size, size=batch_size)  # 0: the oldest transition
         oldest = self._cursor if self._size == self.capacity else 0
         first = (oldest + age) % self.capacity
-        window = (first[:, None] + np.arange(n)) % self.capacity  # each start's next n slots
-        # A chain stops after a transition that ended its episode, that is the newest, or
-        # whose next_obs is not the following transition's obs (another env's).
-        ends = self.terminated[window] | self.truncated[window]
-        ends[:, :-1] |= age[:, None] + np.arange(1, n) >= self._size
+        # A chain also stops after a transition whose next_obs is not the following one's
+        # obs (another env's): for the chain that is a truncation, it bootstraps from there.
+        cut = self.truncated
         if n > 1:
-            follows = self.next_obs[window[:, :-1]] == self.obs[window[:, 1:]]
-            ends[:, :-1] |= ~follows.reshape(batch_size, n - 1, -1).all(axis=2)
-        rewards, steps = n_step_return(self.rewards[window], ends, gamma)
-        last = window[np.arange(batch_size), steps - 1]
+            window = (first[:, None] + np.arange(n - 1)) % self.capacity
+            follows = self.next_obs[window] == self.obs[(window + 1) % self.capacity]
+            breaks = window[~follows.reshape(batch_size, n - 1, -1).all(axis=2)]
+            if breaks.size:
+                cut = cut.copy()
+                cut[breaks] = True
+        rewards, bootstrap, last = n_step_chain(
+            self.rewards, self.terminated, cut, self._cursor, first, n, gamma
+        )
         batch = ReplaySample(
             self.obs[first],
             self.actions[first],
@@ -355,7 +413,7 @@ array([0.5 , 0.25, 0.25], dtype=float32))
             self.terminated[last],
             self.truncated[last],
         )
-        discounts: Any = (gamma**steps).astype(np.float32)
+        discounts: Any = bootstrap.astype(np.float32)
         if self.device is not None:
             import torch
 
@@ -580,15 +638,16 @@ class AtariReplayBuffer(_Memory):
         rewards, steps = n_step_return(self.rewards[window], ends, gamma)
         last = window[np.arange(batch_size), steps - 1]
         last_flags = self.flags[last]
+        terminated = (last_flags & _TERMINATED) != 0
         batch = ReplaySample(
             self._stacks(first),
             self.actions[first].astype(self.action_dtype, copy=False),
             rewards.astype(np.float32),
             self._stacks((last + 1) % self.capacity),
-            (last_flags & _TERMINATED) != 0,
+            terminated,
             (last_flags & _TRUNCATED) != 0,
         )
-        discounts: Any = (gamma**steps).astype(np.float32)
+        discounts: Any = np.where(terminated, 0.0, gamma**steps).astype(np.float32)
         if self.device is not None:
             import torch
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from rlcourse.buffers import AtariReplayBuffer, NStepSample, ReplayBuffer, n_step_return
+from rlcourse.buffers import (
+    AtariReplayBuffer,
+    NStepSample,
+    ReplayBuffer,
+    n_step_chain,
+    n_step_return,
+)
 from rlcourse.toy_envs import FrameCounterEnv
 from rlcourse.wrappers import FrameStack
 
@@ -25,7 +31,7 @@ def _expected(records, i, n, gamma):
             break
         j += 1
     _, _, _, next_obs, terminated, truncated = records[j]
-    return total, next_obs, terminated, truncated, gamma**k
+    return total, next_obs, terminated, truncated, 0.0 if terminated else gamma**k
 
 
 def _check_sample(sample, records, n, gamma, first_stored=0):
@@ -102,7 +108,8 @@ def test_replay_buffer_never_chains_transitions_of_envs_added_in_turn():
     for record in records:
         buffer.add(*record)
     batch, discounts = buffer.sample_n_step(10, 3, GAMMA)
-    assert np.all(discounts == np.float32(GAMMA)), "each start is followed by another env's step"
+    # each start is followed by another env's step (its episode's last one terminated)
+    np.testing.assert_array_equal(discounts, np.where(batch.terminated, 0, np.float32(GAMMA)))
     np.testing.assert_array_equal(batch.next_obs, batch.obs + 1)
 
 
@@ -115,7 +122,7 @@ def test_n_step_of_one_is_sample():
     plain, (batch, discounts) = one.sample(8), other.sample_n_step(8, 1, GAMMA)
     for a, b in zip(plain, batch, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert np.all(discounts == np.float32(GAMMA))
+    np.testing.assert_array_equal(discounts, np.where(batch.terminated, 0, np.float32(GAMMA)))
 
 
 def _atari_records(episodes, truncate_at=None, seed=0, open_steps=0):
@@ -166,7 +173,7 @@ def test_atari_buffer_n_step_of_one_is_sample():
     plain, (batch, discounts) = one.sample(16), other.sample_n_step(16, 1, GAMMA)
     for a, b in zip(plain, batch, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert np.all(discounts == np.float32(GAMMA))
+    np.testing.assert_array_equal(discounts, np.where(batch.terminated, 0, np.float32(GAMMA)))
 
 
 @pytest.mark.parametrize(
@@ -242,3 +249,29 @@ def test_n_step_return_ignores_whatever_follows_an_end():
 def test_n_step_return_bad_shapes_say_what_was_given(rewards, ends, message):
     with pytest.raises(ValueError, match=message):
         n_step_return(rewards, ends, 0.9)
+
+
+def test_n_step_chain_wraps_the_ring_and_stops_at_the_newest_or_an_end():
+    rewards = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    terminated = np.array([False, False, True, False, False, False])
+    truncated = np.array([False, False, False, False, True, False])
+    # cursor 1: row 0 is the newest, row 1 the oldest; chains from 5 wrap into row 0
+    returns, discounts, last = n_step_chain(
+        rewards, terminated, truncated, 1, np.array([5, 1, 3, 0]), n=3, gamma=0.5
+    )
+    np.testing.assert_allclose(returns, [32 + 0.5 * 1, 2 + 0.5 * 4, 8 + 0.5 * 16, 1])
+    np.testing.assert_allclose(discounts, [0.25, 0.0, 0.25, 0.5])
+    np.testing.assert_array_equal(last, [0, 2, 4, 0])
+
+
+@pytest.mark.parametrize(
+    "arrays, cursor, message",
+    [
+        ((np.zeros(4), np.zeros(4, bool), np.zeros(3, bool)), 0, "one \\(capacity,\\) array"),
+        ((np.zeros((4, 2)), np.zeros((4, 2), bool), np.zeros((4, 2), bool)), 0, "got shapes"),
+        ((np.zeros(4), np.zeros(4, bool), np.zeros(4, bool)), 4, "cursor must be"),
+    ],
+)
+def test_bad_n_step_chain_arguments_say_what_is_wrong(arrays, cursor, message):
+    with pytest.raises(ValueError, match=message):
+        n_step_chain(*arrays, cursor, np.array([0]), 2, 0.9)

@@ -1,23 +1,28 @@
-"""Checks for lesson 07 (data-efficient DQN): the dueling head's Q-values, the n-step return
-cut at episode ends, and DrQ's random shift.
+"""Checks for lesson 07 (data-efficient DQN): the dueling head's Q-values, the n-step chain
+of a replay sample cut at episode ends, and DrQ's random shift.
 
 The references are the package's own functions (:func:`rlcourse.networks.dueling_q_values`,
-:func:`rlcourse.buffers.n_step_return`, :func:`rlcourse.augmentation.random_shift`), called
-as the student's: same name, same signature. A random shift has many correct answers (any
-draw of offsets), so its cases compare properties — shape, dtype, each image its input moved
-by at most ``pad`` pixels with the edge repeated, one offset per image — never the exact
-pixels. Hints are words, never code.
+:func:`rlcourse.buffers.n_step_chain`, :func:`rlcourse.augmentation.random_shift`), called
+as the student's: same name, same signature. The n-step chain is checked by behaviour on
+hand-made rings (terminations and truncations inside a chain, the ring's wrap, the newest
+transition, n = 1). A random shift has many correct answers (any draw of offsets), so its
+cases compare properties — shape, dtype, each image its input moved by at most ``pad``
+pixels with the edge repeated, one offset per image, every (dy, dx) pair about equally
+often, the draws taken from the ``rng`` given — never the exact pixels. Hints are words,
+never code.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import torch
 
 from rlcourse.augmentation import random_shift
-from rlcourse.buffers import n_step_return
+from rlcourse.buffers import n_step_chain
 from rlcourse.course.exercises.core import (
     Case,
     check_exercise,
@@ -33,7 +38,9 @@ _ADVANTAGES = torch.tensor([[3.0, 5.0, 1.0, -1.0], [0.0, 0.0, 0.0, 0.0], [2.0, -
 
 
 def _q_values(f: Any, values: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(f(values, advantages)).detach()
+    """Q-values from copies of the inputs: an answer that changes them in place (correct, if
+    unusual) must not change the cases that follow, nor the next check's."""
+    return torch.as_tensor(f(values.clone(), advantages.clone())).detach()
 
 
 def check_dueling_q_values(student_function: Any) -> Any:
@@ -59,8 +66,12 @@ def check_dueling_q_values(student_function: Any) -> Any:
         Case(
             "the gradient reaches both streams",
             lambda f: (
-                value_or_gradient(lambda v: f(v, _ADVANTAGES).sum(), _VALUES, "gradient"),
-                value_or_gradient(lambda a: (f(_VALUES, a) * a).sum(), _ADVANTAGES, "gradient"),
+                value_or_gradient(
+                    lambda v: f(v.clone(), _ADVANTAGES.clone()).sum(), _VALUES, "gradient"
+                ),
+                value_or_gradient(
+                    lambda a: (f(_VALUES.clone(), a.clone()) * a).sum(), _ADVANTAGES, "gradient"
+                ),
             ),
             rule="both the value and the advantages are learned through Q: nothing may be detached",
         ),
@@ -77,29 +88,40 @@ def check_dueling_q_values(student_function: Any) -> Any:
     )
 
 
-# --- n_step_return -----------------------------------------------------------------------
-
-_REWARDS = np.array(
-    [
-        [1.0, 2.0, 4.0, 8.0],
-        [1.0, 2.0, 4.0, 8.0],
-        [3.0, 100.0, 100.0, 100.0],
-        [1.0, 1.0, 1.0, 1.0],
-        [-1.0, 0.5, 2.0, -4.0],
-    ]
-)
-_NO_ENDS = np.zeros(_REWARDS.shape, dtype=bool)
+# --- n_step_chain ------------------------------------------------------------------------
 
 
-def _ends(*rows: str) -> np.ndarray:
-    """Rows of ends written as strings: 'x' ends the chain there, '.' does not."""
-    return np.array([[c == "x" for c in row] for row in rows])
+def _ring(flags: str, cursor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """A hand-made ``ReplayBuffer`` ring, one character a row: '.' a plain transition, 'T'
+    one that terminated its episode, 'U' one that was truncated. Row ``i`` has the reward
+    ``i + 1`` (so every sum tells which rows it took); ``cursor`` the row written next."""
+    rewards = np.arange(1, len(flags) + 1, dtype=np.float32)
+    terminated = np.array([c == "T" for c in flags])
+    truncated = np.array([c == "U" for c in flags])
+    return rewards, terminated, truncated, cursor
 
 
-def _as_pair(result: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The returns and the step counts as float arrays, whatever container they came in."""
-    returns, steps = result
-    return _float_array(returns), _float_array(steps)
+def _chains(
+    f: Any,
+    ring: tuple[np.ndarray, np.ndarray, np.ndarray, int],
+    starts: list[int],
+    n: int,
+    gamma: float,
+) -> list[np.ndarray]:
+    """The student's outputs as arrays (the returns and discounts as floats, the rows as
+    they came), on copies of the ring."""
+    rewards, terminated, truncated, cursor = ring
+    result = f(
+        rewards.copy(), terminated.copy(), truncated.copy(), cursor, np.array(starts), n, gamma
+    )
+    if not isinstance(result, (tuple, list)):
+        result = [result]
+    arrays = [_float_array(item) for item in result[:2]]
+    for rows in result[2:]:
+        if isinstance(rows, torch.Tensor):
+            rows = rows.detach().cpu().numpy()
+        arrays.append(np.asarray(rows))
+    return arrays
 
 
 def _float_array(values: Any) -> np.ndarray:
@@ -108,51 +130,134 @@ def _float_array(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def check_n_step_return(student_function: Any) -> Any:
-    """Check ``n_step_return(rewards, ends, gamma) -> (returns, k)``."""
-    inside = _ends("....", ".x..", "x...", "...x", "..x.")
+def _compare_chains(expected: Any, got: Any) -> str | None:
+    """The first output that differs, named."""
+    if len(got) != len(expected):
+        return f"expected 3 arrays (returns, discounts, last), got {len(got)}"
+    if got[2].dtype.kind not in "iu":
+        return (
+            f"last must hold row numbers as integers (to index next_obs with), got dtype "
+            f"{got[2].dtype}"
+        )
+    for name, e, g in zip(("returns", "discounts", "last"), expected, got, strict=True):
+        difference = describe_difference(e, g, name)
+        if difference:
+            return difference
+    return None
+
+
+def check_n_step_chain(student_function: Any) -> Any:
+    """Check ``n_step_chain(rewards, terminated, truncated, cursor, starts, n, gamma) ->
+    (returns, discounts, last)`` on hand-made rings."""
+
+    def case(
+        name: str, flags: str, cursor: int, starts: list[int], n: int, gamma: float, rule: str
+    ) -> Case:
+        ring = _ring(flags, cursor)
+        return Case(
+            name,
+            lambda f: _chains(f, ring, starts, n, gamma),
+            rule=rule,
+            compare=_compare_chains,
+        )
+
     cases = [
-        Case(
-            "no episode ends: all n rewards, discounted",
-            lambda f: _as_pair(f(_REWARDS, _NO_ENDS, 0.5)),
-            rule="without an end a row sums all its n rewards, the j-th (from 0) weighted by "
-            "gamma to the power j, and k is n",
+        case(
+            "no episode ends: n = 3 in a memory of 8 rows, 7 filled",
+            "........",
+            7,
+            [0, 3, 2],
+            3,
+            0.5,
+            rule="a chain with no end in it takes n transitions, the j-th (from 0) weighted "
+            "by gamma to the power j; it bootstraps with gamma to the power n from the "
+            "next_obs of its last row",
         ),
-        Case(
-            "episodes that end inside the n steps",
-            lambda f: _as_pair(f(_REWARDS, inside, 0.5)),
-            rule="a row stops at its first end: the reward of the transition that ended the "
-            "episode counts, the rewards after it (another episode) do not, and k counts the "
-            "rewards summed",
+        case(
+            "a termination inside the chain",
+            "..T.....",
+            8 - 1,
+            [0, 1, 2, 3],
+            4,
+            0.5,
+            rule="a chain stops after the transition that terminated its episode (its reward "
+            "counts, the next episode's rewards never do), and a terminated chain does not "
+            "bootstrap: its discount is 0",
         ),
-        Case(
-            "an end at the first step",
-            lambda f: _as_pair(f(_REWARDS, _ends(*["x..."] * 5), 0.9)),
-            rule="a row whose first transition ends the episode is that reward alone, k = 1",
+        case(
+            "a truncation inside the chain",
+            ".U......",
+            7,
+            [0, 1, 2],
+            4,
+            0.5,
+            rule="a truncated episode ends the chain too (its reward counts, the next "
+            "episode's do not), but the state it reached still has a value: the discount "
+            "is gamma to the power k, where k counts the chain's transitions",
         ),
-        Case(
-            "gamma = 1 and gamma = 0",
-            lambda f: (_as_pair(f(_REWARDS, inside, 1.0)), _as_pair(f(_REWARDS, inside, 0.0))),
-            rule="with gamma = 1 the counted rewards are simply added; with gamma = 0 only "
-            "the first reward remains (k still counts the steps up to the first end)",
+        case(
+            "a termination at the chain's n-th transition",
+            "....T...",
+            7,
+            [2, 1],
+            3,
+            0.9,
+            rule="a chain whose last allowed transition terminated does not bootstrap either",
         ),
-        Case(
-            "one row, two steps",
-            lambda f: _as_pair(f(np.array([[2.0, 3.0]]), np.array([[False, False]]), 0.9)),
-            rule="any batch size and any n work, here one row of n = 2",
+        case(
+            "a full ring: chains run past its last row into row 0",
+            "..U...",
+            2,
+            [4, 5, 3, 0],
+            3,
+            0.9,
+            rule="the rows form a ring: after row capacity - 1 comes row 0, and row cursor - 1 "
+            "holds the newest transition, where every chain stops (the row at the cursor "
+            "is the oldest, another episode)",
+        ),
+        case(
+            "chains that reach the newest transition",
+            "........",
+            5,
+            [2, 3, 4],
+            4,
+            0.9,
+            rule="a chain stops after the newest transition (row cursor - 1): the memory "
+            "does not know the future yet, so it bootstraps from there with gamma to the "
+            "power k",
+        ),
+        case(
+            "n = 1: one-step transitions",
+            ".TU.....",
+            6,
+            [0, 1, 2, 3],
+            1,
+            0.9,
+            rule="with n = 1 each chain is its start's transition: its reward, the discount "
+            "gamma (0 if it terminated) and its own row",
+        ),
+        case(
+            "gamma = 1 and the cursor at row 0",
+            "...T..",
+            0,
+            [4, 2, 0],
+            4,
+            1.0,
+            rule="with the cursor at row 0 the newest transition is in the last row",
         ),
     ]
     return check_exercise(
-        "n_step_return",
+        "n_step_chain",
         student_function,
-        n_step_return,
+        n_step_chain,
         cases,
-        hint="for each row, walk along its n steps: add the reward times the current "
-        "discount, multiply the discount by gamma, and stop right after a step whose end "
-        "flag is set (that step's reward still counts). k is how many rewards you added. "
-        "Returns and k are two arrays of one number per row.",
-        pointer="the n-step target equation in section 2 and its table of example rows (the "
-        "second row: an episode that ends inside the window)",
+        hint="for each start, walk forward through the rows (wrapping around the ring) at "
+        "most n times: add the row's reward times the current discount, multiply the "
+        "discount by gamma, and stop after a row that terminated, was truncated, or is the "
+        "newest. The bootstrap's discount is what the running discount is after the last "
+        "row, unless that row terminated; last is that row's index.",
+        pointer="the n-step target equation in section 2 and the ring of lesson 03 (the row "
+        "cursor - 1 is the newest; the rows wrap modulo capacity)",
     )
 
 
@@ -165,18 +270,31 @@ def _images(batch: int, channels: int = 4, size: int = 12, seed: int = 0) -> tor
     return torch.as_tensor(rng.integers(0, 256, (batch, channels, size, size), dtype=np.uint8))
 
 
-def _moved(image: torch.Tensor, dy: int, dx: int, edge: bool) -> torch.Tensor:
-    """``image`` (channels, H, W) moved by (dy, dx): the pixel at (i, j) comes from
+def _moved(images: torch.Tensor, dy: int, dx: int, edge: bool) -> torch.Tensor:
+    """``images`` (..., H, W) moved by (dy, dx): the pixel at (i, j) comes from
     (i + dy, j + dx), the edge pixels repeated (``edge``) or zeros shifted in."""
-    height, width = image.shape[-2:]
+    height, width = images.shape[-2:]
     rows = torch.arange(height) + dy
     cols = torch.arange(width) + dx
-    moved = image[:, rows.clamp(0, height - 1)][:, :, cols.clamp(0, width - 1)]
+    moved = images[..., rows.clamp(0, height - 1), :][..., cols.clamp(0, width - 1)]
     if not edge:
         moved = moved.clone()
-        moved[:, (rows < 0) | (rows >= height)] = 0
-        moved[:, :, (cols < 0) | (cols >= width)] = 0
+        moved[..., (rows < 0) | (rows >= height), :] = 0
+        moved[..., (cols < 0) | (cols >= width)] = 0
     return moved
+
+
+def _moves(images: torch.Tensor, output: torch.Tensor, pad: int, edge: bool) -> list[Any]:
+    """For each image, the first move (dy, dx) by at most ``pad`` pixels that turns it into
+    its output (edge pixels repeated, or zeros shifted in), or None."""
+    found: list[Any] = [None] * len(images)
+    for dy in range(-pad, pad + 1):
+        for dx in range(-pad, pad + 1):
+            same = (_moved(images, dy, dx, edge) == output).flatten(1).all(1)
+            for index in torch.nonzero(same).flatten().tolist():
+                if found[index] is None:
+                    found[index] = (dy, dx)
+    return found
 
 
 def _report(images: torch.Tensor, shifted: Any, pad: int) -> dict[str, Any]:
@@ -192,16 +310,48 @@ def _report(images: torch.Tensor, shifted: Any, pad: int) -> dict[str, Any]:
     }
     if shifted.shape != images.shape:
         return report
-    moves: list[Any] = []
     shifted = shifted.detach().cpu().to(images.dtype)
-    offsets = [(dy, dx) for dy in range(-pad, pad + 1) for dx in range(-pad, pad + 1)]
-    for image, output in zip(images, shifted, strict=True):
-        move: Any = next((o for o in offsets if torch.equal(_moved(image, *o, True), output)), None)
-        if move is None and any(torch.equal(_moved(image, *o, False), output) for o in offsets):
-            move = "zeros"
-        moves.append(move)
+    moves = _moves(images, shifted, pad, edge=True)
+    if None in moves:
+        with_zeros = _moves(images, shifted, pad, edge=False)
+        moves = [
+            "zeros" if move is None and zeros is not None else move
+            for move, zeros in zip(moves, with_zeros, strict=True)
+        ]
     report["moves"] = moves
     return report
+
+
+def _chi_square_limit(degrees: int, z: float = 4.75) -> float:
+    """The chi-square value a uniform draw exceeds with probability about 1e-6 (z = 4.75
+    standard deviations; Wilson and Hilferty's approximation)."""
+    spread = 2 / (9 * degrees)
+    return float(degrees * (1 - spread + z * math.sqrt(spread)) ** 3)
+
+
+def _variety(moves: list[Any], pad: int) -> str | None:
+    """None if the (dy, dx) pairs look uniform over all (2 pad + 1)^2 of them, else why not."""
+    if len(set(moves)) == 1:
+        return f"all {len(moves)} images moved by the same {moves[0]}: draw an offset per image"
+    pairs = [(dy, dx) for dy in range(-pad, pad + 1) for dx in range(-pad, pad + 1)]
+    counts = Counter(moves)
+    missing = [pair for pair in pairs if counts[pair] == 0]
+    if missing:
+        return (
+            f"over {len(moves)} images only {len(pairs) - len(missing)} of the {len(pairs)} "
+            f"moves (dy, dx) occurred, never for example {missing[0]}: the row and the column "
+            "offsets must be drawn independently, each from -pad to pad"
+        )
+    expected = len(moves) / len(pairs)
+    chi_square = sum((counts[pair] - expected) ** 2 / expected for pair in pairs)
+    if chi_square > _chi_square_limit(len(pairs) - 1):
+        common, rare = max(pairs, key=counts.__getitem__), min(pairs, key=counts.__getitem__)
+        return (
+            f"over {len(moves)} images the move {common} came {counts[common]} times and "
+            f"{rare} {counts[rare]} times (about {expected:.0f} each expected): every move "
+            "(dy, dx) must be equally likely"
+        )
+    return None
 
 
 def _compare_shifts(
@@ -225,18 +375,7 @@ def _compare_shifts(
                 f"image {index} is not its input moved by at most {pad} pixels in each "
                 "direction with the edge pixels repeated, all its channels together"
             )
-    if variety:
-        moves = got["moves"]
-        rows, cols = {m[0] for m in moves}, {m[1] for m in moves}
-        if len(set(moves)) == 1:
-            return f"all {len(moves)} images moved by the same {moves[0]}: draw an offset per image"
-        for axis, seen in (("rows", rows), ("columns", cols)):
-            if seen != set(range(-pad, pad + 1)):
-                return (
-                    f"over {len(moves)} images the moves along the {axis} were "
-                    f"{sorted(seen)}, expected every value from {-pad} to {pad}"
-                )
-    return None
+    return _variety(got["moves"], pad) if variety else None
 
 
 def _shift_case(
@@ -250,6 +389,34 @@ def _shift_case(
         return _compare_shifts(expected, got, pad, variety)
 
     return Case(name, run, rule=rule, compare=compare)
+
+
+def _same_draws(f: Any, images: torch.Tensor, pad: int) -> dict[str, bool]:
+    """Whether two generators in the same state give the same shifts, and generators of
+    other seeds other shifts."""
+
+    def shift(seed: int) -> torch.Tensor:
+        return torch.as_tensor(f(images.clone(), pad, np.random.default_rng(seed))).cpu()
+
+    first, again, other = shift(11), shift(11), shift(12)
+    return {
+        "same state, same shifts": bool(torch.equal(first, again)),
+        "other seed, other shifts": not torch.equal(first, other),
+    }
+
+
+def _compare_draws(expected: dict[str, bool], got: dict[str, bool]) -> str | None:
+    if not got["same state, same shifts"]:
+        return (
+            "two generators in the same state gave different shifts: draw the offsets from "
+            "the rng given (not from NumPy's or torch's global generator, nor a new one)"
+        )
+    if not got["other seed, other shifts"]:
+        return (
+            "generators of two different seeds gave the same shifts: draw the offsets from "
+            "the rng given, not from a generator of a fixed seed"
+        )
+    return None
 
 
 def check_random_shift(student_function: Any) -> Any:
@@ -277,12 +444,20 @@ def check_random_shift(student_function: Any) -> Any:
             rule="with pad = 0 every image comes back unchanged",
         ),
         _shift_case(
-            "200 images, pad 2: every move happens",
-            _images(200, channels=1, size=8, seed=3),
+            "800 images, pad 2: every move (dy, dx) happens, equally often",
+            _images(800, channels=1, size=8, seed=3),
             2,
-            rule="each image gets its own random offset, and over many images every move "
-            "from -pad to +pad occurs along both axes",
+            rule="each image gets its own random move, the row and the column offsets drawn "
+            "independently: over many images each of the 25 moves (dy, dx) from (-pad, -pad) "
+            "to (pad, pad) occurs, about equally often",
             variety=True,
+        ),
+        Case(
+            "the offsets come from the rng given",
+            lambda f: _same_draws(f, _images(16, seed=5), 2),
+            rule="every draw comes from the generator passed as rng: two generators in the "
+            "same state give the same shifts, two of different seeds different ones",
+            compare=_compare_draws,
         ),
         _shift_case(
             "non-square images, pad 4",
@@ -298,9 +473,10 @@ def check_random_shift(student_function: Any) -> Any:
         cases,
         hint="pad each image by repeating its border pixels pad times on every side (the "
         "padded image is 2 * pad larger in height and width), then cut out a window of the "
-        "original size at a random corner, drawn from rng for each image: a corner anywhere "
-        "from 0 to 2 * pad, both included. Replicate padding may not accept uint8: work in "
-        "float and convert back, or build the crop with clamped indices instead.",
+        "original size at a random corner, drawn from rng for each image: a row and a column "
+        "each anywhere from 0 to 2 * pad, both included, drawn separately. Replicate padding "
+        "may not accept uint8: work in float and convert back, or build the crop with "
+        "clamped indices instead.",
         pointer="exercise 3's description in section 3 (pad, then crop at a corner from 0 to "
         "2 * pad), and the docs of torch.nn.functional.pad (mode 'replicate') or of "
         "Generator.integers (its high end is excluded)",
