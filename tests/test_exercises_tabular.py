@@ -1,44 +1,44 @@
 """Lesson 01's checks: correct answers in other styles pass; the typical mistakes are caught,
 with a message naming the property they break; no check prints answer code."""
 
+import random
+
 import numpy as np
 import pytest
 from exercise_helpers import assert_no_answer_code
 
-from rlcourse.agents.tabular import (
-    bellman_backup,
-    discounted_return,
-    epsilon_greedy,
-    q_learning_update,
-)
+from rlcourse.agents.tabular import bellman_backup, epsilon_greedy, q_learning_update
 from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.tabular import (
     check_bellman_backup,
-    check_discounted_return,
     check_epsilon_greedy,
     check_q_learning_update,
+    check_reward_to_go,
 )
+from rlcourse.returns import reward_to_go
 
 # --- correct answers written differently from the package -----------------------------------
 
 
-def _return_with_powers(rewards, gamma):
-    total = 0.0
-    for k, reward in enumerate(rewards):
-        total += gamma**k * reward
-    return total
+def _returns_with_powers(rewards, gamma):
+    """Each step's sum of discounted later rewards, written out (quadratic, but correct)."""
+    n = len(rewards)
+    return np.array([sum(gamma**k * rewards[t + k] for k in range(n - t)) for t in range(n)])
 
 
-def _return_with_numpy(rewards, gamma):
-    rewards = np.asarray(rewards, dtype=float)
-    return float(np.sum(rewards * gamma ** np.arange(len(rewards))))
-
-
-def _return_backwards(rewards, gamma):
-    g = 0
-    for reward in rewards[::-1]:
+def _returns_backwards_into_a_list(rewards, gamma):
+    returns, g = [], 0.0
+    for reward in reversed(list(rewards)):
         g = reward + gamma * g
-    return g
+        returns.append(g)
+    return returns[::-1]
+
+
+def _returns_with_a_discount_matrix(rewards, gamma):
+    rewards = np.asarray(rewards, dtype=float)
+    t = np.arange(len(rewards))
+    powers = np.where(t[None, :] >= t[:, None], gamma ** np.maximum(t[None, :] - t[:, None], 0), 0)
+    return powers @ rewards
 
 
 def _backup_with_list_comprehensions(values, transitions, state, gamma):
@@ -80,6 +80,14 @@ def _greedy_random_argmax_by_shuffling(q_row, epsilon, rng):
     return int(order[np.argmax(q_row[order])])
 
 
+def _greedy_ties_drawn_before_the_coin(q_row, epsilon, rng):
+    """Draws in another order than the package (a tie-break drawn on every call, then the
+    coin, then a uniform action with choice): any order passes, as long as all is from rng."""
+    tie_break = rng.choice(np.flatnonzero(q_row == q_row.max()))
+    explore = rng.random() < epsilon
+    return int(rng.choice(len(q_row))) if explore else int(tie_break)
+
+
 def _update_in_two_lines(q, state, action, reward, next_state, terminated, alpha, gamma):
     error = reward + gamma * q[next_state].max() * (1 - terminated) - q[state, action]
     q[state, action] = q[state, action] + alpha * error
@@ -96,10 +104,10 @@ def _update_with_branches(q, state, action, reward, next_state, terminated, alph
 
 
 CORRECT = [
-    (check_discounted_return, _return_with_powers),
-    (check_discounted_return, _return_with_numpy),
-    (check_discounted_return, _return_backwards),
-    (check_discounted_return, lambda *a: discounted_return(*a)),
+    (check_reward_to_go, _returns_with_powers),
+    (check_reward_to_go, _returns_backwards_into_a_list),
+    (check_reward_to_go, _returns_with_a_discount_matrix),
+    (check_reward_to_go, lambda *a: reward_to_go(*a)),
     (check_bellman_backup, _backup_with_list_comprehensions),
     (check_bellman_backup, _backup_with_loops_and_numpy),
     (check_bellman_backup, lambda *a: bellman_backup(*a)),
@@ -107,6 +115,7 @@ CORRECT = [
     (check_epsilon_greedy, _greedy_with_probabilities),
     (check_epsilon_greedy, _greedy_random_argmax_by_shuffling),
     (check_epsilon_greedy, lambda *a: epsilon_greedy(*a)),
+    (check_epsilon_greedy, _greedy_ties_drawn_before_the_coin),
     (check_q_learning_update, _update_in_two_lines),
     (check_q_learning_update, _update_with_branches),
     (check_q_learning_update, lambda *a: q_learning_update(*a)),
@@ -122,21 +131,53 @@ def test_correct_code_passes(capsys, check, correct):
 # --- typical mistakes -------------------------------------------------------------------------
 
 
-def _return_off_by_one_power(rewards, gamma):
-    return sum(gamma ** (k + 1) * r for k, r in enumerate(rewards))
+def _return_of_the_episode_only(rewards, gamma):
+    """Lesson 01's former exercise: one number, the episode's discounted return."""
+    return float(sum(gamma**k * r for k, r in enumerate(rewards)))
 
 
-def _return_reversed_powers(rewards, gamma):
-    n = len(rewards)
-    return sum(gamma ** (n - 1 - k) * r for k, r in enumerate(rewards))
+def _returns_discounted_from_the_start(rewards, gamma):
+    """Each step's later rewards, discounted by their distance from step 0, not step t."""
+    rewards = np.asarray(rewards, dtype=float)
+    discounted = rewards * gamma ** np.arange(len(rewards))
+    return np.cumsum(discounted[::-1])[::-1]
 
 
-def _return_undiscounted(rewards, gamma):
-    return float(sum(rewards))
+def _returns_left_backwards(rewards, gamma):
+    """Walks backwards but forgets to turn the list around."""
+    returns, g = [], 0.0
+    for reward in reversed(list(rewards)):
+        g = reward + gamma * g
+        returns.append(g)
+    return np.array(returns)
 
 
-def _return_list(rewards, gamma):
-    return [gamma**k * r for k, r in enumerate(rewards)]
+def _returns_of_what_came_before(rewards, gamma):
+    """Accumulates forwards: the discounted sum of the rewards up to step t."""
+    returns, g = [], 0.0
+    for reward in rewards:
+        g = gamma * g + reward
+        returns.append(g)
+    return np.array(returns)
+
+
+def _returns_in_an_integer_array(rewards, gamma):
+    """Fills np.zeros_like(rewards): integer rewards give an integer array."""
+    rewards = np.asarray(rewards)
+    returns = np.zeros_like(rewards)
+    g = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        g = rewards[t] + gamma * g
+        returns[t] = g
+    return returns
+
+
+def _returns_written_over_the_rewards(rewards, gamma):
+    """Overwrites the array it was given (the caller's rewards are lost)."""
+    rewards = np.asarray(rewards, dtype=float)
+    for t in range(len(rewards) - 2, -1, -1):
+        rewards[t] += gamma * rewards[t + 1]
+    return rewards
 
 
 def _backup(
@@ -187,6 +228,37 @@ def _returns_numpy_array(q_row, epsilon, rng):
     return np.argmax(q_row, keepdims=True)
 
 
+def _greedy_from_numpys_global_generator(q_row, epsilon, rng):
+    """Right frequencies, but every draw from np.random instead of the rng given."""
+    if np.random.random() < epsilon:  # noqa: NPY002 (the mistake under test)
+        return int(np.random.randint(len(q_row)))  # noqa: NPY002
+    return int(np.random.choice(np.flatnonzero(q_row == q_row.max())))  # noqa: NPY002
+
+
+def _greedy_ties_from_the_global_generator(q_row, epsilon, rng):
+    """The coin from rng, but the ties broken with np.random."""
+    if rng.random() < epsilon:
+        return int(rng.integers(len(q_row)))
+    return int(np.random.choice(np.flatnonzero(q_row == q_row.max())))  # noqa: NPY002
+
+
+def _greedy_with_pythons_random(q_row, epsilon, rng):
+    if random.random() < epsilon:
+        return random.randrange(len(q_row))
+    return random.choice(np.flatnonzero(q_row == q_row.max()).tolist())
+
+
+def _greedy_with_its_own_seeded_generator(q_row, epsilon, rng):
+    """A generator of its own, with a fixed seed, made once (the rng given is ignored)."""
+    own = _OWN_GENERATOR
+    if own.random() < epsilon:
+        return int(own.integers(len(q_row)))
+    return int(own.choice(np.flatnonzero(q_row == q_row.max())))
+
+
+_OWN_GENERATOR = np.random.default_rng(0)
+
+
 def _update(
     bootstrap_terminal=False,
     taken_action=False,
@@ -220,27 +292,47 @@ def _update(
 MISTAKES = [
     # (check, buggy, case named, words of the broken property, the reference)
     (
-        check_discounted_return,
-        _return_off_by_one_power,
+        check_reward_to_go,
+        _return_of_the_episode_only,
         "a single reward",
-        "the first reward counts fully",
-        discounted_return,
+        "one return per step",
+        reward_to_go,
     ),
     (
-        check_discounted_return,
-        _return_reversed_powers,
+        check_reward_to_go,
+        _returns_discounted_from_the_start,
         "three rewards",
-        "the later a reward, the less it counts",
-        discounted_return,
+        "not from the episode's start",
+        reward_to_go,
     ),
     (
-        check_discounted_return,
-        _return_undiscounted,
+        check_reward_to_go,
+        _returns_left_backwards,
         "three rewards",
-        "multiplied by gamma to the power k",
-        discounted_return,
+        "plus gamma times the return of step t + 1",
+        reward_to_go,
     ),
-    (check_discounted_return, _return_list, "a single reward", "expected 5", discounted_return),
+    (
+        check_reward_to_go,
+        _returns_of_what_came_before,
+        "three rewards",
+        "plus gamma times the return of step t + 1",
+        reward_to_go,
+    ),
+    (
+        check_reward_to_go,
+        _returns_in_an_integer_array,
+        "integer rewards",
+        "the returns are floats",
+        reward_to_go,
+    ),
+    (
+        check_reward_to_go,
+        _returns_written_over_the_rewards,
+        "rewards in a NumPy array, left as they were",
+        "leaves the array it was given unchanged",
+        reward_to_go,
+    ),
     (
         check_bellman_backup,
         _backup(no_terminal_mask=True),
@@ -302,6 +394,34 @@ MISTAKES = [
         _returns_numpy_array,
         "epsilon = 0 is greedy",
         "expected an int",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _greedy_from_numpys_global_generator,
+        "the generator given decides every draw",
+        "comes from the generator rng given",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _greedy_ties_from_the_global_generator,
+        "the generator given decides every draw",
+        "do not come from the generator you are given",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _greedy_with_pythons_random,
+        "the generator given decides every draw",
+        "Python's random module",
+        epsilon_greedy,
+    ),
+    (
+        check_epsilon_greedy,
+        _greedy_with_its_own_seeded_generator,
+        "the generator given decides every draw",
+        "gave different actions",
         epsilon_greedy,
     ),
     (
@@ -375,6 +495,23 @@ def test_a_missing_return_is_named(capsys):
     assert "is its `return` line missing?" in capsys.readouterr().out
 
 
+def test_epsilon_greedy_check_leaves_the_global_generators_as_they_were(capsys):
+    np.random.seed(123)  # noqa: NPY002
+    random.seed(123)
+    numpy_before, python_before = np.random.random(), random.random()  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002
+    random.seed(123)
+    check_epsilon_greedy(_greedy_with_choice_of_ties)  # seeds them, then puts them back
+    assert np.random.random() == numpy_before  # noqa: NPY002
+    assert random.random() == python_before
+
+
+def test_reward_to_go_is_the_package_function_lesson_08_imports():
+    from rlcourse.agents import reinforce
+
+    assert reinforce.reward_to_go is reward_to_go
+
+
 def test_epsilon_greedy_reports_the_tied_distribution(capsys):
     check_epsilon_greedy(_greedy_first_of_ties)
     out = capsys.readouterr().out
@@ -394,7 +531,7 @@ def test_a_second_wrong_try_adds_the_pointer(capsys):
 @pytest.mark.parametrize(
     ("check", "reference"),
     [
-        (check_discounted_return, discounted_return),
+        (check_reward_to_go, reward_to_go),
         (check_bellman_backup, bellman_backup),
         (check_epsilon_greedy, epsilon_greedy),
         (check_q_learning_update, q_learning_update),

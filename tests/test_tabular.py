@@ -11,7 +11,6 @@ from rlcourse.agents.tabular import (
     FROZEN_LAKE_ACTIONS,
     action_values,
     bellman_backup,
-    discounted_return,
     epsilon_greedy,
     greedy_path,
     greedy_policy,
@@ -22,6 +21,7 @@ from rlcourse.agents.tabular import (
     value_iteration,
 )
 from rlcourse.evaluation import TEST_SEED, evaluate
+from rlcourse.returns import reward_to_go
 
 CLIFF = "CliffWalking-v1" if "CliffWalking-v1" in gym.registry else "CliffWalking-v0"
 TAXI = "Taxi-v4" if "Taxi-v4" in gym.registry else "Taxi-v3"
@@ -34,10 +34,13 @@ CORRIDOR = {
 CORRIDOR[3] = {0: [(1.0, 3, 0.0, True)], 1: [(1.0, 3, 0.0, True)]}
 
 
-def test_discounted_return_by_hand():
-    assert discounted_return([1.0, 2.0, 3.0], 0.5) == pytest.approx(1 + 1 + 0.75)
-    assert discounted_return(np.array([0, 0, 0, 1.0]), 0.9) == pytest.approx(0.729)
-    assert discounted_return([-1.0] * 13, 1.0) == -13.0
+def test_reward_to_go_on_numpy_by_hand():
+    # lesson 01 uses the returns of every step on lists and NumPy arrays (G_0 first)
+    assert reward_to_go([1.0, 2.0, 3.0], 0.5).tolist() == pytest.approx([2.75, 3.5, 3.0])
+    assert reward_to_go(np.array([0, 0, 0, 1.0]), 0.9)[0] == pytest.approx(0.729)
+    assert reward_to_go([-1.0] * 13, 1.0)[0] == -13.0
+    assert reward_to_go([], 0.9).shape == (0,)
+    assert reward_to_go([1, 2], 1.0).dtype == np.float64
 
 
 def test_value_iteration_on_a_corridor_matches_the_values_by_hand():
@@ -178,8 +181,9 @@ def test_action_names_cover_the_grid_directions():
 @pytest.mark.parametrize(
     ("call", "error", "words"),
     [
-        (lambda: discounted_return([1.0], 1.5), ValueError, "gamma must be in [0, 1], got 1.5"),
-        (lambda: discounted_return([1.0], "0.9"), TypeError, "gamma must be a number"),
+        (lambda: reward_to_go([1.0], 1.5), ValueError, "gamma must be in [0, 1], got 1.5"),
+        (lambda: reward_to_go([1.0], "0.9"), TypeError, "gamma must be a number"),
+        (lambda: reward_to_go(np.ones((2, 3)), 0.9), ValueError, "one episode's rewards"),
         (
             lambda: bellman_backup(np.zeros(4), CORRIDOR, 7, 0.9),
             ValueError,

@@ -4,7 +4,8 @@ Everything here works on a table: one value per state (``V``, shape ``(n_states,
 per state and action (``Q``, shape ``(n_states, n_actions)``). The pieces, in the lesson's
 order:
 
-* :func:`discounted_return`: ``G = r_1 + gamma r_2 + gamma^2 r_3 + ...``;
+* the returns ``G_t = r_{t+1} + gamma G_{t+1}`` of an episode's steps are
+  :func:`rlcourse.returns.reward_to_go` (lesson 01's first exercise, also lesson 08's);
 * :func:`bellman_backup`, :func:`action_values`, :func:`value_iteration`,
   :func:`greedy_policy`: planning with a known model, the toy-text envs'
   ``env.unwrapped.P[s][a] = [(p, s', r, terminated), ...]``;
@@ -56,25 +57,6 @@ def _check_table(name: str, table: object, ndim: int) -> np.ndarray:
 
 def _check_index(name: str, value: object, size: int) -> int:
     return int(check_number(name, value, integer=True, low=0, high=size - 1))
-
-
-def discounted_return(rewards: Sequence[float], gamma: float) -> float:
-    """The discounted return of an episode's rewards, ``sum_k gamma^k r_{k+1}``.
-
-    The first reward counts fully (``gamma^0 = 1``), the second ``gamma`` times, ...
-
-    >>> discounted_return([0.0, 0.0, 1.0], gamma=0.9)
-    0.81
-    >>> discounted_return([-1.0] * 3, gamma=1.0)
-    -3.0
-    >>> discounted_return([], gamma=0.5)
-    0.0
-    """
-    gamma = _check_gamma(gamma)
-    total = 0.0
-    for reward in reversed(list(rewards)):  # G_t = r_{t+1} + gamma G_{t+1}, from the end
-        total = float(reward) + gamma * total
-    return total
 
 
 def _backup_terms(

@@ -1,77 +1,143 @@
-"""Checks for lesson 01 (MDPs, returns and Q-learning): the discounted return, one Bellman
-backup, tabular epsilon-greedy and the Q-learning update.
+"""Checks for lesson 01 (MDPs, returns and Q-learning): the return from every step of an
+episode, one Bellman backup, tabular epsilon-greedy and the Q-learning update.
 
-The references are the package's own functions (:mod:`rlcourse.agents.tabular`), called as
-the student's: same name, same signature.
+The references are the package's own functions (:func:`rlcourse.returns.reward_to_go`, the
+rest in :mod:`rlcourse.agents.tabular`), called as the student's: same name, same signature.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
-from rlcourse.agents.tabular import (
-    bellman_backup,
-    discounted_return,
-    epsilon_greedy,
-    q_learning_update,
-)
+from rlcourse.agents.tabular import bellman_backup, epsilon_greedy, q_learning_update
 from rlcourse.course.exercises.core import Case, check_exercise
+from rlcourse.returns import reward_to_go
 
-# --- discounted_return ----------------------------------------------------------------------
+# --- the generator given, and no other ---------------------------------------------------
 
 
-def check_discounted_return(student_function: Any) -> Any:
-    """Check ``discounted_return(rewards, gamma) -> float``."""
+@contextmanager
+def seeded_global_rngs(seed: int) -> Iterator[None]:
+    """Seed NumPy's global generator, Python's ``random`` and torch's with ``seed`` for the
+    block, then put back their states as they were: a check runs the student's code twice
+    with the same generator given and different global states, so code that draws from a
+    global generator instead of the one it is given gives different draws."""
+    numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+    with torch.random.fork_rng(devices=[]):
+        np.random.seed(seed)  # noqa: NPY002 (on purpose: the state is put back below)
+        random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)  # noqa: NPY002
+            random.setstate(python_state)
+
+
+def compare_reproducible(
+    what: str,
+    calls: str,
+    elsewhere: str = "NumPy's global np.random, Python's random module, or a generator made "
+    "inside your code?",
+) -> Callable[[Any, Any], str | None]:
+    """A ``Case.compare`` for ``{"same": ..., "other": ...}``: whether the same generator
+    state given twice drew the same (``same``), and another seed drew otherwise (``other``).
+    ``elsewhere``: where such code may draw from instead, said when ``same`` fails."""
+
+    def compare(expected: Any, got: Any) -> str | None:
+        if not isinstance(got, dict):
+            return str(got)
+        if not got["same"]:
+            return (
+                f"two generators made with the same seed gave different {what} over {calls}: "
+                f"some draws do not come from the generator you are given ({elsewhere})"
+            )
+        if not got["other"]:
+            return (
+                f"generators of two different seeds gave the same {what} over {calls}: the "
+                "draws do not come from the generator you are given (a generator with a "
+                "fixed seed made inside your code?)"
+            )
+        return None
+
+    return compare
+
+
+# --- reward_to_go (the return from every step) --------------------------------------------
+
+
+def _returns_and_input(f: Any, rewards: np.ndarray, gamma: float) -> tuple[Any, np.ndarray]:
+    """What the function returned, and the rewards array as the call left it."""
+    given = rewards.copy()
+    return f(given, gamma), given
+
+
+def check_reward_to_go(student_function: Any) -> Any:
+    """Check ``reward_to_go(rewards, gamma) -> array of G_t``, one return per step."""
     cases = [
         Case(
             "a single reward",
             lambda f: f([5.0], 0.9),
-            rule="the first reward counts fully: it is multiplied by gamma to the power 0",
+            rule="one return per step: an array as long as the rewards, its last entry the "
+            "last reward alone",
         ),
         Case(
             "three rewards",
             lambda f: f([1.0, 2.0, 3.0], 0.5),
-            rule="the reward k steps after the start (k = 0, 1, 2, ...) is multiplied by "
-            "gamma to the power k: the later a reward, the less it counts",
+            rule="the return of step t is its own reward plus gamma times the return of step "
+            "t + 1: each step's return counts its own reward fully and discounts the later "
+            "ones by how far they are from it (not from the episode's start)",
         ),
         Case(
             "FrozenLake: one reward at the end",
             lambda f: f([0.0, 0.0, 0.0, 1.0], 0.9),
-            rule="a reward after four steps is discounted three times",
+            rule="a reward k steps after step t is discounted k times in the return of step t; "
+            "entry 0 is the episode's discounted return",
         ),
         Case(
-            "gamma = 1: the plain sum",
+            "gamma = 1: sums to the end",
             lambda f: f([-1.0] * 13, 1.0),
-            rule="with gamma = 1 the return is the sum of the rewards",
+            rule="with gamma = 1 each step's return is the sum of the rewards from that step "
+            "to the end",
         ),
         Case(
-            "gamma = 0: only the first reward",
+            "gamma = 0: each step its own reward",
             lambda f: f([2.0, 5.0, 7.0], 0.0),
-            rule="with gamma = 0 only the first reward counts",
+            rule="with gamma = 0 each step's return is its own reward",
         ),
         Case(
-            "rewards in a NumPy array",
-            lambda f: f(np.array([1.0, 1.0, 1.0]), 0.9),
-            rule="the rewards may come as a list or as a NumPy array",
+            "integer rewards",
+            lambda f: f(np.array([1, 0, 2]), 0.5),
+            rule="the returns are floats, also when the rewards are integers",
+        ),
+        Case(
+            "rewards in a NumPy array, left as they were",
+            lambda f: _returns_and_input(f, np.array([1.0, -1.0, 2.0, 0.5]), 0.9),
+            rule="the rewards may come as a list or as a NumPy array, and the function "
+            "leaves the array it was given unchanged",
         ),
         Case(
             "an episode without rewards",
             lambda f: f([], 0.9),
-            rule="an empty list of rewards has return 0",
+            rule="an episode without rewards has no returns: an empty array",
         ),
     ]
     return check_exercise(
-        "discounted_return",
+        "reward_to_go",
         student_function,
-        discounted_return,
+        reward_to_go,
         cases,
-        hint="walk through the rewards, keeping track of how far each one is from the "
-        "start; or walk backwards from the last reward, where the return of each step is "
-        "its reward plus gamma times the return of the next step. Return one number.",
-        pointer="the return equation of section 2 of this lesson",
+        hint="walk backwards from the last step, keeping the return of the step after: a "
+        "step's return is its reward plus gamma times that. Keep every step's return, in a "
+        "new array of floats as long as the rewards.",
+        pointer="the recursive form of the return in section 2 of this lesson",
     )
 
 
@@ -197,9 +263,31 @@ def _distribution_case(name: str, q_row: list[float], epsilon: float, rule: str)
     return Case(name, lambda f: _frequencies(f, q_row, epsilon), rule=rule, compare=compare)
 
 
+_REPLAY_CALLS = 200
+
+
+def _actions_drawn(policy: Any, seed: int, global_seed: int) -> list[int]:
+    """The actions of ``_REPLAY_CALLS`` calls given a generator seeded with ``seed``, the
+    global generators seeded with ``global_seed``: exploring and tied calls both draw."""
+    rows = ([1.0, 3.0, 3.0, 0.0], [0.0, 0.0, 0.0, 0.0], [2.0, 1.0, 0.0, -1.0])
+    with seeded_global_rngs(global_seed):
+        rng = np.random.default_rng(seed)
+        return [int(policy(np.array(rows[i % 3]), 0.5, rng)) for i in range(_REPLAY_CALLS)]
+
+
+def _reproducible(policy: Any) -> dict[str, bool]:
+    first = _actions_drawn(policy, seed=7, global_seed=1)
+    return {
+        "same": first == _actions_drawn(policy, seed=7, global_seed=2),
+        "other": first != _actions_drawn(policy, seed=8, global_seed=1),
+    }
+
+
 def check_epsilon_greedy(student_function: Any) -> Any:
     """Check ``epsilon_greedy(q_row, epsilon, rng) -> int`` by its action frequencies,
-    compared with the true distribution (any correct way to draw passes)."""
+    compared with the true distribution (any correct way to draw passes), and by where its
+    draws come from: the same generator state twice gives the same actions (any order of
+    draws passes, as long as all come from ``rng``)."""
     cases = [
         _distribution_case(
             "epsilon = 0 is greedy",
@@ -240,16 +328,24 @@ def check_epsilon_greedy(student_function: Any) -> Any:
             "when every action is tied (a table that starts at zeros) every "
             "action is equally likely, even with a small epsilon",
         ),
+        Case(
+            "the generator given decides every draw",
+            _reproducible,
+            rule="every random draw (the coin, the random action, the choice among tied "
+            "actions) comes from the generator rng given, and from nothing else: the same "
+            "generator state gives the same actions, whatever the rest of the program drew",
+            compare=compare_reproducible("actions", f"{_REPLAY_CALLS} calls"),
+        ),
     ]
     return check_exercise(
         "epsilon_greedy",
         student_function,
         epsilon_greedy,
         cases,
-        hint="flip a biased coin with the generator you are given: heads (probability "
-        "epsilon) picks any action at random, the greedy one included; tails picks an "
-        "action of largest Q-value, at random among them if several share the largest "
-        "value. Return a plain Python int.",
+        hint="flip a biased coin with the generator rng you are given, and draw from it "
+        "alone: heads (probability epsilon) picks any action at random, the greedy one "
+        "included; tails picks an action of largest Q-value, at random among them if "
+        "several share the largest value. Return a plain Python int.",
         pointer="section 5 of this lesson, and numpy's Generator methods random, integers "
         "and choice, and numpy's flatnonzero",
     )
