@@ -3,6 +3,7 @@ mistakes, with a message that names each one; no check prints answer code."""
 
 import numpy as np
 import pytest
+import torch
 from exercise_helpers import assert_no_answer_code
 
 from rlcourse.buffers import ReplayBuffer, ReplaySample
@@ -205,6 +206,35 @@ class SampleFieldsSwapped(StudentBuffer):
         return obs, rewards, actions, next_obs, terminated, truncated
 
 
+class SampleFromNumpysGlobalGenerator(StudentBuffer):
+    """Uniform over the stored rows, but drawn with np.random, not the buffer's self.rng."""
+
+    def sample(self, batch_size):
+        return _sample_rows(self, np.random.randint(0, len(self), size=batch_size))  # noqa: NPY002
+
+
+class SampleWithTorch(StudentBuffer):
+    """Uniform over the stored rows, drawn with torch's global generator."""
+
+    def sample(self, batch_size):
+        return _sample_rows(self, torch.randint(0, len(self), (batch_size,)).numpy())
+
+
+class SampleIgnoringTheGivenGenerator(StudentBuffer):
+    """Makes a generator of its own with a fixed seed instead of keeping the one given."""
+
+    def __init__(self, capacity, obs_shape, *, rng, obs_dtype=np.float32):
+        super().__init__(capacity, obs_shape, rng=np.random.default_rng(0), obs_dtype=obs_dtype)
+
+
+class SampleShuffledThenCut(StudentBuffer):
+    """Correct, drawing otherwise: a permutation, then integers, both from self.rng."""
+
+    def sample(self, batch_size):
+        order = self.rng.permutation(len(self))
+        return _sample_rows(self, order[self.rng.integers(0, len(self), size=batch_size)])
+
+
 class SampleWithoutReplacement(StudentBuffer):
     """Correct too (just slower): the check must not insist on one way to draw."""
 
@@ -278,6 +308,7 @@ class Copy(ReplayBuffer):
         (check_replay_sample, CountingBuffer),
         (check_replay_sample, LoopSampleBuffer),
         (check_replay_sample, SampleWithoutReplacement),
+        (check_replay_sample, SampleShuffledThenCut),
         (check_replay_sample, EmptyArraysBuffer),
         (check_stack_frames, stack_frames_backwards),
         (check_stack_frames, stack_frames_vectorised),
@@ -366,6 +397,27 @@ MISTAKES = [
         "capacity 10",
         "each stored transition equally",
         "expected 25.0% (uniform over the stored ones, tolerance 3%",
+    ),
+    (
+        check_replay_sample,
+        SampleFromNumpysGlobalGenerator,
+        "the buffer's generator decides the batch",
+        "from the buffer's own generator self.rng",
+        "gave different batches over 20 batches: some draws do not come from the generator",
+    ),
+    (
+        check_replay_sample,
+        SampleWithTorch,
+        "the buffer's generator decides the batch",
+        "and from nothing else",
+        "two generators made with the same seed gave different batches",
+    ),
+    (
+        check_replay_sample,
+        SampleIgnoringTheGivenGenerator,
+        "the buffer's generator decides the batch",
+        "generators in the same state",
+        "generators of two different seeds gave the same batches",
     ),
     (
         check_stack_frames,

@@ -17,6 +17,7 @@ import numpy as np
 
 from rlcourse.buffers import ReplayBuffer
 from rlcourse.course.exercises.core import Case, check_exercise
+from rlcourse.course.exercises.tabular import compare_reproducible, seeded_global_rngs
 
 _OBS_SHAPE = (2,)
 
@@ -28,9 +29,10 @@ def _transition(t: int) -> tuple:
     return obs, t % 3, float(10 * t), next_obs, t % 4 == 3, t % 5 == 4
 
 
-def _filled(buffer_class: Any, capacity: int, n: int) -> Any:
-    """A buffer of ``capacity`` after adding transitions 1 .. n."""
-    buffer = buffer_class(capacity, _OBS_SHAPE, rng=np.random.default_rng(0))
+def _filled(buffer_class: Any, capacity: int, n: int, seed: int = 0) -> Any:
+    """A buffer of ``capacity`` after adding transitions 1 .. n, its generator seeded with
+    ``seed``."""
+    buffer = buffer_class(capacity, _OBS_SHAPE, rng=np.random.default_rng(seed))
     for t in range(1, n + 1):
         obs, action, reward, next_obs, terminated, truncated = _transition(t)
         buffer.add(obs, action, reward, next_obs, terminated=terminated, truncated=truncated)
@@ -261,12 +263,41 @@ def _compare_samples(capacity: int, n: int, batch_size: int) -> Any:
     return compare
 
 
+_REPLAY_BATCHES = 20
+
+
+def _batches_drawn(buffer_class: Any, seed: int, global_seed: int) -> list[tuple]:
+    """``_REPLAY_BATCHES`` batches of 4 from a buffer holding 7 transitions whose generator
+    is seeded with ``seed``, the global generators seeded with ``global_seed``."""
+    with seeded_global_rngs(global_seed):
+        buffer = _filled(buffer_class, 10, 7, seed)
+        return [
+            tuple(np.array(field) for field in buffer.sample(4)) for _ in range(_REPLAY_BATCHES)
+        ]
+
+
+def _same_batches(a: list[tuple], b: list[tuple]) -> bool:
+    return all(
+        len(x) == len(y) and all(np.array_equal(u, v) for u, v in zip(x, y, strict=True))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def _reproducible(buffer_class: Any) -> dict[str, bool]:
+    first = _batches_drawn(buffer_class, seed=7, global_seed=1)
+    return {
+        "same": _same_batches(first, _batches_drawn(buffer_class, seed=7, global_seed=2)),
+        "other": not _same_batches(first, _batches_drawn(buffer_class, seed=8, global_seed=1)),
+    }
+
+
 def check_replay_sample(student_class: Any) -> Any:
     """Check a ring buffer class's ``sample``: uniform over what is stored, rows intact.
 
     A correct ``sample`` may draw any random numbers: the check looks at what any correct
     one does (only stored transitions, each row one transition, every stored transition
-    drawn about equally often, within ``FREQUENCY_TOLERANCE``).
+    drawn about equally often, within ``FREQUENCY_TOLERANCE``, and every draw from the
+    buffer's own generator: the same generator state gives the same batches).
     """
 
     def case(name: str, rule: str, capacity: int, n: int, batch_size: int) -> Case:
@@ -298,6 +329,14 @@ def check_replay_sample(student_class: Any) -> Any:
             5,
             5,
         ),
+        Case(
+            "the buffer's generator decides the batch",
+            _reproducible,
+            rule="the row numbers are drawn from the buffer's own generator self.rng (the one "
+            "it was made with), and from nothing else: two buffers holding the same "
+            "transitions, with generators in the same state, give the same batches",
+            compare=compare_reproducible("batches", f"{_REPLAY_BATCHES} batches"),
+        ),
     ]
     return check_exercise(
         "ReplayBuffer.sample",
@@ -305,8 +344,9 @@ def check_replay_sample(student_class: Any) -> Any:
         ReplayBuffer,
         cases,
         hint="draw the batch's row numbers once, uniformly among the filled rows only (len() "
-        "of them), with the buffer's own random generator; then take those same rows from "
-        "every field, in the order obs, actions, rewards, next_obs, terminated, truncated.",
+        "of them), from the buffer's own generator self.rng and no other; then take those "
+        "same rows from every field, in the order obs, actions, rewards, next_obs, "
+        "terminated, truncated.",
         pointer="section 1 of this lesson (replay draws uniformly from the stored "
         "transitions), and NumPy's Generator.integers (its upper bound is excluded) and "
         "integer-array indexing",
