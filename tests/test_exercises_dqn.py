@@ -20,7 +20,6 @@ from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.dqn import (
     check_compute_dqn_loss,
     check_dqn_loop,
-    check_epsilon_greedy,
     check_linear_schedule,
     check_td_target,
     dqn_loop,
@@ -38,25 +37,6 @@ def _schedule_branches(start, end, duration, step):
     if step >= duration:
         return end
     return start - (start - end) * step / duration
-
-
-def _greedy_action_drawn_first(q_values, epsilon, rng):
-    random_action = int(rng.integers(len(q_values)))  # drawn before the coin
-    if rng.random() < epsilon:
-        return random_action
-    return int(np.argmax(q_values))
-
-
-def _greedy_with_choice_and_probabilities(q_values, epsilon, rng):
-    probs = np.full(len(q_values), epsilon / len(q_values))
-    probs[np.argmax(q_values)] += 1 - epsilon
-    return int(rng.choice(len(q_values), p=probs))
-
-
-def _greedy_with_uniform(q_values, epsilon, rng):
-    if rng.uniform() < epsilon:
-        return int(rng.choice(len(q_values)))
-    return int(q_values.argmax())
 
 
 def _target_with_where(rewards, next_q_values, terminated, truncated, gamma):
@@ -124,7 +104,9 @@ def _loop_while_and_soft_update(
             for _ in range(config.gradient_steps):
                 sample = buffer.sample(config.batch_size)
                 batch = ReplaySample(*[torch.from_numpy(np.asarray(x)) for x in sample])
-                value, _ = compute_dqn_loss(q_network, target_network, batch, config.gamma)
+                value, _ = compute_dqn_loss(
+                    q_network, target_network, batch, config.gamma, loss=config.loss
+                )
                 optimizer.zero_grad(set_to_none=True)
                 value.backward()
                 optimizer.step()
@@ -179,10 +161,6 @@ CORRECT = [
     (check_linear_schedule, _schedule_interp),
     (check_linear_schedule, _schedule_branches),
     (check_linear_schedule, lambda *a: linear_schedule(*a)),
-    (check_epsilon_greedy, _greedy_action_drawn_first),
-    (check_epsilon_greedy, _greedy_with_choice_and_probabilities),
-    (check_epsilon_greedy, _greedy_with_uniform),
-    (check_epsilon_greedy, lambda *a: epsilon_greedy(*a)),
     (check_td_target, _target_with_where),
     (check_td_target, _target_with_logical_not),
     (check_td_target, lambda *a: td_target(*a)),
@@ -192,6 +170,7 @@ CORRECT = [
     (check_dqn_loop, _loop_while_and_soft_update),
     (check_dqn_loop, _loop_with_deque_and_parameter_copy),
     (check_dqn_loop, lambda *a, **k: dqn_loop(*a, **k)),
+    (check_dqn_loop, lambda *a, **k: _buggy_loop(explore_with="rng_other_order")(*a, **k)),
 ]
 
 
@@ -209,25 +188,10 @@ def _schedule_step_first(step, start, end, duration):
     return linear_schedule(start, end, duration, step)
 
 
-def _greedy_only(q_values, epsilon, rng):
-    return int(np.argmax(q_values))
-
-
 def _greedy_with_probability_epsilon(q_values, epsilon, rng):
     if rng.random() < epsilon:  # inverted: greedy with probability epsilon
         return int(np.argmax(q_values))
     return int(rng.integers(len(q_values)))
-
-
-def _explores_among_others_only(q_values, epsilon, rng):
-    best = int(np.argmax(q_values))
-    if rng.random() < epsilon:
-        return int(rng.choice([a for a in range(len(q_values)) if a != best]))
-    return best
-
-
-def _returns_numpy_array(q_values, epsilon, rng):
-    return np.argmax(q_values, keepdims=True)
 
 
 def _masks_truncated_too(rewards, next_q_values, terminated, truncated, gamma):
@@ -276,9 +240,14 @@ def _buggy_loop(
     next_obs_after_reset=False,
     no_zero_grad=False,
     sync_every_step=False,
+    sync_by_gradient_steps=False,
+    sync_by_update_rounds=False,
+    act_with_target=False,
+    explore_with=None,
+    ignore_loss_option=False,
 ):
     def loop(env, q_network, target_network, optimizer, buffer, total_steps, rng, config):
-        returns, episode_return = [], 0.0
+        returns, episode_return, gradient_steps, rounds = [], 0.0, 0, 0
         obs, _ = env.reset(seed=config.seed)
         for step in range(total_steps):
             epsilon = (
@@ -288,10 +257,22 @@ def _buggy_loop(
                     config.epsilon_start, config.epsilon_end, config.exploration_steps, step
                 )
             )
+            acting = target_network if act_with_target else q_network
             with torch.no_grad():
-                q_values = q_network(torch.as_tensor(obs).unsqueeze(0))[0].numpy()
+                q_values = acting(torch.as_tensor(obs).unsqueeze(0))[0].numpy()
             if inverted:
                 action = _greedy_with_probability_epsilon(q_values, epsilon, rng)
+            elif explore_with == "numpy":
+                explore = np.random.random() < epsilon  # noqa: NPY002 (the mistake)
+                greedy = int(np.argmax(q_values))
+                action = int(np.random.randint(len(q_values))) if explore else greedy  # noqa: NPY002
+            elif explore_with == "rng_other_order":  # correct: both draws, every step
+                random_action = int(rng.integers(len(q_values)))
+                explore = rng.random() < epsilon
+                action = random_action if explore else int(np.argmax(q_values))
+            elif explore_with == "action_space":
+                explore = rng.random() < epsilon
+                action = int(env.action_space.sample()) if explore else int(np.argmax(q_values))
             else:
                 action = epsilon_greedy(q_values, epsilon, rng)
             next_obs, reward, terminated, truncated, _ = env.step(action)
@@ -316,13 +297,29 @@ def _buggy_loop(
                     batch = ReplaySample(
                         *(torch.as_tensor(x) for x in buffer.sample(config.batch_size))
                     )
-                    loss, _ = compute_dqn_loss(q_network, target_network, batch, config.gamma)
+                    loss, _ = compute_dqn_loss(
+                        q_network,
+                        target_network,
+                        batch,
+                        config.gamma,
+                        loss="huber" if ignore_loss_option else config.loss,
+                    )
                     if not no_zero_grad:
                         optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
+                    gradient_steps += 1
+                    if (
+                        sync_by_gradient_steps
+                        and gradient_steps % config.target_update_interval == 0
+                    ):
+                        target_network.load_state_dict(q_network.state_dict())
+                rounds += 1
+                if sync_by_update_rounds and rounds % config.target_update_interval == 0:
+                    target_network.load_state_dict(q_network.state_dict())
             interval = 1 if sync_every_step else config.target_update_interval
-            if not never_sync and (step + 1) % interval == 0:
+            by_env_steps = not (never_sync or sync_by_gradient_steps or sync_by_update_rounds)
+            if by_env_steps and (step + 1) % interval == 0:
                 target_network.load_state_dict(q_network.state_dict())
         return returns
 
@@ -358,34 +355,6 @@ MISTAKES = [
         "step 0 is the start",
         "its start value",
         linear_schedule,
-    ),
-    (
-        check_epsilon_greedy,
-        _greedy_only,
-        "epsilon = 1 is uniform",
-        "equally likely",
-        epsilon_greedy,
-    ),
-    (
-        check_epsilon_greedy,
-        _greedy_with_probability_epsilon,
-        "epsilon = 0 is greedy",
-        "always the one with the largest Q-value",
-        epsilon_greedy,
-    ),
-    (
-        check_epsilon_greedy,
-        _explores_among_others_only,
-        "epsilon = 1 is uniform",
-        "the greedy one included",
-        epsilon_greedy,
-    ),
-    (
-        check_epsilon_greedy,
-        _returns_numpy_array,
-        "epsilon = 0 is greedy",
-        "expected an int",
-        epsilon_greedy,
     ),
     (
         check_td_target,
@@ -480,6 +449,48 @@ MISTAKES = [
     ),
     (
         check_dqn_loop,
+        _buggy_loop(sync_by_gradient_steps=True),
+        "the target network is synced",
+        "env steps, not gradient steps",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(sync_by_update_rounds=True),
+        "the target network is synced",
+        "a copy every target_update_interval = 5 env steps",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(act_with_target=True),
+        "greedy actions come from the online network",
+        "the loop took the target network's",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(explore_with="numpy"),
+        "exploration draws from the generator given",
+        "two generators made with the same seed gave different actions",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(explore_with="action_space"),
+        "exploration draws from the generator given",
+        "env.action_space.sample()",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
+        _buggy_loop(ignore_loss_option=True),
+        "when and how the network learns",
+        "with config's gamma and loss",
+        dqn_loop,
+    ),
+    (
+        check_dqn_loop,
         _buggy_loop(early_updates=True),
         "when and how the network learns",
         "no update before it holds learning_starts",
@@ -541,13 +552,6 @@ def test_checks_catch_typical_mistakes(capsys, check, buggy, case, words, refere
     assert_no_answer_code(out, reference)
 
 
-def test_epsilon_greedy_reports_frequencies_against_the_true_distribution(capsys):
-    check_epsilon_greedy(_greedy_only)
-    out = capsys.readouterr().out
-    assert "expected the true probabilities [0.250, 0.250, 0.250, 0.250]" in out
-    assert "within 5 standard errors" in out
-
-
 def test_a_second_wrong_try_adds_the_pointer(capsys):
     buggy = _dqn_loss(with_gradient=True)
     check_compute_dqn_loss(buggy)
@@ -562,7 +566,6 @@ def test_a_second_wrong_try_adds_the_pointer(capsys):
     ("check", "reference"),
     [
         (check_linear_schedule, linear_schedule),
-        (check_epsilon_greedy, epsilon_greedy),
         (check_td_target, td_target),
         (check_compute_dqn_loss, compute_dqn_loss),
         (check_dqn_loop, dqn_loop),

@@ -1,7 +1,7 @@
-"""Checks for lesson 04 (DQN): the epsilon schedule, epsilon-greedy, the TD target, DQN's
-loss and the training loop.
+"""Checks for lesson 04 (DQN): the epsilon schedule, the TD target, DQN's loss and the
+training loop (epsilon-greedy is lesson 01's exercise: the lesson imports the package's).
 
-The references of the first four are the package's own functions
+The references of the first three are the package's own functions
 (:mod:`rlcourse.agents.dqn`), called as the student's: same name, same signature. The loop,
 :func:`dqn_loop`, is lesson-only (the package's version is :func:`rlcourse.training.train_dqn`
 driving :meth:`rlcourse.agents.dqn.DQN.observe`), so its reference lives here. Its check runs
@@ -12,7 +12,6 @@ DQN's loop broke, in words.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -28,6 +27,7 @@ from rlcourse.agents.dqn import (
 )
 from rlcourse.buffers import ReplayBuffer, ReplaySample
 from rlcourse.course.exercises.core import Case, check_exercise
+from rlcourse.course.exercises.tabular import compare_reproducible, seeded_global_rngs
 from rlcourse.networks import MLPQNetwork
 from rlcourse.policies import epsilon_greedy
 from rlcourse.toy_envs import ChainEnv
@@ -82,101 +82,12 @@ def check_linear_schedule(student_function: Any) -> Any:
     )
 
 
-# --- epsilon_greedy -------------------------------------------------------------------------
-
-_DRAWS = 6000
 _SIGMAS = 5
-
-
-def _frequencies(policy: Any, q_values: list[float], epsilon: float) -> Any:
-    """How often each action came out of ``_DRAWS`` calls (rounded to 0.001 for reading)."""
-    rng = np.random.default_rng(0)
-    actions = [policy(np.array(q_values), epsilon, rng) for _ in range(_DRAWS)]
-    if not all(isinstance(a, (int, np.integer)) for a in actions):
-        return f"actions of type {type(actions[0]).__name__}, expected an int"
-    counts = np.bincount(np.asarray(actions, dtype=np.int64), minlength=len(q_values))
-    if len(counts) > len(q_values):
-        return f"an action outside 0..{len(q_values) - 1}"
-    return np.round(counts / _DRAWS, 3)
-
-
-def _true_distribution(q_values: list[float], epsilon: float) -> np.ndarray:
-    probs = np.full(len(q_values), epsilon / len(q_values))
-    probs[int(np.argmax(q_values))] += 1.0 - epsilon
-    return probs
+"""How many standard errors an exploration frequency may stray from its expected value."""
 
 
 def _fmt(values: Any) -> str:
     return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
-
-
-def _matches_distribution(probs: np.ndarray) -> Callable[[Any, Any], str | None]:
-    """Frequencies within ``_SIGMAS`` standard errors of the true probabilities."""
-    tolerance = _SIGMAS * np.sqrt(probs * (1 - probs) / _DRAWS) + 0.001  # 0.001: the rounding
-
-    def compare(expected: Any, got: Any) -> str | None:
-        if isinstance(got, str):
-            return got
-        if np.all(np.abs(got - probs) <= tolerance):
-            return None
-        return (
-            f"action frequencies over {_DRAWS} draws: got {_fmt(got)}, expected the true "
-            f"probabilities {_fmt(probs)} within {_SIGMAS} standard errors "
-            f"(+- {_fmt(tolerance)})"
-        )
-
-    return compare
-
-
-def _greedy_case(name: str, q_values: list[float], epsilon: float, rule: str) -> Case:
-    return Case(
-        name,
-        lambda f: _frequencies(f, q_values, epsilon),
-        rule=rule,
-        compare=_matches_distribution(_true_distribution(q_values, epsilon)),
-    )
-
-
-def check_epsilon_greedy(student_function: Any) -> Any:
-    """Check ``epsilon_greedy(q_values, epsilon, rng) -> int`` by its action frequencies,
-    compared with the true distribution (any correct way to draw passes)."""
-    cases = [
-        _greedy_case(
-            "epsilon = 0 is greedy",
-            [0.0, 2.0, 1.0],
-            0.0,
-            "with epsilon = 0 the action is always the one with the largest Q-value",
-        ),
-        _greedy_case(
-            "epsilon = 1 is uniform",
-            [0.0, 2.0, 1.0, 5.0],
-            1.0,
-            "with epsilon = 1 every action, the greedy one included, is equally likely",
-        ),
-        _greedy_case(
-            "epsilon = 0.3: 70% greedy + 30% uniform over 3 actions",
-            [0.0, 2.0, 1.0],
-            0.3,
-            "with probability epsilon the action is uniformly random (it may be "
-            "the greedy one too), otherwise it is the greedy action",
-        ),
-        _greedy_case(
-            "negative Q-values",
-            [-3.0, -1.0, -2.0],
-            0.0,
-            "the greedy action is the largest Q-value, also when all are negative",
-        ),
-    ]
-    return check_exercise(
-        "epsilon_greedy",
-        student_function,
-        epsilon_greedy,
-        cases,
-        hint="flip a biased coin with the generator you are given: heads (probability "
-        "epsilon) picks any action at random, the greedy one included; tails picks the "
-        "action of largest Q-value. Return a plain Python int.",
-        pointer="section 3 of this lesson, and numpy's Generator methods random and integers",
-    )
 
 
 # --- td_target ------------------------------------------------------------------------------
@@ -443,6 +354,8 @@ class _Recorder:
         self.online_at_step: list[torch.Tensor] = []
         self.online_between: list[list[torch.Tensor]] = [[]]
         self.last_batch: Any = None
+        self.greedy_online: list[int] = []  # the online network's greedy action, each step
+        self.greedy_target: list[int] = []  # the target network's
 
     def problem(self, text: str) -> None:
         if text not in self.problems:
@@ -479,6 +392,12 @@ class _SpyEnv(gym.Wrapper):
                 "(every episode end, terminated or truncated, needs a reset)"
             )
         log.actions.append(int(action))
+        if self.current is not None:  # what each network would pick here, greedily
+            with torch.no_grad():
+                x = torch.as_tensor(self.current, dtype=torch.float32).unsqueeze(0)
+                online, target = self.networks
+                log.greedy_online.append(int(online(x).argmax()))
+                log.greedy_target.append(int(target(x).argmax()))
         obs, reward, terminated, truncated, info = self.env.step(int(action))
         log.transitions.append(
             (
@@ -562,14 +481,19 @@ class _SpyOptimizer:
         got = torch.cat(
             [(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1) for p in params]
         )
-        # Clipping the norm (to any bound) only shrinks it: accept a factor in (0, 1].
-        factor = float(got @ expected) / max(float(expected @ expected), 1e-12)
-        if 0 < factor <= 1 + 1e-4 and torch.allclose(got, factor * expected, rtol=1e-4, atol=1e-6):
+        # The gradient itself, or (clipped) scaled down to norm config.max_grad_norm where it
+        # is longer. No other factor: the Huber loss's gradient is half the squared error's
+        # where every error is below 1, so a free factor would let loss='mse' be ignored.
+        factors = [1.0]
+        norm = float(expected.norm())
+        if config.max_grad_norm is not None and norm > config.max_grad_norm:
+            factors.append(config.max_grad_norm / norm)
+        if any(torch.allclose(got, f * expected, rtol=1e-4, atol=1e-6) for f in factors):
             return
         self._log.gradient_errors.append(
             "the gradient at an optimizer step is not that of DQN's loss on the minibatch "
-            "just sampled (is your compute_dqn_loss called on it, and are the gradients "
-            "zeroed before each backward pass?)"
+            "just sampled (is your compute_dqn_loss called on it, with config's gamma and "
+            "loss, and are the gradients zeroed before each backward pass?)"
         )
 
 
@@ -611,6 +535,14 @@ def _loop_config(**overrides: Any) -> DQNConfig:
     return DQNConfig(**values)
 
 
+def _make_constant(network: nn.Module, q_values: tuple[float, float]) -> None:
+    """The same Q-values in every state (every weight 0, the last bias ``q_values``)."""
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.zero_()
+        list(network.parameters())[-1].copy_(torch.tensor(q_values))
+
+
 def _run_loop(
     loop: Any,
     config: DQNConfig,
@@ -618,27 +550,42 @@ def _run_loop(
     n_states: int = 4,
     max_steps: int = 6,
     constant_q: bool = False,
+    target_q: tuple[float, float] | None = None,
+    rng_seed: int = 2,
+    global_seed: int = 0,
 ) -> tuple[_Recorder, Any]:
+    """Run ``loop`` on the spied corridor. ``constant_q``: the online network starts with
+    Q = (0, 1) in every state (action 1 greedy); ``target_q``: the target network starts
+    constant at these values instead of as a copy of the online one; ``rng_seed``: the
+    seed of the generator given to the loop; ``global_seed``: NumPy's, Python's and
+    torch's global generators are seeded with it while the loop runs (then put back)."""
     log = _Recorder(config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         online = MLPQNetwork(n_states, 2, hidden_sizes=config.hidden_sizes)
-        if constant_q:  # the same Q-values (0, 1) in every state: action 1 is greedy
-            with torch.no_grad():
-                for parameter in online.parameters():
-                    parameter.zero_()
-                list(online.parameters())[-1].copy_(torch.tensor([0.0, 1.0]))
+        if constant_q:
+            _make_constant(online, (0.0, 1.0))
         target = MLPQNetwork(n_states, 2, hidden_sizes=config.hidden_sizes)
         target.load_state_dict(online.state_dict())
+        if target_q is not None:
+            _make_constant(target, target_q)
         env = _SpyEnv(ChainEnv(n_states=n_states, max_steps=max_steps), log, (online, target))
         inner = ReplayBuffer(config.buffer_size, (n_states,), rng=np.random.default_rng(1))
         buffer = _SpyBuffer(inner, log)
         optimizer = _SpyOptimizer(
             torch.optim.Adam(online.parameters(), lr=config.lr), log, (online, target), inner
         )
-        returned = loop(
-            env, online, target, optimizer, buffer, total_steps, np.random.default_rng(2), config
-        )
+        with seeded_global_rngs(global_seed):
+            returned = loop(
+                env,
+                online,
+                target,
+                optimizer,
+                buffer,
+                total_steps,
+                np.random.default_rng(rng_seed),
+                config,
+            )
         env.snapshot()  # the networks as the loop left them
     return log, returned
 
@@ -731,8 +678,13 @@ def _exploration_report(loop: Any) -> _Report:
 
 
 def _updates_report(loop: Any) -> _Report:
+    # loss="mse": a loop that leaves config.loss out (the default is Huber) shows here.
     config = _loop_config(
-        learning_starts=20, train_frequency=4, gradient_steps=2, target_update_interval=1_000
+        learning_starts=20,
+        train_frequency=4,
+        gradient_steps=2,
+        target_update_interval=1_000,
+        loss="mse",
     )
     total = 60
     log, returned = _run_loop(loop, config, total_steps=total)
@@ -780,8 +732,10 @@ def _updates_report(loop: Any) -> _Report:
 
 
 def _target_report(loop: Any) -> _Report:
+    # 3 gradient steps every 2 env steps: a sync counted in gradient steps (or in rounds of
+    # updates) comes at other env steps than one counted in env steps.
     config = _loop_config(
-        learning_starts=8, train_frequency=1, gradient_steps=1, target_update_interval=5
+        learning_starts=8, train_frequency=2, gradient_steps=3, target_update_interval=5
     )
     total = 60
     log, returned = _run_loop(loop, config, total_steps=total)
@@ -817,6 +771,60 @@ def _target_report(loop: Any) -> _Report:
     return _Report(_summary(returned), problems)
 
 
+def _acting_report(loop: Any) -> _Report:
+    """Greedy actions (epsilon = 0) while learning runs, the target network different from
+    the online one (its greedy action is 0 everywhere, the online network's 1): the loop
+    must act on the online network's Q-values."""
+    config = _loop_config(
+        epsilon_start=0.0,
+        epsilon_end=0.0,
+        learning_starts=10,
+        train_frequency=1,
+        gradient_steps=1,
+        target_update_interval=1_000,
+    )
+    total = 40
+    log, returned = _run_loop(loop, config, total, constant_q=True, target_q=(1.0, 0.0))
+    problems = list(log.problems)
+    if len(log.actions) != total:
+        problems.append(f"the env was stepped {len(log.actions)} times, expected {total}")
+        return _Report(_summary(returned), problems)
+    steps = list(zip(log.actions, log.greedy_online, log.greedy_target, strict=False))
+    disagree = [
+        (t, action, target) for t, (action, online, target) in enumerate(steps) if online != target
+    ]
+    followed = [t for t, action, target in disagree if action == target]
+    learning = sum(1 for t in followed if t >= config.learning_starts)
+    if disagree and len(followed) > len(disagree) / 2:
+        problems.append(
+            f"with epsilon = 0, in {len(followed)} of the {len(disagree)} steps where the "
+            "online and the target network disagreed about the greedy action "
+            f"({learning} of them after learning had started), the loop took the target "
+            "network's: act on the online network's Q-values (the network being trained); "
+            "the target network only computes the TD targets"
+        )
+    return _Report(_summary(returned), problems)
+
+
+_RNG_STEPS = 60
+
+
+def _actions_of_a_run(loop: Any, rng_seed: int, global_seed: int) -> list[int]:
+    config = _loop_config(
+        epsilon_start=0.5, epsilon_end=0.5, learning_starts=1_000, buffer_size=2_000
+    )
+    log, _ = _run_loop(loop, config, _RNG_STEPS, rng_seed=rng_seed, global_seed=global_seed)
+    return log.actions
+
+
+def _rng_report(loop: Any) -> dict[str, bool]:
+    first = _actions_of_a_run(loop, rng_seed=2, global_seed=1)
+    return {
+        "same": first == _actions_of_a_run(loop, rng_seed=2, global_seed=2),
+        "other": first != _actions_of_a_run(loop, rng_seed=3, global_seed=1),
+    }
+
+
 def check_dqn_loop(student_function: Any) -> Any:
     """Check ``dqn_loop(env, q_network, target_network, optimizer, buffer, total_steps, rng,
     config) -> list of episode returns`` by spying on what it does to a tiny corridor env."""
@@ -839,18 +847,41 @@ def check_dqn_loop(student_function: Any) -> Any:
             compare=_report_difference,
         ),
         Case(
+            "exploration draws from the generator given",
+            _rng_report,
+            rule="every random draw of the loop (the coin of epsilon-greedy, the random "
+            "action) comes from the generator rng given: two runs given generators in the "
+            "same state act the same",
+            compare=compare_reproducible(
+                "actions",
+                f"{_RNG_STEPS} env steps with epsilon = 0.5",
+                "NumPy's global np.random, Python's random module, env.action_space.sample(), "
+                "or a generator made inside your loop?",
+            ),
+        ),
+        Case(
+            "greedy actions come from the online network",
+            _acting_report,
+            rule="the greedy action is the one of largest Q-value under the online network "
+            "(the one being trained), also once learning has started and the target network "
+            "lags behind it",
+            compare=_report_difference,
+        ),
+        Case(
             "when and how the network learns",
             _updates_report,
             rule="no update before the memory holds learning_starts transitions; then a round "
             "of gradient_steps updates every train_frequency env steps, each on a fresh "
-            "minibatch, its gradient that of your compute_dqn_loss",
+            "minibatch, its gradient that of your compute_dqn_loss with the config's gamma and "
+            "loss (clipped to max_grad_norm where it is longer)",
             compare=_report_difference,
         ),
         Case(
             "the target network is synced",
             _target_report,
-            rule="every target_update_interval env steps the target network becomes a copy "
-            "of the online network, and changes at no other time",
+            rule="every target_update_interval env steps (env steps, not gradient steps nor "
+            "rounds of updates) the target network becomes a copy of the online network, and "
+            "changes at no other time",
             compare=_report_difference,
         ),
     ]
@@ -860,10 +891,11 @@ def check_dqn_loop(student_function: Any) -> Any:
         dqn_loop,
         cases,
         hint="per env step: epsilon from the schedule, an epsilon-greedy action from the "
-        "online network's Q-values, one env step, one stored transition, a reset when the "
-        "episode ends; once the memory holds enough transitions, every few steps sample "
-        "minibatches and take gradient steps on DQN's loss; every so many steps copy the "
-        "online network into the target network. Count the steps once and use that count "
+        "online network's Q-values, drawn with the generator rng given, one env step, one "
+        "stored transition, a reset when the episode ends; once the memory holds enough "
+        "transitions, every few steps sample minibatches and take gradient steps on DQN's "
+        "loss; every so many steps copy the online network into the target network. Count "
+        "the env steps once and use that count "
         "for all three schedules.",
         pointer="the fields of rlcourse.agents.dqn.DQNConfig (their docstrings say what each "
         "one counts), the replay memory's add and sample, and the state_dict and "
