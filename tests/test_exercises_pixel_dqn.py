@@ -87,15 +87,17 @@ def _variant(
     dense_relu=True,
     flat=None,
     bias=True,
+    square=False,
 ):
     """A Nature CNN with one mistake switched on."""
 
     class Variant(nn.Module):
         def __init__(self, obs_shape=(4, 84, 84), n_actions=18, dueling=False):
             super().__init__()
-            side = obs_shape[1]
+            height, width = obs_shape[1], obs_shape[1] if square else obs_shape[2]
             for kernel, stride in ((8, 4), (conv2_kernel, conv2_stride), (3, 1)):
-                side = (side - kernel) // stride + 1
+                height = (height - kernel) // stride + 1
+                width = (width - kernel) // stride + 1
             self.convs = nn.Sequential(
                 nn.Conv2d(obs_shape[0], 32, 8, 4, bias=bias),
                 nn.ReLU(),
@@ -105,7 +107,7 @@ def _variant(
                 nn.ReLU(),
                 nn.Flatten(),
             )
-            self.fc = nn.Linear(flat or 64 * side * side, 512)
+            self.fc = nn.Linear(flat or 64 * height * width, 512)
             self.head = nn.Linear(512, n_actions)
 
         def forward(self, obs):
@@ -136,6 +138,7 @@ def test_nature_cnn_correct_code_passes(capsys, correct):
         (_variant(conv2_stride=1, flat=3136), "convolutions' outputs", "yours output"),
         (_variant(dense_relu=False), "positive and negative", "a ReLU after each convolution"),
         (_variant(flat=3136), "other arguments", "work it out from obs_shape"),
+        (_variant(square=True), "other arguments", "one side at a time"),
         (_variant(bias=False), "parameters", "three convolutions with biases"),
     ],
     ids=[
@@ -146,6 +149,7 @@ def test_nature_cnn_correct_code_passes(capsys, correct):
         "stride-3136",
         "no-relu",
         "fixed-3136",
+        "height-for-both-sides",
         "no-bias",
     ],
 )

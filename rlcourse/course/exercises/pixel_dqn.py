@@ -217,7 +217,8 @@ def _compare_q(expected: Any, got: Any) -> str | None:
 
 
 def _other_sizes(cls: Any) -> Any:
-    obs_shape, n_actions = (2, 64, 64), 5
+    # Not square: a flattened size worked out from the height alone (or the width) differs.
+    obs_shape, n_actions = (2, 72, 64), 5
     out = _forward(_build(cls, obs_shape, n_actions), _frames(3, obs_shape))
     count = sum(
         int(np.prod(s)) * n for s, n in _parameter_shapes(cls, obs_shape, n_actions).items()
@@ -269,7 +270,7 @@ def check_nature_cnn(student_class: Any) -> Any:
             compare=_compare_q,
         ),
         Case(
-            "other arguments: obs_shape=(2, 64, 64), n_actions=5, a batch of 3",
+            "other arguments: obs_shape=(2, 72, 64), n_actions=5, a batch of 3",
             _other_sizes,
             rule="the network is built from its arguments: the number of stacked frames is "
             "conv1's input channels, the frame size sets the flattened size of the last "
