@@ -1,5 +1,6 @@
-"""Parallel games for on-policy learning: :class:`ParallelGames` plays them, a :class:`Rollout`
-holds what happened.
+"""Parallel games for on-policy learning: :func:`collect_rollout` plays ``n`` steps of them with
+one recurrent memory per game (lesson 09's exercise), :class:`ParallelGames` keeps them going
+between rollouts, a :class:`Rollout` holds what happened.
 
 The games live in a Gymnasium vector env whose autoreset is off: the pool resets each game
 that ended itself, with a seed of its own (``seed``, ``seed + 1``, ... in order), so every
@@ -12,7 +13,7 @@ emulators cannot be replayed one by one, so a resumed run restarts the unfinishe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -67,6 +68,93 @@ def _has_wrapper(env: gym.Env, wrapper: type) -> bool:
             return True
         env = env.env
     return False
+
+
+class GameStepper(Protocol):
+    """Parallel games stepped together, a finished game restarted in the same step (what
+    Gymnasium's vector envs do with ``autoreset_mode=AutoresetMode.SAME_STEP``)."""
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(observations, rewards, terminated, truncated, info)`` for ``[B]`` actions; where
+        a game ended its observation is the next game's first and ``info["final_obs"][b]``
+        its last one."""
+        ...
+
+
+@torch.no_grad()
+def collect_rollout(
+    network: ActorCritic,
+    games: GameStepper,
+    observations: np.ndarray,
+    memory: Memory,
+    n_steps: int,
+    generator: torch.Generator,
+) -> tuple[Rollout, Memory]:
+    """Play ``n_steps`` steps of ``B`` games with a recurrent policy, one memory per game.
+
+    ``observations`` ``[B, ...]`` (uint8) and ``memory`` ``(h, c)``, each ``[B, hidden]``,
+    are where the games stand; actions are sampled from the policy with ``generator``.
+    After a step that ended a game (terminated or truncated) that game's memory, and only
+    its, is zeroed before the next step: the next game starts blank. A truncated game's
+    ``truncation_values`` entry is the critic's value of its last observation
+    (``info["final_obs"]``), from its memory before the reset. No gradient is recorded
+    (training replays the rollout). Returns the rollout and the memory after its last step
+    (the games go on from ``rollout.next_observations`` and it).
+    """
+    batch = observations.shape[0]
+    stored_obs = np.empty((batch, n_steps, *observations.shape[1:]), np.uint8)
+    actions = np.empty((batch, n_steps), np.int64)
+    rewards = np.empty((batch, n_steps), np.float32)
+    terminated = np.empty((batch, n_steps), bool)
+    truncated = np.empty((batch, n_steps), bool)
+    truncation_values = np.zeros((batch, n_steps), np.float32)
+    initial_memory = (memory[0].clone(), memory[1].clone())
+    for t in range(n_steps):
+        stored_obs[:, t] = observations
+        memory, logits, _ = network(torch.from_numpy(observations), memory)
+        probs = torch.softmax(logits, dim=-1)
+        step_actions = torch.multinomial(probs, 1, generator=generator).squeeze(-1).numpy()
+        observations, step_rewards, step_terminated, step_truncated, info = games.step(step_actions)
+        actions[:, t] = step_actions
+        rewards[:, t] = step_rewards
+        terminated[:, t] = step_terminated
+        truncated[:, t] = step_truncated
+        if truncated[:, t].any():
+            # V(last observation of the cut game), with its memory before the reset.
+            index = np.flatnonzero(truncated[:, t])
+            last = torch.from_numpy(np.stack(list(info["final_obs"][index])))
+            _, _, value = network(last, (memory[0][index], memory[1][index]))
+            truncation_values[index, t] = value.numpy()
+        ended = terminated[:, t] | truncated[:, t]
+        if ended.any():
+            keep = torch.from_numpy(~ended).to(memory[0].dtype).unsqueeze(-1)
+            memory = (memory[0] * keep, memory[1] * keep)
+    rollout = Rollout(
+        stored_obs,
+        actions,
+        rewards,
+        terminated,
+        truncated,
+        truncation_values,
+        np.array(observations, dtype=np.uint8),
+        initial_memory,
+    )
+    return rollout, memory
+
+
+class _SameStepGames:
+    """A :class:`ParallelGames`' games as a :class:`GameStepper`: the pool counts the scores
+    and restarts each finished game itself, with a seed of its own."""
+
+    def __init__(self, pool: ParallelGames) -> None:
+        self.pool = pool
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        return self.pool._step_games(actions)
 
 
 class _ReplayableEnvFn:
@@ -171,58 +259,34 @@ class ParallelGames:
         self.total_steps = 0
         """Agent steps played, summed over the games."""
 
-    def _act(self, observations: np.ndarray) -> tuple[Memory, np.ndarray]:
-        memory, logits, _ = self.network(torch.from_numpy(observations), self.memory)
-        probs = torch.softmax(logits, dim=-1)
-        actions = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
-        return memory, actions.numpy()
-
-    @torch.no_grad()
     def interact(self, n_steps: int) -> Rollout:
         """Play ``n_steps`` steps in every game; return them as a :class:`Rollout`."""
         n_steps = check_positive_int("n_steps", n_steps)
-        batch = self.n_games
-        observations = np.empty((batch, n_steps, *self.observations.shape[1:]), np.uint8)
-        actions = np.empty((batch, n_steps), np.int64)
-        rewards = np.empty((batch, n_steps), np.float32)
-        terminated = np.empty((batch, n_steps), bool)
-        truncated = np.empty((batch, n_steps), bool)
-        truncation_values = np.zeros((batch, n_steps), np.float32)
-        initial_memory = (self.memory[0].clone(), self.memory[1].clone())
-        for t in range(n_steps):
-            observations[:, t] = self.observations
-            memory, step_actions = self._act(self.observations)
-            next_obs, step_rewards, step_terminated, step_truncated, info = self.envs.step(
-                step_actions
-            )
-            actions[:, t] = step_actions
-            rewards[:, t] = step_rewards
-            terminated[:, t] = step_terminated
-            truncated[:, t] = step_truncated
-            if step_truncated.any():
-                # V(last observation of the cut game), with its memory before the reset.
-                index = np.flatnonzero(step_truncated)
-                state = (memory[0][index], memory[1][index])
-                _, _, value = self.network(torch.from_numpy(next_obs[index]), state)
-                truncation_values[index, t] = value.numpy()
-            ended = step_terminated | step_truncated
-            self._count(step_rewards, ended, self._game_over(ended, step_truncated, info))
-            if ended.any():
-                keep = torch.from_numpy(~ended).to(memory[0].dtype).unsqueeze(-1)
-                memory = (memory[0] * keep, memory[1] * keep)
-                next_obs = self._reset_games(ended)
-            self.memory = memory
-            self.observations = next_obs
-        return Rollout(
-            observations,
-            actions,
-            rewards,
-            terminated,
-            truncated,
-            truncation_values,
-            self.observations.copy(),
-            initial_memory,
+        rollout, self.memory = collect_rollout(
+            self.network,
+            _SameStepGames(self),
+            self.observations,
+            self.memory,
+            n_steps,
+            self.generator,
         )
+        self.observations = rollout.next_observations.copy()
+        return rollout
+
+    def _step_games(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """One step of every game, ended games restarted (:class:`_SameStepGames`)."""
+        next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
+        ended = np.asarray(terminated) | np.asarray(truncated)
+        self._count(rewards, ended, self._game_over(ended, truncated, info))
+        final_obs = np.empty(self.n_games, dtype=object)
+        for i in np.flatnonzero(ended):
+            final_obs[i] = next_obs[i]
+        if ended.any():
+            next_obs = self._reset_games(ended)
+        info = {**info, "final_obs": final_obs, "_final_obs": ended}
+        return next_obs, rewards, terminated, truncated, info
 
     def _reset_games(self, ended: np.ndarray) -> np.ndarray:
         seeds: list[int | None] = [None] * self.n_games
