@@ -1,6 +1,7 @@
 """Lesson 08's checks: correct answers written in other styles pass; the typical mistakes
 are caught, with the rule that points at them, and no check prints answer code."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -11,8 +12,7 @@ from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.course.exercises.reinforce import (
     check_entropy,
     check_log_prob_of_actions,
-    check_policy_gradient_loss,
-    check_reward_to_go,
+    check_train_on_episodes,
 )
 
 # --- correct answers in other styles ---------------------------------------------------------
@@ -31,44 +31,6 @@ def log_prob_with_indexing(logits, actions):
     return F.log_softmax(logits, dim=-1)[torch.arange(len(actions)), actions]
 
 
-def reward_to_go_with_python_floats(rewards, gamma):
-    out, g = [], 0.0
-    for r in reversed(rewards.tolist()):
-        g = r + gamma * g
-        out.append(g)
-    return torch.tensor(out[::-1])
-
-
-def reward_to_go_with_a_matrix(rewards, gamma):
-    """G = M r with M[t, k] = gamma^(k - t) for k >= t."""
-    n = len(rewards)
-    steps = torch.arange(n)
-    power = (steps[None, :] - steps[:, None]).clamp(min=0).double()
-    matrix = torch.where(steps[None, :] >= steps[:, None], gamma**power, 0.0)
-    return (matrix @ rewards.double()).float()
-
-
-def reward_to_go_with_flip_and_cumsum(rewards, gamma):
-    """Cumulative sums of discounted rewards, flipped (fine for gamma > 0)."""
-    if gamma == 0:
-        return rewards.clone()
-    discounts = gamma ** torch.arange(len(rewards), dtype=torch.float64)
-    tail = torch.flip(torch.cumsum(torch.flip(rewards * discounts, [0]), 0), [0])
-    return (tail / discounts).float()
-
-
-def loss_with_with_no_grad(log_probs, returns, baseline=None):
-    with torch.no_grad():
-        weights = returns - (0.0 if baseline is None else baseline)
-    return -torch.mean(log_probs * weights)
-
-
-def loss_as_dot_product(log_probs, returns, baseline=None):
-    if baseline is not None:
-        returns = returns - baseline
-    return -(log_probs @ returns.detach()) / log_probs.numel()
-
-
 def entropy_with_categorical(logits):
     return torch.distributions.Categorical(logits=logits).entropy().mean()
 
@@ -76,6 +38,122 @@ def entropy_with_categorical(logits):
 def entropy_with_logsumexp(logits):
     probs = torch.softmax(logits, -1)
     return (torch.logsumexp(logits, -1) - (probs * logits).sum(-1)).mean()
+
+
+def make_update(bug=None):
+    """A train_on_episodes written differently from the package's (episode by episode with
+    Python floats, Categorical, F.mse_loss, grads set to None), with one typical mistake."""
+
+    def update(network, optimizer, episodes, config):
+        returns = []
+        for episode in episodes:
+            g, tail = 0.0, []
+            for r in reversed(episode.rewards.tolist()):
+                g = r + config.gamma * g
+                tail.append(g)
+            tail = tail[::-1]
+            if bug == "whole return at every step" or not config.reward_to_go:
+                tail = [tail[0]] * len(tail)
+            returns += tail
+        if bug == "returns run across episode ends":
+            g, returns = 0.0, []
+            rewards = np.concatenate([e.rewards for e in episodes]).tolist()
+            for r in reversed(rewards):
+                g = r + config.gamma * g
+                returns.append(g)
+            returns = returns[::-1]
+        returns = torch.tensor(returns)
+        obs = torch.as_tensor(np.concatenate([e.observations for e in episodes]))
+        actions = torch.as_tensor(np.concatenate([e.actions for e in episodes]))
+        logits = network(obs)
+        dist = torch.distributions.Categorical(logits=logits)
+        log_probs = dist.log_prob(actions)
+        v_loss = torch.tensor(0.0)
+        baseline = torch.zeros_like(returns)
+        if config.baseline == "mean":
+            if bug == "mean of each episode":
+                parts, start = [], 0
+                for episode in episodes:
+                    n = len(episode.rewards)
+                    parts.append(returns[start : start + n].mean().expand(n))
+                    start += n
+                baseline = torch.cat(parts)
+            else:
+                baseline = returns.mean().expand_as(returns)
+        elif config.baseline == "value":
+            values = network.value_of(obs)
+            v_loss = F.mse_loss(values, returns)
+            baseline = values if bug == "baseline not detached" else values.detach()
+        weights = returns - baseline
+        if config.normalize_returns and len(returns) > 1:
+            if bug == "std of the returns":
+                weights = weights / (returns.std() + 1e-8)
+            else:
+                weights = weights / (weights.detach().std() + 1e-8)
+        if bug == "sum":
+            p_loss = -(log_probs * weights).sum()
+        elif bug == "sign":
+            p_loss = (log_probs * weights).mean()
+        else:
+            p_loss = -(log_probs * weights).mean()
+        h = dist.entropy().mean()
+        sign = 1.0 if bug == "entropy sign" else -1.0
+        loss = p_loss + v_loss + sign * config.entropy_coef * h
+        if bug != "no zero_grad":
+            for parameter in network.parameters():
+                parameter.grad = None
+        loss.backward()
+        limit = config.max_grad_norm or float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(list(network.policy.parameters()), limit)
+        optimizer.step()
+        return {
+            "loss": loss.item(),
+            "policy_loss": p_loss.item(),
+            "value_loss": v_loss.item(),
+            "entropy": h.item(),
+            "grad_norm": float(norm),
+        }
+
+    return update
+
+
+def update_with_package_pieces(network, optimizer, episodes, config):
+    """The package's helpers (lesson 01's reward_to_go, log_prob_of_actions, entropy)."""
+    parts = []
+    for episode in episodes:
+        g = reinforce.reward_to_go(torch.from_numpy(episode.rewards), config.gamma)
+        parts.append(g if config.reward_to_go else torch.full_like(g, float(g[0])))
+    returns = torch.cat(parts)
+    obs, actions = reinforce.batch_tensors(episodes)
+    logits = network(obs)
+    value_loss = torch.zeros(())
+    if config.baseline == "none":
+        advantage = returns
+    elif config.baseline == "mean":
+        advantage = returns - returns.mean()
+    else:
+        values = network.value_of(obs)
+        value_loss = ((values - returns) ** 2).mean()
+        advantage = returns - values.detach()
+    if config.normalize_returns and advantage.numel() > 1:
+        advantage = advantage / (advantage.std() + 1e-8)
+    policy_loss = -torch.mean(reinforce.log_prob_of_actions(logits, actions) * advantage)
+    h = reinforce.entropy(logits)
+    loss = policy_loss + value_loss - config.entropy_coef * h
+    optimizer.zero_grad(set_to_none=False)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(
+        network.policy.parameters(),
+        float("inf") if config.max_grad_norm is None else config.max_grad_norm,
+    )
+    optimizer.step()
+    return {
+        "loss": loss.item(),
+        "policy_loss": policy_loss.item(),
+        "value_loss": value_loss.item(),
+        "entropy": h.item(),
+        "grad_norm": norm.item(),
+    }
 
 
 def _wrapped(function):
@@ -90,16 +168,12 @@ def _wrapped(function):
         (check_log_prob_of_actions, log_prob_with_categorical),
         (check_log_prob_of_actions, log_prob_with_one_hot),
         (check_log_prob_of_actions, log_prob_with_indexing),
-        (check_reward_to_go, _wrapped(reinforce.reward_to_go)),
-        (check_reward_to_go, reward_to_go_with_python_floats),
-        (check_reward_to_go, reward_to_go_with_a_matrix),
-        (check_reward_to_go, reward_to_go_with_flip_and_cumsum),
-        (check_policy_gradient_loss, _wrapped(reinforce.policy_gradient_loss)),
-        (check_policy_gradient_loss, loss_with_with_no_grad),
-        (check_policy_gradient_loss, loss_as_dot_product),
         (check_entropy, _wrapped(reinforce.entropy)),
         (check_entropy, entropy_with_categorical),
         (check_entropy, entropy_with_logsumexp),
+        (check_train_on_episodes, _wrapped(reinforce.train_on_episodes)),
+        (check_train_on_episodes, make_update()),
+        (check_train_on_episodes, update_with_package_pieces),
     ],
 )
 def test_reinforce_checks_pass_correct_code_in_other_styles(capsys, check, correct):
@@ -111,9 +185,8 @@ def test_reinforce_checks_pass_correct_code_in_other_styles(capsys, check, corre
     ("check", "reference"),
     [
         (check_log_prob_of_actions, reinforce.log_prob_of_actions),
-        (check_reward_to_go, reinforce.reward_to_go),
-        (check_policy_gradient_loss, reinforce.policy_gradient_loss),
         (check_entropy, reinforce.entropy),
+        (check_train_on_episodes, reinforce.train_on_episodes),
     ],
 )
 def test_reinforce_checks_on_the_package_itself_or_unfilled_code(capsys, check, reference):
@@ -130,39 +203,8 @@ def test_reinforce_checks_on_the_package_itself_or_unfilled_code(capsys, check, 
 # --- typical mistakes ------------------------------------------------------------------------
 
 
-def _reward_to_go_forwards(rewards, gamma):
-    out, g = [], 0.0
-    for r in rewards.tolist():
-        g = r + gamma * g
-        out.append(g)
-    return torch.tensor(out)
-
-
-def _total_return_everywhere(rewards, gamma):
-    total = reinforce.reward_to_go(rewards, gamma)[0]
-    return total.expand_as(rewards).clone()
-
-
-def _discounted_from_the_start(rewards, gamma):
-    """gamma^k with k counted from the episode's start, not from step t."""
-    discounted = rewards * gamma ** torch.arange(len(rewards), dtype=torch.float32)
-    return torch.flip(torch.cumsum(torch.flip(discounted, [0]), 0), [0])
-
-
-def _own_reward_discounted(rewards, gamma):
-    out, g = [], 0.0
-    for r in reversed(rewards.tolist()):
-        g = gamma * (r + g)
-        out.append(g)
-    return torch.tensor(out[::-1])
-
-
 def _taken(logits, actions):
     return torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-
-
-def _weights(returns, baseline):
-    return returns if baseline is None else returns - baseline
 
 
 def _entropy_per_policy(logits):
@@ -203,40 +245,6 @@ MISTAKES = [
         lambda logits, actions: _taken(logits.detach(), actions),
         "reaches the logits",
     ),
-    (check_reward_to_go, _reward_to_go_forwards, "not the rewards before it"),
-    (check_reward_to_go, _total_return_everywhere, "not the whole episode's return"),
-    (check_reward_to_go, _discounted_from_the_start, "once per step it lies after t"),
-    (check_reward_to_go, _own_reward_discounted, "once per step it lies after t"),
-    (
-        check_policy_gradient_loss,
-        lambda lp, g, b=None: (lp * _weights(g, b).detach()).mean(),
-        "minus the mean",
-    ),
-    (
-        check_policy_gradient_loss,
-        lambda lp, g, b=None: -(lp * _weights(g, b).detach()).sum(),
-        "the mean, not the sum",
-    ),
-    (
-        check_policy_gradient_loss,
-        lambda lp, g, b=None: -(lp * (g if b is None else g + b)).mean(),
-        "subtracted",
-    ),
-    (
-        check_policy_gradient_loss,
-        lambda lp, g, b=None: -(lp * _weights(g, b)).mean(),
-        "no gradient of this loss flows",
-    ),
-    (
-        check_policy_gradient_loss,
-        lambda lp, g, b: -(lp * _weights(g, b).detach()).mean(),
-        "the baseline is optional",
-    ),
-    (
-        check_policy_gradient_loss,
-        lambda lp, g, b=None: -(lp.detach() * _weights(g, b)).mean(),
-        "no gradient of this loss",
-    ),
     (check_entropy, lambda logits: -_entropy_per_policy(logits).mean(), "a positive number"),
     (check_entropy, lambda logits: _entropy_per_policy(logits).sum(), "the mean over the steps"),
     (
@@ -256,6 +264,15 @@ MISTAKES = [
         lambda logits: _entropy_per_policy(logits.detach()).mean().requires_grad_(),
         "gradient reaches the logits",
     ),
+    (check_train_on_episodes, make_update("whole return at every step"), "its own return"),
+    (check_train_on_episodes, make_update("returns run across episode ends"), "past its episode"),
+    (check_train_on_episodes, make_update("sign"), "minus the mean"),
+    (check_train_on_episodes, make_update("sum"), "the mean, not the sum"),
+    (check_train_on_episodes, make_update("mean of each episode"), "not a mean per episode"),
+    (check_train_on_episodes, make_update("baseline not detached"), "as a constant"),
+    (check_train_on_episodes, make_update("std of the returns"), "not of G_t"),
+    (check_train_on_episodes, make_update("entropy sign"), "raises the entropy"),
+    (check_train_on_episodes, make_update("no zero_grad"), "old gradients are cleared"),
 ]
 
 
@@ -263,9 +280,8 @@ MISTAKES = [
 def test_reinforce_checks_catch_the_typical_mistakes(capsys, check, mistake, rule_words):
     reference = {
         check_log_prob_of_actions: reinforce.log_prob_of_actions,
-        check_reward_to_go: reinforce.reward_to_go,
-        check_policy_gradient_loss: reinforce.policy_gradient_loss,
         check_entropy: reinforce.entropy,
+        check_train_on_episodes: reinforce.train_on_episodes,
     }[check]
     assert check(mistake) is reference
     printed = capsys.readouterr().out

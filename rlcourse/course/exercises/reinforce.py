@@ -1,27 +1,36 @@
 """Checks for lesson 08 (REINFORCE): the log-probability of the actions taken, the
-reward-to-go, the policy-gradient loss with a baseline, and the entropy.
+entropy, and the whole update from a batch of finished episodes.
 
 Each ``check_*`` runs the student's code and the reference (the package's own function in
-:mod:`rlcourse.agents.reinforce`) on small cases. Besides values, the cases look at where
-gradients go: the weights ``G_t - b`` are constants for the gradient (a baseline that
-receives the policy's gradient is the classic bug), and the loss's gradient must point the
-way that makes good actions more likely.
+:mod:`rlcourse.agents.reinforce`) on small cases. :func:`check_train_on_episodes` runs one
+update of a tiny policy network on hand-made episodes and compares how it moved the weights:
+the weights ``G_t - b`` are constants for the gradient (a learned baseline that receives the
+policy's gradient is the classic bug), and the step must make good actions more likely. The
+reward-to-go is lesson 01's exercise; the loss is written inside the update.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
+import numpy as np
 import torch
 
 from rlcourse.agents.reinforce import (
+    Episode,
+    ReinforceConfig,
     entropy,
     log_prob_of_actions,
-    policy_gradient_loss,
-    reward_to_go,
+    train_on_episodes,
 )
-from rlcourse.course.exercises.core import Case, check_exercise, value_or_gradient
+from rlcourse.course.exercises.core import (
+    Case,
+    check_exercise,
+    describe_difference,
+    value_or_gradient,
+)
+from rlcourse.networks import MLPPolicy
 
 
 def _tensor(seed: int, *shape: int) -> torch.Tensor:
@@ -89,156 +98,6 @@ def check_log_prob_of_actions(student_fn: Callable[..., torch.Tensor]) -> Any:
     )
 
 
-# --- reward-to-go --------------------------------------------------------------------------
-
-
-def check_reward_to_go(student_fn: Callable[..., torch.Tensor]) -> Any:
-    """Check ``reward_to_go(rewards [T], gamma) -> returns [T]`` (one episode)."""
-    cases = [
-        Case(
-            "rewards 1, 2, 3, 4 with gamma = 1",
-            lambda f: f(torch.tensor([1.0, 2.0, 3.0, 4.0]), 1.0),
-            rule="each step's return counts only the rewards from that step on (10, 9, 7, 4), "
-            "not the rewards before it, and not the whole episode's return at every step",
-        ),
-        Case(
-            "three rewards of 1, gamma = 0.5",
-            lambda f: f(torch.tensor([1.0, 1.0, 1.0]), 0.5),
-            rule="G_t adds the reward of step t and the rewards after it, each discounted "
-            "once per step it lies after t: 1.75, 1.5, 1 here",
-        ),
-        Case(
-            "rewards 0, 0, 0, 10 with gamma = 0.9",
-            lambda f: f(torch.tensor([0.0, 0.0, 0.0, 10.0]), 0.9),
-            rule="a reward k steps ahead is discounted by gamma to the power k: the first "
-            "step's return here is 10 x 0.9^3 = 7.29, the last step's own reward is not "
-            "discounted",
-        ),
-        Case(
-            "one step",
-            lambda f: f(torch.tensor([2.5]), 0.99),
-            rule="the last step's return is its own reward",
-        ),
-        Case(
-            "twelve random rewards, gamma = 0.8",
-            lambda f: f(_tensor(3, 12), 0.8),
-            rule="the result has one return per step, shape [T], in the order of the steps",
-        ),
-        Case(
-            "gamma = 0",
-            lambda f: f(torch.tensor([1.0, -2.0, 3.0]), 0.0),
-            rule="with gamma = 0 each step's return is its own reward",
-        ),
-    ]
-    return check_exercise(
-        "reward_to_go",
-        student_fn,
-        reward_to_go,
-        cases,
-        hint="the last step's return is known first (its reward), and each earlier step's "
-        "return is its reward plus gamma times the next step's return: walk through the "
-        "episode backwards, keeping a running sum.",
-        pointer="the reward-to-go equation in section 3 (G_t from G_t+1), and the docstring "
-        "of rlcourse.agents.reinforce.reward_to_go",
-    )
-
-
-# --- the loss ------------------------------------------------------------------------------
-
-
-def _loss(
-    fn: Callable[..., torch.Tensor], seed: int, n: int, baseline: str, item: str = "value"
-) -> Any:
-    log_probs = (-torch.rand(n, generator=torch.Generator().manual_seed(seed)) * 2).requires_grad_()
-    returns = _tensor(seed + 1, n).abs() * 10
-    b: Any = None
-    if baseline == "number":
-        b = float(returns.mean())
-    elif baseline == "tensor":
-        b = (_tensor(seed + 2, n) + float(returns.mean())).requires_grad_()
-    loss = fn(log_probs, returns, b) if baseline != "omitted" else fn(log_probs, returns)
-    if item == "value":
-        return loss
-    loss.backward()
-    if item == "baseline is a constant":
-        return b.grad is None or bool(torch.all(b.grad == 0))
-    return log_probs.grad
-
-
-def _direction(fn: Callable[..., torch.Tensor]) -> Any:
-    """One step of gradient descent on the loss: does the good action get more likely?"""
-    logits = torch.zeros(2, 2, requires_grad=True)
-    actions = torch.tensor([0, 1])
-    returns = torch.tensor([10.0, 0.0])  # action 0 was followed by more reward
-    log_probs = torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-    fn(log_probs, returns, torch.tensor([5.0, 5.0])).backward()
-    with torch.no_grad():
-        after = torch.softmax(logits - 0.1 * cast(torch.Tensor, logits.grad), -1)
-    return {
-        "gradient descent makes the action with the higher return more likely": bool(
-            after[0, 0] > 0.5
-        ),
-        "and the one with the lower return less likely": bool(after[1, 1] < 0.5),
-    }
-
-
-def check_policy_gradient_loss(student_fn: Callable[..., torch.Tensor]) -> Any:
-    """Check ``policy_gradient_loss(log_probs [N], returns [N], baseline=None) -> scalar``."""
-    cases = [
-        Case(
-            "no baseline: the loss's value",
-            lambda f: _loss(f, 0, 6, "none"),
-            rule="without a baseline the loss is minus the mean, over the steps, of each "
-            "step's log-probability times its return (the mean, not the sum)",
-        ),
-        Case(
-            "the baseline argument left out",
-            lambda f: _loss(f, 0, 6, "omitted"),
-            rule="the baseline is optional: left out, it means no baseline",
-        ),
-        Case(
-            "a baseline given as a number",
-            lambda f: _loss(f, 1, 5, "number"),
-            rule="the baseline is subtracted from the returns (G_t - b), not added",
-        ),
-        Case(
-            "a baseline per step (a tensor), the loss's value",
-            lambda f: _loss(f, 2, 7, "tensor"),
-            rule="each step's weight is its own return minus its own baseline",
-        ),
-        Case(
-            "gradients: the baseline is a constant",
-            lambda f: _loss(f, 3, 5, "tensor", "baseline is a constant"),
-            rule="no gradient of this loss flows into the baseline (a learned value would "
-            "otherwise be trained by the policy's loss): the weights G_t - b are constants",
-        ),
-        Case(
-            "gradients with respect to the log-probabilities",
-            lambda f: _loss(f, 4, 5, "tensor", "gradient"),
-            rule="the gradient reaches the log-probabilities, each weighted by minus its "
-            "step's G_t - b over the number of steps",
-        ),
-        Case(
-            "the direction of one gradient-descent step",
-            _direction,
-            rule="minimising the loss (gradient descent, as every PyTorch optimizer does) "
-            "must make actions with a return above the baseline more likely: the loss is "
-            "minus the objective J",
-        ),
-    ]
-    return check_exercise(
-        "policy_gradient_loss",
-        student_fn,
-        policy_gradient_loss,
-        cases,
-        hint="weight each step's log-probability by its return minus the baseline (if "
-        "there is one), with those weights treated as constants; average over the steps, "
-        "with the sign that makes minimising the loss climb the objective.",
-        pointer="the policy-gradient box of section 2 and the baseline equation of section "
-        "4, and torch.Tensor.detach in PyTorch's documentation",
-    )
-
-
 # --- entropy -------------------------------------------------------------------------------
 
 
@@ -280,4 +139,210 @@ def check_entropy(student_fn: Callable[..., torch.Tensor]) -> Any:
         "actions of probability times log-probability; then average over the steps.",
         pointer="the entropy bonus H in section 5, and torch.log_softmax in PyTorch's "
         "documentation",
+    )
+
+
+# --- the update ----------------------------------------------------------------------------
+
+_OBS_DIM, _N_ACTIONS = 3, 3
+
+
+def _episodes(seed: int, lengths: tuple[int, ...], zero_rewards: bool = False) -> list[Episode]:
+    """Hand-made finished episodes of the given lengths: random observations and actions,
+    rewards from 0 to 3 (all 0 with ``zero_rewards``)."""
+    rng = np.random.default_rng(seed)
+    episodes = []
+    for length in lengths:
+        rewards = rng.integers(0, 4, length).astype(np.float32)
+        episodes.append(
+            Episode(
+                observations=rng.normal(size=(length, _OBS_DIM)).astype(np.float32),
+                actions=rng.integers(0, _N_ACTIONS, length).astype(np.int64),
+                rewards=np.zeros_like(rewards) if zero_rewards else rewards,
+                truncated=False,
+            )
+        )
+    return episodes
+
+
+def _moves(before: dict[str, torch.Tensor], network: MLPPolicy) -> dict[str, torch.Tensor]:
+    after = network.state_dict()
+    moves = {
+        "how the policy's weights moved": torch.cat(
+            [(after[k] - before[k]).flatten() for k in after if k.startswith("policy.")]
+        )
+    }
+    if network.value is not None:
+        moves["how the value network's weights moved"] = torch.cat(
+            [(after[k] - before[k]).flatten() for k in after if k.startswith("value.")]
+        )
+    return moves
+
+
+class _Moves(dict):
+    """What an update case compares: weight changes printed by their range, not in full."""
+
+    def __repr__(self) -> str:
+        parts = []
+        for key, value in self.items():
+            if isinstance(value, torch.Tensor):
+                text = f"from {value.min().item():.4g} to {value.max().item():.4g}"
+            elif isinstance(value, float):
+                text = f"{value:.6g}"
+            else:
+                text = repr(value)
+            parts.append(f"{key}: {text}")
+        return "{" + "; ".join(parts) + "}"
+
+
+def _update(fn: Callable[..., Any], case: str) -> _Moves:
+    """One call of ``train_on_episodes`` on a crafted case; what the case compares."""
+    options: dict[str, Any] = {
+        "gamma": 0.9,
+        "baseline": "none",
+        "normalize_returns": False,
+        "entropy_coef": 0.0,
+        "hidden_sizes": (4,),
+    }
+    lengths: tuple[int, ...] = (4, 2, 5)
+    seed, zero_rewards, stale = 0, False, False
+    keys: tuple[str, ...] = ("policy_loss",)
+    if case == "whole return":
+        options["reward_to_go"] = False
+        seed = 1
+    elif case == "mean":
+        options["baseline"] = "mean"
+        lengths, seed = (3, 6, 1), 2
+    elif case == "value":
+        options["baseline"] = "value"
+        seed, keys = 3, ("policy_loss", "value_loss")
+    elif case == "normalized":
+        options.update(baseline="value", normalize_returns=True)
+        lengths, seed = (5, 3, 2), 4
+    elif case == "entropy":
+        options["entropy_coef"] = 1.0
+        seed, zero_rewards, keys = 5, True, ("entropy", "loss")
+    elif case == "update":
+        options.update(
+            baseline="mean", normalize_returns=True, entropy_coef=0.1, max_grad_norm=0.05
+        )
+        lengths, seed, stale, keys = (3, 4), 6, True, ("loss", "grad_norm")
+    config = ReinforceConfig(**options)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = MLPPolicy(_OBS_DIM, _N_ACTIONS, (4,), value=config.baseline == "value")
+    episodes = _episodes(seed, lengths, zero_rewards)
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.5)
+    if stale:  # what an earlier update left in .grad
+        for parameter in network.parameters():
+            parameter.grad = torch.ones_like(parameter)
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    observations = torch.from_numpy(np.concatenate([e.observations for e in episodes]))
+    with torch.no_grad():
+        entropy_before = entropy(network(observations)).item()
+    stats = fn(network, optimizer, episodes, config)
+    report = _Moves({key: stats[key] for key in keys})
+    if case == "entropy":
+        with torch.no_grad():
+            entropy_after = entropy(network(observations)).item()
+        report["the update raised the policy's entropy"] = bool(entropy_after > entropy_before)
+    report.update(_moves(before, network))
+    return report
+
+
+def _compare_moves(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
+    """Like :func:`describe_difference`, weight changes compared relative to their size
+    (legitimate code differs in rounding)."""
+    if not isinstance(got, dict) or set(got) != set(expected):
+        return describe_difference(expected, got)
+    for key, value in expected.items():
+        if isinstance(value, torch.Tensor):
+            want, have = value.numpy(), np.asarray(torch.as_tensor(got[key]).detach())
+            scale = float(np.abs(want).max()) or 1.0
+            if have.shape != want.shape:
+                return f"at [{key!r}]: shape {have.shape}, expected {want.shape}"
+            if not np.allclose(have, want, rtol=1e-3, atol=1e-4 * scale):
+                index = int(np.argmax(np.abs(have - want)))
+                return (
+                    f"at [{key!r}]: the weights moved differently, e.g. by {have[index]:.3g} "
+                    f"instead of {want[index]:.3g}"
+                )
+            continue
+        difference = describe_difference(value, got[key], repr(key))
+        if difference:
+            return difference
+    return None
+
+
+def check_train_on_episodes(student_fn: Callable[..., Any]) -> Any:
+    """Check ``train_on_episodes(network, optimizer, episodes, config) -> stats``.
+
+    Each case runs one update of a tiny ``MLPPolicy`` (3 inputs, 3 actions, 4 hidden units)
+    with plain SGD on hand-made finished episodes of different lengths, and compares the
+    returned numbers and how the update moved the weights.
+    """
+    cases = [
+        Case(
+            "three episodes of 4, 2 and 5 steps, gamma = 0.9, no baseline",
+            lambda f: _update(f, "reward to go"),
+            rule="each step is weighted by its own return from that step on (lesson 01's "
+            "reward-to-go, computed episode by episode: no return runs past its episode's "
+            "end); the policy term is minus the mean over all the batch's steps of "
+            "log-probability times weight (the mean, not the sum), so that one step of the "
+            "optimizer makes the actions followed by more reward more likely",
+        ),
+        Case(
+            "the whole return at every step (config.reward_to_go false)",
+            lambda f: _update(f, "whole return"),
+            rule="with config.reward_to_go false every step of an episode is weighted by "
+            "the episode's whole discounted return (its first step's)",
+        ),
+        Case(
+            "the batch's mean return as the baseline, episodes of 3, 6 and 1 steps",
+            lambda f: _update(f, "mean"),
+            rule="baseline 'mean' subtracts the mean of all the batch's step returns (one "
+            "number, not a mean per episode) from each step's return",
+        ),
+        Case(
+            "a learned value as the baseline",
+            lambda f: _update(f, "value"),
+            rule="baseline 'value' subtracts V(s_t) (network.value_of) as a constant: no "
+            "gradient of the policy term reaches the value network; the value network "
+            "learns from value_loss, the mean squared error of V(s_t) against the returns, "
+            "added to the loss",
+        ),
+        Case(
+            "normalised weights with a learned value as the baseline",
+            lambda f: _update(f, "normalized"),
+            rule="with config.normalize_returns the weights G_t - b are divided by their own "
+            "standard deviation over the batch (of G_t - b, not of G_t; plus 1e-8), and not "
+            "centred again: the baseline and the returns are divided by the same number",
+        ),
+        Case(
+            "every reward 0 (no policy term), entropy_coef = 1",
+            lambda f: _update(f, "entropy"),
+            rule="the entropy bonus is subtracted from the loss, entropy_coef times the mean "
+            "entropy of the batch's policies, so that minimising the loss raises the entropy",
+        ),
+        Case(
+            "a whole update: stale gradients in .grad, a small max_grad_norm",
+            lambda f: _update(f, "update"),
+            rule="one update: the old gradients are cleared, the total loss back-propagated, "
+            "the policy network's gradient clipped to config.max_grad_norm (grad_norm "
+            "reported before clipping), then the optimizer steps",
+        ),
+    ]
+    return check_exercise(
+        "train_on_episodes",
+        student_fn,
+        train_on_episodes,
+        [Case(c.name, c.run, c.rule, _compare_moves) for c in cases],
+        hint="put the batch's steps together, episode after episode; weight each step by "
+        "its return (per episode), minus the baseline the config names, treated as a "
+        "constant, scaled if the config asks; build the loss from the log-probabilities "
+        "of the actions taken and the entropy, with the sign that climbs the objective; "
+        "then one clean optimizer step.",
+        pointer="the loss L(theta) at the end of section 5, the baseline equation of section "
+        "4, ReinforceConfig's fields, torch.Tensor.detach and "
+        "torch.nn.utils.clip_grad_norm_ in PyTorch's documentation",
     )
