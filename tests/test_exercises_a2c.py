@@ -1,6 +1,7 @@
 """Lesson 09's checks: correct answers written in other styles pass; the typical mistakes
 are caught, with the rule that points at them, and no check prints answer code."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -8,14 +9,13 @@ from exercise_helpers import assert_no_answer_code
 
 from rlcourse.agents import a2c
 from rlcourse.course.exercises.a2c import (
-    check_entropy,
+    check_collect_rollout,
     check_forward_step,
-    check_n_step_returns,
-    check_policy_loss,
     check_train_on_rollout,
 )
 from rlcourse.course.exercises.core import NOT_ATTEMPTED, PASSED, WRONG
 from rlcourse.networks import RecurrentActorCritic
+from rlcourse.rollouts import Rollout, collect_rollout
 
 # --- correct answers in other styles ---------------------------------------------------------
 
@@ -50,46 +50,127 @@ class ForwardWithSequential(RecurrentActorCritic):
         return memory, self.logits(memory[0]), self.value(memory[0]).view(-1)
 
 
-def returns_by_stacking(rewards, alive, last_values, gamma):
-    columns, running = [], last_values
-    for t in range(rewards.shape[1] - 1, -1, -1):
-        running = rewards[:, t] + gamma * torch.where(alive[:, t], running, 0.0)
-        columns.insert(0, running)
-    return torch.stack(columns, dim=1)
+def make_collect(bug=None):
+    """A collect_rollout written differently from the package's (lists stacked at the end,
+    torch.where and initial_memory for the zeroing, inverse-CDF sampling from the
+    generator), with one of the typical mistakes."""
+
+    def collect(network, games, observations, memory, n_steps, generator):
+        columns = {k: [] for k in ("obs", "actions", "rewards", "term", "trunc", "values")}
+        start = (memory[0].clone(), memory[1].clone())
+        if bug == "memory starts from zeros":
+            memory = network.initial_memory(observations.shape[0])
+        ended = np.zeros(observations.shape[0], bool)
+        grad = torch.enable_grad() if bug == "gradients recorded" else torch.no_grad()
+        with grad:
+            for _ in range(n_steps):
+                if bug == "zeroed before the next step, from the last step's flags":
+                    keep = torch.as_tensor(~ended).unsqueeze(1)
+                    memory = (torch.where(keep, memory[0], 0.0), torch.where(keep, memory[1], 0.0))
+                columns["obs"].append(observations)
+                new_memory, logits, _ = network(torch.as_tensor(observations), memory)
+                if bug == "zeroed one step late":
+                    keep = torch.as_tensor(~ended).unsqueeze(1)
+                    new_memory = (new_memory[0] * keep, new_memory[1] * keep)
+                if bug == "argmax":
+                    actions = logits.argmax(-1).numpy()
+                elif bug == "global generator":
+                    actions = torch.multinomial(logits.softmax(-1), 1).squeeze(1).numpy()
+                else:
+                    cumulative = torch.cumsum(torch.softmax(logits, -1), -1)
+                    u = torch.rand(len(logits), 1, generator=generator)
+                    actions = (u > cumulative).sum(-1).clamp(max=logits.shape[-1] - 1).numpy()
+                observations, rewards, terminated, truncated, info = games.step(actions)
+                values = np.zeros(len(actions), np.float32)
+                for b in np.flatnonzero(truncated):
+                    last = info["final_obs"][b]
+                    if bug == "truncation value of the next game's first observation":
+                        last = observations[b]
+                    h, c = new_memory[0][b : b + 1], new_memory[1][b : b + 1]
+                    if bug == "truncation value from the zeroed memory":
+                        h, c = torch.zeros_like(h), torch.zeros_like(c)
+                    _, _, value = network(torch.as_tensor(last)[None], (h, c))
+                    values[b] = float(value[0].detach())
+                if bug == "terminated and truncated merged":
+                    terminated = terminated | truncated
+                ended = terminated | truncated
+                if bug == "memory zeroed on terminated only":
+                    ended = np.asarray(terminated)
+                memory = new_memory
+                if bug == "memory never zeroed" or bug in (
+                    "zeroed one step late",
+                    "zeroed before the next step, from the last step's flags",
+                ):
+                    pass
+                elif bug == "memory zeroed for all games" and ended.any():
+                    memory = network.initial_memory(len(ended))
+                else:
+                    keep = torch.as_tensor(~ended).unsqueeze(1)
+                    blank = network.initial_memory(len(ended))
+                    memory = (
+                        torch.where(keep, memory[0], blank[0]),
+                        torch.where(keep, memory[1], blank[1]),
+                    )
+                for key, value in zip(
+                    ("actions", "rewards", "term", "trunc", "values"),
+                    (actions, rewards, terminated, truncated, values),
+                    strict=True,
+                ):
+                    columns[key].append(np.asarray(value))
+        stacked = {k: np.stack(v, axis=1) for k, v in columns.items()}
+        rollout = Rollout(
+            observations=stacked["obs"],
+            actions=stacked["actions"].astype(np.int64),
+            rewards=stacked["rewards"].astype(np.float32),
+            terminated=stacked["term"],
+            truncated=stacked["trunc"],
+            truncation_values=stacked["values"],
+            next_observations=np.array(observations),
+            initial_memory=start,
+        )
+        return rollout, memory
+
+    return collect
 
 
-def returns_game_by_game(rewards, alive, last_values, gamma):
-    """Python floats, one game at a time, the list reversed at the end."""
-    rows = []
-    for b in range(rewards.shape[0]):
-        g, row = float(last_values[b]), []
-        for t in reversed(range(rewards.shape[1])):
-            g = float(rewards[b, t]) + (gamma * g if alive[b, t] else 0.0)
-            row.append(g)
-        rows.append(row[::-1])
-    return torch.tensor(rows, dtype=torch.float64)
-
-
-def policy_loss_with_categorical(logits, actions, advantage):
-    log_prob = torch.distributions.Categorical(logits=logits).log_prob(actions)
-    return -(log_prob * advantage.detach()).mean()
-
-
-def policy_loss_with_one_hot(logits, actions, advantage):
-    log_probs = logits - torch.logsumexp(logits, dim=-1, keepdim=True)
-    taken = (log_probs * F.one_hot(actions, logits.shape[-1])).sum(-1)
-    return torch.mean(taken * advantage.data) * -1
-
-
-def entropy_with_categorical(logits):
-    return torch.distributions.Categorical(logits=logits).entropy().mean()
-
-
-def entropy_with_logsumexp(logits):
-    # H = logsumexp(l) - sum_a pi(a) l_a
-    probs = torch.softmax(logits, -1)
-    per_policy = torch.logsumexp(logits, -1) - (probs * logits).sum(-1)
-    return per_policy.sum() / per_policy.numel()
+def collect_game_by_game(network, games, observations, memory, n_steps, generator):
+    """Python lists, one game at a time for the bookkeeping, torch.multinomial's draws."""
+    n = observations.shape[0]
+    rows = {k: [[] for _ in range(n)] for k in ("o", "a", "r", "te", "tr", "v")}
+    initial = tuple(m.clone() for m in memory)
+    h, c = memory
+    with torch.no_grad():
+        for _ in range(n_steps):
+            (h, c), logits, _ = network(torch.from_numpy(observations), (h, c))
+            actions = torch.multinomial(logits.softmax(dim=1), num_samples=1, generator=generator)
+            actions = actions[:, 0].numpy()
+            next_obs, rewards, terminated, truncated, info = games.step(actions)
+            h, c = h.clone(), c.clone()
+            for b in range(n):
+                value = 0.0
+                if truncated[b]:
+                    final = torch.from_numpy(np.asarray(info["final_obs"][b])).unsqueeze(0)
+                    value = network(final, (h[b : b + 1], c[b : b + 1]))[2].item()
+                for key, item in zip(
+                    ("o", "a", "r", "te", "tr", "v"),
+                    (observations[b], actions[b], rewards[b], terminated[b], truncated[b], value),
+                    strict=True,
+                ):
+                    rows[key][b].append(item)
+                if terminated[b] or truncated[b]:
+                    h[b], c[b] = 0.0, 0.0
+            observations = next_obs
+    rollout = Rollout(
+        np.array(rows["o"], np.uint8),
+        np.array(rows["a"], np.int64),
+        np.array(rows["r"], np.float32),
+        np.array(rows["te"], bool),
+        np.array(rows["tr"], bool),
+        np.array(rows["v"], np.float32),
+        observations.copy(),
+        initial,
+    )
+    return rollout, (h, c)
 
 
 def make_train(bug=None):
@@ -214,15 +295,9 @@ class PackageForward(RecurrentActorCritic):
         (check_forward_step, PackageForward),
         (check_forward_step, ForwardInOneExpression),
         (check_forward_step, ForwardWithSequential),
-        (check_n_step_returns, _wrapped(a2c.n_step_returns)),
-        (check_n_step_returns, returns_by_stacking),
-        (check_n_step_returns, returns_game_by_game),
-        (check_policy_loss, _wrapped(a2c.policy_loss)),
-        (check_policy_loss, policy_loss_with_categorical),
-        (check_policy_loss, policy_loss_with_one_hot),
-        (check_entropy, _wrapped(a2c.entropy)),
-        (check_entropy, entropy_with_categorical),
-        (check_entropy, entropy_with_logsumexp),
+        (check_collect_rollout, _wrapped(collect_rollout)),
+        (check_collect_rollout, make_collect()),
+        (check_collect_rollout, collect_game_by_game),
         (check_train_on_rollout, _wrapped(a2c.train_on_rollout)),
         (check_train_on_rollout, make_train()),
         (
@@ -241,9 +316,7 @@ def test_a2c_checks_pass_correct_code_in_other_styles(capsys, check, correct):
     ("check", "reference"),
     [
         (check_forward_step, RecurrentActorCritic),
-        (check_n_step_returns, a2c.n_step_returns),
-        (check_policy_loss, a2c.policy_loss),
-        (check_entropy, a2c.entropy),
+        (check_collect_rollout, collect_rollout),
         (check_train_on_rollout, a2c.train_on_rollout),
     ],
 )
@@ -307,40 +380,6 @@ class NoReluAfterDense(RecurrentActorCritic):
         return (h, c), self.logits(h), self.value(h).squeeze(-1)
 
 
-def returns_without_alive(rewards, alive, last_values, gamma):
-    return returns_by_stacking(rewards, torch.ones_like(alive), last_values, gamma)
-
-
-def returns_forward_in_time(rewards, alive, last_values, gamma):
-    returns = torch.empty_like(rewards)
-    running = last_values
-    for t in range(rewards.shape[1]):
-        running = rewards[:, t] + gamma * alive[:, t].float() * running
-        returns[:, t] = running
-    return returns
-
-
-def returns_bootstrap_from_zero(rewards, alive, last_values, gamma):
-    return returns_by_stacking(rewards, alive, torch.zeros_like(last_values), gamma)
-
-
-def returns_drop_the_last_reward(rewards, alive, last_values, gamma):
-    """Multiplies the whole return by alive: the ending step's own reward is lost."""
-    columns, running = [], last_values
-    for t in reversed(range(rewards.shape[1])):
-        running = alive[:, t] * (rewards[:, t] + gamma * running)
-        columns.insert(0, running)
-    return torch.stack(columns, 1)
-
-
-def _log_probs_taken(logits, actions):
-    return torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-
-
-def _entropy_per_policy(logits):
-    return -(torch.softmax(logits, -1) * torch.log_softmax(logits, -1)).sum(-1)
-
-
 MISTAKES = [
     # (check, mistaken answer, the words of the rule that must point at it)
     (check_forward_step, NoScaling, "scaled to [0, 1]"),
@@ -348,59 +387,30 @@ MISTAKES = [
     (check_forward_step, MemorySwapped, "(h, c) in that order"),
     (check_forward_step, ValueNotSqueezed, "shape [batch], not [batch, 1]"),
     (check_forward_step, NoReluAfterDense, "each followed by a ReLU"),
-    (check_n_step_returns, returns_without_alive, "adds nothing after it"),
-    (check_n_step_returns, returns_forward_in_time, "rewards that follow it"),
-    (check_n_step_returns, returns_bootstrap_from_zero, "finally last_values"),
-    (check_n_step_returns, returns_drop_the_last_reward, "keeps its own reward"),
+    (check_collect_rollout, make_collect("memory starts from zeros"), "memory given"),
+    (check_collect_rollout, make_collect("memory never zeroed"), "memory, h and c, is zeroed"),
+    (check_collect_rollout, make_collect("memory zeroed for all games"), "only that game's"),
+    (check_collect_rollout, make_collect("zeroed one step late"), "before its next step"),
     (
-        check_policy_loss,
-        lambda logits, actions, adv: (_log_probs_taken(logits, actions) * adv.detach()).mean(),
-        "minus the mean",
+        check_collect_rollout,
+        make_collect("zeroed before the next step, from the last step's flags"),
+        "ended on the last step",
+    ),
+    (check_collect_rollout, make_collect("gradients recorded"), "no autograd graph"),
+    (check_collect_rollout, make_collect("terminated and truncated merged"), "flags stay apart"),
+    (check_collect_rollout, make_collect("memory zeroed on terminated only"), "zeroed like"),
+    (
+        check_collect_rollout,
+        make_collect("truncation value of the next game's first observation"),
+        "its last observation",
     ),
     (
-        check_policy_loss,
-        lambda logits, actions, adv: -(_log_probs_taken(logits, actions) * adv.detach()).sum(),
-        "minus the mean",
+        check_collect_rollout,
+        make_collect("truncation value from the zeroed memory"),
+        "from its memory before the zeroing",
     ),
-    (
-        check_policy_loss,
-        lambda logits, actions, adv: -(_log_probs_taken(logits, actions) * adv).mean(),
-        "no gradient flows into the advantage",
-    ),
-    (
-        check_policy_loss,
-        lambda logits, actions, adv: (
-            -(
-                torch.softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-                * adv.detach()
-            ).mean()
-        ),
-        "log-probability of the action taken",
-    ),
-    (
-        check_policy_loss,
-        lambda logits, actions, adv: (
-            -(
-                torch.log(torch.softmax(logits, -1)).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-                * adv.detach()
-            ).mean()
-        ),
-        "not minus infinity",
-    ),
-    (check_entropy, lambda logits: -_entropy_per_policy(logits).mean(), "a positive number"),
-    (check_entropy, lambda logits: _entropy_per_policy(logits).sum(), "the mean over games"),
-    (
-        check_entropy,
-        lambda logits: (
-            -(torch.softmax(logits, -1) * torch.log(torch.softmax(logits, -1))).sum(-1).mean()
-        ),
-        "not nan",
-    ),
-    (
-        check_entropy,
-        lambda logits: _entropy_per_policy(logits.detach()).mean().requires_grad_(),
-        "gradient reaches the logits",
-    ),
+    (check_collect_rollout, make_collect("argmax"), "not the most likely action"),
+    (check_collect_rollout, make_collect("global generator"), "the generator given"),
     (check_train_on_rollout, make_train("memory not carried"), "each step's new memory fed"),
     (check_train_on_rollout, make_train("memory starts from zeros"), "the memory it started with"),
     (check_train_on_rollout, make_train("memory not zeroed"), "memory, h and c, is zeroed"),
@@ -425,9 +435,7 @@ MISTAKES = [
 
 REFERENCES = {
     check_forward_step: RecurrentActorCritic,
-    check_n_step_returns: a2c.n_step_returns,
-    check_policy_loss: a2c.policy_loss,
-    check_entropy: a2c.entropy,
+    check_collect_rollout: collect_rollout,
     check_train_on_rollout: a2c.train_on_rollout,
 }
 

@@ -1,11 +1,13 @@
-"""Checks for lesson 09 (recurrent A2C): the forward step, the n-step returns, the policy
-term, the entropy, and one training step.
+"""Checks for lesson 09 (recurrent A2C): the forward step, collecting a rollout from
+parallel games with one memory per game, and one training step.
 
-Each ``check_*`` runs the student's code and the reference (the package's own function in
-:mod:`rlcourse.agents.a2c`, the class in :mod:`rlcourse.networks`) on small cases. Besides
-values, the cases look at where gradients go (the advantage and the bootstrap value are
-constants for the gradient: the classic A2C bugs), and :func:`check_train_on_rollout`
-looks at what one update does to the network's weights.
+Each ``check_*`` runs the student's code and the reference (the package's own code:
+:class:`rlcourse.networks.RecurrentActorCritic`, :func:`rlcourse.rollouts.collect_rollout`,
+:func:`rlcourse.agents.a2c.train_on_rollout`) on small cases. :func:`check_collect_rollout`
+watches fake games that end at known steps and a stand-in network whose memory counts
+steps; :func:`check_train_on_rollout` looks at what one update does to the weights (the
+advantage and the bootstrap value are constants for the gradient: the classic A2C bugs).
+The policy term and the entropy are lesson 08's (:mod:`rlcourse.course.exercises.reinforce`).
 """
 
 from __future__ import annotations
@@ -16,22 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlcourse.agents.a2c import (
-    A2CConfig,
-    entropy,
-    n_step_returns,
-    policy_loss,
-    train_on_rollout,
-    unroll,
-)
-from rlcourse.course.exercises.core import (
-    Case,
-    check_exercise,
-    describe_difference,
-    value_or_gradient,
-)
+from rlcourse.agents.a2c import A2CConfig, entropy, train_on_rollout, unroll
+from rlcourse.course.exercises.core import Case, check_exercise, describe_difference
 from rlcourse.networks import RecurrentActorCritic
-from rlcourse.rollouts import Rollout
+from rlcourse.rollouts import Rollout, collect_rollout
 
 
 class _Report(dict):
@@ -50,6 +40,8 @@ class _Report(dict):
                 text = f"{value.item():.6g}"
             elif isinstance(value, float):
                 text = f"{value:.6g}"
+            elif isinstance(value, np.ndarray):
+                text = str(value.tolist())
             else:
                 text = repr(value)
             parts.append(f"{key}: {text}")
@@ -139,182 +131,281 @@ def check_forward_step(student_class: Any) -> Any:
         student_class,
         RecurrentActorCritic,
         cases,
-        hint="follow the five steps of the exercise's text in order; the layers are "
-        "already built in the constructor, the forward step only applies them.",
+        hint="the layers are already built in the constructor: the forward step scales the "
+        "frames, encodes them through the convolutions and the dense layer, moves the "
+        "memory on by one LSTM step, and reads both heads from the new memory.",
         pointer="section 2's equation (the LSTM updates (h, c) from the encoded frame and "
         "the previous memory), torch.nn.LSTMCell's documentation (its input and its "
         "(h, c) pair), and the package's rlcourse.networks.RecurrentActorCritic docstring",
     )
 
 
-# --- n-step returns ----------------------------------------------------------------------
+# --- collecting a rollout ----------------------------------------------------------------
+
+_CODE_GAME, _CODE_EPISODE = 80, 20
+"""A fake game's observation is filled with one code, ``1 + 80 * game + 20 * episode +
+step in the episode``: what was stored, and fed to the network, can be read back."""
 
 
-def _returns(fn: Callable[..., torch.Tensor], batch: int, time: int, ends: list, gamma: float):
-    rewards = torch.arange(1, batch * time + 1, dtype=torch.float32).view(batch, time)
-    alive = torch.ones(batch, time, dtype=torch.bool)
-    for b, t in ends:
-        alive[b, t] = False
-    last_values = torch.linspace(10.0, 20.0, batch)
-    return fn(rewards, alive, last_values, gamma)
+class _CountingNetwork(torch.nn.Module):
+    """A stand-in recurrent actor-critic whose memory counts: each step adds 1 to ``h`` and
+    2 to ``c``, so the memory a step started from tells whether (and when) it was zeroed.
+
+    ``policy="code"``: the action is the observation's code modulo 3, with probability 1;
+    ``"coin"``: actions 0 and 1 with probability 1/2 each. The value is the code plus a tenth
+    of the new ``h``. Every row it sees is logged: ``(code, h, c)`` of the memory given."""
+
+    def __init__(self, policy: str = "code") -> None:
+        super().__init__()
+        self.one = torch.nn.Parameter(torch.ones(()))  # outputs carry gradients, as a net's do
+        self.policy = policy
+        self.seen: dict[int, tuple[float, float]] = {}
+
+    def initial_memory(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        zeros = torch.zeros(batch_size, 2)
+        return zeros, zeros.clone()
+
+    def forward(
+        self, observation: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor]:
+        codes = torch.as_tensor(observation).reshape(observation.shape[0], -1)[:, 0].long()
+        h, c = memory
+        for code, h_row, c_row in zip(
+            codes.tolist(), h[:, 0].tolist(), c[:, 0].tolist(), strict=True
+        ):
+            self.seen.setdefault(code, (h_row, c_row))
+        h, c = h + self.one, c + 2 * self.one
+        if self.policy == "coin":
+            base = torch.tensor([0.0, 0.0, -1e4]).expand(len(codes), 3)
+        else:
+            base = torch.where(
+                torch.nn.functional.one_hot(codes % 3, 3).bool(),
+                torch.tensor(0.0),
+                torch.tensor(-1e4),
+            )
+        value = codes.to(torch.float32) * self.one + 0.1 * h[:, 0]
+        return (h, c), base * self.one, value
 
 
-def check_n_step_returns(student_fn: Callable[..., torch.Tensor]) -> Any:
-    """Check ``n_step_returns(rewards, alive, last_values, gamma) -> returns [B, T]``."""
-    cases = [
-        Case(
-            "one game, no end: bootstrap from last_values",
-            lambda f: _returns(f, 1, 4, [], 0.9),
-            rule="with no end in the rollout, each step's return adds the rewards that follow "
-            "it, discounted once per step, and finally last_values (the critic's value after "
-            "the rollout), discounted once more than the last reward",
-        ),
-        Case(
-            "a game ends mid-rollout",
-            lambda f: _returns(f, 1, 5, [(0, 2)], 0.5),
-            rule="the step that ended a game (alive False) keeps its own reward but adds "
-            "nothing after it: the rewards of the next game do not belong to its return",
-        ),
-        Case(
-            "a game ends on the last step",
-            lambda f: _returns(f, 2, 3, [(1, 2)], 0.9),
-            rule="a game that ended on the rollout's last step does not bootstrap from "
-            "last_values (that value belongs to the next game)",
-        ),
-        Case(
-            "three games, gamma = 1",
-            lambda f: _returns(f, 3, 4, [(0, 0), (2, 1)], 1.0),
-            rule="each game (a row) has its own returns and its own last value; with "
-            "gamma = 1 the rewards are simply added up",
-        ),
-    ]
-    return check_exercise(
-        "n-step returns",
-        student_fn,
-        n_step_returns,
-        cases,
-        hint="the return of the last step is known first (from the value after the "
-        "rollout), so walk through time backwards, one step at a time, for all games at "
-        "once; where a game ended, the return must not reach past that step.",
-        pointer="the n-step returns equation at the top of section 5 (G_T, then G_t from "
-        "G_t+1), and the docstring of rlcourse.agents.a2c.n_step_returns",
+class _Games:
+    """Fake parallel games with Gymnasium's ``SAME_STEP`` autoreset: game ``b`` ends at the
+    rollout steps listed in ``terminate[b]`` / ``truncate[b]``. Logs the actions it gets."""
+
+    def __init__(self, n_games: int, terminate: dict, truncate: dict, policy: str) -> None:
+        self.n_games, self.terminate, self.truncate = n_games, terminate, truncate
+        self.coin = policy == "coin"
+        self.episode = [0] * n_games
+        self.step_in_episode = [0] * n_games
+        self.t = 0
+        self.actions: list[np.ndarray] = []
+
+    def code(self, game: int, step: int | None = None) -> int:
+        if self.coin:
+            return 0
+        step = self.step_in_episode[game] if step is None else step
+        return 1 + _CODE_GAME * game + _CODE_EPISODE * self.episode[game] + step
+
+    def observations(self) -> np.ndarray:
+        codes = [self.code(b) for b in range(self.n_games)]
+        return np.array(codes, np.uint8).reshape(-1, 1, 1, 1) * np.ones((1, 1, 2, 2), np.uint8)
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        self.actions.append(np.array(actions, copy=True))
+        rewards = np.array([self.code(b) / 10 for b in range(self.n_games)], np.float32)
+        terminated = np.array([self.t in self.terminate.get(b, ()) for b in range(self.n_games)])
+        truncated = np.array([self.t in self.truncate.get(b, ()) for b in range(self.n_games)])
+        final = np.empty(self.n_games, dtype=object)
+        for b in range(self.n_games):
+            self.step_in_episode[b] += 1
+            if terminated[b] or truncated[b]:
+                final[b] = self.observations()[b]
+                self.episode[b] += 1
+                self.step_in_episode[b] = 0
+        self.t += 1
+        info = {"final_obs": final, "_final_obs": terminated | truncated}
+        return self.observations(), rewards, terminated, truncated, info
+
+
+def _codes(observations: np.ndarray) -> np.ndarray:
+    array = np.asarray(observations)
+    return array.reshape(*array.shape[: array.ndim - 3], -1)[..., 0].astype(np.int64)
+
+
+def _collect(
+    fn: Callable[..., Any],
+    n_steps: int,
+    terminate: dict | None = None,
+    truncate: dict | None = None,
+    n_games: int = 3,
+) -> _Report:
+    """One call of ``collect_rollout`` on fake games; what a correct answer must store."""
+    network = _CountingNetwork()
+    games = _Games(n_games, terminate or {}, truncate or {}, "code")
+    start = games.observations()
+    memory = (
+        torch.arange(1.0, n_games + 1).mul(10).unsqueeze(1).repeat(1, 2),
+        torch.arange(1.0, n_games + 1).mul(10).add(5).unsqueeze(1).repeat(1, 2),
+    )
+    rollout, new_memory = fn(
+        network, games, start, memory, n_steps, torch.Generator().manual_seed(0)
+    )
+    codes = _codes(rollout.observations)
+    fed = np.array([[network.seen.get(int(code), (-1.0, -1.0)) for code in row] for row in codes])
+    played = np.stack(games.actions, axis=1) if games.actions else np.zeros((n_games, 0))
+    return _Report(
+        {
+            "observations (their codes)": codes,
+            "actions": np.asarray(rollout.actions),
+            "the actions stored are the ones the games got": bool(
+                np.array_equal(np.asarray(rollout.actions), played)
+            ),
+            "rewards": np.asarray(rollout.rewards),
+            "terminated": np.asarray(rollout.terminated),
+            "truncated": np.asarray(rollout.truncated),
+            "truncation_values": np.asarray(rollout.truncation_values),
+            "next_observations (their codes)": _codes(rollout.next_observations),
+            "initial_memory (h, c)": np.stack(
+                [np.asarray(_as_numpy(m))[:, 0] for m in rollout.initial_memory], 1
+            ),
+            "memory each step started from (h, c)": fed,
+            "memory returned (h, c)": np.stack(
+                [np.asarray(_as_numpy(m))[:, 0] for m in new_memory], 1
+            ),
+        }
     )
 
 
-# --- policy term -------------------------------------------------------------------------
+def _as_numpy(value: Any) -> Any:
+    return value.detach().numpy() if isinstance(value, torch.Tensor) else value
 
 
-def _policy(fn: Callable[..., torch.Tensor], seed: int, batch: int, time: int, item: str) -> Any:
-    logits = _cases_tensor(seed, batch, time, 4).requires_grad_()
-    generator = torch.Generator().manual_seed(seed)
-    actions = torch.randint(0, 4, (batch, time), generator=generator)
-    advantage = _cases_tensor(seed + 1, batch, time).requires_grad_()
-    loss = fn(logits, actions, advantage)
-    if item == "value":
-        return loss
-    loss.backward()
-    if item == "advantage is a constant":
-        return advantage.grad is None or bool(torch.all(advantage.grad == 0))
-    return logits.grad
-
-
-def _policy_unlikely(fn: Callable[..., torch.Tensor]) -> Any:
-    logits = torch.tensor([[[100.0, 0.0, -100.0], [0.0, 1.0, 2.0]]])
-    actions = torch.tensor([[2, 0]])
-    advantage = torch.tensor([[1.0, -0.5]])
-    return fn(logits, actions, advantage)
-
-
-def check_policy_loss(student_fn: Callable[..., torch.Tensor]) -> Any:
-    """Check ``policy_loss(logits, actions, advantage) -> scalar`` (value and gradient)."""
-    cases = [
-        Case(
-            "two games, three steps, four actions: the loss's value",
-            lambda f: _policy(f, 0, 2, 3, "value"),
-            rule="the loss is minus the mean, over games and steps, of the log-probability "
-            "of the action taken times its advantage (minimising it makes actions with a "
-            "positive advantage more likely)",
-        ),
-        Case(
-            "one game, six steps: the loss's value",
-            lambda f: _policy(f, 3, 1, 6, "value"),
-            rule="each step's own action is the one whose log-probability counts",
-        ),
-        Case(
-            "gradients: the advantage is a constant",
-            lambda f: _policy(f, 0, 2, 3, "advantage is a constant"),
-            rule="no gradient flows into the advantage: the policy term must not train the "
-            "critic, whose values the advantage was computed from",
-        ),
-        Case(
-            "gradients with respect to the logits",
-            lambda f: _policy(f, 5, 2, 3, "logits"),
-            rule="the loss's gradient reaches the logits through the log-probabilities of "
-            "the actions taken",
-        ),
-        Case(
-            "a very unlikely action taken (logits 100 apart)",
-            lambda f: _policy_unlikely(f),
-            rule="the log-probability of a very unlikely action is a large negative number, "
-            "not minus infinity: compute log-probabilities from the logits directly (the "
-            "log of a probability that rounded to 0 is minus infinity)",
-        ),
-    ]
-    return check_exercise(
-        "the policy term",
-        student_fn,
-        policy_loss,
-        cases,
-        hint="turn the logits into log-probabilities over the last axis in one stable "
-        "operation, pick for every game and step the one of the action it took, weight it "
-        "by the advantage treated as a constant, and average with the sign that makes "
-        "minimising the loss favour good actions.",
-        pointer="the policy term L_pi in section 5, and torch.log_softmax and torch.gather "
-        "in PyTorch's documentation",
+def _no_gradients(fn: Callable[..., Any]) -> _Report:
+    network = _CountingNetwork()
+    games = _Games(2, {0: (1,)}, {1: (2,)}, "code")
+    memory = (torch.ones(2, 2), torch.ones(2, 2))
+    rollout, new_memory = fn(
+        network, games, games.observations(), memory, 4, torch.Generator().manual_seed(0)
+    )
+    tensors = [*rollout.initial_memory, *new_memory]
+    return _Report(
+        {
+            "the memory returned carries no autograd graph": not any(
+                isinstance(t, torch.Tensor) and t.requires_grad for t in tensors
+            )
+        }
     )
 
 
-# --- entropy -----------------------------------------------------------------------------
+def _draws(fn: Callable[..., Any]) -> _Report:
+    """A 50/50 policy played twice from the same generator state, the global generators
+    moved in between: a correct answer draws from the generator it is given."""
+    runs = []
+    for global_seed in (1, 2):
+        network = _CountingNetwork("coin")
+        games = _Games(4, {}, {}, "coin")
+        memory = (torch.zeros(4, 2), torch.zeros(4, 2))
+        numpy_state = np.random.get_state()  # noqa: NPY002 (moved on purpose, then restored)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(global_seed)
+            np.random.seed(global_seed)  # noqa: NPY002
+            try:
+                rollout, _ = fn(
+                    network,
+                    games,
+                    games.observations(),
+                    memory,
+                    100,
+                    torch.Generator().manual_seed(7),
+                )
+            finally:
+                np.random.set_state(numpy_state)  # noqa: NPY002
+        runs.append((np.asarray(rollout.actions), np.stack(games.actions, axis=1)))
+    actions = runs[0][0]
+    share = float(np.mean(actions == 0))
+    return _Report(
+        {
+            "the same generator state gives the same actions": bool(
+                np.array_equal(runs[0][0], runs[1][0])
+            ),
+            "both actions are played, each in 42% to 58% of 400 draws": bool(
+                0.42 <= share <= 0.58 and set(np.unique(actions).tolist()) == {0, 1}
+            ),
+            "the actions stored are the ones the games got": bool(
+                np.array_equal(runs[0][0], runs[0][1])
+            ),
+        }
+    )
 
 
-def check_entropy(student_fn: Callable[..., torch.Tensor]) -> Any:
-    """Check ``entropy(logits) -> scalar``: the mean entropy of the policies, in nats."""
+def _compare_collect(expected: Any, got: Any) -> str | None:
+    """:func:`describe_difference`, saying how the arrays' positions read."""
+    difference = describe_difference(expected, got)
+    if difference and "first at (" in difference:
+        difference += " (positions: game, step; then 0 for h, 1 for c)"
+    return difference
+
+
+def check_collect_rollout(student_fn: Callable[..., Any]) -> Any:
+    """Check ``collect_rollout(network, games, observations, memory, n_steps, generator)
+    -> (rollout, memory)`` by behaviour, on fake games whose games end at known steps and a
+    stand-in network whose memory counts the steps since it was last zeroed."""
     cases = [
         Case(
-            "three uniform policies over 4 actions",
-            lambda f: value_or_gradient(f, torch.zeros(3, 4)),
-            rule="the result is the mean over games (and steps) of each policy's entropy, a "
-            "positive number: log(4) = 1.386 nats for a uniform policy over 4 actions",
+            "three games, four steps, none ends, from a given memory",
+            lambda f: _collect(f, 4),
+            rule="step t stores, for every game, the observation it saw before acting, the "
+            "action played, and the reward and flags that step returned ([games, steps], in "
+            "order); the first step starts from the memory given (kept as initial_memory), "
+            "each step's new memory goes into the next step, and the memory after the last "
+            "step is returned, with the observations after it as next_observations",
         ),
         Case(
-            "random [batch, time, actions] logits",
-            lambda f: value_or_gradient(f, _cases_tensor(0, 2, 3, 5)),
-            rule="each policy's entropy sums over the actions (the last axis) only; the "
-            "mean is over all the other axes",
+            "games terminate at known steps (game 0 at step 1, game 2 at steps 2 and 3)",
+            lambda f: _collect(f, 6, terminate={0: (1,), 2: (2, 3)}),
+            rule="after a step that ended a game, that game's memory, h and c, is zeroed "
+            "before its next step (the new game starts blank), and only that game's: the "
+            "others keep theirs",
         ),
         Case(
-            "gradients with respect to random logits",
-            lambda f: value_or_gradient(f, _cases_tensor(1, 2, 3, 5), "gradient"),
-            rule="the entropy's gradient reaches the logits (nothing detached)",
+            "a game terminates on the rollout's last step",
+            lambda f: _collect(f, 3, terminate={1: (2,)}),
+            rule="a game that ended on the last step goes on into the next rollout with a "
+            "zeroed memory: the memory returned is the one after the zeroing",
         ),
         Case(
-            "a nearly certain policy (logits 200 apart)",
-            lambda f: value_or_gradient(f, torch.tensor([[200.0, 0.0, 0.0], [0.0, 1.0, 2.0]])),
-            rule="a nearly certain policy has an entropy near 0, not nan: compute the "
-            "log-probabilities from the logits directly (the log of a probability that "
-            "rounded to 0 is minus infinity, and 0 times minus infinity is nan)",
+            "the memory carried to the next rollout",
+            _no_gradients,
+            rule="the games are played without recording gradients (training replays the "
+            "rollout with them): the memory returned holds no autograd graph",
+        ),
+        Case(
+            "a time limit cuts game 0 at step 1 while game 2 terminates",
+            lambda f: _collect(f, 4, terminate={2: (1,)}, truncate={0: (1,), 1: (3,)}),
+            rule="a game cut by a time limit is stored as truncated, not terminated (the two "
+            "flags stay apart); its memory is zeroed like an ended game's; its "
+            "truncation_values entry is the critic's value of its last observation "
+            "(info['final_obs']), from its memory before the zeroing; 0 everywhere else",
+        ),
+        Case(
+            "a 50/50 policy, 4 games x 100 steps, twice from the same generator state",
+            _draws,
+            rule="each action is drawn from the policy's probabilities (the softmax of the "
+            "logits), with the generator given: not the most likely action, and not "
+            "torch's or NumPy's global generator",
         ),
     ]
     return check_exercise(
-        "the entropy",
+        "collect_rollout",
         student_fn,
-        entropy,
-        cases,
-        hint="get each policy's log-probabilities from the logits in one stable operation, "
-        "and the probabilities from them; a policy's entropy is minus the sum over the "
-        "actions of probability times log-probability; then average over games and steps.",
-        pointer="the entropy bonus H in section 5, and torch.log_softmax in PyTorch's "
-        "documentation",
+        collect_rollout,
+        [Case(c.name, c.run, c.rule, _compare_collect) for c in cases],
+        hint="keep, step after step, the observations and the memory the games are at: "
+        "the network gives the new memory and the policy, the games' step the rest; write "
+        "each step into the [games, steps] arrays; blank the memory of exactly the games "
+        "whose step ended them, before they act again.",
+        pointer="section 4's 'Memory' paragraph and the Rollout fields "
+        "(rlcourse.rollouts.Rollout), Gymnasium's SAME_STEP autoreset (info['final_obs']), "
+        "torch.multinomial's generator argument and torch.no_grad in PyTorch's documentation",
     )
 
 
