@@ -372,6 +372,14 @@ class ValueNotSqueezed(RecurrentActorCritic):
         return memory, logits, value.unsqueeze(-1)
 
 
+class ValueSqueezedAll(RecurrentActorCritic):
+    """Squeezes every axis of size 1: a single game's value loses its batch axis."""
+
+    def forward(self, observation, memory):
+        memory, logits, _ = super().forward(observation, memory)
+        return memory, logits, self.value(memory[0]).squeeze()
+
+
 class NoReluAfterDense(RecurrentActorCritic):
     def forward(self, observation, memory):
         x = observation.float() / 255
@@ -387,6 +395,7 @@ MISTAKES = [
     (check_forward_step, MemorySwapped, "(h, c) in that order"),
     (check_forward_step, ValueNotSqueezed, "shape [batch], not [batch, 1]"),
     (check_forward_step, NoReluAfterDense, "each followed by a ReLU"),
+    (check_forward_step, ValueSqueezedAll, "for a single game too"),
     (check_collect_rollout, make_collect("memory starts from zeros"), "memory given"),
     (check_collect_rollout, make_collect("memory never zeroed"), "memory, h and c, is zeroed"),
     (check_collect_rollout, make_collect("memory zeroed for all games"), "only that game's"),

@@ -245,6 +245,11 @@ MISTAKES = [
         lambda logits, actions: _taken(logits.detach(), actions),
         "reaches the logits",
     ),
+    (
+        check_log_prob_of_actions,
+        lambda logits, actions: torch.log_softmax(logits, -1).gather(1, actions[:, None]).squeeze(),
+        "not a bare number",
+    ),
     (check_entropy, lambda logits: -_entropy_per_policy(logits).mean(), "a positive number"),
     (check_entropy, lambda logits: _entropy_per_policy(logits).sum(), "the mean over the steps"),
     (

@@ -62,6 +62,7 @@ def _forward(
     seed: int,
     frames: str = "random",
     memory: str = "given",
+    batch: int = 3,
 ) -> Any:
     torch.manual_seed(seed)
     reference = RecurrentActorCritic(obs_shape, n_actions=5, hidden_size=16)
@@ -69,19 +70,21 @@ def _forward(
     agent.load_state_dict(reference.state_dict())
     generator = torch.Generator().manual_seed(seed)
     if memory == "zeros":
-        state = (torch.zeros(3, 16), torch.zeros(3, 16))
+        state = (torch.zeros(batch, 16), torch.zeros(batch, 16))
     else:
         state = (
-            torch.randn(3, 16, generator=generator) * 0.5,
-            torch.randn(3, 16, generator=generator) * 0.5,
+            torch.randn(batch, 16, generator=generator) * 0.5,
+            torch.randn(batch, 16, generator=generator) * 0.5,
         )
     outputs = []
     with torch.no_grad():
         for _ in range(n_steps):
             if frames == "black":
-                obs = torch.zeros(3, *obs_shape, dtype=torch.uint8)
+                obs = torch.zeros(batch, *obs_shape, dtype=torch.uint8)
             else:
-                obs = torch.randint(0, 256, (3, *obs_shape), generator=generator, dtype=torch.uint8)
+                obs = torch.randint(
+                    0, 256, (batch, *obs_shape), generator=generator, dtype=torch.uint8
+                )
             state, logits, value = agent(obs, state)
             outputs.append(_Report(h=state[0], c=state[1], logits=logits, value=value))
     return outputs[0] if n_steps == 1 else outputs
@@ -124,6 +127,12 @@ def check_forward_step(student_class: Any) -> Any:
             "two stacked frames per observation",
             lambda c: _forward(c, (2, 42, 42), 2, 4),
             rule="the network works for any number of channels given to its constructor",
+        ),
+        Case(
+            "a single game (batch of 1)",
+            lambda c: _forward(c, size, 2, 5, batch=1),
+            rule="the outputs keep their batch axis for a single game too: logits [1, "
+            "n_actions], value [1] (remove only the value head's last axis)",
         ),
     ]
     return check_exercise(

@@ -85,6 +85,12 @@ def check_log_prob_of_actions(student_fn: Callable[..., torch.Tensor]) -> Any:
             "not minus infinity: compute log-probabilities from the logits directly (the "
             "log of a probability that rounded to 0 is minus infinity)",
         ),
+        Case(
+            "a single step",
+            lambda f: f(torch.tensor([[0.5, -1.0, 2.0]]), torch.tensor([2])),
+            rule="one step gives one log-probability, shape [1], not a bare number: remove "
+            "only the axis that picking the action left",
+        ),
     ]
     return check_exercise(
         "log_prob_of_actions",
