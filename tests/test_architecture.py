@@ -126,7 +126,7 @@ def test_no_function_local_import_of_the_packages_modules():
 # docs/architecture.md's layers, from the bottom up: a module imports from its own layer or
 # the ones below it, never from above.
 LAYERS = [
-    {"errors", "files", "resources", "config", "budget", "resume", "toy_envs", "stats"},
+    {"errors", "files", "resources", "config", "budget", "resume", "toy_envs", "stats", "returns"},
     {"wrappers", "envs", "atari_vector"},
     {"networks", "buffers", "augmentation", "policies", "episodes", "checkpoints", "pretrained"},
     {"agents", "rollouts"},
