@@ -39,3 +39,35 @@ def test_workers_take_the_same_updates(bench: ModuleType) -> None:
     assert sb3["buffer_transitions"] == 40
     # Two uint8 (4, 84, 84) stacks a transition against one 84x84 frame a slot.
     assert sb3["buffer_bytes_per_slot"] > 7 * course["buffer_bytes_per_slot"]
+
+
+def _results(course: list[float], sb3: list[float]) -> dict:
+    def run(rate: float) -> dict:
+        return {
+            "steps_per_s": rate,
+            "peak_rss_mib": 900.0,
+            "setup_rss_mib": 500.0,
+            "version": "x",
+            "buffer_transitions": 64,
+            "buffer_capacity": 64,
+            "buffer_mib": 1.0,
+            "buffer_bytes_per_slot": 7056,
+        }
+
+    return {"course": [run(r) for r in course], "sb3": [run(r) for r in sb3]}
+
+
+@pytest.mark.parametrize(
+    ("course", "sb3", "verdict"),
+    [
+        ([200, 210, 190, 205, 195], [100, 102, 98, 101, 99], "target >= 1.5x, whole interval: met"),
+        ([100, 104, 98, 101, 99], [100, 102, 98, 101, 99], "whole interval: NOT met"),
+        ([100, 300, 98, 290, 150], [100, 102, 98, 101, 99], "straddles it"),
+        ([200, 210, 190], [100, 102, 98], "not judged: fewer than 5 rounds"),
+    ],
+)
+def test_the_target_is_judged_by_the_whole_interval(bench, capsys, course, sb3, verdict) -> None:
+    args = bench.parse_args(["--rounds", str(len(course))])
+    bench.report(args, _results(course, sb3))
+    line = next(x for x in capsys.readouterr().out.splitlines() if "course / SB3" in x)
+    assert "median ratio" in line and "95% CI" in line and verdict in line, line
