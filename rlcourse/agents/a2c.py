@@ -44,8 +44,9 @@ class A2CConfig:
     adam_eps: float = 1e-5
     """Adam's epsilon (the A2C/PPO literature's 1e-5 rather than PyTorch's 1e-8)."""
     entropy_coef: float = 0.001
-    """Weight of the entropy bonus: larger keeps the policy exploring longer (0.01, the
-    usual A2C value, kept Kung-Fu's policy near-random: entropy ~1.9 nats, scores ~6,000)."""
+    """Weight of the entropy bonus: larger keeps the policy exploring longer (with 0.01, the
+    usual A2C value, one Kung-Fu run's entropy stayed near 1.9 nats and its scores near
+    6,000; one seed, and a different learning rate: docs/results.md, lesson 09)."""
     value_coef: float = 0.5
     """Weight of the value (critic) loss against the policy term."""
     max_grad_norm: float = 0.5
@@ -70,7 +71,8 @@ class A2CConfig:
     vectorization: str = "sync"
     """``"sync"`` (games stepped in this process, one by one), ``"async"`` (one process per
     game) or ``"ale"`` (ALE games stepped together in C++ threads by ale-py's
-    ``AtariVectorEnv``: rollouts 1.3x and training 1.2x faster than ``"sync"`` on 2 cores;
+    ``AtariVectorEnv``: rollouts 1.33x and training 1.21x faster than ``"sync"`` in one
+    measurement on an idle 2-core machine, docs/benchmarks.md;
     a resumed run restarts its games)."""
     env_threads: int = 2
     """Threads stepping the games with ``vectorization="ale"``."""
