@@ -19,7 +19,12 @@ import numpy as np
 import torch
 
 from rlcourse.agents.a2c import A2CConfig, entropy, train_on_rollout, unroll
-from rlcourse.course.exercises.core import Case, check_exercise, describe_difference
+from rlcourse.course.exercises.core import (
+    Case,
+    check_exercise,
+    compare_weight_moves,
+    describe_difference,
+)
 from rlcourse.networks import RecurrentActorCritic
 from rlcourse.rollouts import Rollout, collect_rollout
 
@@ -561,31 +566,6 @@ def _train_report(
     return {"loss": stats["loss"], "grad_norm": stats["grad_norm"], **changes}
 
 
-def _compare_update(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
-    """Like :func:`describe_difference`, with weight changes compared relative to their size
-    (legitimate code differs in rounding)."""
-    if not isinstance(got, dict) or set(got) != set(expected):
-        return describe_difference(expected, got)
-    for key, value in expected.items():
-        if isinstance(value, torch.Tensor) and value.numel() > 1:
-            want = value.detach().numpy()
-            have = np.asarray(got[key].detach() if isinstance(got[key], torch.Tensor) else got[key])
-            scale = float(np.abs(want).max()) or 1.0
-            if have.shape != want.shape:
-                return f"at [{key!r}]: shape {have.shape}, expected {want.shape}"
-            if not np.allclose(have, want, rtol=1e-3, atol=1e-4 * scale):
-                index = int(np.argmax(np.abs(have - want)))
-                return (
-                    f"at [{key!r}]: the weights moved differently, e.g. by {have[index]:.3g} "
-                    f"instead of {want[index]:.3g}"
-                )
-            continue
-        difference = describe_difference(value, got[key], repr(key))
-        if difference:
-            return difference
-    return None
-
-
 def check_train_on_rollout(student_fn: Callable[..., Any]) -> Any:
     """Check ``train_on_rollout(agent, optimizer, rollout, config) -> stats``.
 
@@ -652,7 +632,7 @@ def check_train_on_rollout(student_fn: Callable[..., Any]) -> Any:
         "train_on_rollout",
         student_fn,
         train_on_rollout,
-        [Case(c.name, c.run, c.rule, _compare_update) for c in cases],
+        [Case(c.name, c.run, c.rule, compare_weight_moves) for c in cases],
         hint="replay the rollout through the network with gradients, as the pool played it "
         "(same starting memory, memory blanked after each game's end), then build the "
         "returns, the advantage and the three loss pieces with your functions, combine them "

@@ -285,3 +285,33 @@ def value_or_gradient(fn: Callable[[Any], Any], inputs: Any, item: str = "value"
         return value
     value.backward()
     return inputs.grad
+
+
+def compare_weight_moves(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
+    """:func:`describe_difference` for a dict of what an update did, with the weight changes
+    (tensors of more than one value) compared relative to their size: legitimate code
+    differs in rounding."""
+    if not isinstance(got, dict) or set(got) != set(expected):
+        return describe_difference(expected, got)
+    for key, value in expected.items():
+        if _is_torch_tensor(value) and value.numel() > 1:
+            want = value.detach().cpu().numpy()
+            have = np.asarray(_to_numpy(got[key]))
+            scale = float(np.abs(want).max()) or 1.0
+            if have.shape != want.shape:
+                return f"at [{key!r}]: shape {have.shape}, expected {want.shape}"
+            if not np.allclose(have, want, rtol=1e-3, atol=1e-4 * scale):
+                index = int(np.argmax(np.abs(have - want)))
+                return (
+                    f"at [{key!r}]: the weights moved differently, e.g. by "
+                    f"{have.flat[index]:.3g} instead of {want.flat[index]:.3g}"
+                )
+            continue
+        difference = describe_difference(value, got[key], repr(key))
+        if difference:
+            return difference
+    return None
+
+
+def _is_torch_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "numel")

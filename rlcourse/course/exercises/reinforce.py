@@ -27,7 +27,7 @@ from rlcourse.agents.reinforce import (
 from rlcourse.course.exercises.core import (
     Case,
     check_exercise,
-    describe_difference,
+    compare_weight_moves,
     value_or_gradient,
 )
 from rlcourse.networks import MLPPolicy
@@ -256,30 +256,6 @@ def _update(fn: Callable[..., Any], case: str) -> _Moves:
     return report
 
 
-def _compare_moves(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
-    """Like :func:`describe_difference`, weight changes compared relative to their size
-    (legitimate code differs in rounding)."""
-    if not isinstance(got, dict) or set(got) != set(expected):
-        return describe_difference(expected, got)
-    for key, value in expected.items():
-        if isinstance(value, torch.Tensor):
-            want, have = value.numpy(), np.asarray(torch.as_tensor(got[key]).detach())
-            scale = float(np.abs(want).max()) or 1.0
-            if have.shape != want.shape:
-                return f"at [{key!r}]: shape {have.shape}, expected {want.shape}"
-            if not np.allclose(have, want, rtol=1e-3, atol=1e-4 * scale):
-                index = int(np.argmax(np.abs(have - want)))
-                return (
-                    f"at [{key!r}]: the weights moved differently, e.g. by {have[index]:.3g} "
-                    f"instead of {want[index]:.3g}"
-                )
-            continue
-        difference = describe_difference(value, got[key], repr(key))
-        if difference:
-            return difference
-    return None
-
-
 def check_train_on_episodes(student_fn: Callable[..., Any]) -> Any:
     """Check ``train_on_episodes(network, optimizer, episodes, config) -> stats``.
 
@@ -342,7 +318,7 @@ def check_train_on_episodes(student_fn: Callable[..., Any]) -> Any:
         "train_on_episodes",
         student_fn,
         train_on_episodes,
-        [Case(c.name, c.run, c.rule, _compare_moves) for c in cases],
+        [Case(c.name, c.run, c.rule, compare_weight_moves) for c in cases],
         hint="put the batch's steps together, episode after episode; weight each step by "
         "its return (per episode), minus the baseline the config names, treated as a "
         "constant, scaled if the config asks; build the loss from the log-probabilities "
