@@ -65,10 +65,10 @@ def test_wheel_installs_and_runs_notebooks(tmp_path):
     shipped = {
         f"rlcourse/pretrained/{path.name}"
         for path in (ROOT / "rlcourse" / "pretrained").iterdir()
-        if path.suffix in (".pt", ".csv")
+        if path.suffix in (".pt", ".csv", ".mp4")
     }
     assert len(shipped) >= 6 and shipped <= set(names), (
-        f"the pretrained checkpoints and logs must be inside the wheel: {shipped - set(names)}"
+        f"the pretrained checkpoints, logs and videos must be in the wheel: {shipped - set(names)}"
     )
     # The wheel's metadata: the course's tools only behind the `course` extra.
     (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]

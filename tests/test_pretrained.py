@@ -188,3 +188,86 @@ def test_the_long_run_log_ships_with_its_checkpoint(name):
     late = np.mean(log.history["episode_return"][-100:])
     early = np.mean(log.history["episode_return"][:100])
     assert late > early  # training returns rose over the run (barely, for Mario: 0.18 -> 0.22)
+
+
+# Videos shipped for lessons whose game is not installed everywhere: name -> (checkpoint, the
+# record_episode arguments that made it, its frame size).
+VIDEOS = {
+    "ddqn_nes_mario.mp4": ("ddqn_nes_mario.pt", {"seed": TEST_SEED, "max_steps": 450, "fps": 15}),
+}
+
+
+def test_every_shipped_file_is_package_data_and_every_video_is_listed():
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    globs = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]["rlcourse"]
+    for name in pretrained.available():
+        assert any(fnmatch(f"pretrained/{name}", glob) for glob in globs), name
+    assert {n for n in pretrained.available() if n.endswith(".mp4")} == set(VIDEOS)
+
+
+@pytest.mark.parametrize("name", sorted(VIDEOS))
+def test_a_shipped_video_is_small_short_and_plays_in_a_browser(name):
+    import imageio.v2 as imageio
+
+    path = pretrained.path(name)
+    assert path.stat().st_size <= 1_000_000  # at most 1 MB: it is inlined in the notebook
+    with imageio.get_reader(path, format="FFMPEG") as reader:
+        meta = reader.get_meta_data()
+    # H.264 + yuv420p: the MP4 flavour every browser plays (rlcourse.video.write_video's)
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p"), meta
+    frames = read_video(path)
+    assert meta["fps"] == VIDEOS[name][1]["fps"]
+    assert len(frames) / meta["fps"] <= 30  # seconds
+    assert frames.dtype == np.uint8 and frames.std() > 0
+    assert frames.shape[1:] == (240, 256, 3)  # the NES screen
+
+
+@pytest.mark.skipif(not HAS_NES, reason="recording it needs gym-super-mario-bros (Python >= 3.13)")
+@pytest.mark.parametrize("name", sorted(VIDEOS))
+def test_a_shipped_video_is_its_agents_game_recorded_again(name, tmp_path):
+    from rlcourse.video import record_episode
+
+    checkpoint, options = VIDEOS[name]
+    policy = load_policy(pretrained.path(checkpoint))
+    env = env_for_checkpoint(policy, render_mode="rgb_array")
+    recording = record_episode(env, policy, tmp_path / "again.mp4", **options)
+    again, shipped = read_video(recording.path), read_video(pretrained.path(name))
+    assert again.shape == shipped.shape
+    # the same game, frame for frame (encoding may round pixels a little)
+    assert np.abs(again.astype(int) - shipped.astype(int)).mean() < 1
+
+
+def test_the_action_gap_table_ships_as_measured():
+    # rlcourse/pretrained/mario_action_gap.csv (lesson 06 reads it) holds the two tables of
+    # experiments/mario_action_gap.py's output, bench/results/mario_action_gap.md.
+    from pathlib import Path
+
+    from rlcourse.metrics import read_csv
+
+    report = Path(__file__).resolve().parents[1] / "bench/results/mario_action_gap.md"
+    rows = [line for line in report.read_text().splitlines() if re.match(r"\| [18] \|", line)]
+    cells = [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+    summary, relative = [c for c in cells if len(c) == 9], [c for c in cells if len(c) == 7]
+    table = read_csv(pretrained.path("mario_action_gap.csv"))
+    assert table["held_steps"].tolist() == [1.0, 8.0] and len(summary) == len(relative) == 2
+    for i, (row, values) in enumerate(zip(summary, relative, strict=True)):
+        apart, states = (float(x) for x in row[4].split(" of "))
+        expected = {
+            "held_steps": float(row[0]),
+            "state_value": float(row[1]),
+            "rollouts_that_kick_percent": float(row[2].rstrip("%")),
+            "gap_best_minus_worst": float(row[3]),
+            "states_apart": apart,
+            "states": states,
+            "spread": float(row[5]),
+            "spread_upper_95": float(row[6]),
+            "rollout_noise": float(row[7]),
+            "rollouts_needed": float(row[8]),
+        }
+        names = ("NOOP", "RIGHT", "LEFT", "FIRE", "RIGHTFIRE", "LEFTFIRE")
+        expected.update(zip(names, (float(v) for v in values[1:]), strict=True))
+        assert {key: table[key][i] for key in expected} == expected
