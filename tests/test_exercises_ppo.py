@@ -3,6 +3,7 @@ mistakes are caught, with a message that points at them; no verdict shows answer
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from exercise_helpers import assert_no_answer_code
@@ -252,3 +253,12 @@ def test_ppo_checks_on_unfilled_code(capsys, check):
 
     check(unfilled)
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
+
+
+def test_ppo_update_check_leaves_the_global_generators_as_they_were(capsys):
+    torch.manual_seed(99)
+    np.random.seed(99)  # noqa: NPY002 (the student's kernel state the check must not move)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
+    check_ppo_update(update_with_tensor_split)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])  # noqa: NPY002

@@ -24,6 +24,7 @@ from rlcourse.course.exercises.core import (
     check_exercise,
     compare_weight_moves,
     describe_difference,
+    seeded_global_rngs,
 )
 from rlcourse.networks import RecurrentActorCritic
 from rlcourse.rollouts import Rollout, collect_rollout
@@ -318,21 +319,10 @@ def _draws(fn: Callable[..., Any]) -> _Report:
         network = _CountingNetwork("coin")
         games = _Games(4, {}, {}, "coin")
         memory = (torch.zeros(4, 2), torch.zeros(4, 2))
-        numpy_state = np.random.get_state()  # noqa: NPY002 (moved on purpose, then restored)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(global_seed)
-            np.random.seed(global_seed)  # noqa: NPY002
-            try:
-                rollout, _ = fn(
-                    network,
-                    games,
-                    games.observations(),
-                    memory,
-                    100,
-                    torch.Generator().manual_seed(7),
-                )
-            finally:
-                np.random.set_state(numpy_state)  # noqa: NPY002
+        with seeded_global_rngs(global_seed):
+            rollout, _ = fn(
+                network, games, games.observations(), memory, 100, torch.Generator().manual_seed(7)
+            )
         runs.append((np.asarray(rollout.actions), np.stack(games.actions, axis=1)))
     actions = runs[0][0]
     share = float(np.mean(actions == 0))

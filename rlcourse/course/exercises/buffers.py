@@ -16,8 +16,12 @@ from typing import Any
 import numpy as np
 
 from rlcourse.buffers import ReplayBuffer
-from rlcourse.course.exercises.core import Case, check_exercise
-from rlcourse.course.exercises.tabular import compare_reproducible, seeded_global_rngs
+from rlcourse.course.exercises.core import (
+    Case,
+    check_exercise,
+    compare_reproducible,
+    seeded_global_rngs,
+)
 
 _OBS_SHAPE = (2,)
 

@@ -18,14 +18,17 @@ check given the package's own code says so instead of printing "passed".
 from __future__ import annotations
 
 import math
+import random
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 PASSED = "✅ PASSED"
 NOT_ATTEMPTED = "📝 NOT ATTEMPTED YET"
@@ -315,3 +318,53 @@ def compare_weight_moves(expected: dict[str, Any], got: dict[str, Any]) -> str |
 
 def _is_torch_tensor(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "numel")
+
+
+# --- the generator given, and no other ---------------------------------------------------
+
+
+@contextmanager
+def seeded_global_rngs(seed: int) -> Iterator[None]:
+    """Seed NumPy's global generator, Python's ``random`` and torch's with ``seed`` for the
+    block, then put back their states as they were: a check runs the student's code twice
+    with the same generator given and different global states, so code that draws from a
+    global generator instead of the one it is given gives different draws."""
+    numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+    with torch.random.fork_rng(devices=[]):
+        np.random.seed(seed)  # noqa: NPY002 (on purpose: the state is put back below)
+        random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)  # noqa: NPY002
+            random.setstate(python_state)
+
+
+def compare_reproducible(
+    what: str,
+    calls: str,
+    elsewhere: str = "NumPy's global np.random, Python's random module, or a generator made "
+    "inside your code?",
+) -> Callable[[Any, Any], str | None]:
+    """A ``Case.compare`` for ``{"same": ..., "other": ...}``: whether the same generator
+    state given twice drew the same (``same``), and another seed drew otherwise (``other``).
+    ``elsewhere``: where such code may draw from instead, said when ``same`` fails."""
+
+    def compare(expected: Any, got: Any) -> str | None:
+        if not isinstance(got, dict):
+            return str(got)
+        if not got["same"]:
+            return (
+                f"two generators made with the same seed gave different {what} over {calls}: "
+                f"some draws do not come from the generator you are given ({elsewhere})"
+            )
+        if not got["other"]:
+            return (
+                f"generators of two different seeds gave the same {what} over {calls}: the "
+                "draws do not come from the generator you are given (a generator with a "
+                "fixed seed made inside your code?)"
+            )
+        return None
+
+    return compare

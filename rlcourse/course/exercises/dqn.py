@@ -26,8 +26,12 @@ from rlcourse.agents.dqn import (
     td_target,
 )
 from rlcourse.buffers import ReplayBuffer, ReplaySample
-from rlcourse.course.exercises.core import Case, check_exercise
-from rlcourse.course.exercises.tabular import compare_reproducible, seeded_global_rngs
+from rlcourse.course.exercises.core import (
+    Case,
+    check_exercise,
+    compare_reproducible,
+    seeded_global_rngs,
+)
 from rlcourse.networks import MLPQNetwork
 from rlcourse.policies import epsilon_greedy
 from rlcourse.toy_envs import ChainEnv

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from rlcourse.agents.ppo import PPOConfig, clipped_surrogate, gae, ppo_update
-from rlcourse.course.exercises.core import Case, check_exercise
+from rlcourse.course.exercises.core import Case, check_exercise, seeded_global_rngs
 from rlcourse.rollouts import Rollout
 
 # --- GAE -----------------------------------------------------------------------------------
@@ -233,8 +233,10 @@ def _run_update(fn: Callable[..., Any], seed: int = 0, **config: Any) -> dict[st
     optimizer.step = counted_step  # type: ignore[method-assign]
     generator = torch.Generator().manual_seed(seed)
     state = generator.get_state()
-    torch.manual_seed(12345)  # a student drawing from torch's global generator: fixed here
-    stats = fn(network, optimizer, _bandit(1), PPOConfig(**options), generator)
+    # A student drawing from a global generator draws the same here each time; the
+    # kernel's global states are put back afterwards.
+    with seeded_global_rngs(12345):
+        stats = fn(network, optimizer, _bandit(1), PPOConfig(**options), generator)
     rows = torch.cat(network.rows_seen).long() if network.rows_seen else torch.zeros(0)
     probs = torch.softmax(network.table_logits.detach()[:3], -1)[:, 0]
     return {

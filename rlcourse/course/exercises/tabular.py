@@ -7,68 +7,19 @@ rest in :mod:`rlcourse.agents.tabular`), called as the student's: same name, sam
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 from rlcourse.agents.tabular import bellman_backup, epsilon_greedy, q_learning_update
-from rlcourse.course.exercises.core import Case, check_exercise
+from rlcourse.course.exercises.core import (
+    Case,
+    check_exercise,
+    compare_reproducible,
+    seeded_global_rngs,
+)
 from rlcourse.returns import reward_to_go
-
-# --- the generator given, and no other ---------------------------------------------------
-
-
-@contextmanager
-def seeded_global_rngs(seed: int) -> Iterator[None]:
-    """Seed NumPy's global generator, Python's ``random`` and torch's with ``seed`` for the
-    block, then put back their states as they were: a check runs the student's code twice
-    with the same generator given and different global states, so code that draws from a
-    global generator instead of the one it is given gives different draws."""
-    numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002
-    with torch.random.fork_rng(devices=[]):
-        np.random.seed(seed)  # noqa: NPY002 (on purpose: the state is put back below)
-        random.seed(seed)
-        torch.manual_seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(numpy_state)  # noqa: NPY002
-            random.setstate(python_state)
-
-
-def compare_reproducible(
-    what: str,
-    calls: str,
-    elsewhere: str = "NumPy's global np.random, Python's random module, or a generator made "
-    "inside your code?",
-) -> Callable[[Any, Any], str | None]:
-    """A ``Case.compare`` for ``{"same": ..., "other": ...}``: whether the same generator
-    state given twice drew the same (``same``), and another seed drew otherwise (``other``).
-    ``elsewhere``: where such code may draw from instead, said when ``same`` fails."""
-
-    def compare(expected: Any, got: Any) -> str | None:
-        if not isinstance(got, dict):
-            return str(got)
-        if not got["same"]:
-            return (
-                f"two generators made with the same seed gave different {what} over {calls}: "
-                f"some draws do not come from the generator you are given ({elsewhere})"
-            )
-        if not got["other"]:
-            return (
-                f"generators of two different seeds gave the same {what} over {calls}: the "
-                "draws do not come from the generator you are given (a generator with a "
-                "fixed seed made inside your code?)"
-            )
-        return None
-
-    return compare
-
 
 # --- reward_to_go (the return from every step) --------------------------------------------
 
