@@ -462,3 +462,10 @@ def test_a2c_checks_catch_typical_mistakes(capsys, check, buggy, rule):
     again = capsys.readouterr().out
     assert "Look at:" in again
     assert_no_answer_code(again, REFERENCES[check])
+
+
+def test_forward_step_check_leaves_torchs_global_generator_as_it_was(capsys):
+    state = torch.get_rng_state()
+    check_forward_step(PackageForward)
+    assert capsys.readouterr().out.startswith(PASSED)
+    assert torch.equal(state, torch.get_rng_state())  # the student's kernel keeps its draws

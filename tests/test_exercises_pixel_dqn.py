@@ -633,3 +633,10 @@ def test_dqn_gradient_step_unfilled_is_not_attempted(capsys):
 
     assert check_dqn_gradient_step(unfilled) is dqn_gradient_step
     assert capsys.readouterr().out.startswith(NOT_ATTEMPTED)
+
+
+def test_nature_cnn_check_leaves_torchs_global_generator_as_it_was(capsys):
+    state = torch.get_rng_state()
+    check_nature_cnn(LayersByName)
+    assert capsys.readouterr().out.startswith(PASSED)
+    assert torch.equal(state, torch.get_rng_state())  # the student's kernel keeps its draws

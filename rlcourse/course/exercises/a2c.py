@@ -70,9 +70,10 @@ def _forward(
     memory: str = "given",
     batch: int = 3,
 ) -> Any:
-    torch.manual_seed(seed)
-    reference = RecurrentActorCritic(obs_shape, n_actions=5, hidden_size=16)
-    agent = agent_class(obs_shape, n_actions=5, hidden_size=16)
+    with torch.random.fork_rng(devices=[]):  # the default init draws: leave torch's RNG alone
+        torch.manual_seed(seed)
+        reference = RecurrentActorCritic(obs_shape, n_actions=5, hidden_size=16)
+        agent = agent_class(obs_shape, n_actions=5, hidden_size=16)
     agent.load_state_dict(reference.state_dict())
     generator = torch.Generator().manual_seed(seed)
     if memory == "zeros":

@@ -48,8 +48,9 @@ _UNCHECKED = "no torch.nn.Conv2d modules: not checked"
 def _build(cls: Any, obs_shape: tuple[int, int, int] = (4, 84, 84), n_actions: int = 9) -> Any:
     import torch
 
-    torch.manual_seed(0)
-    net = cls(obs_shape=obs_shape, n_actions=n_actions)
+    with torch.random.fork_rng(devices=[]):  # the default init draws: leave torch's RNG alone
+        torch.manual_seed(0)
+        net = cls(obs_shape=obs_shape, n_actions=n_actions)
     if not isinstance(net, torch.nn.Module):
         raise TypeError(f"NatureCNN(...) made a {type(net).__name__}, not a torch.nn.Module")
     net.eval()
