@@ -25,7 +25,7 @@ solve with 95% stratified-bootstrap intervals (``rlcourse.stats``; a seed that n
 counts as infinitely slow), and the ratios course / SB3 with theirs. Targets
 (docs/benchmarks.md), each met only if its whole interval is on the right side: the course
 solves >= 95% of its seeds (19 of 20) within 50k steps; its IQM wall time to solve is
-<= 0.5x SB3's. The default 20 seeds take ~25 minutes on 2 shared cores; ``--out`` and
+<= 0.5x SB3's. The default 20 seeds take ~8 minutes on an idle machine; ``--out`` and
 ``--append`` let them run in parts.
 """
 
