@@ -31,6 +31,16 @@ from rlcourse.wrappers import (
     ProcessFrame84,
 )
 
+
+def _assert_caught(capsys, check, reference, buggy, case, says):
+    """The check falls back to the package's code and names the case and the mistake,
+    without printing answer code."""
+    assert check(buggy) is reference
+    out = capsys.readouterr().out
+    assert out.startswith(WRONG) and case in out and says in out, out
+    assert_no_answer_code(out, reference)
+
+
 # --- NatureCNN -------------------------------------------------------------------------
 
 
@@ -154,10 +164,7 @@ def test_nature_cnn_correct_code_passes(capsys, correct):
     ],
 )
 def test_nature_cnn_mistakes_are_caught(capsys, buggy, case, says):
-    assert check_nature_cnn(buggy) is NatureCNN
-    out = capsys.readouterr().out
-    assert out.startswith(WRONG) and case in out and says in out, out
-    assert_no_answer_code(out, NatureCNN)
+    _assert_caught(capsys, check_nature_cnn, NatureCNN, buggy, case, says)
 
 
 def test_nature_cnn_unfilled_and_rerun():
@@ -297,10 +304,7 @@ def _ignores_render_mode(env_id, *, episodic_life=True, clip_rewards=True, rende
     ],
 )
 def test_make_atari_env_mistakes_are_caught(capsys, buggy, case, says):
-    assert check_make_atari_env(buggy) is make_atari_env
-    out = capsys.readouterr().out
-    assert out.startswith(WRONG) and case in out and says in out, out
-    assert_no_answer_code(out, make_atari_env)
+    _assert_caught(capsys, check_make_atari_env, make_atari_env, buggy, case, says)
 
 
 def test_missing_episodic_life_is_named_not_an_array_shape(capsys):
@@ -407,10 +411,7 @@ def _total_only(policy, env, episodes, seed=10_000, *, max_steps=None, gamma=1.0
     ids=["one-seed", "terminated-only", "max-steps-off-by-one", "discount-from-one", "total"],
 )
 def test_evaluate_mistakes_are_caught(capsys, buggy, case, says):
-    assert check_evaluate(buggy) is evaluate
-    out = capsys.readouterr().out
-    assert out.startswith(WRONG) and case in out and says in out, out
-    assert_no_answer_code(out, evaluate)
+    _assert_caught(capsys, check_evaluate, evaluate, buggy, case, says)
 
 
 def test_evaluate_missing_return_is_named(capsys):
@@ -621,10 +622,7 @@ def _step_own_target(flags="terminated", freeze=False, no_grad=True):
     ],
 )
 def test_dqn_gradient_step_mistakes_are_caught(capsys, buggy, case, says):
-    assert check_dqn_gradient_step(buggy) is dqn_gradient_step
-    out = capsys.readouterr().out
-    assert out.startswith(WRONG) and case in out and says in out, out
-    assert_no_answer_code(out, dqn_gradient_step)
+    _assert_caught(capsys, check_dqn_gradient_step, dqn_gradient_step, buggy, case, says)
 
 
 def test_dqn_gradient_step_unfilled_is_not_attempted(capsys):
