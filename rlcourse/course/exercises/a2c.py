@@ -70,8 +70,7 @@ def _forward(
     memory: str = "given",
     batch: int = 3,
 ) -> Any:
-    with torch.random.fork_rng(devices=[]):  # the default init draws: leave torch's RNG alone
-        torch.manual_seed(seed)
+    with seeded_global_rngs(seed):  # the default init draws: leave the kernel's RNGs alone
         reference = RecurrentActorCritic(obs_shape, n_actions=5, hidden_size=16)
         agent = agent_class(obs_shape, n_actions=5, hidden_size=16)
     agent.load_state_dict(reference.state_dict())
@@ -421,8 +420,7 @@ _N_ACTIONS, _HIDDEN, _GAMES, _STEPS = 4, 8, 3, 5
 
 
 def _network(seed: int) -> RecurrentActorCritic:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_global_rngs(seed):
         return RecurrentActorCritic(_OBS_SHAPE, _N_ACTIONS, hidden_size=_HIDDEN, channels=4)
 
 

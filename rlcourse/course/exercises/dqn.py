@@ -158,10 +158,9 @@ _N_ACTIONS = 3
 
 def _networks() -> tuple[nn.Module, nn.Module]:
     """An online and a (different) target network, seeded without touching global RNGs."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(3)
+    with seeded_global_rngs(3):
         online = MLPQNetwork(4, _N_ACTIONS, hidden_sizes=(8,))
-        torch.manual_seed(4)
+    with seeded_global_rngs(4):
         target = MLPQNetwork(4, _N_ACTIONS, hidden_sizes=(8,))
     return online, target
 

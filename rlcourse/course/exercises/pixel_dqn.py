@@ -31,7 +31,12 @@ import numpy as np
 
 from rlcourse.agents.dqn import compute_dqn_loss, dqn_gradient_step
 from rlcourse.buffers import ReplaySample
-from rlcourse.course.exercises.core import Case, ReturnedNone, check_exercise
+from rlcourse.course.exercises.core import (
+    Case,
+    ReturnedNone,
+    check_exercise,
+    seeded_global_rngs,
+)
 from rlcourse.envs import make_atari_env
 from rlcourse.errors import TrainingDivergedError
 from rlcourse.evaluation import evaluate
@@ -48,8 +53,7 @@ _UNCHECKED = "no torch.nn.Conv2d modules: not checked"
 def _build(cls: Any, obs_shape: tuple[int, int, int] = (4, 84, 84), n_actions: int = 9) -> Any:
     import torch
 
-    with torch.random.fork_rng(devices=[]):  # the default init draws: leave torch's RNG alone
-        torch.manual_seed(0)
+    with seeded_global_rngs(0):  # the default init draws: leave the kernel's RNGs alone
         net = cls(obs_shape=obs_shape, n_actions=n_actions)
     if not isinstance(net, torch.nn.Module):
         raise TypeError(f"NatureCNN(...) made a {type(net).__name__}, not a torch.nn.Module")
@@ -615,8 +619,7 @@ def _step_networks(same_target: bool) -> tuple[Any, Any]:
     a gradient that reaches it shows."""
     import torch
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(5)
+    with seeded_global_rngs(5):
         online = NatureCNN(_STEP_SHAPE, _STEP_ACTIONS)
         target = online if same_target else NatureCNN(_STEP_SHAPE, _STEP_ACTIONS)
     with torch.no_grad():

@@ -28,6 +28,7 @@ from rlcourse.course.exercises.core import (
     Case,
     check_exercise,
     compare_weight_moves,
+    seeded_global_rngs,
     value_or_gradient,
 )
 from rlcourse.networks import MLPPolicy
@@ -234,8 +235,7 @@ def _update(fn: Callable[..., Any], case: str) -> _Moves:
         )
         lengths, seed, stale, keys = (3, 4), 6, True, ("loss", "grad_norm")
     config = ReinforceConfig(**options)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_global_rngs(seed):
         network = MLPPolicy(_OBS_DIM, _N_ACTIONS, (4,), value=config.baseline == "value")
     episodes = _episodes(seed, lengths, zero_rewards)
     optimizer = torch.optim.SGD(network.parameters(), lr=0.5)
