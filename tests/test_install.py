@@ -17,6 +17,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from rlcourse import pretrained
+
 ROOT = Path(__file__).resolve().parents[1]
 # The course's tools: Colab has Jupyter, so a lesson's `%pip install` must not pull these.
 COURSE_ONLY = {"jupyterlab", "nbval", "nbformat", "nbclient"}
@@ -62,11 +64,7 @@ def test_wheel_installs_and_runs_notebooks(tmp_path):
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     (wheel,) = wheels.glob("rlcourse-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = {
-        f"rlcourse/pretrained/{path.name}"
-        for path in (ROOT / "rlcourse" / "pretrained").iterdir()
-        if path.suffix in (".pt", ".csv", ".mp4")
-    }
+    shipped = {f"rlcourse/pretrained/{name}" for name in pretrained.available()}
     assert len(shipped) >= 6 and shipped <= set(names), (
         f"the pretrained checkpoints, logs and videos must be in the wheel: {shipped - set(names)}"
     )
