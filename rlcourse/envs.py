@@ -3,6 +3,7 @@
 ``make_env`` gives a plain Gymnasium env (CartPole, or a raw ALE game that shows every
 frame); ``make_atari_env`` adds the DQN papers' preprocessing on top. ``make_mario_env`` does
 the same for NES Super Mario Bros. (the optional gym-super-mario-bros package).
+:class:`AtariGamesConfig` holds the game fields that the actor-critic configs share.
 
 >>> env = make_atari_env("ALE/MsPacman-v5")
 >>> env.observation_space
@@ -548,6 +549,84 @@ def atari_options(options: dict[str, Any], *, training: bool) -> dict[str, Any]:
     if resolved["crop"] is not None:
         resolved["crop"] = tuple(resolved["crop"])
     return resolved
+
+
+@dataclass
+class AtariGamesConfig:
+    """How an actor-critic config's ALE games are made and stepped side by side: the fields
+    :class:`~rlcourse.agents.a2c.A2CConfig` and :class:`~rlcourse.agents.ppo.PPOConfig` share,
+    their checks, and :meth:`env_options`. A config inherits it and overrides the defaults
+    that differ (the defaults here are the PPO paper's: 84x84, 4 frames, the whole screen).
+
+    >>> AtariGamesConfig(size=42).env_options()["screen_size"]
+    42
+    >>> AtariGamesConfig(crop=(1, 2, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: AtariGamesConfig.crop must be 4 numbers (top bottom left right), got (1, 2, 3)
+    """
+
+    size: int = 84
+    """Observations are ``size x size`` gray images."""
+    frame_stack: int = 4
+    """Frames per observation (the motion the feed-forward network sees)."""
+    frame_skip: int = 4
+    """Each action is repeated this many emulator frames (max-pooled over the last two)."""
+    noop_max: int = 30
+    """Games start after 1..noop_max NOOPs, so no two start alike."""
+    repeat_action_probability: float = 0.0
+    """Sticky actions (0.25 in Machado et al. 2018); 0 as in the DQN and PPO papers."""
+    episodic_life: bool = True
+    """Training only: a lost life ends the episode (no return after it, memory reset).
+    Evaluation always plays whole games."""
+    vectorization: str = "ale"
+    """``"ale"`` (the games stepped together in C++ threads by ale-py's ``AtariVectorEnv``:
+    fast, but a resumed run restarts its games), ``"sync"`` (in this process, one by one:
+    a resumed run continues exactly) or ``"async"`` (a process per game)."""
+    env_threads: int = 2
+    """Threads stepping the games with ``vectorization="ale"``."""
+    crop: tuple[int, ...] = (0, 0, 0, 0)
+    """Borders cut from the screen before the resize: top, bottom, left, right (0 0 0 0: the
+    whole screen, as in the PPO paper)."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__  # errors name the config that was given, e.g. A2CConfig
+        self.crop = tuple(self.crop)
+        for count in ("frame_stack", "frame_skip", "env_threads"):
+            check_positive_int(f"{name}.{count}", getattr(self, count))
+        # The Atari screen is 210 x 160: a larger image only repeats its pixels, and sizes far
+        # beyond it would not fit in memory.
+        check_number(f"{name}.size", self.size, integer=True, low=1, high=210)
+        check_number(f"{name}.noop_max", self.noop_max, integer=True, low=0)
+        check_number(
+            f"{name}.repeat_action_probability", self.repeat_action_probability, low=0, high=1
+        )
+        if len(self.crop) != 4:
+            raise ValueError(
+                f"{name}.crop must be 4 numbers (top bottom left right), got {self.crop}"
+            )
+        for border in self.crop:
+            check_number(f"{name}.crop[i]", border, integer=True, low=0)
+        if self.vectorization not in ("sync", "async", "ale"):
+            raise ValueError(
+                f"vectorization must be 'sync', 'async' or 'ale', got {self.vectorization!r}"
+            )
+
+    def env_options(self) -> dict[str, Any]:
+        """How this config's games are made, for :func:`make_env_for` (saved in every
+        checkpoint); the rewards are not clipped (a config with a ``clip_rewards`` field,
+        :class:`~rlcourse.agents.ppo.PPOConfig`, says so itself)."""
+        return {
+            "screen_size": self.size,
+            "frame_stack": self.frame_stack,
+            "frame_skip": self.frame_skip,
+            "noop_max": self.noop_max,
+            "repeat_action_probability": self.repeat_action_probability,
+            "crop": list(self.crop) if any(self.crop) else None,
+            "episodic_life": self.episodic_life,
+            "clip_rewards": False,
+            "fire_reset": False,
+        }
 
 
 @dataclass

@@ -3,11 +3,14 @@ agent, and the run on the one harness (exact resume with replayable games)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from rlcourse.agents.a2c import A2CConfig
 from rlcourse.agents.ppo import (
     PPO,
     PPOConfig,
@@ -20,6 +23,8 @@ from rlcourse.agents.ppo import (
 from rlcourse.agents.reinforce import log_prob_of_actions
 from rlcourse.checkpoints import load_checkpoint
 from rlcourse.cli import main
+from rlcourse.config import field_docs
+from rlcourse.envs import KUNGFU_CROP, AtariGamesConfig
 from rlcourse.registry import load_policy
 from rlcourse.rollouts import Rollout
 
@@ -232,6 +237,57 @@ def test_the_recurrent_network_learns_in_minibatches_of_whole_games():
 def test_the_config_checks_its_values(values, message):
     with pytest.raises(ValueError, match=message):
         PPOConfig(**values)
+
+
+@pytest.mark.parametrize("cls", [A2CConfig, PPOConfig])
+@pytest.mark.parametrize(
+    ("values", "error", "message"),
+    [
+        ({"size": 500}, ValueError, r"{}.size must be in \[1, 210\], got 500"),
+        ({"frame_stack": 0}, ValueError, "{}.frame_stack must be >= 1, got 0"),
+        ({"frame_skip": 1.5}, TypeError, "{}.frame_skip must be an int, got 1.5"),
+        ({"env_threads": 0}, ValueError, "{}.env_threads must be >= 1, got 0"),
+        ({"noop_max": -1}, ValueError, "{}.noop_max must be >= 0, got -1"),
+        ({"repeat_action_probability": 2.0}, ValueError, "{}.repeat_action_probability must"),
+        ({"crop": (1, 2)}, ValueError, r"{}.crop must be 4 numbers"),
+        ({"crop": (1, 2, 3, -4)}, ValueError, r"{}.crop\[i\] must be >= 0, got -4"),
+        ({"crop": (0, 0, 0, 1.5)}, TypeError, r"{}.crop\[i\] must be an int"),
+        ({"vectorization": "threads"}, ValueError, "must be 'sync', 'async' or 'ale'"),
+    ],
+)
+def test_a2c_and_ppo_share_the_checks_of_their_games(cls, values, error, message):
+    """One set of checks (``AtariGamesConfig``) for both; the errors name the config given."""
+    assert issubclass(cls, AtariGamesConfig)
+    with pytest.raises(error, match=message.format(cls.__name__)):
+        cls(**values)
+
+
+def test_a2c_and_ppo_make_their_games_as_before():
+    """The env options saved in checkpoints: A2C's rewards never clipped, PPO's by its field."""
+    a2c, ppo = A2CConfig(), PPOConfig()
+    assert a2c.env_options() == {
+        "screen_size": 42,
+        "frame_stack": 1,
+        "frame_skip": 4,
+        "noop_max": 30,
+        "repeat_action_probability": 0.0,
+        "crop": list(KUNGFU_CROP),
+        "episodic_life": True,
+        "clip_rewards": False,
+        "fire_reset": False,
+    }
+    assert ppo.env_options() == {
+        **a2c.env_options(),
+        "screen_size": 84,
+        "frame_stack": 4,
+        "crop": None,
+        "clip_rewards": True,
+    }
+    assert PPOConfig(clip_rewards=False).env_options()["clip_rewards"] is False
+    assert (a2c.vectorization, ppo.vectorization) == ("sync", "ale")
+    for config in (a2c, ppo):  # a checkpoint's config dict gives the same config back
+        assert type(config).from_dict(dataclasses.asdict(config)) == config
+        assert set(field_docs(type(config))) == {f.name for f in dataclasses.fields(config)}
 
 
 TINY = [

@@ -17,7 +17,7 @@ import torch
 from rlcourse.agents.reinforce import entropy, log_prob_of_actions
 from rlcourse.checkpoints import make_checkpoint, restore_training_state
 from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
-from rlcourse.envs import KUNGFU_CROP
+from rlcourse.envs import KUNGFU_CROP, AtariGamesConfig
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import ActorCritic, RecurrentActorCritic, build_network, network_spec
 from rlcourse.policies import RecurrentPolicy
@@ -25,9 +25,26 @@ from rlcourse.rollouts import Rollout
 
 
 @dataclass
-class A2CConfig:
-    """Everything a training run depends on (saved in each checkpoint as a plain dict)."""
+class A2CConfig(AtariGamesConfig):
+    """Everything a training run depends on (saved in each checkpoint as a plain dict). The
+    games' fields and their checks are :class:`~rlcourse.envs.AtariGamesConfig`'s; lesson 09
+    plays 42x42 crops of Kung-Fu Master's playing field, one frame at a time."""
 
+    # The games: AtariGamesConfig's fields, with lesson 09's defaults.
+    size: int = 42
+    frame_stack: int = 1
+    """Frames per observation; 1 leaves all memory to the LSTM."""
+    vectorization: str = "sync"
+    """``"sync"`` (games stepped in this process, one by one), ``"async"`` (one process per
+    game) or ``"ale"`` (ALE games stepped together in C++ threads by ale-py's
+    ``AtariVectorEnv``: rollouts 1.33x and training 1.21x faster than ``"sync"`` in one
+    measurement on an idle 2-core machine, docs/benchmarks.md;
+    a resumed run restarts its games)."""
+    crop: tuple[int, ...] = KUNGFU_CROP
+    """Borders cut from the screen before the resize: top, bottom, left, right (Kung-Fu
+    Master's playing field by default; 0 0 0 0 keeps the whole screen)."""
+
+    # The learner.
     n_games: int = 16
     """Games played in parallel by the :class:`~rlcourse.rollouts.ParallelGames` (the batch size
     of a rollout)."""
@@ -55,49 +72,13 @@ class A2CConfig:
     """Rewards are multiplied by this before learning (Kung-Fu gives 100s of points)."""
     hidden_size: int = 128
     """Size of the LSTM memory (and of the dense layer before it)."""
-    size: int = 42
-    """Observations are ``size x size`` gray images."""
-    frame_stack: int = 1
-    """Frames per observation; 1 leaves all memory to the LSTM."""
-    frame_skip: int = 4
-    """Each action is repeated this many emulator frames."""
-    noop_max: int = 30
-    """Games start after 1..noop_max NOOPs, so no two start alike."""
-    repeat_action_probability: float = 0.0
-    """Sticky actions (0.25 in Machado et al. 2018); 0 as in the DQN papers."""
-    episodic_life: bool = True
-    """Training only: a lost life ends the episode (no return after it, memory reset).
-    Evaluation always plays whole games."""
-    vectorization: str = "sync"
-    """``"sync"`` (games stepped in this process, one by one), ``"async"`` (one process per
-    game) or ``"ale"`` (ALE games stepped together in C++ threads by ale-py's
-    ``AtariVectorEnv``: rollouts 1.33x and training 1.21x faster than ``"sync"`` in one
-    measurement on an idle 2-core machine, docs/benchmarks.md;
-    a resumed run restarts its games)."""
-    env_threads: int = 2
-    """Threads stepping the games with ``vectorization="ale"``."""
-    crop: tuple[int, ...] = KUNGFU_CROP
-    """Borders cut from the screen before the resize: top, bottom, left, right (Kung-Fu
-    Master's playing field by default; 0 0 0 0 keeps the whole screen)."""
     seed: int = 0
     """Seeds the network's initialisation, the games and the action sampling."""
 
     def __post_init__(self) -> None:
-        self.crop = tuple(self.crop)
-        for name in (
-            "n_games",
-            "rollout_length",
-            "hidden_size",
-            "size",
-            "frame_stack",
-            "frame_skip",
-            "env_threads",
-        ):
+        super().__post_init__()  # the games' fields
+        for name in ("n_games", "rollout_length", "hidden_size"):
             check_positive_int(f"A2CConfig.{name}", getattr(self, name))
-        # The Atari screen is 210 x 160: a larger image only repeats its pixels, and sizes far
-        # beyond it would not fit in memory.
-        check_number("A2CConfig.size", self.size, integer=True, low=1, high=210)
-        check_number("A2CConfig.noop_max", self.noop_max, integer=True, low=0)
         check_number("A2CConfig.lr_decay_steps", self.lr_decay_steps, integer=True, low=0)
         check_number("A2CConfig.gamma", self.gamma, low=0, high=1)
         for name in ("lr", "adam_eps", "max_grad_norm", "reward_scale"):
@@ -105,34 +86,6 @@ class A2CConfig:
             check_number(f"A2CConfig.{name}", value, low=0, low_open=True, high=FLOAT32_MAX)
         for name in ("entropy_coef", "value_coef"):
             check_number(f"A2CConfig.{name}", getattr(self, name), low=0)
-        check_number(
-            "A2CConfig.repeat_action_probability", self.repeat_action_probability, low=0, high=1
-        )
-        if len(self.crop) != 4:
-            raise ValueError(
-                f"A2CConfig.crop must be 4 numbers (top bottom left right), got {self.crop}"
-            )
-        for border in self.crop:
-            check_number("A2CConfig.crop[i]", border, integer=True, low=0)
-        if self.vectorization not in ("sync", "async", "ale"):
-            raise ValueError(
-                f"vectorization must be 'sync', 'async' or 'ale', got {self.vectorization!r}"
-            )
-
-    def env_options(self) -> dict[str, Any]:
-        """How this config's games are made, for :func:`rlcourse.envs.make_env_for`
-        (saved in every checkpoint)."""
-        return {
-            "screen_size": self.size,
-            "frame_stack": self.frame_stack,
-            "frame_skip": self.frame_skip,
-            "noop_max": self.noop_max,
-            "repeat_action_probability": self.repeat_action_probability,
-            "crop": list(self.crop) if any(self.crop) else None,
-            "episodic_life": self.episodic_life,
-            "clip_rewards": False,
-            "fire_reset": False,
-        }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> A2CConfig:

@@ -22,6 +22,7 @@ from rlcourse.agents.a2c import unroll
 from rlcourse.agents.reinforce import entropy, log_prob_of_actions
 from rlcourse.checkpoints import make_checkpoint, restore_training_state
 from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
+from rlcourse.envs import AtariGamesConfig
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import ActorCritic, RecurrentActorCritic, build_network, network_spec
 from rlcourse.policies import RecurrentPolicy
@@ -29,9 +30,10 @@ from rlcourse.rollouts import Rollout
 
 
 @dataclass
-class PPOConfig:
+class PPOConfig(AtariGamesConfig):
     """Everything a PPO run depends on (saved in each checkpoint as a plain dict). The
-    defaults are CleanRL's ``ppo_atari.py`` (the Atari settings of the PPO paper)."""
+    defaults are CleanRL's ``ppo_atari.py`` (the Atari settings of the PPO paper); the games'
+    fields and their checks are :class:`~rlcourse.envs.AtariGamesConfig`'s."""
 
     n_games: int = 8
     """Games played in parallel (the rollout's batch)."""
@@ -71,57 +73,23 @@ class PPOConfig:
     feed-forward Nature CNN on stacked frames; set --size 42 --frame-stack 1 with it."""
     hidden_size: int = 512
     """Width of the layer before the heads (the LSTM's size with ``recurrent``)."""
-    size: int = 84
-    """Observations are ``size x size`` gray images."""
-    frame_stack: int = 4
-    """Frames per observation (the motion the feed-forward network sees)."""
-    frame_skip: int = 4
-    """Each action is repeated this many emulator frames (max-pooled over the last two)."""
-    noop_max: int = 30
-    """Games start after 1..noop_max NOOPs, so no two start alike."""
-    repeat_action_probability: float = 0.0
-    """Sticky actions (0.25 in Machado et al. 2018); 0 as in the PPO paper."""
-    episodic_life: bool = True
-    """Training only: a lost life ends the episode (no return after it). Evaluation always
-    plays whole games."""
     clip_rewards: bool = True
     """Training only: rewards clipped to their sign, as in the PPO paper's Atari runs."""
-    vectorization: str = "ale"
-    """``"ale"`` (the games stepped together in C++ threads by ale-py's ``AtariVectorEnv``:
-    fast, but a resumed run restarts its games), ``"sync"`` (in this process, one by one:
-    a resumed run continues exactly) or ``"async"`` (a process per game)."""
-    env_threads: int = 2
-    """Threads stepping the games with ``vectorization="ale"``."""
-    crop: tuple[int, ...] = (0, 0, 0, 0)
-    """Borders cut from the screen before the resize: top, bottom, left, right (0 0 0 0: the
-    whole screen, as in the PPO paper)."""
     seed: int = 0
     """Seeds the network's initialisation, the games, the action sampling and the shuffles."""
 
     def __post_init__(self) -> None:
-        self.crop = tuple(self.crop)
+        super().__post_init__()  # the games' fields
         for name in ("n_games", "rollout_length", "epochs", "minibatches", "hidden_size"):
             check_positive_int(f"PPOConfig.{name}", getattr(self, name))
-        for name in ("frame_stack", "frame_skip", "env_threads"):
-            check_positive_int(f"PPOConfig.{name}", getattr(self, name))
-        check_number("PPOConfig.size", self.size, integer=True, low=1, high=210)
-        check_number("PPOConfig.noop_max", self.noop_max, integer=True, low=0)
         check_number("PPOConfig.lr_decay_steps", self.lr_decay_steps, integer=True, low=0)
-        for name in ("gamma", "gae_lambda", "repeat_action_probability"):
+        for name in ("gamma", "gae_lambda"):
             check_number(f"PPOConfig.{name}", getattr(self, name), low=0, high=1)
         for name in ("lr", "adam_eps", "max_grad_norm", "clip_range"):
             value = getattr(self, name)
             check_number(f"PPOConfig.{name}", value, low=0, low_open=True, high=FLOAT32_MAX)
         for name in ("entropy_coef", "value_coef"):
             check_number(f"PPOConfig.{name}", getattr(self, name), low=0)
-        if len(self.crop) != 4:
-            raise ValueError(
-                f"PPOConfig.crop must be 4 numbers (top bottom left right), got {self.crop}"
-            )
-        if self.vectorization not in ("sync", "async", "ale"):
-            raise ValueError(
-                f"vectorization must be 'sync', 'async' or 'ale', got {self.vectorization!r}"
-            )
         units = self.n_games if self.recurrent else self.n_games * self.rollout_length
         if self.minibatches > units:
             what = "games" if self.recurrent else "steps in a rollout"
@@ -131,19 +99,9 @@ class PPOConfig:
             )
 
     def env_options(self) -> dict[str, Any]:
-        """How this config's games are made, for :func:`rlcourse.envs.make_env_for`
-        (saved in every checkpoint)."""
-        return {
-            "screen_size": self.size,
-            "frame_stack": self.frame_stack,
-            "frame_skip": self.frame_skip,
-            "noop_max": self.noop_max,
-            "repeat_action_probability": self.repeat_action_probability,
-            "crop": list(self.crop) if any(self.crop) else None,
-            "episodic_life": self.episodic_life,
-            "clip_rewards": self.clip_rewards,
-            "fire_reset": False,
-        }
+        """How this config's games are made (:meth:`AtariGamesConfig.env_options
+        <rlcourse.envs.AtariGamesConfig.env_options>`), rewards clipped when ``clip_rewards``."""
+        return {**super().env_options(), "clip_rewards": self.clip_rewards}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PPOConfig:
