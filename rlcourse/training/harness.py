@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 import torch
@@ -75,6 +75,20 @@ class TrainResult(NamedTuple):
     """The signal that stopped the run (Ctrl-C's SIGINT, SIGTERM, SIGHUP), if one did."""
 
 
+class LoopOptions(TypedDict):
+    """The keyword arguments of a training loop that a :class:`TrainRequest` sets the same way
+    for every loop (:meth:`TrainRequest.loop_options`); each is that request's field."""
+
+    env_id: str
+    eval_every: int | None
+    eval_episodes: int
+    out_dir: Path | None
+    checkpoint_every: int | None
+    resume: bool
+    max_minutes: float | None
+    progress: bool
+
+
 class TrainRequest(NamedTuple):
     """A training run asked for by env id and config (the command line's ``rlcourse train``):
     what :attr:`rlcourse.registry.Algorithm.prepare` turns into an agent, its games and a
@@ -106,6 +120,26 @@ class TrainRequest(NamedTuple):
     """Off-policy agents: keep the replay memory in resume points."""
     progress: bool = True
     """Show a progress bar."""
+
+    def loop_options(self) -> LoopOptions:
+        """The keyword arguments every training loop (``train_dqn``, ``train_reinforce``,
+        ``train_on_policy``) takes from a request: the env id, the evaluation and resume-point
+        schedule, the run directory, the time budget and the progress bar. What only some
+        loops take (``solve_score``, ``save_buffer``, the env options) is passed by name.
+
+        >>> TrainRequest("CartPole-v1", None, 1000, eval_every=500).loop_options()["eval_every"]
+        500
+        """
+        return LoopOptions(
+            env_id=self.env_id,
+            eval_every=self.eval_every,
+            eval_episodes=self.eval_episodes,
+            out_dir=self.out_dir,
+            checkpoint_every=self.checkpoint_every,
+            resume=self.resume,
+            max_minutes=self.max_minutes,
+            progress=self.progress,
+        )
 
 
 class Prepared(NamedTuple):

@@ -164,15 +164,8 @@ def prepare_reinforce(request: TrainRequest) -> Prepared:
             agent,
             env,
             request.total_steps,
-            env_id=request.env_id,
-            eval_every=request.eval_every,
-            eval_episodes=request.eval_episodes,
             solve_score=request.solve_score,
-            out_dir=request.out_dir,
-            checkpoint_every=request.checkpoint_every,
-            resume=request.resume,
-            max_minutes=request.max_minutes,
-            progress=request.progress,
+            **request.loop_options(),
         )
 
     return Prepared(agent, train)

@@ -127,18 +127,11 @@ def prepare_dqn(request: TrainRequest) -> Prepared:
             agent,
             env,
             request.total_steps,
-            env_id=request.env_id,
             env_options=options,
             eval_env=eval_env if request.eval_every else None,
-            eval_every=request.eval_every,
-            eval_episodes=request.eval_episodes,
             solve_score=request.solve_score,
-            out_dir=request.out_dir,
-            checkpoint_every=request.checkpoint_every,
-            resume=request.resume,
-            max_minutes=request.max_minutes,
-            progress=request.progress,
             save_buffer=request.save_buffer,
+            **request.loop_options(),
         )
 
     return Prepared(agent, train)

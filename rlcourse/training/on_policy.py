@@ -165,18 +165,7 @@ def _prepare_actor_critic(request: TrainRequest, agent_class: type[A2C] | type[P
         probe.close()
 
     def train() -> TrainResult:
-        return train_on_policy(
-            agent,
-            request.total_steps,
-            env_id=request.env_id,
-            eval_every=request.eval_every,
-            eval_episodes=request.eval_episodes,
-            out_dir=request.out_dir,
-            checkpoint_every=request.checkpoint_every,
-            resume=request.resume,
-            max_minutes=request.max_minutes,
-            progress=request.progress,
-        )
+        return train_on_policy(agent, request.total_steps, **request.loop_options())
 
     return Prepared(agent, train)
 
