@@ -9,18 +9,17 @@ holds the network and its optimizer. The loop is :func:`rlcourse.training.train_
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from rlcourse.agents.base import ActorCriticAgent
 from rlcourse.agents.reinforce import entropy, log_prob_of_actions
-from rlcourse.checkpoints import make_checkpoint, restore_training_state
 from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
 from rlcourse.envs import KUNGFU_CROP, AtariGamesConfig
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import ActorCritic, RecurrentActorCritic, build_network, network_spec
-from rlcourse.policies import RecurrentPolicy
 from rlcourse.rollouts import Rollout
 
 
@@ -246,8 +245,10 @@ def train_on_rollout(
 # --- the agent -----------------------------------------------------------------------------
 
 
-class A2C:
+class A2C(ActorCriticAgent):
     """A recurrent actor-critic and its optimizer (the network is seeded by ``config.seed``).
+    How it plays, its learning-rate schedule and its checkpoints are
+    :class:`~rlcourse.agents.base.ActorCriticAgent`'s, shared with PPO.
 
     >>> agent = A2C((1, 42, 42), n_actions=14, config=A2CConfig(seed=0))
     >>> agent.policy().act_batch(torch.zeros(1, 1, 42, 42, dtype=torch.uint8).numpy(), [0])
@@ -259,7 +260,7 @@ class A2C:
     def __init__(
         self, obs_shape: tuple[int, ...], n_actions: int, config: A2CConfig | None = None
     ) -> None:
-        self.config = config or A2CConfig()
+        self.config: A2CConfig = config or A2CConfig()
         self.network_spec = network_spec(
             "RecurrentActorCritic",
             obs_shape=tuple(obs_shape),
@@ -279,12 +280,6 @@ class A2C:
         self.steps = 0  # agent steps, summed over the games
         self.updates = 0
 
-    def learning_rate(self) -> float:
-        """The learning rate at this step count (``config.lr_decay_steps``)."""
-        if not self.config.lr_decay_steps:
-            return self.config.lr
-        return self.config.lr * max(0.0, 1.0 - self.steps / self.config.lr_decay_steps)
-
     def update(self, rollout: Rollout) -> dict[str, float]:
         """Learn from ``rollout``: one A2C step (:func:`train_on_rollout`); PPO, which reuses
         a rollout for several, is :class:`rlcourse.agents.ppo.PPO`."""
@@ -294,34 +289,3 @@ class A2C:
         self.steps += int(rollout.actions.size)
         self.updates += 1
         return stats
-
-    def policy(self, greedy: bool = False, seed: int = 0) -> RecurrentPolicy:
-        """The network as a policy; its memory is zeroed at lost lives when training did."""
-        return RecurrentPolicy(
-            self.network, greedy=greedy, seed=seed, reset_on_life_loss=self.config.episodic_life
-        )
-
-    def checkpoint(
-        self,
-        env_id: str,
-        env_options: dict[str, Any] | None = None,
-        resume: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """This agent in the course's checkpoint format (a resume point with ``resume``)."""
-        if resume is not None:
-            resume = {**resume, "optimizer": self.optimizer.state_dict(), "updates": self.updates}
-        return make_checkpoint(
-            algo=self.algo,
-            env_id=env_id,
-            env_options=env_options,
-            config=asdict(self.config),
-            network_spec=self.network_spec,
-            weights=self.network.state_dict(),
-            steps=self.steps,
-            resume=resume,
-        )
-
-    def restore(self, payload: dict[str, Any]) -> None:
-        """Continue from a resume point made by :meth:`checkpoint`."""
-        restore_training_state(self.network, self.optimizer, self.network_spec, payload)
-        self.steps, self.updates = int(payload["steps"]), int(payload["resume"]["updates"])

@@ -13,19 +13,18 @@ on the on-policy loop it shares with A2C (:func:`rlcourse.training.train_on_poli
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from rlcourse.agents.a2c import unroll
+from rlcourse.agents.base import ActorCriticAgent
 from rlcourse.agents.reinforce import entropy, log_prob_of_actions
-from rlcourse.checkpoints import make_checkpoint, restore_training_state
 from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
 from rlcourse.envs import AtariGamesConfig
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import ActorCritic, RecurrentActorCritic, build_network, network_spec
-from rlcourse.policies import RecurrentPolicy
 from rlcourse.rollouts import Rollout
 
 
@@ -335,9 +334,11 @@ def ppo_update(
 # --- the agent -------------------------------------------------------------------------------
 
 
-class PPO:
+class PPO(ActorCriticAgent):
     """An actor-critic (feed-forward by default, recurrent as an option), its optimizer and
-    the generator of its minibatch shuffles (all seeded by ``config.seed``).
+    the generator of its minibatch shuffles (all seeded by ``config.seed``). How it plays,
+    its learning-rate schedule and its checkpoints are
+    :class:`~rlcourse.agents.base.ActorCriticAgent`'s, shared with A2C.
 
     >>> agent = PPO((4, 84, 84), n_actions=14, config=PPOConfig(seed=0))
     >>> agent.policy().act_batch(torch.zeros(1, 4, 84, 84, dtype=torch.uint8).numpy(), [0])
@@ -349,7 +350,7 @@ class PPO:
     def __init__(
         self, obs_shape: tuple[int, ...], n_actions: int, config: PPOConfig | None = None
     ) -> None:
-        self.config = config or PPOConfig()
+        self.config: PPOConfig = config or PPOConfig()
         c = self.config
         if c.recurrent:
             self.network_spec = network_spec(
@@ -374,12 +375,6 @@ class PPO:
         self.steps = 0  # agent steps, summed over the games
         self.updates = 0
 
-    def learning_rate(self) -> float:
-        """The learning rate at this step count (``config.lr_decay_steps``)."""
-        if not self.config.lr_decay_steps:
-            return self.config.lr
-        return self.config.lr * max(0.0, 1.0 - self.steps / self.config.lr_decay_steps)
-
     def update(self, rollout: Rollout) -> dict[str, float]:
         """Learn from ``rollout`` (:func:`ppo_update`)."""
         for group in self.optimizer.param_groups:
@@ -389,40 +384,10 @@ class PPO:
         self.updates += 1
         return stats
 
-    def policy(self, greedy: bool = False, seed: int = 0) -> RecurrentPolicy:
-        """The network as a policy that samples its actions (one memory per game, empty for
-        the feed-forward network), zeroed at lost lives when training did so."""
-        return RecurrentPolicy(
-            self.network, greedy=greedy, seed=seed, reset_on_life_loss=self.config.episodic_life
-        )
+    def resume_extras(self) -> dict[str, Any]:
+        """A resume point goes on with the same minibatch shuffles."""
+        return {"shuffles": self.generator.get_state()}
 
-    def checkpoint(
-        self,
-        env_id: str,
-        env_options: dict[str, Any] | None = None,
-        resume: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """This agent in the course's checkpoint format (a resume point with ``resume``)."""
-        if resume is not None:
-            resume = {
-                **resume,
-                "optimizer": self.optimizer.state_dict(),
-                "updates": self.updates,
-                "shuffles": self.generator.get_state(),
-            }
-        return make_checkpoint(
-            algo=self.algo,
-            env_id=env_id,
-            env_options=env_options,
-            config=asdict(self.config),
-            network_spec=self.network_spec,
-            weights=self.network.state_dict(),
-            steps=self.steps,
-            resume=resume,
-        )
-
-    def restore(self, payload: dict[str, Any]) -> None:
-        """Continue from a resume point made by :meth:`checkpoint`."""
-        saved = restore_training_state(self.network, self.optimizer, self.network_spec, payload)
-        self.steps, self.updates = int(payload["steps"]), int(saved["updates"])
-        self.generator.set_state(saved["shuffles"])
+    def restore_extras(self, payload: dict[str, Any]) -> None:
+        """The shuffles' generator as :meth:`resume_extras` saved it."""
+        self.generator.set_state(payload["resume"]["shuffles"])

@@ -19,13 +19,13 @@ action (none, the batch's mean return, or a learned ``V(s)``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
 
-from rlcourse.checkpoints import make_checkpoint, restore_training_state
+from rlcourse.agents.base import TrainedAgent
 from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import MLPPolicy, build_network, network_spec
@@ -262,9 +262,10 @@ def policy_gradient_estimate(
 # --- the agent -------------------------------------------------------------------------------
 
 
-class Reinforce:
+class Reinforce(TrainedAgent):
     """A softmax policy network (and value network for ``baseline="value"``), its optimizer
     and the generator that samples its actions in training (all seeded by ``config.seed``).
+    Its checkpoints are :class:`~rlcourse.agents.base.TrainedAgent`'s, shared with A2C and PPO.
 
     >>> agent = Reinforce(obs_dim=4, n_actions=2, config=ReinforceConfig(seed=0))
     >>> agent.act(np.zeros(4, np.float32)) in (0, 1)
@@ -274,7 +275,7 @@ class Reinforce:
     algo = "reinforce"
 
     def __init__(self, obs_dim: int, n_actions: int, config: ReinforceConfig | None = None) -> None:
-        self.config = config or ReinforceConfig()
+        self.config: ReinforceConfig = config or ReinforceConfig()
         self.network_spec = network_spec(
             "MLPPolicy",
             obs_dim=int(obs_dim),
@@ -316,29 +317,10 @@ class Reinforce:
         """The network as a policy (sampling, the evaluation rule; ``greedy``: argmax)."""
         return CategoricalPolicy(self.network, greedy=greedy, seed=seed)
 
-    def checkpoint(
-        self,
-        env_id: str,
-        env_options: dict[str, Any] | None = None,
-        resume: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """This agent in the course's checkpoint format (a resume point with ``resume``)."""
-        if resume is not None:
-            resume = {**resume, "optimizer": self.optimizer.state_dict(), "updates": self.updates}
-        return make_checkpoint(
-            algo=self.algo,
-            env_id=env_id,
-            env_options=env_options,
-            config=asdict(self.config),
-            network_spec=self.network_spec,
-            weights=self.network.state_dict(),
-            steps=self.steps,
-            rng={"sampling": self.generator.get_state()},
-            resume=resume,
-        )
+    def rng_states(self) -> dict[str, Any]:
+        """Every checkpoint keeps the sampling generator: a resumed run draws the same actions."""
+        return {"sampling": self.generator.get_state()}
 
-    def restore(self, payload: dict[str, Any]) -> None:
-        """Continue from a resume point made by :meth:`checkpoint`."""
-        restore_training_state(self.network, self.optimizer, self.network_spec, payload)
+    def restore_extras(self, payload: dict[str, Any]) -> None:
+        """The sampling generator as :meth:`rng_states` saved it."""
         self.generator.set_state(payload["rng"]["sampling"].clone())
-        self.steps, self.updates = int(payload["steps"]), int(payload["resume"]["updates"])
