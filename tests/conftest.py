@@ -34,6 +34,28 @@ def load_script(path: str):
     return module
 
 
+def dqn_config_of(command: str):
+    """The DQNConfig an ``rlcourse train dqn ...`` command line trains with (its preset, its
+    flags and its seed), as the command line builds it."""
+    import shlex
+
+    from rlcourse.agents.dqn import PRESETS
+    from rlcourse.cli import build_parser
+    from rlcourse.config import options_to_values
+    from rlcourse.registry import ALGORITHMS
+
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    values = options_to_values(args, ALGORITHMS["dqn"].config)
+    return PRESETS[args.preset](**values, seed=args.seed)
+
+
+def config_differences(a, b) -> set[str]:
+    """The names of the fields where two config dataclasses differ."""
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)}
+
+
 # `make test-fast` leaves these out (`-m "not slow and not browser and not notebooks"`).
 _MARKS = {
     "test_install.py": "slow",

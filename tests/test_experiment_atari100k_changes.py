@@ -2,33 +2,15 @@
 the preset run exactly the settings it names, whatever the preset's defaults, and the table
 reads back what collect wrote."""
 
-import dataclasses
-import shlex
-
 import numpy as np
-from conftest import load_script
-
-from rlcourse.agents.dqn import PRESETS
-from rlcourse.cli import build_parser
-from rlcourse.config import options_to_values
-from rlcourse.registry import ALGORITHMS
+from conftest import config_differences, dqn_config_of, load_script
 
 changes = load_script("experiments/atari100k_changes")
 
 
-def _config(command):
-    args = build_parser().parse_args(shlex.split(command)[1:])
-    values = options_to_values(args, ALGORITHMS["dqn"].config)
-    return PRESETS[args.preset](**values, seed=args.seed)
-
-
-def _differences(a, b):
-    return {f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)}
-
-
 def test_each_variant_changes_what_it_names_from_the_preset_run():
     runs = changes.Path("runs")
-    preset = _config(changes.command("preset", 0, runs))
+    preset = dqn_config_of(changes.command("preset", 0, runs))
     assert (preset.train_frequency, preset.target_update_interval) == (2, 2)
     assert (preset.max_grad_norm, preset.adam_eps) == (10.0, 1e-8)
     assert preset.n_step == 10 and preset.random_shift == 4 and preset.dueling
@@ -38,14 +20,14 @@ def test_each_variant_changes_what_it_names_from_the_preset_run():
         "drq_eps": {"train_frequency", "target_update_interval", "max_grad_norm", "adam_eps"},
     }
     for variant, fields in expected.items():
-        config = _config(changes.command(variant, 0, runs))
-        assert _differences(config, preset) == fields, variant
-    drq = _config(changes.command("drq_eps", 0, runs))
+        config = dqn_config_of(changes.command(variant, 0, runs))
+        assert config_differences(config, preset) == fields, variant
+    drq = dqn_config_of(changes.command("drq_eps", 0, runs))
     assert (drq.train_frequency, drq.target_update_interval, drq.max_grad_norm) == (1, 1, None)
     assert drq.adam_eps == 1.5e-4
     for variant in changes.VARIANTS:  # the seed is the only thing that differs between runs
-        a, b = (_config(changes.command(variant, s, runs)) for s in (0, 2))
-        assert _differences(a, b) == {"seed"}
+        a, b = (dqn_config_of(changes.command(variant, s, runs)) for s in (0, 2))
+        assert config_differences(a, b) == {"seed"}
         assert changes.command(variant, 2, runs).endswith(f"--out runs/{variant}_s2")
 
 

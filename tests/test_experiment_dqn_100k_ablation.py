@@ -3,38 +3,22 @@ the configs the lesson says they do (one idea added per variant, the last the at
 and the shipped files agree. experiments/dqn_100k_seeds.py: its commands are the preset, seed
 by seed. experiments/mario_ddqn.py: its two runs differ only in Double DQN."""
 
-import dataclasses
-import shlex
-
 import pytest
-from conftest import load_script
+from conftest import config_differences, dqn_config_of, load_script
 
 from rlcourse import pretrained
-from rlcourse.agents.dqn import PRESETS, atari_100k_config
-from rlcourse.cli import build_parser
-from rlcourse.config import options_to_values
-from rlcourse.registry import ALGORITHMS
+from rlcourse.agents.dqn import atari_100k_config
 from rlcourse.studies.ablation import read_ablation
 
 ablation = load_script("experiments/dqn_100k_ablation")
 seeds = load_script("experiments/dqn_100k_seeds")
 
 
-def _config(command):
-    args = build_parser().parse_args(shlex.split(command)[1:])
-    values = options_to_values(args, ALGORITHMS["dqn"].config)
-    return PRESETS[args.preset](**values, seed=args.seed)
-
-
-def _differences(a, b):
-    return {f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)}
-
-
 def test_each_variant_adds_one_idea_and_the_last_is_the_preset():
     names = list(ablation.VARIANTS)
-    configs = [_config(ablation.command(name, ablation.Path("runs"))) for name in names]
+    configs = [dqn_config_of(ablation.command(name, ablation.Path("runs"))) for name in names]
     assert configs[-1] == atari_100k_config(seed=0)
-    added = [_differences(a, b) for a, b in zip(configs, configs[1:], strict=False)]
+    added = [config_differences(a, b) for a, b in zip(configs, configs[1:], strict=False)]
     assert added == [{"dueling"}, {"n_step"}, {"random_shift"}, {"train_frequency"}]
     assert configs[0].train_frequency == 4 and configs[-1].train_frequency == 2
     assert (configs[0].n_step, configs[0].random_shift, configs[0].dueling) == (1, 0, False)
@@ -55,7 +39,7 @@ def test_the_seed_runs_are_the_preset_with_their_seed_on_both_games():
     for game, (env_id, _) in seeds.GAMES.items():
         for seed in seeds.SEEDS:
             command = seeds.command(game, seed, seeds.Path("runs"))
-            assert _config(command) == atari_100k_config(seed=seed)
+            assert dqn_config_of(command) == atari_100k_config(seed=seed)
             assert f"--env {env_id} " in command and command.endswith(f"runs/{game}_s{seed}")
 
 
@@ -80,11 +64,11 @@ mario = load_script("experiments/mario_ddqn")
 
 
 def test_the_mario_runs_differ_only_in_double_dqn():
-    ddqn, dqn = (_config(mario.command(name, mario.Path("runs"))) for name in mario.RUNS)
-    assert _differences(ddqn, dqn) == {"double"} and ddqn.double and not dqn.double
+    ddqn, dqn = (dqn_config_of(mario.command(name, mario.Path("runs"))) for name in mario.RUNS)
+    assert config_differences(ddqn, dqn) == {"double"} and ddqn.double and not dqn.double
     preset = atari_100k_config(seed=mario.SEED)
     # the target copied every 2,000 steps, not after every update: else Double DQN is DQN
-    assert _differences(ddqn, preset) == {"target_update_interval", "exploration_steps"}
+    assert config_differences(ddqn, preset) == {"target_update_interval", "exploration_steps"}
     assert ddqn.target_update_interval == 2_000 > preset.target_update_interval
     for name in mario.RUNS:
         assert "--actions right_only" in mario.command(name, mario.Path("runs"))
