@@ -409,13 +409,19 @@ def network_spec(name: str, **kwargs: object) -> dict[str, object]:
     return {"class": name, "kwargs": plain}
 
 
-def build_network(spec: dict[str, object], copies: int = 1) -> nn.Module:
+def build_network(spec: dict[str, object], copies: int = 1, seed: int | None = None) -> nn.Module:
     """The freshly initialised network a :func:`network_spec` describes.
 
     It is first sized without memory (on torch's ``meta`` device): one that would not fit in
     this machine's memory ``copies`` times (training keeps 4: the weights, their gradients
-    and Adam's two moments) is refused before anything is allocated.
+    and Adam's two moments) is refused before anything is allocated. With ``seed``, the
+    initial weights are drawn as after ``torch.manual_seed(seed)``, and torch's global
+    generator is left as it was (an agent's seed must not move the caller's random numbers).
     """
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_network(spec, copies)
     name = spec.get("class") if isinstance(spec, dict) else None
     kwargs = spec.get("kwargs") if isinstance(spec, dict) else None
     if not isinstance(name, str) or name not in NETWORKS or not isinstance(kwargs, dict):

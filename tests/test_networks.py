@@ -134,6 +134,23 @@ def test_network_spec_is_plain_data_and_builds_the_network():
     assert recurrent.initial_memory(2)[0].shape == (2, 16)
 
 
+def test_a_seeded_network_is_reproducible_and_leaves_torch_global_generator_alone():
+    from rlcourse.networks import build_network, network_spec
+
+    spec = network_spec("MLPQNetwork", obs_dim=4, n_actions=2, hidden_sizes=(8, 8))
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a, b = build_network(spec, seed=7), build_network(spec, seed=7)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.manual_seed(7)
+    c = build_network(spec)  # what torch.manual_seed(7) gives
+    other = build_network(spec, seed=8)
+    for name, weight in a.state_dict().items():
+        assert torch.equal(weight, b.state_dict()[name])
+        assert torch.equal(weight, c.state_dict()[name])
+    assert not all(torch.equal(w, other.state_dict()[n]) for n, w in a.state_dict().items())
+
+
 def test_network_spec_errors():
     from rlcourse.networks import build_network, network_spec
 

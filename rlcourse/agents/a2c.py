@@ -267,10 +267,10 @@ class A2C(ActorCriticAgent):
             n_actions=int(n_actions),
             hidden_size=self.config.hidden_size,
         )
-        # Seed the weights without touching torch's global RNG (fork_rng restores it).
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
-            self.network: RecurrentActorCritic = build_network(self.network_spec, copies=4)  # type: ignore[assignment]
+        # Seeded weights; torch's global generator is left as it was.
+        self.network: RecurrentActorCritic = build_network(
+            self.network_spec, copies=4, seed=self.config.seed
+        )  # type: ignore[assignment]
         # Channels-last conv weights: the update runs ~1.3x faster on a CPU for these small
         # 3x3 stride-2 convs (bench/a2c_update.py); the values are the same up to rounding.
         self.network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]

@@ -573,10 +573,8 @@ class DQN:
         self.n_actions = int(action_space.n)
         self.device = resolve_device(self.config.device)
         self.network_spec = q_network_spec(observation_space, self.n_actions, self.config)
-        # Seed the weights without touching torch's global RNG (fork_rng restores it).
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
-            network = build_network(self.network_spec, copies=4)
+        # Seeded weights; torch's global generator is left as it was.
+        network = build_network(self.network_spec, copies=4, seed=self.config.seed)
         self.q = network.to(self.device)
         self.target = copy.deepcopy(self.q).requires_grad_(False)
         self.optimizer = make_adam(self.q, self.config.lr, self.config.adam_eps)

@@ -366,10 +366,8 @@ class PPO(ActorCriticAgent):
                 n_actions=int(n_actions),
                 hidden_size=c.hidden_size,
             )
-        # Seed the weights without touching torch's global RNG (fork_rng restores it).
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
-            self.network: ActorCritic = build_network(self.network_spec, copies=4)  # type: ignore[assignment]
+        # Seeded weights; torch's global generator is left as it was.
+        self.network: ActorCritic = build_network(self.network_spec, copies=4, seed=c.seed)  # type: ignore[assignment]
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=c.lr, eps=c.adam_eps)
         self.generator = torch.Generator().manual_seed(c.seed)
         self.steps = 0  # agent steps, summed over the games

@@ -283,10 +283,8 @@ class Reinforce(TrainedAgent):
             hidden_sizes=self.config.hidden_sizes,
             value=self.config.baseline == "value",
         )
-        # Seed the weights without touching torch's global RNG (fork_rng restores it).
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
-            self.network: MLPPolicy = build_network(self.network_spec, copies=4)  # type: ignore[assignment]
+        # Seeded weights; torch's global generator is left as it was.
+        self.network: MLPPolicy = build_network(self.network_spec, copies=4, seed=self.config.seed)  # type: ignore[assignment]
         groups: list[dict[str, Any]] = [
             {"params": list(self.network.policy.parameters()), "lr": self.config.lr}
         ]
