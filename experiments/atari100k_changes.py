@@ -20,7 +20,6 @@ difference from the preset. Unfinished runs are named and left out.
 from __future__ import annotations
 
 import csv
-import re
 import sys
 from pathlib import Path
 
@@ -92,15 +91,13 @@ def test_scores(run: Path, episodes: int) -> dict[float, list[float]]:
 
 def made_with(run: Path) -> tuple[str, float]:
     """The command the run was made with (from its checkpoint) and its training minutes."""
-    import torch
-
+    from rlcourse.checkpoints import load_checkpoint
     from rlcourse.metrics import read_csv
+    from rlcourse.studies.ablation import recorded_command
 
-    saved = torch.load(run / "final.pt", map_location="cpu", weights_only=False)
-    made_by = saved["config"]["extra"].get("command", "").replace(" --resume", "")
-    made_by = re.sub(r"--out \S+", f"--out {run.parent.name}/{run.name}", made_by)
+    config = load_checkpoint(run / "final.pt")["config"]
     log = read_csv(run / "log.csv")
-    return made_by, float(log["wall_seconds"][-1]) / 60
+    return recorded_command(run, config), float(log["wall_seconds"][-1]) / 60
 
 
 def collect(runs: Path, episodes: int, table: Path) -> dict[str, dict[float, list[list[float]]]]:
@@ -133,7 +130,7 @@ def collect(runs: Path, episodes: int, table: Path) -> dict[str, dict[float, lis
         writer = csv.writer(file)
         writer.writerow(FIELDS)
         writer.writerows(rows)
-    print(summary(read_table(table)))
+    print(summary(found))
     return found
 
 

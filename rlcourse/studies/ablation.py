@@ -131,6 +131,15 @@ def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -
     return variants
 
 
+def recorded_command(run: str | os.PathLike, config: dict[str, Any]) -> str:
+    """The command a run was made with, from its checkpoint's ``config``: its ``--out``
+    relative to the run's parent folder (no machine path), ``--resume`` dropped (resuming is
+    exact, so the run is what the plain command makes)."""
+    run = Path(run)
+    made_by = config["extra"].get("command", "").replace(" --resume", "")
+    return re.sub(r"--out \S+", f"--out {run.parent.name}/{run.name}", made_by)
+
+
 def evaluate_run(
     run: str | os.PathLike,
     name: str,
@@ -160,8 +169,7 @@ def evaluate_run(
     log = read_csv(run / "log.csv")
     logged = np.isfinite(log["episode_return"])
     log = {key: log[key][logged] for key in LOG_FIELDS[1:]}
-    made_by = agent.checkpoint.config["extra"].get("command", "").replace(" --resume", "")
-    made_by = re.sub(r"--out \S+", f"--out {run.parent.name}/{run.name}", made_by)
+    made_by = recorded_command(run, agent.checkpoint.config)
     minutes = float(log["wall_seconds"][-1]) / 60 if len(log["wall_seconds"]) else 0.0
     variants = [
         Variant(
