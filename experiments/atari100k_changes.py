@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GAME = "ALE/KungFuMaster-v5"
 SEEDS = (0, 1, 2)
 EPSILONS = (0.05, 0.001)
+# Runs a variant (and the preset) needs before its difference from the preset is estimated.
+MIN_RUNS = 3
 COMMON = (
     "--preset atari100k --total-steps 100000 --threads 1 --checkpoint-every 10000 --no-progress"
 )
@@ -149,7 +151,8 @@ def read_table(path: Path) -> dict[str, dict[float, list[list[float]]]]:
 def estimates(found: dict[str, dict[float, list[list[float]]]]) -> dict[tuple[str, float], tuple]:
     """(variant, epsilon) -> (IQM over its runs x games with a 95% interval, its difference
     from the preset's with a 95% interval or None). With one run there is no interval: the
-    IQM alone, and no difference."""
+    IQM alone. A difference needs :data:`MIN_RUNS` runs on both sides (the course's rule for
+    a comparison); with fewer it is None."""
     from rlcourse.stats import Estimate, bootstrap_ci, difference_ci, iqm
 
     table: dict[tuple[str, float], tuple] = {}
@@ -160,7 +163,7 @@ def estimates(found: dict[str, dict[float, list[list[float]]]]) -> dict[tuple[st
                 table[variant, eps] = (float(iqm(runs)), None)
                 continue
             difference: Estimate | None = None
-            if variant != "preset" and len(preset.get(eps, ())) >= 2:
+            if variant != "preset" and min(len(runs), len(preset.get(eps, ()))) >= MIN_RUNS:
                 difference = difference_ci(runs, preset[eps], rng=0)
             table[variant, eps] = (bootstrap_ci(runs, rng=0), difference)
     return table
@@ -182,6 +185,11 @@ def summary(found: dict[str, dict[float, list[list[float]]]]) -> str:
             value, difference = table.get((variant, eps), ("-", None))
             if isinstance(value, float):
                 value = f"IQM {format_number(value)} (1 run: no interval)"
+            if difference is None and variant != "preset":
+                runs = len(by_eps.get(eps, ()))
+                difference = (
+                    f"{runs} run{'s' if runs != 1 else ''}: fewer than {MIN_RUNS}, no comparison"
+                )
             cells += [str(value), str(difference) if difference else "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -51,3 +51,7 @@ def test_the_table_reads_back_and_separates_only_what_differs(tmp_path):
         assert adam.low < 0 < adam.high  # the same level: the interval holds 0
         assert table["preset", eps][1] is None
     assert "| drq_eps | all of DrQ(eps)'s" in changes.summary(found)
+    # two runs: an IQM with its interval, but no comparison (the course asks for 3 seeds)
+    two = {name: {eps: runs[:2] for eps, runs in by_eps.items()} for name, by_eps in found.items()}
+    assert all(difference is None for _, difference in changes.estimates(two).values())
+    assert "2 runs: fewer than 3, no comparison" in changes.summary(two)
