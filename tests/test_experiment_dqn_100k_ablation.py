@@ -3,12 +3,13 @@ the configs the lesson says they do (one idea added per variant, the last the at
 and the shipped files agree. experiments/dqn_100k_seeds.py: its commands are the preset, seed
 by seed. experiments/mario_ddqn.py: its two runs differ only in Double DQN."""
 
+import numpy as np
 import pytest
 from conftest import config_differences, dqn_config_of, load_script
 
 from rlcourse import pretrained
 from rlcourse.agents.dqn import atari_100k_config
-from rlcourse.studies.ablation import read_ablation
+from rlcourse.studies.ablation import Variant, read_ablation
 
 ablation = load_script("experiments/dqn_100k_ablation")
 seeds = load_script("experiments/dqn_100k_seeds")
@@ -50,7 +51,7 @@ def test_the_shipped_seed_runs_hold_random_play_and_the_finished_runs_of_each_ga
     names = [run.name for run in runs]
     for game in seeds.GAMES:
         mine = [name for name in names if name.startswith(f"{game}_")]
-        assert mine[0] == f"{game}_random" and f"{game}_s0" in mine
+        assert mine[0] == f"{game}_random" and len(mine) == 1 + len(seeds.SEEDS)
         assert set(mine[1:]) <= {seeds.run_name(game, seed) for seed in seeds.SEEDS}
     for run in runs:
         assert len(run.scores) == 20
@@ -58,6 +59,73 @@ def test_the_shipped_seed_runs_hold_random_play_and_the_finished_runs_of_each_ga
             assert run.steps == 0
         else:
             assert run.steps == 100_000 and "--seed" in run.command and len(run.log["step"]) > 100
+
+
+def test_the_median_seed_is_the_middle_run_by_mean_score():
+    def run(name, mean):
+        return Variant(name, name, 100_000, 1.0, np.full(20, float(mean)), "")
+
+    runs = [run("kungfu_random", 300), run("kungfu_s0", 50), run("kungfu_s1", 900)]
+    runs += [run("kungfu_s2", 400), run("mspacman_s0", 10), run("mspacman_s1", 5)]
+    assert seeds.median_seed(runs, "kungfu") == 2  # random play is not a seed
+    assert seeds.median_seed(runs, "mspacman") == 1  # even count: the lower middle
+    with pytest.raises(ValueError, match="no run of 'pong'"):
+        seeds.median_seed(runs, "pong")
+
+
+def test_collect_keeps_the_shipped_rows_of_runs_it_does_not_have(tmp_path, monkeypatch, capsys):
+    from rlcourse.studies import ablation as module
+
+    shipped = (tmp_path / "log.csv", tmp_path / "scores.csv")
+    old = [
+        Variant(
+            f"{game}_{which}",
+            which,
+            100_000,
+            1.0,
+            np.full(20, 7.0),
+            "old",
+            {
+                "step": np.array([10.0]),
+                "episode_return": np.array([1.0]),
+                "wall_seconds": np.array([1.0]),
+            },
+        )
+        for game in seeds.GAMES
+        for which in ("random", "s0", "s1")
+    ]
+    module.write_ablation(old, *shipped)
+    monkeypatch.setattr(seeds, "SHIPPED", shipped)
+    runs = tmp_path / "runs"
+    (runs / "kungfu_s2").mkdir(parents=True)
+    (runs / "kungfu_s2" / "final.pt").touch()
+
+    def evaluate_run(run, name, label, *, episodes, vs_random):
+        # the first run it plays brings random play on the same games
+        assert (run.name, episodes, vs_random) == ("kungfu_s2", 20, True)
+        agent = Variant(name, label, 100_000, 2.0, np.full(20, 9.0), "new", old[1].log)
+        return [Variant("random", "random play", 0, 0.0, np.full(20, 3.0), "random"), agent]
+
+    monkeypatch.setattr(module, "evaluate_run", evaluate_run)
+    collected = seeds.collect(runs, 20, tmp_path / "figures")
+    names = [v.name for v in collected]
+    assert names == [
+        "mspacman_random",
+        "mspacman_s0",
+        "mspacman_s1",
+        "kungfu_random",
+        "kungfu_s0",
+        "kungfu_s1",
+        "kungfu_s2",
+    ]
+    assert [v.name for v in read_ablation(*shipped)] == names
+    assert collected[-1].command == "new" and collected[4].command == "old"
+    assert collected[3].command == "random" and collected[0].command == "old"
+    printed = capsys.readouterr().out
+    assert "mspacman_s2" in printed  # named as missing, with its command
+    assert (
+        "the median seed is 1" in printed
+    )  # Kung-Fu: 7, 7, 9 -> seed 1 (the lower middle of ties)
 
 
 mario = load_script("experiments/mario_ddqn")
@@ -92,7 +160,7 @@ def test_the_shipped_mario_runs_hold_random_play_both_agents_and_their_value_bia
 
 
 @pytest.mark.parametrize(
-    ("name", "runs"), [("dqn_100k_ablation", 5), ("dqn_100k_seeds", 4), ("mario_ddqn", 2)]
+    ("name", "runs"), [("dqn_100k_ablation", 5), ("dqn_100k_seeds", 6), ("mario_ddqn", 2)]
 )
 def test_each_script_prints_its_commands_and_collects_with_its_options(
     name, runs, tmp_path, capsys, monkeypatch
