@@ -270,7 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="small weights-only copy of a checkpoint")
     export.add_argument("source", type=Path, help="e.g. runs/kungfu/best.pt")
     export.add_argument("target", type=Path, help="where to write it")
-    export.add_argument("--fp32", action="store_true", help="keep fp32 weights (default fp16)")
+    export.add_argument(
+        "--fp32",
+        action="store_true",
+        help="keep fp32 weights (default fp16: half the size, but rounded weights can change "
+        "close choices, so an fp16 copy may score differently from the run: evaluate the file "
+        "you ship)",
+    )
 
     plot = commands.add_parser("plot", help="draw a run's curves from its log.csv")
     plot.add_argument("run_dir", type=Path, help="a run directory (holds log.csv)")
