@@ -326,8 +326,11 @@ def run_train(args: argparse.Namespace) -> int:
             )
             values.setdefault("device", "auto")
         config: Any = algorithm.make_config(args.env, values, preset)
+        # Every run records the command that made it (with DQN's preset): a finished run
+        # says how to make it again, and studies read it from the checkpoint.
+        config.extra = {"command": shlex.join(["rlcourse", *args.argv])}
         if algorithm.presets:
-            config.extra = {"command": shlex.join(["rlcourse", *args.argv]), "preset": preset}
+            config.extra["preset"] = preset
         check_run_directory(args.out)
         if not args.resume and (args.out / "checkpoint.pt").exists():
             raise ValueError(

@@ -19,6 +19,7 @@ import numbers
 import textwrap
 import types
 import typing
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -97,6 +98,20 @@ def check_positive_int(name: str, value: object) -> int:
     ValueError: n_games must be >= 1, got 0
     """
     return check_number(name, value, integer=True, low=1)
+
+
+@dataclass
+class RunNotes:
+    """The field every algorithm's config inherits: notes stored with its checkpoints, which
+    no option sets. ``rlcourse train`` records the command that made the run (and DQN's
+    preset), so a finished run says how to make it again.
+
+    >>> RunNotes(extra={"command": "rlcourse train ppo"}).extra["command"]
+    'rlcourse train ppo'
+    """
+
+    extra: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})
+    """Free-form notes stored with checkpoints (e.g. the command that made them)."""
 
 
 def field_docs(cls: type) -> dict[str, str]:

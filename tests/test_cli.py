@@ -5,6 +5,7 @@ test_pretrained.py, killing and resuming a run in test_resume.py."""
 
 import dataclasses
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -153,6 +154,9 @@ def test_train_writes_the_same_run_files_for_every_algorithm(algo, tmp_path, cap
     assert config["config"]["lr"] == 0.003 and config["config"]["seed"] == 5  # --lr, --seed
     final = load_checkpoint(out / "final.pt")
     assert final["config"]["lr"] == 0.003 and "resume" not in final
+    # every algorithm's run records the command that made it (studies read it back)
+    made_by = [*TINY[algo], "--out", str(out), "--lr", "0.003", "--seed", "5"]
+    assert final["config"]["extra"]["command"] == shlex.join(["rlcourse", *made_by])
     assert (out / "metrics.png").read_bytes()[:8] == PNG
     assert np.isfinite(read_csv(out / "log.csv")["eval_mean"]).sum() == 1  # the evaluation
     policy = load_policy(out / "best.pt")

@@ -16,7 +16,13 @@ import torch
 
 from rlcourse.agents.base import ActorCriticAgent
 from rlcourse.agents.reinforce import entropy, log_prob_of_actions
-from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
+from rlcourse.config import (
+    FLOAT32_MAX,
+    RunNotes,
+    check_number,
+    check_positive_int,
+    config_from_dict,
+)
 from rlcourse.envs import KUNGFU_CROP, AtariGamesConfig
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import ActorCritic, RecurrentActorCritic, build_network, network_spec
@@ -24,7 +30,7 @@ from rlcourse.rollouts import Rollout
 
 
 @dataclass
-class A2CConfig(AtariGamesConfig):
+class A2CConfig(AtariGamesConfig, RunNotes):
     """Everything a training run depends on (saved in each checkpoint as a plain dict). The
     games' fields and their checks are :class:`~rlcourse.envs.AtariGamesConfig`'s; lesson 09
     plays 42x42 crops of Kung-Fu Master's playing field, one frame at a time."""

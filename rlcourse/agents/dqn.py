@@ -20,7 +20,7 @@ The loop that drives it is :func:`rlcourse.training.train_dqn`.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -38,7 +38,13 @@ from rlcourse.checkpoints import (
     rng_state,
     set_rng_state,
 )
-from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
+from rlcourse.config import (
+    FLOAT32_MAX,
+    RunNotes,
+    check_number,
+    check_positive_int,
+    config_from_dict,
+)
 from rlcourse.envs import is_atari, is_nes_mario
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import build_network, network_spec
@@ -46,7 +52,7 @@ from rlcourse.policies import QPolicy, explore, greedy_action
 
 
 @dataclass
-class DQNConfig:
+class DQNConfig(RunNotes):
     """DQN hyperparameters (see :func:`cartpole_config` for a tuned preset)."""
 
     gamma: float = 0.99
@@ -103,8 +109,6 @@ class DQNConfig:
     """Seeds network initialisation, exploration, replay sampling and env resets."""
     device: str = "auto"
     """'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:1', ..."""
-    extra: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})
-    """Free-form notes stored with checkpoints (e.g. the command that made them)."""
 
     def __post_init__(self) -> None:
         resolve_device(self.device)  # a device this machine cannot train on: said now

@@ -21,7 +21,13 @@ import torch
 from rlcourse.agents.a2c import unroll
 from rlcourse.agents.base import ActorCriticAgent
 from rlcourse.agents.reinforce import entropy, log_prob_of_actions
-from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
+from rlcourse.config import (
+    FLOAT32_MAX,
+    RunNotes,
+    check_number,
+    check_positive_int,
+    config_from_dict,
+)
 from rlcourse.envs import AtariGamesConfig
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import ActorCritic, RecurrentActorCritic, build_network, network_spec
@@ -29,7 +35,7 @@ from rlcourse.rollouts import Rollout
 
 
 @dataclass
-class PPOConfig(AtariGamesConfig):
+class PPOConfig(AtariGamesConfig, RunNotes):
     """Everything a PPO run depends on (saved in each checkpoint as a plain dict). The
     defaults are CleanRL's ``ppo_atari.py`` (the Atari settings of the PPO paper); the games'
     fields and their checks are :class:`~rlcourse.envs.AtariGamesConfig`'s."""

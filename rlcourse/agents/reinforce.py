@@ -26,7 +26,13 @@ import numpy as np
 import torch
 
 from rlcourse.agents.base import TrainedAgent
-from rlcourse.config import FLOAT32_MAX, check_number, check_positive_int, config_from_dict
+from rlcourse.config import (
+    FLOAT32_MAX,
+    RunNotes,
+    check_number,
+    check_positive_int,
+    config_from_dict,
+)
 from rlcourse.errors import check_finite_loss
 from rlcourse.networks import MLPPolicy, build_network, network_spec
 from rlcourse.policies import CategoricalPolicy
@@ -38,7 +44,7 @@ learned state value."""
 
 
 @dataclass
-class ReinforceConfig:
+class ReinforceConfig(RunNotes):
     """Everything a REINFORCE run depends on (saved in each checkpoint as a plain dict).
 
     The defaults solve CartPole-v1 (see ``bench/reinforce_cartpole.py``)."""

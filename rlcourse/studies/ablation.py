@@ -136,7 +136,7 @@ def recorded_command(run: str | os.PathLike, config: dict[str, Any]) -> str:
     relative to the run's parent folder (no machine path), ``--resume`` dropped (resuming is
     exact, so the run is what the plain command makes)."""
     run = Path(run)
-    made_by = config["extra"].get("command", "").replace(" --resume", "")
+    made_by = config.get("extra", {}).get("command", "").replace(" --resume", "")
     return re.sub(r"--out \S+", f"--out {run.parent.name}/{run.name}", made_by)
 
 
