@@ -22,7 +22,6 @@ a rule fixed before the runs, so the shipped agent is a typical run, not the luc
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,52 +65,22 @@ def median_seed(variants: list, game: str) -> int:
 
 def collect(runs: Path, episodes: int, results: Path) -> list:
     import torch
+    from runs_cli import check_finished, recorded_runs, score_runs
 
-    from rlcourse.studies.ablation import evaluate_run, read_ablation, summary, write_ablation
+    from rlcourse.studies.ablation import summary, write_ablation
 
     torch.set_num_threads(1)
-    recorded = {}
-    if all(path.exists() for path in SHIPPED):
-        recorded = {v.name: v for v in read_ablation(*SHIPPED)}
-
-    def finished(game: str, seed: int) -> bool:
-        return (runs / run_name(game, seed) / "final.pt").exists()
-
-    missing = [
-        command(game, seed, runs)
-        for game in GAMES
-        for seed in SEEDS
-        if not finished(game, seed) and run_name(game, seed) not in recorded
-    ]
-    if not any(finished(game, seed) for game in GAMES for seed in SEEDS):
-        sys.exit(f"no finished run in {runs}; train them first:\n" + "\n".join(missing))
-    if missing:  # the files hold the finished runs; collect again when the rest are done
-        print("not finished, left out (train, or resume with --resume):\n" + "\n".join(missing))
+    recorded = recorded_runs(SHIPPED)
+    check_finished(
+        runs,
+        {run_name(game, seed): command(game, seed, runs) for game in GAMES for seed in SEEDS},
+        recorded,
+    )
     variants = []
     for game, (_, title) in GAMES.items():
-        mine = {}
-        for seed in SEEDS:
-            name = run_name(game, seed)
-            if not finished(game, seed):
-                if name in recorded:
-                    print(f"{name}: not in {runs}, its shipped row kept", flush=True)
-                    mine[name] = recorded[name]
-                continue
-            first = f"{game}_random" not in mine
-            found = evaluate_run(
-                runs / name, name, f"{title}, seed {seed}", episodes=episodes, vs_random=first
-            )
-            if first:  # random play on the same games, once a game
-                found[0].name, found[0].label = f"{game}_random", f"{title}, random play"
-                mine[found[0].name] = found[0]
-            mine[name] = found[-1]
-            print(
-                f"{name}: {found[-1].scores.mean():.1f} +- {found[-1].scores.std():.1f}", flush=True
-            )
-        if f"{game}_random" not in mine and f"{game}_random" in recorded:
-            mine[f"{game}_random"] = recorded[f"{game}_random"]
-        random_first = sorted(mine, key=lambda name: not name.endswith("_random"))
-        variants += [mine[name] for name in random_first]
+        labels = {run_name(game, seed): f"{title}, seed {seed}" for seed in SEEDS}
+        random_play = (f"{game}_random", f"{title}, random play")
+        variants += score_runs(runs, labels, recorded, episodes, random_play)
     write_ablation(variants, *SHIPPED)
     draw(results)
     print(summary(variants))

@@ -1,17 +1,20 @@
 """The command line of the experiment scripts that compare several training runs.
 
 ``SCRIPT commands --runs RUNS`` prints the runs' training commands (one core each);
-``SCRIPT collect --runs RUNS`` evaluates the finished runs and writes the shipped files.
+``SCRIPT collect --runs RUNS`` evaluates the finished runs and writes the shipped files
+(:func:`score_runs` scores them and keeps the rows already shipped for runs made elsewhere).
 The scripts (``dqn_100k_ablation.py``, ``dqn_100k_seeds.py``, ``mario_ddqn.py``,
-``nes_mario.py``) import it as a sibling: experiments/ is on ``sys.path`` when one of them
-runs, and in their tests.
+``nes_mario.py``, ``ppo_kungfu_seeds.py``) import it as a sibling: experiments/ is on
+``sys.path`` when one of them runs, and in their tests.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 
 def commands_or_collect(
@@ -42,3 +45,67 @@ def commands_or_collect(
         print("\n".join(commands(args.runs)))
     else:
         collect(args.runs, args.episodes, args.output)
+
+
+def recorded_runs(shipped: tuple[Path, Path]) -> dict[str, Any]:
+    """The variants a script's shipped CSVs (log, scores) hold, by name; none before the first
+    ``collect``."""
+    from rlcourse.studies.ablation import read_ablation
+
+    if not all(path.exists() for path in shipped):
+        return {}
+    return {variant.name: variant for variant in read_ablation(*shipped)}
+
+
+def check_finished(runs: Path, commands: Mapping[str, str], recorded: Mapping[str, Any]) -> None:
+    """Name the runs (``commands``: name -> training command) neither finished in ``runs`` nor
+    recorded; stop, with their commands, when no run in ``runs`` has finished."""
+    missing = [
+        command
+        for name, command in commands.items()
+        if not (runs / name / "final.pt").exists() and name not in recorded
+    ]
+    if not any((runs / name / "final.pt").exists() for name in commands):
+        sys.exit(f"no finished run in {runs}; train them first:\n" + "\n".join(missing))
+    if missing:  # the files hold the finished runs; collect again when the rest are done
+        print("not finished, left out (train, or resume with --resume):\n" + "\n".join(missing))
+
+
+def score_runs(
+    runs: Path,
+    labels: Mapping[str, str],
+    recorded: Mapping[str, Any],
+    episodes: int,
+    random_play: tuple[str, str] | None = None,
+) -> list[Any]:
+    """Score each finished run ``runs/<name>/final.pt`` of ``labels`` (name -> label) on the
+    test games (:func:`rlcourse.studies.ablation.evaluate_run`), in the order of ``labels``.
+
+    A run not finished in ``runs`` keeps its ``recorded`` variant (made in another session or
+    on another machine); one in neither is left out. With ``random_play`` (name, label),
+    random play on the same games comes first: played beside the first run scored here, else
+    the recorded one.
+    """
+    from rlcourse.studies import ablation
+
+    found: dict[str, Any] = {}
+    for name, label in labels.items():
+        if not (runs / name / "final.pt").exists():
+            if name in recorded:
+                print(f"{name}: not in {runs}, its shipped row kept", flush=True)
+                found[name] = recorded[name]
+            continue
+        with_random = random_play is not None and random_play[0] not in found
+        scored = ablation.evaluate_run(
+            runs / name, name, label, episodes=episodes, vs_random=with_random
+        )
+        if with_random:
+            assert random_play is not None
+            scored[0].name, scored[0].label = random_play
+            found[random_play[0]] = scored[0]
+        found[name] = scores = scored[-1]
+        print(f"{name}: {scores.scores.mean():.1f} +- {scores.scores.std():.1f}", flush=True)
+    if random_play is not None and random_play[0] not in found and random_play[0] in recorded:
+        found[random_play[0]] = recorded[random_play[0]]
+    random_first = sorted(found, key=lambda name: random_play is None or name != random_play[0])
+    return [found[name] for name in random_first]
