@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runs_cli import median_seed  # a sibling script (experiments/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "rlcourse" / "pretrained"
 # short name -> (env id, title)
@@ -51,16 +53,6 @@ def command(game: str, seed: int, runs: Path) -> str:
         f"rlcourse train dqn --env {GAMES[game][0]} {COMMON} --seed {seed} "
         f"--out {runs / run_name(game, seed)}"
     )
-
-
-def median_seed(variants: list, game: str) -> int:
-    """The seed of ``game``'s median run by mean test score (the lower middle one for an even
-    number of runs)."""
-    mine = [v for v in variants if v.name.startswith(f"{game}_s")]
-    if not mine:
-        raise ValueError(f"no run of {game!r} among {[v.name for v in variants]}")
-    ranked = sorted(mine, key=lambda v: float(v.scores.mean()))
-    return int(ranked[(len(ranked) - 1) // 2].name.rsplit("_s", 1)[1])
 
 
 def collect(runs: Path, episodes: int, results: Path) -> list:

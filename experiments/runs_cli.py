@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +109,14 @@ def score_runs(
         found[random_play[0]] = recorded[random_play[0]]
     random_first = sorted(found, key=lambda name: random_play is None or name != random_play[0])
     return [found[name] for name in random_first]
+
+
+def median_seed(variants: Sequence[Any], group: str) -> int:
+    """The seed of ``group``'s median run (runs named ``<group>_s<seed>``) by mean test score,
+    the lower middle one for an even number of runs: the run a script ships, by a rule fixed
+    before the runs, so the shipped agent is a typical run, not the luckiest one."""
+    mine = [v for v in variants if v.name.startswith(f"{group}_s")]
+    if not mine:
+        raise ValueError(f"no run of {group!r} among {[v.name for v in variants]}")
+    ranked = sorted(mine, key=lambda v: float(v.scores.mean()))
+    return int(ranked[(len(ranked) - 1) // 2].name.rsplit("_s", 1)[1])

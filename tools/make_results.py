@@ -15,6 +15,7 @@ check that the pictures show what the logs say.
 - ``bench/results/dqn_100k_seeds_<game>.png`` from ``rlcourse/pretrained/dqn_100k_seeds_*.csv``
 - ``bench/results/mario_ddqn.png``    from ``rlcourse/pretrained/mario_ddqn_*.csv``
 - ``bench/results/ddqn_nes_mario.png`` from ``rlcourse/pretrained/ddqn_nes_mario_*.csv``
+- ``bench/results/ppo_kungfu_seeds.png`` from ``rlcourse/pretrained/ppo_kungfu_seeds_*.csv``
 - ``bench/results/mario_held.png``    from ``bench/results/mario_held_*.csv`` (held exploration)
 
     python tools/make_results.py [--out bench/results]
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     import dqn_100k_seeds
     import mario_ddqn
     import nes_mario
+    import ppo_kungfu_seeds
 
     if all(path.exists() for path in dqn_100k_ablation.SHIPPED):
         written.append(dqn_100k_ablation.draw(args.out / "dqn_100k_ablation.png"))
@@ -167,6 +169,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         written.append(mario_ddqn.draw(args.out / "mario_ddqn.png"))
     if nes_mario.LOG.exists() and nes_mario.SCORES.exists():
         written.append(nes_mario.draw(args.out / "ddqn_nes_mario.png"))
+    if all(path.exists() for path in ppo_kungfu_seeds.SHIPPED):
+        written.append(ppo_kungfu_seeds.draw(args.out))
     for path in written:
         print(f"wrote {Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path}")
     return written

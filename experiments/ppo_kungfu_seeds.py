@@ -1,0 +1,144 @@
+"""Lesson 10's results: PPO against lesson 09's recurrent A2C on Kung-Fu Master, the same
+60-minute budget a run, three seeds each, every run scored on the 20 test games.
+
+Each run gets one CPU core for 60 minutes (``--max-minutes 60``, torch on one thread; pin it
+with ``taskset -c CORE`` and train two runs side by side on a 2-core machine), then collect:
+
+    python experiments/ppo_kungfu_seeds.py commands --runs RUNS   # the training commands
+    python experiments/ppo_kungfu_seeds.py collect --runs RUNS    # evaluate, write the files
+
+``collect`` plays each finished ``RUNS/<method>_s<seed>/final.pt`` (and random play, once) on
+the 20 test games and writes ``rlcourse/pretrained/ppo_kungfu_seeds_log.csv`` and
+``..._scores.csv`` (the format of :mod:`rlcourse.studies.ablation`) and the figure
+``bench/results/ppo_kungfu_seeds.png``. A run missing from RUNS keeps the row the shipped
+files already hold for it; one in neither is named and left out. With 3 runs of each method,
+it prints each method's IQM over runs x games with its 95% interval and their difference.
+
+The median PPO seed (by mean test score) ships as lesson 10's agent, ``ppo_kungfu.pt``: a
+rule fixed before the runs, so the shipped agent is a typical run, not the luckiest one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runs_cli import median_seed  # a sibling script (experiments/ is on sys.path)
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "rlcourse" / "pretrained"
+ENV = "ALE/KungFuMaster-v5"
+SEEDS = (0, 1, 2)
+MINUTES = 60
+# method -> (label, its options). PPO: lesson 10's command (CleanRL's Atari settings); its
+# learning rate anneals over the steps one core makes in 60 minutes (~1M). A2C: lesson 09's
+# command (Practical_RL's network, C++ games, 5-step rollouts), annealed over its own ~60
+# minutes of steps.
+METHODS = {
+    "ppo": (
+        "PPO",
+        "--total-steps 1000000 --lr-decay-steps 1000000 --eval-every 100000 --eval-episodes 8 "
+        "--checkpoint-every 50000",
+    ),
+    "a2c": (
+        "A2C (lesson 09)",
+        "--vectorization ale --env-threads 2 --rollout-length 5 --total-steps 4000000 "
+        "--lr-decay-steps 4000000 --eval-every 500000 --eval-episodes 8 "
+        "--checkpoint-every 250000",
+    ),
+}
+SHIPPED = (PRETRAINED / "ppo_kungfu_seeds_log.csv", PRETRAINED / "ppo_kungfu_seeds_scores.csv")
+AGENT = PRETRAINED / "ppo_kungfu.pt"
+TARGET = 10_000  # the course's bar: a 20-game mean of 10,000
+
+
+def run_name(method: str, seed: int) -> str:
+    return f"{method}_s{seed}"
+
+
+def command(method: str, seed: int, runs: Path) -> str:
+    return (
+        f"rlcourse train {method} --env {ENV} {METHODS[method][1]} --max-minutes {MINUTES} "
+        f"--threads 1 --seed {seed} --out {runs / run_name(method, seed)}"
+    )
+
+
+def compare(variants: list) -> str:
+    """Each method's IQM over runs x games with its 95% interval (3 runs or more), and with 3
+    runs of both, PPO minus A2C with its interval."""
+    from rlcourse.stats import difference_ci
+    from rlcourse.studies.ablation import seed_intervals
+
+    groups = {
+        label: [v for v in variants if v.name.startswith(f"{method}_s")]
+        for method, (label, _) in METHODS.items()
+    }
+    groups = {label: runs for label, runs in groups.items() if runs}
+    lines = [seed_intervals(groups)]
+    ppo, a2c = (groups.get(METHODS[method][0], []) for method in ("ppo", "a2c"))
+    if len(ppo) >= 3 and len(a2c) >= 3:
+        import numpy as np
+
+        tables = [np.stack([run.scores for run in runs]) for runs in (ppo, a2c)]
+        lines.append(f"PPO minus A2C: {difference_ci(*tables, rng=0)}")
+    else:
+        lines.append("PPO against A2C: fewer than 3 runs of one of them, no comparison")
+    return "\n".join(lines)
+
+
+def collect(runs: Path, episodes: int, results: Path) -> list:
+    import torch
+    from runs_cli import check_finished, recorded_runs, score_runs
+
+    from rlcourse.studies.ablation import summary, write_ablation
+
+    torch.set_num_threads(1)
+    recorded = recorded_runs(SHIPPED)
+    names = {run_name(m, s): command(m, s, runs) for m in METHODS for s in SEEDS}
+    check_finished(runs, names, recorded)
+    labels = {
+        run_name(method, seed): f"{label}, seed {seed}"
+        for method, (label, _) in METHODS.items()
+        for seed in SEEDS
+    }
+    variants = score_runs(runs, labels, recorded, episodes, ("random", "random play"))
+    write_ablation(variants, *SHIPPED)
+    draw(results)
+    print(summary(variants))
+    print(compare(variants))
+    if any(v.name.startswith("ppo_s") for v in variants):
+        seed = median_seed(variants, "ppo")
+        print(
+            f"the median PPO seed is {seed}; ship it with rlcourse export --fp32 "
+            f"{runs / run_name('ppo', seed) / 'final.pt'} {AGENT.relative_to(ROOT)}"
+        )
+    return variants
+
+
+def draw(results: Path) -> Path:
+    """The figure from the shipped CSVs (``make results`` calls this too)."""
+    from rlcourse.studies.ablation import plot_ablation, read_ablation
+
+    png = results / "ppo_kungfu_seeds.png"
+    title = f"PPO and A2C on Kung-Fu Master, {MINUTES} minutes of one CPU core a run"
+    plot_ablation(
+        read_ablation(*SHIPPED), png, baselines={"the target, 10,000": TARGET}, title=title
+    )
+    return png
+
+
+def main(argv: list[str] | None = None) -> None:
+    from runs_cli import commands_or_collect  # a sibling script (experiments/ is on sys.path)
+
+    commands_or_collect(
+        __doc__.splitlines()[0],
+        argv,
+        runs=Path("runs/ppo_kungfu"),
+        runs_help="folder of the runs' directories, named <method>_s<seed>",
+        commands=lambda runs: [command(m, s, runs) for m in METHODS for s in SEEDS],
+        collect=collect,
+        output=("--results", ROOT / "bench" / "results", "folder of the figure"),
+    )
+
+
+if __name__ == "__main__":
+    main()
