@@ -17,7 +17,7 @@ another session or on another machine); one in neither is named and left out.
 
 The median seed of each game (by mean score on the test games) ships as the lesson's agent:
 a rule fixed before the runs, so the shipped agent is a typical run, not the luckiest one.
-``collect`` prints its ``rlcourse export`` command; :data:`SHIPPED_SEEDS` records the choice.
+``collect`` prints its ``rlcourse export`` command (:func:`agent_file` names the file).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ COMMON = "--preset atari100k --total-steps 100000 --threads 1 --checkpoint-every
 SHIPPED = (PRETRAINED / "dqn_100k_seeds_log.csv", PRETRAINED / "dqn_100k_seeds_scores.csv")
 # Published Atari 100k scores (Ms. Pac-Man, Kung-Fu Master), drawn as dashed lines.
 PUBLISHED = {"DER": (1187, 6580), "DrQ(eps)": (1218, 11467), "BBF": (2008, 18992)}
-# The seed whose agent ships (rlcourse/pretrained/dqn_<game>_100k.pt): median_seed() of the
-# shipped scores.
-SHIPPED_SEEDS = {"mspacman": 2, "kungfu": 1}
-AGENT_FILES = {"mspacman": "dqn_mspacman_100k.pt", "kungfu": "dqn_kungfu_100k.pt"}
+
+
+def agent_file(game: str) -> str:
+    """The shipped agent's file in rlcourse/pretrained/: its game's median seed."""
+    return f"dqn_{game}_100k.pt"
 
 
 def run_name(game: str, seed: int) -> str:
@@ -82,7 +83,7 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
             print(
                 f"{GAMES[game][1]}: the median seed is {seed}; ship it with "
                 f"rlcourse export {runs / run_name(game, seed) / 'final.pt'} "
-                f"rlcourse/pretrained/{AGENT_FILES[game]} (and set SHIPPED_SEEDS)"
+                f"rlcourse/pretrained/{agent_file(game)}"
             )
     return variants
 
