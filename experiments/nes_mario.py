@@ -2,14 +2,16 @@
 course's protocol, measured in distance reached and flags as well as points.
 
 Needs Python >= 3.13 with ``gym-super-mario-bros >= 9`` (Colab has both). Train one run (one
-CPU core, torch on one thread: ~100 minutes), then collect:
+CPU core, torch on one thread: ~40 agent steps a second, about 3.5 hours), then collect:
 
     python experiments/nes_mario.py commands --runs RUNS   # the training command
     python experiments/nes_mario.py collect --runs RUNS    # ship, evaluate, write the files
 
-``collect`` copies ``RUNS/nes_s0/final.pt`` to ``rlcourse/pretrained/ddqn_nes_mario.pt`` and
-its log to ``..._log.csv``, plays it and random play (the same two actions) on the 20 test
-games (seeds 50,000+, epsilon 0.05) and writes each player's points, distance reached
+``collect`` copies ``RUNS/nes_s0/best.pt`` (the checkpoint the run's own evaluations chose,
+on their seeds, never the test games') to ``rlcourse/pretrained/ddqn_nes_mario.pt`` and the
+run's log to ``..._log.csv``, plays it and random play (the same two actions) on the 20 test
+games (seeds 50,000+, epsilon 0.05), with the run's last weights (``final.pt``) on the same
+games, and writes each player's points, distance reached
 (``x_pos``), furthest distance and flags to ``rlcourse/pretrained/ddqn_nes_mario_scores.csv``
 (lesson 06 reads it, also where the game is not installed), and draws the training curve
 (``bench/results/ddqn_nes_mario.png``, which ``make results`` redraws).
@@ -30,9 +32,12 @@ SCORES = PRETRAINED / "ddqn_nes_mario_scores.csv"
 RUN = "nes_s0"
 COMMAND = (
     "rlcourse train dqn --env SuperMarioBros-1-1-v0 --actions right_only --preset atari100k "
-    "--target-update-interval 2000 --exploration-steps 20000 --total-steps 100000 --seed 0 "
-    "--threads 1 --checkpoint-every 10000"
+    "--train-frequency 2 --target-update-interval 2000 --max-grad-norm 10 --adam-eps 1e-8 "
+    "--exploration-steps 50000 --total-steps 500000 --seed 0 --threads 1 --checkpoint-every 10000 "
+    "--eval-every 50000 --eval-episodes 5"
 )
+# The run's evaluations (greedy, every 50k steps) choose the checkpoint that ships: best.pt.
+CHECKPOINT = "best.pt"
 FIELDS = (
     "player",
     "games",
@@ -43,7 +48,7 @@ FIELDS = (
     "furthest",
     "flags",
 )
-TITLE = "Double DQN on NES Super Mario Bros. 1-1 ('right_only'), atari100k preset, 1 CPU core"
+TITLE = "Double DQN on NES Super Mario Bros. 1-1 ('right_only'), 500k agent steps, 1 CPU core"
 
 
 def command(runs: Path) -> str:
@@ -71,17 +76,19 @@ def collect(runs: Path, episodes: int, results: Path) -> list[dict[str, str]]:
     from rlcourse.files import atomic_write
 
     torch.set_num_threads(1)
-    final = runs / RUN / "final.pt"
-    if not final.exists():
-        sys.exit(f"not finished: {final} (train, or resume with --resume):\n{command(runs)}")
+    if not (runs / RUN / "final.pt").exists():
+        sys.exit(f"not finished: {runs / RUN} (train, or resume with --resume):\n{command(runs)}")
     with atomic_write(AGENT, suffix=".pt") as temporary:
-        shutil.copyfile(final, temporary)
+        shutil.copyfile(runs / RUN / CHECKPOINT, temporary)
     with atomic_write(LOG, suffix=".csv") as temporary:
         shutil.copyfile(runs / RUN / "log.csv", temporary)
     result = evaluate_checkpoint(AGENT, episodes, TEST_SEED, vs_random=True)
+    # The run's last weights too, on the same games: what the choice of checkpoint changed.
+    last = evaluate_checkpoint(runs / RUN / "final.pt", episodes, TEST_SEED)
     rows = [
         score_row("random play (right_only)", result.random_scores, result.random_progress),
         score_row("Double DQN", result.scores, result.progress),
+        score_row("Double DQN, the run's last weights", last.scores, last.progress),
     ]
     with atomic_write(SCORES, suffix=".csv") as temporary, open(temporary, "w") as file:
         writer = csv.writer(file)
@@ -99,7 +106,7 @@ def collect(runs: Path, episodes: int, results: Path) -> list[dict[str, str]]:
 
 
 def read_scores(path: Path = SCORES) -> list[dict[str, str]]:
-    """The rows ``collect`` wrote: random play, then the agent."""
+    """The rows ``collect`` wrote: random play, the shipped agent, the run's last weights."""
     with path.open() as file:
         return list(csv.DictReader(file))
 

@@ -120,8 +120,9 @@ def test_the_100k_agents_are_the_median_seed_of_the_atari100k_preset(game):
     assert policy.checkpoint.env_id == seeds.GAMES[game][0]
 
 
-def test_the_nes_agent_is_the_atari100k_preset_on_right_only_after_100k_steps():
-    # experiments/nes_mario.py's run; loading it needs no NES package (playing it does).
+def test_the_nes_agent_is_the_atari100k_preset_on_right_only_chosen_at_400k_steps():
+    # experiments/nes_mario.py's run (500k steps; its evaluations chose the 400k checkpoint);
+    # loading it needs no NES package (playing it does).
     path = pretrained.path("ddqn_nes_mario.pt")
     assert path.stat().st_size < 8_000_000 and "resume" not in load_checkpoint(path)
     policy = load_policy(path)
@@ -129,10 +130,17 @@ def test_the_nes_agent_is_the_atari100k_preset_on_right_only_after_100k_steps():
     assert (info.env_id, info.env_options, info.steps) == (
         "SuperMarioBros-1-1-v0",
         {"actions": "right_only"},
-        100_000,
+        400_000,
     )
     config = dict(DQNConfig.from_dict(info.config).to_dict(), extra={})
-    expected = atari_100k_config(seed=0, target_update_interval=2000, exploration_steps=20_000)
+    expected = atari_100k_config(
+        seed=0,
+        train_frequency=2,
+        target_update_interval=2000,
+        max_grad_norm=10.0,
+        adam_eps=1e-8,
+        exploration_steps=50_000,
+    )
     assert config == expected.to_dict()
     assert policy.n_actions == 2  # the tutorial's "right_only": run right, jump right
 
