@@ -104,13 +104,14 @@ def check_positive_int(name: str, value: object) -> int:
 class RunNotes:
     """The field every algorithm's config inherits: notes stored with its checkpoints, which
     no option sets. ``rlcourse train`` records the command that made the run (and DQN's
-    preset), so a finished run says how to make it again.
+    preset), so a finished run says how to make it again. Notes, not hyperparameters: a
+    config's repr leaves them out.
 
     >>> RunNotes(extra={"command": "rlcourse train ppo"}).extra["command"]
     'rlcourse train ppo'
     """
 
-    extra: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, metadata={"cli": False})
     """Free-form notes stored with checkpoints (e.g. the command that made them)."""
 
 
