@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from conftest import load_script
 
 from rlcourse import pretrained
@@ -35,6 +36,8 @@ SHIPPED = {
     # It plays as well as random play on its 2 actions (docs/results.md).
     "ddqn_mario.pt": ("dqn", "ALE/MarioBros-v5", QPolicy, False),
     "a2c_kungfu.pt": ("a2c", "ALE/KungFuMaster-v5", RecurrentPolicy, True),
+    # Like the DQN agent: 200 steps are too few to tell (whole games: lesson 10).
+    "ppo_kungfu.pt": ("ppo", "ALE/KungFuMaster-v5", RecurrentPolicy, False),
     # Playing it needs gym-super-mario-bros (Python >= 3.13): tests/test_nes_mario.py.
     "ddqn_nes_mario.pt": ("dqn", "SuperMarioBros-1-1-v0", QPolicy, True),
     "reinforce_cartpole.pt": ("reinforce", "CartPole-v1", CategoricalPolicy, True),
@@ -118,6 +121,27 @@ def test_the_100k_agents_are_the_median_seed_of_the_atari100k_preset(game):
     assert config == atari_100k_config(seed=seed).to_dict()
     assert policy.checkpoint.steps == 100_000
     assert policy.checkpoint.env_id == seeds.GAMES[game][0]
+
+
+def test_the_ppo_agent_is_the_median_seed_of_lesson_10s_runs():
+    # experiments/ppo_kungfu_seeds.py: the median PPO seed by the shipped scores, its final
+    # weights in fp32 (the file that was evaluated), made by the script's command.
+    from rlcourse.agents.ppo import PPOConfig
+
+    script = load_script("experiments/ppo_kungfu_seeds")
+    runs = read_ablation(*script.SHIPPED)
+    seed = script.median_seed(runs, "ppo")
+    policy = load_policy(pretrained.path("ppo_kungfu.pt"))
+    config = PPOConfig.from_dict(policy.checkpoint.config)
+    assert config.seed == seed and policy.checkpoint.env_id == script.ENV
+    run = next(run for run in runs if run.name == f"ppo_s{seed}")
+    assert policy.checkpoint.steps == run.steps >= 1_000_000
+    made_by = config.extra["command"]
+    expected = script.command("ppo", seed, script.Path("x")).split(" --out ")[0]
+    assert made_by.startswith("rlcourse train ppo --env ALE/KungFuMaster-v5 ")
+    for option in expected.split(" --")[1:]:
+        assert f"--{option} " in made_by  # the script's options, whatever their order
+    assert next(p for p in policy.network.parameters()).dtype == torch.float32
 
 
 def test_the_nes_agent_is_the_atari100k_preset_on_right_only_chosen_at_400k_steps():
