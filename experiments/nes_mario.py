@@ -2,7 +2,8 @@
 course's protocol, measured in distance reached and flags as well as points.
 
 Needs Python >= 3.13 with ``gym-super-mario-bros >= 9`` (Colab has both). Train one run (one
-CPU core, torch on one thread: ~40 agent steps a second, about 3.5 hours), then collect:
+CPU core, torch on one thread: ~40 agent steps a second with the core to itself, 3.5-5 hours
+for the 500k steps), then collect:
 
     python experiments/nes_mario.py commands --runs RUNS   # the training command
     python experiments/nes_mario.py collect --runs RUNS    # ship, evaluate, write the files

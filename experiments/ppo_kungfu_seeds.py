@@ -30,7 +30,7 @@ ENV = "ALE/KungFuMaster-v5"
 SEEDS = (0, 1, 2)
 MINUTES = 60
 # method -> (label, its options). PPO: lesson 10's command (CleanRL's Atari settings); its
-# learning rate anneals over the steps one core makes in 60 minutes (1M in 56-58 minutes).
+# learning rate anneals over the steps one core makes in 60 minutes (1M in 54-58 minutes).
 # A2C: lesson 09's command (Practical_RL's network, C++ games, 5-step rollouts), annealed over
 # its own 60 minutes of steps (a 2-minute probe on one pinned core: ~1,690 steps/s, ~6M).
 METHODS = {
