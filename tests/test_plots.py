@@ -99,7 +99,7 @@ def test_plot_runs_checks_labels(tmp_path):
 def test_make_results_draws_the_result_figures_from_the_committed_logs(tmp_path):
     """tools/make_results.py: the shipped DQN logs, the study, the old-format A2C logs,
     lesson 07's ablation and its seed runs, lesson 06's Double DQN against DQN and the held
-    exploration runs on Mario Bros."""
+    exploration runs on Mario Bros., lesson 10's PPO runs."""
     module = load_script("tools/make_results")
     written = module.main(["--out", str(tmp_path)])
     names = {path.name for path in written}
@@ -117,6 +117,7 @@ def test_make_results_draws_the_result_figures_from_the_committed_logs(tmp_path)
         "dqn_100k_seeds_kungfu.png",
         "mario_ddqn.png",
         "mario_held.png",
+        "ppo_kungfu_seeds.png",
     }
     for path in written:
         assert path.read_bytes()[:8] == PNG
