@@ -21,6 +21,7 @@ rule fixed before the runs, so the shipped agent is a typical run, not the lucki
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from runs_cli import median_seed  # a sibling script (experiments/ is on sys.path)
 
@@ -29,17 +30,30 @@ PRETRAINED = ROOT / "rlcourse" / "pretrained"
 ENV = "ALE/KungFuMaster-v5"
 SEEDS = (0, 1, 2)
 MINUTES = 60
-# method -> (label, its options). PPO: lesson 10's command (CleanRL's Atari settings); its
-# learning rate anneals over the steps one core makes in 60 minutes (1M in 54-58 minutes).
+
+
+class Method(NamedTuple):
+    name: str
+    """The method's short name, as in the figure's title."""
+    label: str
+    """How a run of it is labelled in the scores and the figure."""
+    options: str
+    """Its ``rlcourse train`` options beside the shared budget, seed and folder."""
+
+
+# PPO: lesson 10's command (CleanRL's Atari settings); its learning rate anneals over the
+# steps one core makes in 60 minutes (1M in 54-58 minutes).
 # A2C: lesson 09's command (Practical_RL's network, C++ games, 5-step rollouts), annealed over
 # its own 60 minutes of steps (a 2-minute probe on one pinned core: ~1,690 steps/s, ~6M).
 METHODS = {
-    "ppo": (
+    "ppo": Method(
+        "PPO",
         "PPO",
         "--total-steps 1000000 --lr-decay-steps 1000000 --eval-every 100000 --eval-episodes 8 "
         "--checkpoint-every 50000",
     ),
-    "a2c": (
+    "a2c": Method(
+        "A2C",
         "A2C (lesson 09)",
         "--vectorization ale --env-threads 2 --rollout-length 5 --total-steps 6000000 "
         "--lr-decay-steps 6000000 --eval-every 500000 --eval-episodes 8 "
@@ -57,7 +71,7 @@ def run_name(method: str, seed: int) -> str:
 
 def command(method: str, seed: int, runs: Path) -> str:
     return (
-        f"rlcourse train {method} --env {ENV} {METHODS[method][1]} --max-minutes {MINUTES} "
+        f"rlcourse train {method} --env {ENV} {METHODS[method].options} --max-minutes {MINUTES} "
         f"--threads 1 --seed {seed} --out {runs / run_name(method, seed)}"
     )
 
@@ -68,13 +82,12 @@ def compare(variants: list) -> str:
     from rlcourse.stats import difference_ci
     from rlcourse.studies.ablation import seed_intervals
 
-    groups = {
-        label: [v for v in variants if v.name.startswith(f"{method}_s")]
-        for method, (label, _) in METHODS.items()
+    runs_of = {
+        method: [v for v in variants if v.name.startswith(f"{method}_s")] for method in METHODS
     }
-    groups = {label: runs for label, runs in groups.items() if runs}
+    groups = {METHODS[m].label: runs for m, runs in runs_of.items() if runs}
     lines = [seed_intervals(groups)]
-    ppo, a2c = (groups.get(METHODS[method][0], []) for method in ("ppo", "a2c"))
+    ppo, a2c = runs_of["ppo"], runs_of["a2c"]
     if len(ppo) >= 3 and len(a2c) >= 3:
         import numpy as np
 
@@ -96,8 +109,8 @@ def collect(runs: Path, episodes: int, results: Path) -> list:
     names = {run_name(m, s): command(m, s, runs) for m in METHODS for s in SEEDS}
     check_finished(runs, names, recorded)
     labels = {
-        run_name(method, seed): f"{label}, seed {seed}"
-        for method, (label, _) in METHODS.items()
+        run_name(method, seed): f"{METHODS[method].label}, seed {seed}"
+        for method in METHODS
         for seed in SEEDS
     }
     variants = score_runs(runs, labels, recorded, episodes, ("random", "random play"))
@@ -121,7 +134,7 @@ def draw(results: Path) -> Path:
     png = results / "ppo_kungfu_seeds.png"
     variants = read_ablation(*SHIPPED)
     methods = [m for m in METHODS if any(v.name.startswith(f"{m}_s") for v in variants)]
-    names = " and ".join(METHODS[m][0].split(" (")[0] for m in methods)
+    names = " and ".join(METHODS[m].name for m in methods)
     title = f"{names} on Kung-Fu Master, {MINUTES} minutes of one CPU core a run"
     plot_ablation(variants, png, baselines={"the target, 10,000": TARGET}, title=title)
     return png

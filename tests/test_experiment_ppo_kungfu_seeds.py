@@ -32,7 +32,7 @@ def test_both_methods_get_the_same_budget_and_anneal_over_their_run():
 
 def test_the_ppo_command_is_the_one_lesson_10_documents():
     documented = (script.ROOT / "docs" / "results.md").read_text().replace("\\\n   ", "")
-    options = script.METHODS["ppo"][1].split()
+    options = script.METHODS["ppo"].options.split()
     for flag, value in zip(options[::2], options[1::2], strict=True):
         assert f"{flag} {value}" in documented
 
