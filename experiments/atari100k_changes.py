@@ -20,7 +20,6 @@ difference from the preset. Unfinished runs are named and left out.
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,19 +103,14 @@ def made_with(run: Path) -> tuple[str, float]:
 
 def collect(runs: Path, episodes: int, table: Path) -> dict[str, dict[float, list[list[float]]]]:
     import torch
+    from runs_cli import check_finished  # a sibling script (experiments/ is on sys.path)
 
     from rlcourse.evaluation import TEST_SEED
     from rlcourse.files import atomic_write
 
     torch.set_num_threads(1)
     names = [(v, s) for v in VARIANTS for s in SEEDS]
-    missing = [
-        command(v, s, runs) for v, s in names if not (runs / run_name(v, s) / "final.pt").exists()
-    ]
-    if len(missing) == len(names):
-        sys.exit(f"no finished run in {runs}; train them first:\n" + "\n".join(missing))
-    if missing:
-        print("not finished, left out (train, or resume with --resume):\n" + "\n".join(missing))
+    check_finished(runs, {run_name(v, s): command(v, s, runs) for v, s in names}, recorded={})
     rows, found = [], {}
     for variant, seed in names:
         run = runs / run_name(variant, seed)
