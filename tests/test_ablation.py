@@ -31,6 +31,43 @@ def test_written_and_read_back(tmp_path):
     assert "700.0 +- 163.3 (3)" in table and "300.0 +- 100.0 (2)" in table
 
 
+def _with_evaluations():
+    random_play, dqn = _variants()
+    dqn.evaluations = {
+        "step": np.array([200.0, 400.0]),
+        "wall_seconds": np.array([120.0, 240.0]),
+        "eval_mean": np.array([450.0, 800.0]),
+    }
+    return [random_play, dqn]
+
+
+def test_evaluations_during_training_are_kept_beside_the_episodes(tmp_path):
+    log, scores = tmp_path / "log.csv", tmp_path / "scores.csv"
+    write_ablation(_variants(), log, scores)
+    assert log.read_text().splitlines()[0] == "variant,step,episode_return,wall_seconds"
+    assert read_ablation(log, scores)[1].evaluations == {}  # none kept: the old format
+    write_ablation(_with_evaluations(), log, scores)
+    assert log.read_text().splitlines()[-1] == "dqn,400,,240.0,800"
+    random_play, dqn = read_ablation(log, scores)
+    assert random_play.evaluations == {}
+    np.testing.assert_array_equal(dqn.evaluations["eval_mean"], [450.0, 800.0])
+    np.testing.assert_array_equal(dqn.evaluations["wall_seconds"], [120.0, 240.0])
+    np.testing.assert_array_equal(dqn.log["episode_return"], [1.0, 3.0, 2.0])  # episodes only
+
+
+def test_the_evaluations_are_drawn_against_training_minutes(tmp_path):
+    figure = plot_ablation(_with_evaluations(), curves="evaluations")
+    curves, _ = figure.axes
+    (line,) = curves.lines
+    np.testing.assert_array_equal(line.get_xdata(), [2.0, 4.0])  # minutes
+    np.testing.assert_array_equal(line.get_ydata(), [450.0, 800.0])
+    assert "minutes" in curves.get_xlabel()
+    with pytest.raises(ValueError, match="needs variants that kept their evaluations"):
+        plot_ablation(_variants(), curves="evaluations")
+    with pytest.raises(ValueError, match="got 'steps'"):
+        plot_ablation(_variants(), curves="steps")
+
+
 def test_plot_has_the_curves_and_one_bar_per_variant(tmp_path):
     figure = plot_ablation(
         _variants(), tmp_path / "ablation.png", baselines={"DER": 1187}, window=2
@@ -66,6 +103,10 @@ def test_a_finished_run_becomes_a_variant_and_an_unfinished_one_is_named(tmp_pat
                 "300",
                 "--seed",
                 "3",
+                "--eval-every",
+                "150",
+                "--eval-episodes",
+                "2",
                 "--no-progress",
                 "--out",
                 str(run),
@@ -81,6 +122,8 @@ def test_a_finished_run_becomes_a_variant_and_an_unfinished_one_is_named(tmp_pat
     assert trained.command.startswith("rlcourse train dqn --env CartPole-v1")
     assert trained.command.endswith("--out runs/cartpole")  # relative to the runs' folder
     assert trained.log["step"][-1] <= 300 and np.all(trained.log["episode_return"] > 0)
+    np.testing.assert_array_equal(trained.evaluations["step"], [150, 300])
+    assert np.all(np.diff(trained.evaluations["wall_seconds"]) > 0)
     with pytest.raises(FileNotFoundError, match="final.pt is missing: the run has not finished"):
         evaluate_run(tmp_path / "runs" / "none", "none", "none")
 

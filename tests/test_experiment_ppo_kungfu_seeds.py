@@ -58,7 +58,9 @@ def test_collect_scores_the_finished_runs_and_names_the_median_ppo_seed(
 
     shipped = (tmp_path / "log.csv", tmp_path / "scores.csv")
     log = {"step": np.array([5.0]), "episode_return": np.array([1.0]), "wall_seconds": np.ones(1)}
+    tested = {"step": np.array([5.0]), "wall_seconds": np.ones(1), "eval_mean": np.array([2.0])}
     old = Variant("a2c_s1", "A2C (lesson 09), seed 1", 4_000_000, 60.0, np.full(20, 7.0), "a", log)
+    old.evaluations = tested
     ablation.write_ablation([old], *shipped)
     monkeypatch.setattr(script, "SHIPPED", shipped)
     runs = tmp_path / "runs"
@@ -70,6 +72,7 @@ def test_collect_scores_the_finished_runs_and_names_the_median_ppo_seed(
     def evaluate_run(run, name, label, *, episodes, vs_random):
         assert vs_random == (run.name == "ppo_s0")  # random play beside the first run only
         agent = Variant(name, label, 1_000_000, 60.0, np.full(episodes, means[name]), "p", log)
+        agent.evaluations = tested
         return [Variant("random", "", 0, 0.0, np.full(episodes, 400.0), "r"), agent][
             -1 - vs_random :
         ]
@@ -77,7 +80,9 @@ def test_collect_scores_the_finished_runs_and_names_the_median_ppo_seed(
     monkeypatch.setattr(ablation, "evaluate_run", evaluate_run)
     collected = script.collect(runs, 20, tmp_path)
     assert [v.name for v in collected] == ["random", "ppo_s0", "ppo_s1", "ppo_s2", "a2c_s1"]
-    assert [v.name for v in read_ablation(*shipped)] == [v.name for v in collected]
+    shipped_again = read_ablation(*shipped)
+    assert [v.name for v in shipped_again] == [v.name for v in collected]
+    assert all(v.evaluations for v in shipped_again if v.name != "random")  # the figure's curves
     assert (tmp_path / "ppo_kungfu_seeds.png").stat().st_size > 0
     printed = capsys.readouterr().out
     assert "a2c_s0" in printed and "a2c_s1: not in" in printed  # named missing / kept

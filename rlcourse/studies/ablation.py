@@ -5,6 +5,10 @@ same 100k agent steps, same seed (``bench/dqn_100k_ablation.py`` trains the runs
 writes the two CSV files this module reads; both ship in :mod:`rlcourse.pretrained`):
 
 - the log: one row per training episode, ``variant, step, episode_return, wall_seconds``;
+  with an ``eval_mean`` column when the runs' evaluations during training are kept as well
+  (one row per evaluation, its ``episode_return`` empty; ``plot_ablation(...,
+  curves="evaluations")`` draws them, for methods whose training returns measure different
+  things, e.g. clipped against raw rewards);
 - the scores: one row per variant, ``variant, label, steps, minutes, mean, std, scores,
   command`` (``scores``: every evaluation game's score, space-separated).
 """
@@ -17,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -31,6 +35,7 @@ from rlcourse.stats import bootstrap_ci, iqm
 from rlcourse.value_bias import ValueBiasRecorder
 
 LOG_FIELDS = ("variant", "step", "episode_return", "wall_seconds")
+EVAL_FIELD = "eval_mean"
 SCORE_FIELDS = ("variant", "label", "steps", "minutes", "mean", "std", "scores", "command")
 
 
@@ -56,6 +61,9 @@ class Variant:
     value_bias: Any = None
     """The overestimation measured in the same evaluation games
     (:class:`~rlcourse.value_bias.ValueBias`), when asked for (``evaluate_run``)."""
+    evaluations: dict[str, np.ndarray] = field(default_factory=dict)
+    """The evaluations during training: ``step``, ``wall_seconds`` (training time so far)
+    and ``eval_mean`` (the mean score of its games) columns; empty when not kept."""
 
 
 def _write_rows(path: str | os.PathLike, header: Sequence[str], rows: Any) -> None:
@@ -68,18 +76,24 @@ def _write_rows(path: str | os.PathLike, header: Sequence[str], rows: Any) -> No
 def write_ablation(
     variants: Sequence[Variant], log_path: str | os.PathLike, scores_path: str | os.PathLike
 ) -> None:
-    """Write the two CSV files (atomically)."""
-    _write_rows(
-        log_path,
-        LOG_FIELDS,
-        (
-            [v.name, int(step), f"{episode_return:g}", f"{wall:.1f}"]
-            for v in variants
-            for step, episode_return, wall in zip(
-                *(v.log.get(name, ()) for name in LOG_FIELDS[1:]), strict=True
-            )
-        ),
-    )
+    """Write the two CSV files (atomically); the log has an ``eval_mean`` column only when a
+    variant keeps its evaluations."""
+    with_evaluations = any(len(v.evaluations.get("step", ())) for v in variants)
+    rows = []
+    for v in variants:
+        episodes = zip(*(v.log.get(name, ()) for name in LOG_FIELDS[1:]), strict=True)
+        rows += [
+            [v.name, int(step), f"{episode_return:g}", f"{wall:.1f}"] + [""] * with_evaluations
+            for step, episode_return, wall in episodes
+        ]
+        evaluations = zip(
+            *(v.evaluations.get(name, ()) for name in ("step", "wall_seconds", EVAL_FIELD)),
+            strict=True,
+        )
+        rows += [
+            [v.name, int(step), "", f"{wall:.1f}", f"{mean:g}"] for step, wall, mean in evaluations
+        ]
+    _write_rows(log_path, LOG_FIELDS + (EVAL_FIELD,) * with_evaluations, rows)
     _write_rows(
         scores_path,
         SCORE_FIELDS,
@@ -99,24 +113,32 @@ def write_ablation(
     )
 
 
-def _read_rows(path: str | os.PathLike, fields: Sequence[str]) -> list[dict[str, str]]:
+def _read_rows(
+    path: str | os.PathLike, fields: Sequence[str], optional: Sequence[str] = ()
+) -> list[dict[str, str]]:
     with Path(path).open() as file:
         reader = csv.DictReader(file)
-        header = list(reader.fieldnames or [])
-        if tuple(header) != tuple(fields):
+        header = tuple(reader.fieldnames or ())
+        if header not in (tuple(fields), tuple(fields) + tuple(optional)):
             raise ValueError(
-                f"{path} is not an ablation file: its columns are {header}, expected {list(fields)}"
+                f"{path} is not an ablation file: its columns are {list(header)}, expected "
+                f"{list(fields)}" + (f" (and optionally {list(optional)})" if optional else "")
             )
         return list(reader)
 
 
 def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -> list[Variant]:
     """The variants of an ablation, in the scores file's order, each with its log."""
-    rows = _read_rows(log_path, LOG_FIELDS)
+    rows = _read_rows(log_path, LOG_FIELDS, optional=(EVAL_FIELD,))
     variants = []
     for row in _read_rows(scores_path, SCORE_FIELDS):
-        mine = [r for r in rows if r["variant"] == row["variant"]]
+        mine = [r for r in rows if r["variant"] == row["variant"] and r["episode_return"]]
         log = {name: np.array([float(r[name]) for r in mine]) for name in LOG_FIELDS[1:]}
+        tested = [r for r in rows if r["variant"] == row["variant"] and r.get(EVAL_FIELD)]
+        evaluations = {
+            name: np.array([float(r[name]) for r in tested])
+            for name in ("step", "wall_seconds", EVAL_FIELD)
+        }
         variants.append(
             Variant(
                 row["variant"],
@@ -126,6 +148,7 @@ def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -
                 np.array([float(s) for s in row["scores"].split()]),
                 row["command"],
                 log,
+                evaluations=evaluations if tested else {},
             )
         )
     return variants
@@ -151,10 +174,11 @@ def evaluate_run(
 ) -> list[Variant]:
     """A finished run directory (``rlcourse train ... --out run``) as a :class:`Variant`:
     its ``final.pt`` scored with the course's protocol on the test games, its training
-    episodes from ``log.csv``, the command it was made with (its ``--out`` relative to the
-    run's parent folder, ``--resume`` dropped: resuming is exact). With ``vs_random``, random
-    play on the same games comes first, as a variant named ``random``. With ``value_bias``
-    (DQN runs), the overestimation read while the agent plays those games."""
+    episodes and evaluations from ``log.csv``, the command it was made with (its ``--out``
+    relative to the run's parent folder, ``--resume`` dropped: resuming is exact). With
+    ``vs_random``, random play on the same games comes first, as a variant named ``random``.
+    With ``value_bias`` (DQN runs), the overestimation read while the agent plays those
+    games."""
     run = Path(run)
     final = run / "final.pt"
     if not final.exists():
@@ -166,9 +190,11 @@ def evaluate_run(
     result = evaluate_checkpoint(
         agent, episodes=episodes, seed=TEST_SEED, vs_random=vs_random, on_step=recorder
     )
-    log = read_csv(run / "log.csv")
-    logged = np.isfinite(log["episode_return"])
-    log = {key: log[key][logged] for key in LOG_FIELDS[1:]}
+    table = read_csv(run / "log.csv")
+    logged = np.isfinite(table["episode_return"])
+    log = {key: table[key][logged] for key in LOG_FIELDS[1:]}
+    tested = np.isfinite(table.get(EVAL_FIELD, np.full(len(logged), np.nan)))
+    evaluations = {key: table[key][tested] for key in ("step", "wall_seconds", EVAL_FIELD)}
     made_by = recorded_command(run, agent.checkpoint.config)
     minutes = float(log["wall_seconds"][-1]) / 60 if len(log["wall_seconds"]) else 0.0
     variants = [
@@ -181,6 +207,7 @@ def evaluate_run(
             made_by,
             log,
             recorder.result() if recorder else None,
+            evaluations if tested.any() else {},
         )
     ]
     if vs_random:
@@ -247,21 +274,38 @@ def plot_ablation(
     baselines: Mapping[str, float] | None = None,
     window: int = 50,
     title: str | None = None,
+    curves: Literal["training", "evaluations"] = "training",
 ) -> Any:
     """Left: each variant's training return (mean of the last ``window`` episodes) against
-    agent steps. Right: its final score over the evaluation games (mean, std as an error
-    bar, each game a dot), with ``baselines`` (name -> score) as dashed lines. Saved
-    (atomically) to ``path`` when given; returns the figure."""
+    agent steps; with ``curves="evaluations"``, its evaluations during training against
+    training minutes instead (for methods whose training returns measure different things,
+    or whose steps cost different times). Right: its final score over the evaluation games
+    (mean, std as an error bar, each game a dot), with ``baselines`` (name -> score) as
+    dashed lines. Saved (atomically) to ``path`` when given; returns the figure."""
     import matplotlib.pyplot as plt
 
     if not variants:
         raise ValueError("plot_ablation needs at least one variant")
-    figure, (curves, bars) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=(1.3, 1))
+    if curves not in ("training", "evaluations"):
+        raise ValueError(f"curves must be 'training' or 'evaluations', got {curves!r}")
+    if curves == "evaluations" and not any(v.evaluations for v in variants):
+        raise ValueError("curves='evaluations' needs variants that kept their evaluations")
+    by_minutes = curves == "evaluations"
+    figure, (left, bars) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=(1.3, 1))
     rng = np.random.default_rng(0)  # the dots' horizontal jitter only
     for index, v in enumerate(variants):
         color = f"C{index}"
-        if len(v.log.get("step", [])):
-            curves.plot(
+        if by_minutes and v.evaluations:
+            left.plot(
+                v.evaluations["wall_seconds"] / 60,
+                v.evaluations[EVAL_FIELD],
+                "o-",
+                markersize=3,
+                color=color,
+                label=v.label,
+            )
+        elif not by_minutes and len(v.log.get("step", [])):
+            left.plot(
                 v.log["step"] / 1e3,
                 moving_average(v.log["episode_return"], window),
                 color=color,
@@ -276,10 +320,14 @@ def plot_ablation(
             alpha=0.6,
             zorder=3,
         )
-    curves.set_xlabel("agent steps, thousands")
-    curves.set_ylabel(f"training return (life, clipped), last {window}")
-    curves.grid(alpha=0.3)
-    curves.legend(fontsize=8, loc="upper left")
+    if by_minutes:
+        left.set_xlabel("training minutes (evaluations excluded)")
+        left.set_ylabel("evaluation during training (mean score)")
+    else:
+        left.set_xlabel("agent steps, thousands")
+        left.set_ylabel(f"training return (life, clipped), last {window}")
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8, loc="upper left")
     for index, (name, score) in enumerate((baselines or {}).items()):
         bars.axhline(score, color="gray", ls=["--", ":", "-."][index % 3], lw=1, label=name)
     bars.set_xticks(
