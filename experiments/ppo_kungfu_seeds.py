@@ -45,7 +45,8 @@ class Method(NamedTuple):
 # PPO: lesson 10's command (CleanRL's Atari settings); its learning rate anneals over the
 # steps one core makes in 60 minutes (1M in 54-58 minutes).
 # A2C: lesson 09's command (Practical_RL's network, C++ games, 5-step rollouts), annealed over
-# its own 60 minutes of steps (a 2-minute probe on one pinned core: ~1,690 steps/s, ~6M).
+# its own 60 minutes of steps (a 2-minute probe on one pinned core: ~1,690 steps/s, ~6M; the
+# runs made their 6M in 51-53 minutes).
 METHODS = {
     "ppo": Method(
         "PPO",
