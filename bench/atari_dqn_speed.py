@@ -170,6 +170,7 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from stable_baselines3 import DQN as SB3DQN  # noqa: N811
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.vec_env import VecTransposeImage
 
     from rlcourse.agents.dqn import atari_config
@@ -232,6 +233,7 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
     assert not isinstance(vec_env, VecTransposeImage), "SB3 transposed the frames"
     setup_rss = peak_rss_mib()
     timer = WindowTimer(args.learning_starts)
+    model.set_logger(Logger(None, []))  # SB3's default logger leaves an empty temp folder
     start = time.perf_counter()
     model.learn(total, callback=timer)
     if timer.start is None:

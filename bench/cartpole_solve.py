@@ -133,6 +133,7 @@ def run_course(
 def run_sb3(seed: int, max_steps: int, eval_every: int, episodes: int) -> Run:
     from stable_baselines3 import DQN as SB3DQN  # noqa: N811
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import Logger
 
     eval_env = make_env("CartPole-v1")
     model = SB3DQN("MlpPolicy", make_env("CartPole-v1"), seed=seed, device="cpu", verbose=0, **ZOO)
@@ -158,6 +159,7 @@ def run_sb3(seed: int, max_steps: int, eval_every: int, episodes: int) -> Run:
             return True
 
     callback = EvalUntilSolved()
+    model.set_logger(Logger(None, []))  # SB3's default logger leaves an empty temp folder
     start = time.perf_counter()
     model.learn(total_timesteps=max_steps, callback=callback)
     wall = time.perf_counter() - start - callback.eval_seconds

@@ -144,6 +144,7 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from stable_baselines3 import DQN as SB3DQN  # noqa: N811
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import Logger
 
     from rlcourse.envs import make_env_for
 
@@ -193,6 +194,7 @@ def sb3_worker(args: argparse.Namespace) -> dict[str, Any]:
         verbose=0,
     )
     stopper = StopAfter(args.minutes * 60)
+    model.set_logger(Logger(None, []))  # SB3's default logger leaves an empty temp folder
     model.learn(total, callback=stopper)
     seconds = time.perf_counter() - stopper.start
     network = QNetwork(model.q_net, int(env.action_space.n)).eval()

@@ -8,6 +8,31 @@ from rlcourse.course.exercises.core import ATTEMPTS
 torch.set_num_threads(1)
 
 
+_SB3_LOGDIR: list[str] = []
+
+
+def pytest_configure(config):
+    """Stable-Baselines3 makes an empty folder in the system's temp dir for each model that
+    learns (lesson 05's comparison, in the notebooks' kernels, which inherit this process's
+    environment): point them at one folder of this test process, removed at its end."""
+    import os
+    import tempfile
+
+    if "SB3_LOGDIR" not in os.environ:
+        _SB3_LOGDIR.append(tempfile.mkdtemp(prefix="rlcourse-tests-sb3-"))
+        os.environ["SB3_LOGDIR"] = _SB3_LOGDIR[0]
+
+
+def pytest_unconfigure(config):
+    import os
+    import shutil
+
+    for folder in _SB3_LOGDIR:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("SB3_LOGDIR", None)
+    _SB3_LOGDIR.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_attempts():
     """Each test starts at an exercise's first try (the hints grow with the wrong tries)."""
