@@ -50,6 +50,7 @@ def atomic_write(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]
     ...     _ = Path(temporary).write_text("complete")
     >>> Path("/tmp/rlcourse-atomic.txt").read_text()
     'complete'
+    >>> Path("/tmp/rlcourse-atomic.txt").unlink()
     """
     path = Path(path)
     try:

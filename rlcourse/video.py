@@ -118,6 +118,7 @@ def record_episode(
     >>> rec = record_episode(env, lambda obs: 0, "/tmp/rlcourse-doctest.mp4", seed=0)
     >>> rec.frames == rec.steps + 1, rec.terminated
     (True, True)
+    >>> rec.path.unlink()
     """
     check_positive_int("max_steps", max_steps)
     if env.render_mode != "rgb_array":
