@@ -36,6 +36,8 @@ from rlcourse.value_bias import ValueBiasRecorder
 
 LOG_FIELDS = ("variant", "step", "episode_return", "wall_seconds")
 EVAL_FIELD = "eval_mean"
+# A variant's evaluations during training: these columns of its run's log.
+EVAL_COLUMNS = ("step", "wall_seconds", EVAL_FIELD)
 SCORE_FIELDS = ("variant", "label", "steps", "minutes", "mean", "std", "scores", "command")
 
 
@@ -78,7 +80,7 @@ def write_ablation(
 ) -> None:
     """Write the two CSV files (atomically); the log has an ``eval_mean`` column only when a
     variant keeps its evaluations."""
-    with_evaluations = any(len(v.evaluations.get("step", ())) for v in variants)
+    with_evaluations = any(v.evaluations for v in variants)
     rows = []
     for v in variants:
         episodes = zip(*(v.log.get(name, ()) for name in LOG_FIELDS[1:]), strict=True)
@@ -86,10 +88,7 @@ def write_ablation(
             [v.name, int(step), f"{episode_return:g}", f"{wall:.1f}"] + [""] * with_evaluations
             for step, episode_return, wall in episodes
         ]
-        evaluations = zip(
-            *(v.evaluations.get(name, ()) for name in ("step", "wall_seconds", EVAL_FIELD)),
-            strict=True,
-        )
+        evaluations = zip(*(v.evaluations.get(name, ()) for name in EVAL_COLUMNS), strict=True)
         rows += [
             [v.name, int(step), "", f"{wall:.1f}", f"{mean:g}"] for step, wall, mean in evaluations
         ]
@@ -135,10 +134,7 @@ def read_ablation(log_path: str | os.PathLike, scores_path: str | os.PathLike) -
         mine = [r for r in rows if r["variant"] == row["variant"] and r["episode_return"]]
         log = {name: np.array([float(r[name]) for r in mine]) for name in LOG_FIELDS[1:]}
         tested = [r for r in rows if r["variant"] == row["variant"] and r.get(EVAL_FIELD)]
-        evaluations = {
-            name: np.array([float(r[name]) for r in tested])
-            for name in ("step", "wall_seconds", EVAL_FIELD)
-        }
+        evaluations = {name: np.array([float(r[name]) for r in tested]) for name in EVAL_COLUMNS}
         variants.append(
             Variant(
                 row["variant"],
@@ -194,7 +190,7 @@ def evaluate_run(
     logged = np.isfinite(table["episode_return"])
     log = {key: table[key][logged] for key in LOG_FIELDS[1:]}
     tested = np.isfinite(table.get(EVAL_FIELD, np.full(len(logged), np.nan)))
-    evaluations = {key: table[key][tested] for key in ("step", "wall_seconds", EVAL_FIELD)}
+    evaluations = {key: table[key][tested] for key in EVAL_COLUMNS}
     made_by = recorded_command(run, agent.checkpoint.config)
     minutes = float(log["wall_seconds"][-1]) / 60 if len(log["wall_seconds"]) else 0.0
     variants = [
