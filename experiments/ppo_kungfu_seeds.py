@@ -81,23 +81,14 @@ def command(method: str, seed: int, runs: Path) -> str:
 def compare(variants: list) -> str:
     """Each method's IQM over runs x games with its 95% interval (3 runs or more), and with 3
     runs of both, PPO minus A2C with its interval."""
-    from rlcourse.stats import difference_ci
-    from rlcourse.studies.ablation import seed_intervals
+    from rlcourse.studies.ablation import seed_difference, seed_intervals
 
     runs_of = {
         method: [v for v in variants if v.name.startswith(f"{method}_s")] for method in METHODS
     }
     groups = {METHODS[m].label: runs for m, runs in runs_of.items() if runs}
-    lines = [seed_intervals(groups)]
-    ppo, a2c = runs_of["ppo"], runs_of["a2c"]
-    if len(ppo) >= 3 and len(a2c) >= 3:
-        import numpy as np
-
-        tables = [np.stack([run.scores for run in runs]) for runs in (ppo, a2c)]
-        lines.append(f"PPO minus A2C: {difference_ci(*tables, rng=0)}")
-    else:
-        lines.append("PPO against A2C: fewer than 3 runs of one of them, no comparison")
-    return "\n".join(lines)
+    names = (METHODS["ppo"].name, METHODS["a2c"].name)
+    return seed_intervals(groups) + "\n" + seed_difference(runs_of["ppo"], runs_of["a2c"], names)
 
 
 def collect(runs: Path, episodes: int, results: Path) -> list:

@@ -149,3 +149,14 @@ def test_seed_intervals_need_three_seeds_and_then_pool_seeds_and_games():
     runs = [_run(f"s{seed}", [10 * seed + g for g in range(4)]) for seed in range(4)]
     four = seed_intervals({"game": runs})
     assert "4 seeds: IQM" in four and "95% CI" in four and "(each: 2, 12, 22, 32)" in four
+
+
+def test_seed_difference_needs_three_seeds_a_side():
+    from rlcourse.studies.ablation import seed_difference
+
+    high = [_run(f"h{s}", [900 + s] * 5) for s in range(3)]
+    low = [_run(f"l{s}", [400 + s] * 5) for s in range(3)]
+    assert seed_difference(high, low[:2], ("A", "B")) == (
+        "A against B: fewer than 3 runs of one of them, no comparison"
+    )
+    assert seed_difference(high, low, ("A", "B")).startswith("A minus B: IQM difference 500 ")

@@ -31,13 +31,15 @@ from rlcourse.files import atomic_write
 from rlcourse.metrics import moving_average, read_csv
 from rlcourse.plots import finish_figure
 from rlcourse.registry import load_policy
-from rlcourse.stats import bootstrap_ci, iqm
+from rlcourse.stats import bootstrap_ci, difference_ci, iqm
 from rlcourse.value_bias import ValueBiasRecorder
 
 LOG_FIELDS = ("variant", "step", "episode_return", "wall_seconds")
 EVAL_FIELD = "eval_mean"
 # A variant's evaluations during training: these columns of its run's log.
 EVAL_COLUMNS = ("step", "wall_seconds", EVAL_FIELD)
+# Seeds a configuration needs before its interval over seeds, or a comparison, is given.
+MIN_SEEDS = 3
 SCORE_FIELDS = ("variant", "label", "steps", "minutes", "mean", "std", "scores", "command")
 
 
@@ -252,7 +254,7 @@ def seed_intervals(groups: Mapping[str, Sequence[Variant]], rng: int = 0) -> str
     lines = []
     for name, runs in groups.items():
         each = ", ".join(f"{iqm(run.scores):,.0f}" for run in runs)
-        if len(runs) < 3:
+        if len(runs) < MIN_SEEDS:
             lines.append(
                 f"{name}: {len(runs)} seed{'s' if len(runs) != 1 else ''} (IQM of each: {each}): "
                 "fewer than 3, no interval over seeds and no comparison"
@@ -261,6 +263,18 @@ def seed_intervals(groups: Mapping[str, Sequence[Variant]], rng: int = 0) -> str
         table = np.stack([run.scores for run in runs])  # (seeds, games)
         lines.append(f"{name}: {len(runs)} seeds: {bootstrap_ci(table, rng=rng)} (each: {each})")
     return "\n".join(lines)
+
+
+def seed_difference(
+    first: Sequence[Variant], second: Sequence[Variant], names: tuple[str, str], rng: int = 0
+) -> str:
+    """``first`` minus ``second`` (runs of two configurations, e.g. two methods, on the same
+    evaluation games): the IQM difference over seeds x games with its 95% interval
+    (:func:`rlcourse.stats.difference_ci`), only when each side has 3 seeds or more."""
+    if min(len(first), len(second)) < MIN_SEEDS:
+        return f"{names[0]} against {names[1]}: fewer than 3 runs of one of them, no comparison"
+    a, b = (np.stack([run.scores for run in runs]) for runs in (first, second))  # (seeds, games)
+    return f"{names[0]} minus {names[1]}: {difference_ci(a, b, rng=rng)}"
 
 
 def plot_ablation(
